@@ -1,4 +1,4 @@
-"""Exception types raised by trainlab; messages name the file/key/value and the fix."""
+"""Exception types. Every message names the file, key or value at fault and the fix."""
 
 
 class TrainlabError(Exception):
@@ -6,12 +6,16 @@ class TrainlabError(Exception):
 
 
 class ConfigError(TrainlabError):
-    """A configuration value is missing, unknown or inconsistent."""
+    """The composed configuration is wrong: unknown key, wrong type, missing value."""
 
 
 class DataError(TrainlabError):
-    """Input data cannot be read or does not have the expected shape."""
+    """Input data is missing, unreadable or inconsistent."""
 
 
 class CheckpointError(TrainlabError):
-    """A checkpoint or weights file cannot be read or does not fit the model."""
+    """A checkpoint cannot be used for the requested purpose."""
+
+
+class RunFolderError(TrainlabError):
+    """A run folder is in a state that forbids the requested action."""
