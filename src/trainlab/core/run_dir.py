@@ -7,6 +7,7 @@ resolver, so Hydra's own files, the logs and our artifacts all land in the folde
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +17,12 @@ STATUS_FILE = "status.json"
 _CHOSEN: dict[tuple[str, str, str], str] = {}
 
 
-def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = None) -> str:
+def choose_run_dir(
+    base: str,
+    run_name: str | None = None,
+    resume: str | None = None,
+    resume_finished: bool = False,
+) -> str:
     """Pick the run folder once per process for the same arguments.
 
     - ``resume=<path>``: the run folder of that checkpoint or folder;
@@ -27,7 +33,16 @@ def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = 
     """
     key = (str(base), str(run_name), str(resume))
     if key not in _CHOSEN:
-        _CHOSEN[key] = str(_choose(Path(base), run_name, resume))
+        try:
+            folder = _choose(Path(base), run_name, resume)
+            if _none(resume) and not resume_finished:
+                refuse_finished(folder)
+            _CHOSEN[key] = str(folder)
+        except RunFolderError as err:
+            # Raised while Hydra resolves hydra.run.dir, before it writes anything: leave at
+            # once with the message (an exception here would reach the user as a traceback).
+            print(f"\nerror: {err}", file=sys.stderr)
+            raise SystemExit(2) from err
     return _CHOSEN[key]
 
 
@@ -57,6 +72,15 @@ def _choose(base: Path, run_name: str | None, resume: str | None) -> Path:
         if candidate is not None:
             return candidate
     return new_run_dir(base)
+
+
+def refuse_finished(folder: Path) -> None:
+    """Raise when ``folder`` holds a finished run (resuming it needs ``resume_finished=true``)."""
+    if read_status(folder).get("status") == "finished":
+        raise RunFolderError(
+            f"{folder} holds a finished run; refusing to resume it. To train it further, raise "
+            f"trainer.max_epochs and pass resume_finished=true"
+        )
 
 
 def run_dir_of(path: Path) -> Path:

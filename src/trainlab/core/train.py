@@ -20,9 +20,15 @@ from trainlab.core.hardware import (
     loader_defaults,
     resolve_precision,
 )
-from trainlab.core.loggers import as_plain, pin_logger_runs, remember_logger_runs, tensorboard_of
+from trainlab.core.loggers import (
+    as_plain,
+    close_loggers,
+    pin_logger_runs,
+    remember_logger_runs,
+    tensorboard_of,
+)
 from trainlab.core.reports import collect_predictions, write_classification_reports
-from trainlab.core.run_dir import read_status
+from trainlab.core.run_dir import refuse_finished
 from trainlab.core.seeding import seed_everything
 from trainlab.errors import RunFolderError
 from trainlab.io import atomic_write_json
@@ -52,11 +58,8 @@ def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
             )
         return None
     ckpt = Path(resume) if str(resume).endswith(".ckpt") else last
-    if read_status(run_dir).get("status") == "finished" and not cfg.get("resume_finished"):
-        raise RunFolderError(
-            f"{run_dir} holds a finished run; refusing to resume it. To train it further, raise "
-            f"trainer.max_epochs and pass resume_finished=true"
-        )
+    if not cfg.get("resume_finished"):
+        refuse_finished(run_dir)
     if not ckpt.is_file():
         if resume == "auto":
             log.info("resume=auto: no %s yet, starting from scratch", last)
@@ -135,6 +138,7 @@ def _fit_and_test(
     if trainer.is_global_zero:
         _write_reports(cfg, run_dir, model, datamodule, best_path, loggers, trainer.global_step)
         _finish(cfg, run_dir, trainer, history, best_path, metrics, started)
+    close_loggers(loggers)
     return metrics
 
 
