@@ -32,7 +32,9 @@ TRAIN_SCHEMA = Schema(
         "logger": "dict | None",
         "paths": "dict",
         "extras": "dict",
+        "privacy": "dict | None",
     },
+    target_groups=("data", "model", "privacy"),
 )
 
 

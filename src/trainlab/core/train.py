@@ -27,6 +27,7 @@ from trainlab.core.loggers import (
     remember_logger_runs,
     tensorboard_of,
 )
+from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
 from trainlab.core.run_dir import refuse_finished
 from trainlab.core.seeding import seed_everything
@@ -71,6 +72,7 @@ def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
 
 def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     """Run one training and return its final metrics (also written to ``metrics.json``)."""
+    check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     resume_ckpt = resolve_resume(cfg, run_dir)
     route_lightning_logs()
@@ -110,9 +112,13 @@ def _fit_and_test(
         CheckpointMetadata(as_plain(cfg), spec),
         history,
     ]
+    if cfg.get("privacy"):
+        callbacks.append(instantiate(cfg.privacy, _convert_="all"))
     pin_logger_runs(cfg.get("logger"), run_dir)
     loggers = build_named(cfg.get("logger"))
     precision = resolve_precision(cfg.trainer.get("precision"), hardware)
+    if cfg.get("privacy") and str(cfg.trainer.get("precision")) == "auto":
+        precision = "32-true"  # Opacus' per-sample gradients need 32-bit training
     trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
