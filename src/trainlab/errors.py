@@ -1,17 +1,21 @@
-"""Exception types of trainlab: every error names the file/key/value and the fix."""
+"""Exception types. Every message names the file, key or value at fault and the fix."""
 
 
 class TrainlabError(Exception):
-    """Base class of all errors trainlab raises on purpose."""
+    """Base class of every error trainlab raises on purpose."""
 
 
 class ConfigError(TrainlabError):
-    """A config value is missing, unknown, of the wrong type or inconsistent."""
+    """The composed configuration is wrong: unknown key, wrong type, missing value."""
 
 
 class DataError(TrainlabError):
-    """Input data is missing or malformed."""
+    """Input data is missing, unreadable or inconsistent."""
 
 
 class CheckpointError(TrainlabError):
-    """A checkpoint is missing, unreadable or does not fit the config."""
+    """A checkpoint cannot be used for the requested purpose."""
+
+
+class RunFolderError(TrainlabError):
+    """A run folder is in a state that forbids the requested action."""
