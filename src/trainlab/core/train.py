@@ -201,7 +201,7 @@ def _finish(
     best_epoch, best_score = history.best()
     atomic_write_json(run_dir / "metrics.json", metrics)
     record = set_status(run_dir, "finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    write_summary(
+    summary = write_summary(
         run_dir,
         {
             "status": "finished",
@@ -217,4 +217,11 @@ def _finish(
             "best_checkpoint": best_path,
             "metrics": metrics,
         },
+    )
+    log.info(
+        "finished: results in %s\n%s\nlearning curves: tensorboard --logdir %s | notebook: "
+        "notebooks/results.ipynb",
+        run_dir,
+        summary.read_text(encoding="utf-8").rstrip(),
+        run_dir / "tensorboard",
     )
