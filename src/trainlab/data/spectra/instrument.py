@@ -9,14 +9,13 @@ value the file does not give stays (0, 0).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from trainlab.data.spectra.schema import N_INSTRUMENT_SETTINGS, NEGATIVE_INDEX, POSITIVE_INDEX
 from trainlab.errors import DataError
+from trainlab.io import atomic_write_json
 
 NUMERIC_SETTINGS = (
     "ms1_retention_time_min",
@@ -110,13 +109,7 @@ class Standardizer:
 
     def save(self, path: str | Path) -> Path:
         """Write the statistics atomically to ``path``."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.to_dict(), handle, indent=2)
-        os.replace(tmp, path)
-        return path
+        return atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Standardizer:
