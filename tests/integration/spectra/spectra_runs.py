@@ -59,3 +59,30 @@ def run_task(name: str, schema: Schema, task: Any, overrides: list[str], out: Pa
     with open_dict(cfg):
         del cfg["hydra"]
     return task(cfg)
+
+
+def train_experiment(experiment: str, tmp_path: Path, name: str, extra=()) -> tuple[Path, dict]:
+    """Train ``spectra/<experiment>`` fast on the synthetic data under ``tmp_path``."""
+    from trainlab.cli.train import TRAIN_SCHEMA
+    from trainlab.core.train import train
+
+    overrides = [
+        f"experiment=spectra/{experiment}",
+        f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        "trainer.max_epochs=4",
+        *FAST_MODEL,
+        *FAST_DATA,
+        *QUIET,
+        *extra,
+    ]
+    out = tmp_path / "logs" / name
+    metrics = run_task("train", TRAIN_SCHEMA, lambda cfg: train(cfg, overrides), overrides, out)
+    return out, metrics
+
+
+def best_checkpoint(run_dir: Path) -> Path:
+    """The one best checkpoint of a run, by the researchers' file name."""
+    found = sorted((run_dir / "checkpoints").glob("best_model-epoch=*-val_recall=0.*.ckpt"))
+    assert len(found) == 1, found
+    return found[0]

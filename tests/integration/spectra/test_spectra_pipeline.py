@@ -5,44 +5,20 @@ import csv
 import json
 
 import pytest
-from spectra_runs import FAST_DATA, FAST_MODEL, QUIET, run_task
+from spectra_runs import best_checkpoint, run_task, train_experiment
 
 from trainlab.cli.predict import PREDICT_SCHEMA
 from trainlab.cli.predict import run as predict_run
 from trainlab.cli.prior import PRIOR_SCHEMA
 from trainlab.cli.prior import run as prior_run
-from trainlab.cli.train import TRAIN_SCHEMA
-from trainlab.core.train import train
-
-
-def train_run(experiment, tmp_path, name, extra=()):
-    overrides = [
-        f"experiment=spectra/{experiment}",
-        f"paths.data_dir={tmp_path / 'data'}",
-        f"paths.log_dir={tmp_path / 'logs'}",
-        "trainer.max_epochs=4",
-        *FAST_MODEL,
-        *FAST_DATA,
-        *QUIET,
-        *extra,
-    ]
-    out = tmp_path / "logs" / name
-    metrics = run_task("train", TRAIN_SCHEMA, lambda cfg: train(cfg, overrides), overrides, out)
-    return out, metrics
-
-
-def best_checkpoint(run_dir):
-    found = sorted((run_dir / "checkpoints").glob("best_model-epoch=*-val_recall=0.*.ckpt"))
-    assert len(found) == 1, found
-    return found[0]
 
 
 @pytest.mark.slow
 def test_bce_prior_nnpu_predict(tmp_path):
-    bce_pos, metrics = train_run("bce_pos", tmp_path, "bce_pos")
+    bce_pos, metrics = train_experiment("bce_pos", tmp_path, "bce_pos")
     # BCE learns g(x) = P(labelled | x) <= c = 0.5, so it ranks well but calls few positives
     assert metrics["val/auroc"] > 0.8
-    bce_neg, _ = train_run("bce_neg", tmp_path, "bce_neg")
+    bce_neg, _ = train_experiment("bce_neg", tmp_path, "bce_neg")
     assert (bce_pos / "plots" / "val_probabilities.png").is_file()
 
     # the researchers' names hold '=', so Hydra needs them quoted
@@ -62,7 +38,7 @@ def test_bce_prior_nnpu_predict(tmp_path):
         assert item["abs_error"] < 0.15, (name, item)
     assert prior["priors"] == written["priors"]
 
-    nnpu, metrics = train_run("nnpu", tmp_path, "nnpu", [f"model.priors_file={priors_file}"])
+    nnpu, metrics = train_experiment("nnpu", tmp_path, "nnpu", [f"model.priors_file={priors_file}"])
     assert metrics["val/recall"] > 0.5
 
     out = tmp_path / "predictions"

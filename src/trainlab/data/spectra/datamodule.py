@@ -30,6 +30,13 @@ def table_rows(uri: str | Path, polarity: int | None) -> tuple[np.ndarray, np.nd
     return keep, labels[keep], polarities[keep]
 
 
+def safe_start_method() -> str:
+    """``forkserver`` where the platform has it, else ``spawn``: never a plain fork."""
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
 def _collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch  # the dataset already returns a whole batch
 
@@ -47,7 +54,8 @@ class SpectraDataModule(L.LightningDataModule):
         threshold: predictions at or above it are called identified in the prediction CSV.
         threshold_quantile: set the threshold instead from the predicted data's labelled
             positives, at this quantile of their probabilities (e.g. 0.05).
-        multiprocessing_context: ``fork``, ``spawn`` or ``forkserver`` for loader workers.
+        multiprocessing_context: start method of loader workers; None picks forkserver (or
+            spawn), because Lance is not fork-safe once a table has been opened.
         Loader settings left as None are filled from the hardware by the core.
     """
 
@@ -150,6 +158,9 @@ class SpectraDataModule(L.LightningDataModule):
             for key in ("prefetch_factor", "multiprocessing_context"):
                 options.pop(key, None)
             options["persistent_workers"] = False
+        elif not options.get("multiprocessing_context"):
+            # Lance's runtime is not fork-safe once the parent has opened a table (setup does)
+            options["multiprocessing_context"] = safe_start_method()
         sampler = BatchSampler(len(dataset), self.batch_size, shuffle, self.seed, drop_last)
         return DataLoader(
             dataset, batch_size=None, sampler=sampler, collate_fn=_collate_batch, **options

@@ -142,3 +142,13 @@ def test_setup_errors_name_the_fix(root, tmp_path):
     dm = SpectraDataModule(str(root))
     with pytest.raises(DataError, match="not a Lance spectra table"):
         dm.setup_predict(str(tmp_path), {})
+
+
+def test_workers_never_start_by_plain_fork(root):
+    dm = SpectraDataModule(str(root), num_workers=2)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")
+    chosen = SpectraDataModule(str(root), num_workers=2, multiprocessing_context="spawn")
+    chosen.setup("fit")
+    assert chosen.train_dataloader().multiprocessing_context.get_start_method() == "spawn"
