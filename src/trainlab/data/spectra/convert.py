@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer, raw_settings
 from trainlab.data.spectra.scans import Scan, filter_peaks, parse_label, read_mgf, read_mzml
-from trainlab.data.spectra.schema import SPECTRA_SCHEMA, RowProblem
+from trainlab.data.spectra.schema import N_INSTRUMENT_SETTINGS, SPECTRA_SCHEMA, RowProblem
 from trainlab.data.spectra.store import (
     conform,
     find_problems,
@@ -320,7 +320,7 @@ class _RowBuilder:
             )
             for f in SPECTRA_SCHEMA
         ]
-        raw = np.stack(self.raw) if self.raw else np.zeros((0, 22))
+        raw = np.stack(self.raw) if self.raw else np.zeros((0, N_INSTRUMENT_SETTINGS))
         return (
             pa.Table.from_arrays(arrays, schema=SPECTRA_SCHEMA),
             raw,

@@ -11,7 +11,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
-from trainlab.data.spectra.schema import POLARITY_NAMES, TRAIN_TABLE, VALIDATION_TABLE, polarity_of
+from trainlab.data.spectra.schema import (
+    N_INSTRUMENT_SETTINGS,
+    POLARITY_NAMES,
+    TRAIN_TABLE,
+    VALIDATION_TABLE,
+    polarity_of,
+)
 from trainlab.data.spectra.store import flat_settings, list_spectra_tables, open_spectra
 from trainlab.errors import DataError
 
@@ -104,6 +110,8 @@ class SpectraDataModule(L.LightningDataModule):
 
     def prepare_data(self) -> None:
         """Write the synthetic set into ``root`` if asked and ``root`` holds no tables."""
+        if self._predict is not None:
+            return  # predicting reads only the given table
         if self.synthetic is not None and not list_spectra_tables(self.root):
             from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
 
@@ -115,8 +123,8 @@ class SpectraDataModule(L.LightningDataModule):
             if self.loader_options.get(key) is None:
                 self.loader_options[key] = value
 
-    def _open(self, name: str) -> SpectraBatches:
-        dataset = open_spectra(self.root, name)  # checks the schema, names missing tables
+    def _open(self, name: str, root: Path | None = None) -> SpectraBatches:
+        dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
         rows, labels, polarities = table_rows(dataset.uri, self.polarity)
         if len(rows) == 0:
             raise DataError(
@@ -133,7 +141,9 @@ class SpectraDataModule(L.LightningDataModule):
         return SpectraBatches(dataset.uri, rows)
 
     def setup(self, stage: str | None = None) -> None:
-        """Open the tables and apply the polarity filter."""
+        """Open the tables and apply the polarity filter (prediction uses setup_predict)."""
+        if stage == "predict":
+            return
         wanted = {"train": TRAIN_TABLE, "val": VALIDATION_TABLE}
         if stage in (None, "fit", "test", "validate"):
             wanted["test"] = self.test_table
@@ -148,7 +158,7 @@ class SpectraDataModule(L.LightningDataModule):
         return {
             "tasks": {"label": list(LABEL_CLASSES)},
             "polarity": self.polarity,
-            "n_instrument_settings": 22,
+            "n_instrument_settings": N_INSTRUMENT_SETTINGS,
             "label_counts": self.label_counts.get(TRAIN_TABLE, {}),
         }
 
@@ -185,8 +195,7 @@ class SpectraDataModule(L.LightningDataModule):
                 f"predict input {path} is not a Lance spectra table: give a table folder such "
                 f"as <root>/test_1 (convert MGF/mzML first with `trainlab convert`)"
             )
-        self.root, name = path.parent, path.name
-        self._predict = self._open(name)
+        self._predict = self._open(path.name, root=path.parent)
 
     def predict_dataloader(self) -> DataLoader:
         if self._predict is None:

@@ -1,5 +1,6 @@
 """SpectraDataModule: polarity filter, one take per batch, padding, shuffling, sharding."""
 
+import json
 import pickle
 
 import numpy as np
@@ -152,3 +153,30 @@ def test_workers_never_start_by_plain_fork(root):
     chosen = SpectraDataModule(str(root), num_workers=2, multiprocessing_context="spawn")
     chosen.setup("fit")
     assert chosen.train_dataloader().multiprocessing_context.get_start_method() == "spawn"
+
+
+def test_predict_on_a_lone_table_writes_the_csv(root, tmp_path):
+    import csv
+
+    from trainlab.data.spectra.store import write_spectra
+
+    table = read_spectra(root, "test_1").slice(0, 40)
+    write_spectra(table, tmp_path / "elsewhere", "test_7")
+    dm = SpectraDataModule(str(tmp_path / "never_written"), batch_size=16, threshold_quantile=0.05)
+    dm.setup_predict(str(tmp_path / "elsewhere" / "test_7"), {})
+    dm.prepare_data()  # must not write the synthetic set while predicting
+    dm.setup("predict")
+    assert not (tmp_path / "never_written").exists()
+    batches = list(dm.predict_dataloader())
+    outputs = [{"prob": b["index"].float() / 40, "index": b["index"]} for b in reversed(batches)]
+    paths = dm.write_predictions(outputs, tmp_path / "out", {})
+    rows = list(csv.DictReader(paths[0].open()))
+    assert [int(r["index"]) for r in rows] == list(range(40))
+    assert [float(r["probability"]) for r in rows] == pytest.approx([i / 40 for i in range(40)])
+    labels = table.column("label").to_numpy()
+    assert [int(r["label"]) for r in rows] == labels.astype(int).tolist()
+    assert [int(r["ms2_scan_number"]) for r in rows] == table.column("ms2_scan_number").to_pylist()
+    known = np.array([i / 40 for i in range(40)])[labels == 1]
+    threshold = json.loads(paths[1].read_text())["threshold"]
+    assert threshold == pytest.approx(np.quantile(known, 0.05))
+    assert [int(r["predicted"]) for r in rows] == [int(i / 40 >= threshold) for i in range(40)]
