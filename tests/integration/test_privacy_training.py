@@ -5,64 +5,29 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from omegaconf import OmegaConf
+from tests.conftest import FAST
 
 pytest.importorskip("opacus", reason="DP training needs the `dp` extra (opacus)")
 
-QUIET = [
-    "extras.print_config=false",
-    "callbacks.progress_bar=null",
-    "callbacks.model_summary=null",
-    "logger=csv",
-]
-
-
-@pytest.fixture(scope="module")
-def digits_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """scikit-learn's digits as PNG class folders, split into 3 folds + test."""
-    from trainlab.data.images.digits import write_digits
-    from trainlab.data.images.split import split_folder
-
-    data_dir = tmp_path_factory.mktemp("dp_data") / "digits"
-    write_digits(data_dir)
-    split_folder(data_dir, folds=3, test_ratio=0.15, seed=0)
-    return data_dir
-
 
 @pytest.fixture
-def train_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, digits_split: Path):
-    """Run `trainlab train experiment=images/digits_dp ...` in this process; returns the code."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from trainlab.cli.main import main
-
-    monkeypatch.setenv("TRAINLAB_LOG_DIR", str(tmp_path / "logs"))
+def train_cli(run_cli, digits_dir: Path):
+    """Run `trainlab train experiment=images/digits_dp ...` on the shared digits split."""
 
     def run(*overrides: str) -> int:
-        GlobalHydra.instance().clear()
-        argv = sys.argv
-        try:
-            main(
-                [
-                    "train",
-                    "experiment=images/digits_dp",
-                    f"data.data_dir={digits_split}",
-                    "data.embedded=null",
-                    *QUIET,
-                    *overrides,
-                ]
-            )
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            sys.argv = argv
-            GlobalHydra.instance().clear()
-        return 0
+        return run_cli(
+            "train",
+            "experiment=images/digits_dp",
+            f"data.data_dir={digits_dir}",
+            "data.embedded=null",
+            *FAST,
+            *overrides,
+        )
 
     return run
 
