@@ -1,29 +1,18 @@
-"""The spectra experiments compose with the production defaults; convert runs as a command;
-nnPU trains under simulated DDP (two CPU processes)."""
+"""The spectra experiments carry the production defaults; `trainlab convert` writes tables and
+fails on bad files; nnPU trains under simulated DDP (two CPU processes)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
-from spectra_runs import FAST_DATA, FAST_MODEL, QUIET, compose_config, run_task
-
-from trainlab.cli.train import TRAIN_SCHEMA
-from trainlab.core.schema import validate
-from trainlab.core.train import train
-
-REPO = Path(__file__).resolve().parents[3]
+from spectra_runs import QUIET, best_checkpoint, compose_train, train_experiment
+from tests.unit.data.spectra.spectra_files import ms1, ms2, write_mgf
 
 
 @pytest.mark.parametrize(
     "name,polarity,loss", [("bce_pos", 1, "bce"), ("bce_neg", 0, "bce"), ("nnpu", None, "nnpu")]
 )
-def test_experiments_have_the_production_defaults(tmp_path, name, polarity, loss):
-    cfg = compose_config("train", [f"experiment=spectra/{name}"], tmp_path)
-    validate(cfg, TRAIN_SCHEMA)
+def test_experiments_have_the_production_defaults(name, polarity, loss):
+    cfg = compose_train([f"experiment=spectra/{name}"])
     net = cfg.model.net
     assert (net.d_model, net.n_layers, net.dropout, net.instrument_embedding_dim) == (
         128,
@@ -40,60 +29,32 @@ def test_experiments_have_the_production_defaults(tmp_path, name, polarity, loss
     assert cfg.callbacks.model_checkpoint.filename == (
         "best_model-epoch={epoch:02d}-val_recall={val/recall:.4f}"
     )
-    assert OmegaConf.select(cfg, "data._target_").endswith("SpectraDataModule")
+    assert cfg.data._target_.endswith("SpectraDataModule")
 
 
-def test_convert_command_writes_tables_and_fails_on_bad_files(tmp_path):
-    sys.path.insert(0, str(REPO / "tests" / "unit" / "data" / "spectra"))
-    from spectra_files import ms1, ms2, write_mgf
-
+def test_convert_writes_tables_and_fails_on_bad_files(run_cli, log_dir, tmp_path, capsys):
     scans = [ms1(1, [100.0, 200.0], [5.0, 10.0]), ms2(2, 200.0, label="1"), ms2(3, 100.0)]
     (tmp_path / "in").mkdir()
     good = write_mgf(tmp_path / "in" / "good.mgf", scans)
     (tmp_path / "in" / "bad.mgf").write_text("BEGIN IONS\nPEPMASS=abc\n100 1\nEND IONS\n")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO / "src"),
-        "TRAINLAB_LOG_DIR": str(tmp_path / "logs"),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "trainlab.cli.main",
-        "convert",
-        f"inputs=[{good}]",
-        f"root={tmp_path / 'root'}",
-        "label_column=LABEL",
-        "extras.print_config=false",
-        "run_name=ok",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    report = json.loads(
-        (tmp_path / "logs" / "convert" / "runs" / "ok" / "convert_report.json").read_text()
-    )
+    root = tmp_path / "root"
+    args = [f"root={root}", "label_column=LABEL", QUIET]
+    assert run_cli("convert", f"inputs=[{good}]", "run_name=ok", *args) == 0
+    report = json.loads((log_dir / "convert" / "runs" / "ok" / "convert_report.json").read_text())
     assert report["rows_written"] == 2 and report["files"][0]["status"] == "written"
-    command[4:6] = [f"inputs={tmp_path / 'in'}", f"root={tmp_path / 'root2'}"]
-    command[-1] = "run_name=bad"
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    assert "bad.mgf" in done.stderr and "rejected" in done.stderr
+    assert run_cli("convert", f"inputs={tmp_path / 'in'}", "run_name=bad", *args) == 2
+    err = capsys.readouterr().err
+    assert "bad.mgf" in err and "rejected" in err
+    report = json.loads((log_dir / "convert" / "runs" / "bad" / "convert_report.json").read_text())
+    statuses = {f["path"].rsplit("/", 1)[-1]: f["status"] for f in report["files"]}
+    assert statuses == {"bad.mgf": "rejected", "good.mgf": "already present"}
 
 
 @pytest.mark.slow
-def test_nnpu_under_ddp_sim(tmp_path):
-    overrides = [
-        "experiment=spectra/nnpu",
-        "trainer=ddp_sim",
-        "trainer.max_epochs=2",
-        f"paths.data_dir={tmp_path / 'data'}",
-        f"paths.log_dir={tmp_path / 'logs'}",
-        *FAST_MODEL,
-        *FAST_DATA,
-        *QUIET,
-    ]
-    out = tmp_path / "logs" / "ddp"
-    metrics = run_task("train", TRAIN_SCHEMA, lambda cfg: train(cfg, overrides), overrides, out)
+def test_nnpu_under_ddp_sim(run_cli, log_dir, tmp_path):
+    run_dir, metrics = train_experiment(
+        run_cli, log_dir, "nnpu", tmp_path / "data", "trainer=ddp_sim", "trainer.max_epochs=2"
+    )
     assert {"val/recall", "val/loss", "test/recall"} <= set(metrics)
-    assert list((out / "checkpoints").glob("best_model-epoch=*-val_recall=*.ckpt"))
-    assert (out / "plots" / "val_probabilities.png").is_file()
+    best_checkpoint(run_dir)
+    assert (run_dir / "plots" / "val_probabilities.png").is_file()

@@ -1,4 +1,4 @@
-"""`trainlab prior` and `trainlab predict` on the default (synthetic) data with one short BCE
+"""`trainlab prior` and `trainlab predict` on the default (synthetic) data after one short BCE
 run: the files, their numbers and the comparison with the known prior (accuracy is checked by
 the slow pipeline test)."""
 
@@ -6,13 +6,8 @@ import csv
 import json
 
 import pytest
-from spectra_runs import best_checkpoint, run_task, train_experiment
+from spectra_runs import QUIET, best_checkpoint, train_experiment
 
-from trainlab.cli.predict import PREDICT_SCHEMA
-from trainlab.cli.predict import run as predict_run
-from trainlab.cli.prior import PRIOR_SCHEMA
-from trainlab.cli.prior import run as prior_run
-from trainlab.errors import ConfigError
 from trainlab.pipelines.pu_prior import compare_with_truth
 
 
@@ -27,36 +22,42 @@ def test_compare_with_truth_reports_errors():
     assert result["positive"]["abs_error_vs_empirical"] == pytest.approx(0.07)
 
 
-def test_prior_and_predict_from_one_bce_checkpoint(tmp_path):
+def test_prior_and_predict_from_one_bce_checkpoint(run_cli, log_dir, tmp_path, capsys):
+    data = tmp_path / "data"
     run_dir, _ = train_experiment(
-        "bce_pos", tmp_path, "bce_pos", ["trainer.max_epochs=1", "data.synthetic.n_train=400"]
+        run_cli, log_dir, "bce_pos", data, "trainer.max_epochs=1", "data.synthetic.n_train=400"
     )
     ckpt = best_checkpoint(run_dir)
-    out = tmp_path / "logs" / "prior"
-    result = run_task("prior", PRIOR_SCHEMA, prior_run, [f"checkpoints=['{ckpt}']"], out)
-    written = json.loads((out / "priors.json").read_text())
+    assert run_cli("prior", f"checkpoints=['{ckpt}']", "run_name=p", QUIET) == 0
+    written = json.loads((log_dir / "prior" / "runs" / "p" / "priors.json").read_text())
     assert list(written["priors"]) == ["positive"]  # the checkpoint saw positive mode only
     estimate = written["estimates"]["positive"]
     assert estimate["prior"] == pytest.approx(
         min(1.0, estimate["labelled_share"] / estimate["label_frequency"])
     )
     assert written["truth"]["positive"]["true_prior"] == 0.4
-    assert result["path"] == str(out / "priors.json")
-    with pytest.raises(ConfigError, match="never overwritten"):
-        run_task("prior", PRIOR_SCHEMA, prior_run, [f"checkpoints=['{ckpt}']"], out)
+    output = log_dir / "priors.json"
+    assert run_cli("prior", f"checkpoints=['{ckpt}']", f"output={output}", QUIET) == 0
+    assert run_cli("prior", f"checkpoints=['{ckpt}']", f"output={output}", QUIET) == 2
+    assert "never overwritten" in capsys.readouterr().err
 
-    table = tmp_path / "data" / "spectra_synthetic" / "test_1"
-    paths = run_task(
-        "predict",
-        PREDICT_SCHEMA,
-        predict_run,
-        [f"ckpt_path='{ckpt}'", f"input={table}", "+data.threshold=0.5"],
-        tmp_path / "logs" / "predict",
+    table = data / "spectra_synthetic" / "test_1"
+    out = tmp_path / "predicted"
+    assert (
+        run_cli(
+            "predict",
+            f"ckpt_path='{ckpt}'",
+            f"input={table}",
+            f"output_dir={out}",
+            "+data.threshold=0.5",
+            QUIET,
+        )
+        == 0
     )
-    assert [p.name for p in paths] == ["predictions.csv", "threshold.json"]
-    rows = list(csv.DictReader(paths[0].open()))
-    truth = json.loads((tmp_path / "data" / "spectra_synthetic" / "synthetic.json").read_text())
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    truth = json.loads((data / "spectra_synthetic" / "synthetic.json").read_text())
     assert len(rows) == truth["tables"]["test_1"]["positive"]["rows"]  # positive mode only
     assert {r["polarity"] for r in rows} == {"positive"}
     assert all(r["predicted"] == str(int(float(r["probability"]) >= 0.5)) for r in rows)
     assert all(r["source_file"].startswith("synthetic_run_") for r in rows)
+    assert json.loads((out / "threshold.json").read_text())["threshold"] == 0.5
