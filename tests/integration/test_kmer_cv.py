@@ -127,7 +127,14 @@ def test_hyperparams_skip_the_search(env: Path) -> None:
 @pytest.mark.slurm
 @pytest.mark.skipif(shutil.which("sbatch") is None, reason="no SLURM cluster: sbatch not found")
 def test_slurm_fold_array(env: Path) -> None:
-    cv("run_name=slurm", "mode=optimize", "cv.launcher=slurm", "cv.slurm.timeout_min=10")
+    cv(
+        "run_name=slurm",
+        "mode=optimize",
+        "cv.launcher=slurm",
+        "cv.slurm.timeout_min=10",
+        "cv.slurm.cpus_per_task=1",
+        "cv.slurm.mem_gb=2",
+    )
     out = env / "logs" / "cv" / "runs" / "slurm" / "cv_results"
     assert len(list(out.glob("fold_*/multitask_fold_*.json"))) == 2
     assert list((out.parent / "jobs").iterdir())

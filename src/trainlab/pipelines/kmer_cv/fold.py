@@ -16,7 +16,7 @@ from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
-from trainlab.pipelines.kmer_cv.fit import fit_rows
+from trainlab.pipelines.kmer_cv.fit import fit_rows, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
@@ -162,7 +162,7 @@ def optimize_fold(
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial, space)
-        trial_cfg = apply_params(cfg, params)
+        trial_cfg = trial_config(cfg, params)
         scores = []
         for step, (inner_train, inner_val) in enumerate(inner):
             result = fit_rows(

@@ -76,6 +76,14 @@ def run_fold_jobs(
     return _slurm(cfg, plain, folds, out_dir)
 
 
+def _same_code() -> list[str]:
+    """sbatch setup lines that make jobs import the trainlab this process runs."""
+    import trainlab
+
+    root = Path(trainlab.__file__).resolve().parents[1]
+    return [f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"]
+
+
 def _slurm(cfg: DictConfig, plain: dict, folds: list[int], out_dir: Path) -> list[Any]:
     import submitit
 
@@ -96,6 +104,7 @@ def _slurm(cfg: DictConfig, plain: dict, folds: list[int], out_dir: Path) -> lis
         slurm_partition=slurm.partition,
         slurm_array_parallelism=int(slurm.array_parallelism),
         slurm_additional_parameters=extra,
+        slurm_setup=_same_code(),
     )
     n = len(folds)
     jobs = executor.map_array(fold_job, [plain] * n, folds, [str(out_dir)] * n)
@@ -122,5 +131,6 @@ def submit_finish_after(cfg: DictConfig, jobs: list[Any], out_dir: Path) -> Any:
         gpus_per_node=int(slurm.gpus_per_node),
         slurm_partition=slurm.partition,
         slurm_additional_parameters={**extra, "dependency": f"afterok:{ids}"},
+        slurm_setup=_same_code(),
     )
     return executor.submit(finish_job, plain, str(out_dir))
