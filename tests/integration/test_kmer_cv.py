@@ -138,3 +138,11 @@ def test_slurm_fold_array(env: Path) -> None:
     out = env / "logs" / "cv" / "runs" / "slurm" / "cv_results"
     assert len(list(out.glob("fold_*/multitask_fold_*.json"))) == 2
     assert list((out.parent / "jobs").iterdir())
+
+
+@pytest.mark.slow
+def test_local_parallel_fold_processes(env: Path) -> None:
+    cv("run_name=local", "mode=optimize", "cv.launcher=local", "cv.local.n_parallel=2")
+    out = env / "logs" / "cv" / "runs" / "local"
+    assert len(list(out.glob("cv_results/fold_*/multitask_fold_*.json"))) == 2
+    assert len([p for p in (out / "jobs").iterdir() if p.is_dir()]) == 2
