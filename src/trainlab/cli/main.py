@@ -12,6 +12,7 @@ SUBCOMMANDS = {
     "split": ("trainlab.cli.split", "split a class-folder data set into folds + test set"),
     "convert": ("trainlab.cli.convert", "convert MGF/mzML spectra into Lance tables"),
     "prior": ("trainlab.cli.prior", "estimate PU class priors per polarity from BCE checkpoints"),
+    "cv": ("trainlab.cli.cv", "nested cross-validation, aggregation and final model (k-mer)"),
 }
 
 
