@@ -91,7 +91,8 @@ def encode_spans(
 
     Returns:
         (tensors, kept examples): tensors hold input_ids, attention_mask, token_type_ids,
-        context_mask, start_positions, end_positions, span_mask, labels.
+        context_mask, start_positions, end_positions, span_mask, labels and offset_mapping
+        (per-token character offsets into the post).
     """
     enc = _pairs(
         tokenizer,
@@ -134,5 +135,6 @@ def encode_spans(
         "end_positions": torch.tensor(ends, dtype=torch.long),
         "span_mask": torch.tensor(span_mask, dtype=torch.bool),
         "labels": torch.tensor([examples[i].label for i in keep], dtype=torch.long),
+        "offset_mapping": enc["offset_mapping"][idx],
     }
     return tensors, [examples[i] for i in keep]

@@ -100,8 +100,13 @@ class SpanReport:
             "truncated_examples": self.truncated[:10],
         }
 
-    def log(self, name: str) -> None:
-        """Warn about spans that were dropped; silent when every span mapped."""
+    def log(self, name: str, *, dropped: bool = True) -> None:
+        """Warn about spans lost or cut; silent when every span mapped.
+
+        Args:
+            name: what the report is about (e.g. "train split").
+            dropped: whether cut spans' examples were removed (else only their span target).
+        """
         if self.not_found:
             log.warning(
                 "%s: %d of %d evidence sentence(s) not found in their post and dropped, e.g. %s",
@@ -112,10 +117,11 @@ class SpanReport:
             )
         if self.truncated:
             log.warning(
-                "%s: truncation cut %d of %d evidence span(s); they were dropped, e.g. %s. "
+                "%s: truncation cut %d of %d evidence span(s); %s, e.g. %s. "
                 "Raise data.max_length to keep them.",
                 name,
                 len(self.truncated),
                 self.total,
+                "they were dropped" if dropped else "their span targets are masked out",
                 self.truncated[:5],
             )

@@ -144,3 +144,15 @@ def read_annotations(path: str | Path, posts: dict[str, str] | None = None) -> l
                 "Use the posts CSV that belongs to these annotations."
             )
     return rows
+
+
+def read_table(
+    path: str | Path, *, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
+    """Rows of a CSV as dicts of strings; optional columns absent from the file read as "".
+
+    Raises:
+        DataError: missing file, unparseable CSV, or a required column is missing.
+    """
+    frame = _read_csv(Path(path), (*required, *optional), optional)
+    return frame.to_dict("records")
