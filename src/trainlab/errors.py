@@ -1,17 +1,21 @@
-"""Exception types of trainlab: every error we raise names the file/key/value and the fix."""
+"""Exception types. Every message names the file, key or value at fault and the fix."""
 
 
 class TrainlabError(Exception):
-    """Base class of all errors raised by trainlab."""
+    """Base class of every error trainlab raises on purpose."""
 
 
 class ConfigError(TrainlabError):
-    """A configuration value is missing, unknown or has the wrong type or range."""
+    """The composed configuration is wrong: unknown key, wrong type, missing value."""
 
 
 class DataError(TrainlabError):
-    """Input data cannot be read, is malformed or does not align."""
+    """Input data is missing, unreadable or inconsistent."""
 
 
 class CheckpointError(TrainlabError):
-    """A checkpoint is missing, incomplete or does not match the run."""
+    """A checkpoint cannot be used for the requested purpose."""
+
+
+class RunFolderError(TrainlabError):
+    """A run folder is in a state that forbids the requested action."""

@@ -1,0 +1,114 @@
+"""What every Hydra entry point shares: the config folder, resolvers, checks, clean errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.core.run_dir import choose_run_dir
+from trainlab.core.schema import Schema, validate
+from trainlab.errors import TrainlabError
+
+log = logging.getLogger("trainlab")
+
+
+def config_dir() -> str:
+    """The Hydra config folder: ``$TRAINLAB_CONFIG_DIR``, else ``configs/`` of the checkout."""
+    env = os.environ.get("TRAINLAB_CONFIG_DIR")
+    if env:
+        return str(Path(env).resolve())
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "configs" / "train.yaml").is_file():
+            return str(parent / "configs")
+    raise SystemExit(
+        "trainlab: cannot find the configs/ folder next to the package; set TRAINLAB_CONFIG_DIR "
+        "to the path of trainlab's configs/"
+    )
+
+
+def register_resolvers() -> None:
+    """Resolvers used by the config tree (idempotent)."""
+    if not OmegaConf.has_resolver("trainlab_run_dir"):
+        OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
+
+
+def is_multirun() -> bool:
+    """True inside a Hydra multirun job (a sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def task_overrides() -> list[str]:
+    """The command-line overrides of this job."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return list(HydraConfig.get().overrides.task)
+
+
+def apply_extras(cfg: DictConfig) -> None:
+    """Optional start-of-run niceties from the ``extras`` node."""
+    extras = cfg.get("extras") or {}
+    if extras.get("ignore_warnings"):
+        import warnings
+
+        warnings.filterwarnings("ignore")
+    if extras.get("print_config") and not is_multirun():
+        print_config_tree(cfg)
+
+
+def print_config_tree(cfg: DictConfig) -> None:
+    """Print the resolved config as a rich tree, one branch per top-level group."""
+    from rich import print as rich_print
+    from rich.syntax import Syntax
+    from rich.tree import Tree
+
+    tree = Tree("config", guide_style="dim")
+    for key in cfg:
+        node = cfg.get(key)
+        text = OmegaConf.to_yaml(node, resolve=True) if OmegaConf.is_config(node) else str(node)
+        tree.add(str(key)).add(Syntax(text, "yaml", theme="ansi_dark"))
+    rich_print(tree)
+
+
+def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictConfig], Any]], Any]:
+    """Turn ``task(cfg)`` into a Hydra app that checks the config first and reports errors.
+
+    A TrainlabError in a single run prints its message (no traceback) and exits with status 2;
+    inside a sweep it propagates so the sweeper records the failed trial.
+    """
+
+    def decorate(task: Callable[[DictConfig], Any]) -> Callable[[], Any]:
+        import hydra
+
+        register_resolvers()
+
+        @functools.wraps(task)
+        def run(cfg: DictConfig) -> Any:
+            try:
+                validate(cfg, schema)
+                apply_extras(cfg)
+                return task(cfg)
+            except TrainlabError as err:
+                if is_multirun():
+                    raise
+                log.error("%s", err)
+                print(f"\nerror: {err}", file=sys.stderr)
+                sys.exit(2)
+
+        return hydra.main(config_path=config_dir(), config_name=config_name, version_base="1.3")(
+            run
+        )
+
+    return decorate

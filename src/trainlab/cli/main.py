@@ -1,0 +1,43 @@
+"""``trainlab <subcommand> key=value ...``: one command, a Hydra app per subcommand."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "train": ("trainlab.cli.train", "train a model (one run, or a sweep with -m)"),
+    "eval": ("trainlab.cli.evaluate", "evaluate a checkpoint on the test split"),
+    "predict": ("trainlab.cli.predict", "predict with a checkpoint on new inputs"),
+    "split": ("trainlab.cli.split", "split a class-folder data set into folds + test set"),
+}
+
+
+def usage() -> str:
+    """The list of subcommands."""
+    width = max(len(name) for name in SUBCOMMANDS)
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
+    return (
+        "usage: trainlab <subcommand> [key=value ...] [--help] [-m]\n\n"
+        f"subcommands:\n{rows}\n\n"
+        "Each subcommand is a Hydra app: `trainlab train --help` lists its config groups."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Dispatch to the subcommand's Hydra app."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    name = args[0]
+    if name not in SUBCOMMANDS:
+        print(f"trainlab: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        raise SystemExit(2)
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    sys.argv = [f"trainlab {name}", *args[1:]]
+    module.main()
+
+
+if __name__ == "__main__":
+    main()

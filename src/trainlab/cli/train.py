@@ -1,0 +1,51 @@
+"""``trainlab train`` / ``python train.py``: one training run, or a sweep with ``-m``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.cli.app import entry_point, task_overrides
+from trainlab.core.schema import Schema
+
+TRAIN_SCHEMA = Schema(
+    keys={
+        "task_name": "str",
+        "experiment_name": "str | None",
+        "tags": "list | None",
+        "seed": "int",
+        "deterministic": "bool",
+        "cudnn_benchmark": "bool",
+        "run_name": "str | None",
+        "resume": "str | None",
+        "resume_finished": "bool",
+        "train": "bool",
+        "test": "bool",
+        "monitor": "str",
+        "mode": "str",
+        "optimized_metric": "str | None",
+        "data": "dict",
+        "model": "dict",
+        "trainer": "dict",
+        "callbacks": "dict | None",
+        "logger": "dict | None",
+        "paths": "dict",
+        "extras": "dict",
+    },
+)
+
+
+def run(cfg: DictConfig) -> Any:
+    """Train, then return the value of ``optimized_metric`` for sweepers."""
+    from trainlab.core.train import train
+
+    metrics = train(cfg, task_overrides())
+    name = cfg.get("optimized_metric")
+    return metrics.get(name) if name else None
+
+
+main = entry_point("train", TRAIN_SCHEMA)(run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Build the pieces of a run from a composed config: DataModule, model, callbacks, loggers."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.errors import ConfigError
+
+
+def build_datamodule(data_cfg: DictConfig, loader_defaults: dict[str, Any] | None = None) -> Any:
+    """Instantiate ``data`` and fill loader settings left unset from the hardware defaults."""
+    datamodule = instantiate(data_cfg, _convert_="all")
+    if loader_defaults and hasattr(datamodule, "fill_loader_defaults"):
+        datamodule.fill_loader_defaults(loader_defaults)
+    return datamodule
+
+
+def _accepted(target: Callable[..., Any], candidates: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``candidates`` that ``target`` takes as keyword arguments."""
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return {}
+    named = {
+        name
+        for name, p in parameters.items()
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return {k: v for k, v in candidates.items() if k in named}
+
+
+def build_model(cfg: DictConfig, spec: dict[str, Any]) -> L.LightningModule:
+    """Build ``model.net`` with the data spec it accepts, then the LightningModule around it.
+
+    The same function serves training and rebuilding from a checkpoint, so a model comes back
+    from ``checkpoint["trainlab"]`` exactly as it was trained.
+    """
+    model_cfg = cfg.model
+    if "net" not in model_cfg:
+        raise ConfigError(f"model ({model_cfg.get('_target_')}) has no `net` entry: add model.net")
+    net_partial = instantiate(model_cfg.net, _partial_=True, _convert_="all")
+    net_given = set(OmegaConf.to_container(model_cfg.net, resolve=True))
+    net_kwargs = {k: v for k, v in _accepted(net_partial.func, spec).items() if k not in net_given}
+    net = net_partial(**net_kwargs)
+    model_partial = instantiate(model_cfg, net=None, _partial_=True, _convert_="all")
+    model_given = set(OmegaConf.to_container(model_cfg, resolve=True)) - {"net"}
+    model_kwargs = {
+        k: v for k, v in _accepted(model_partial.func, spec).items() if k not in model_given
+    }
+    return model_partial(net=net, **model_kwargs)
+
+
+def build_named(group_cfg: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a named group (callbacks, logger) that has a ``_target_``.
+
+    Entries set to null on the command line (``~callbacks.early_stopping`` or
+    ``callbacks.early_stopping=null``) are skipped, so each one can be switched off by name.
+    """
+    if not group_cfg:
+        return []
+    items = []
+    for name, entry in group_cfg.items():
+        if isinstance(entry, DictConfig) and "_target_" in entry:
+            try:
+                items.append(instantiate(entry, _convert_="all"))
+            except Exception as err:  # name the entry: Hydra's own message hides which one
+                raise ConfigError(f"cannot build `{name}` ({entry._target_}): {err}") from err
+    return items

@@ -1,0 +1,73 @@
+"""Callbacks the core adds to every run."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+
+class CheckpointMetadata(Callback):
+    """Store the resolved config and the data spec in every checkpoint.
+
+    With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``).
+    """
+
+    def __init__(self, config: dict[str, Any], spec: dict[str, Any]) -> None:
+        self.config = config
+        self.spec = spec
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        checkpoint["trainlab"] = {"config": self.config, "spec": self.spec}
+
+
+class MonitorHistory(Callback):
+    """Remember the monitored value of each validation epoch, and time spent training.
+
+    Its state goes into checkpoints, so a resumed run still knows its best epoch.
+    """
+
+    def __init__(self, monitor: str, mode: str = "max") -> None:
+        self.monitor = monitor
+        self.mode = mode
+        self.history: list[tuple[int, float]] = []
+        self.train_seconds = 0.0
+        self._epoch_start: float | None = None
+
+    @property
+    def state_key(self) -> str:
+        return f"MonitorHistory[{self.monitor}]"
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._epoch_start is not None:
+            self.train_seconds += time.perf_counter() - self._epoch_start
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None:
+            self.history.append((trainer.current_epoch, float(value)))
+
+    def best(self) -> tuple[int | None, float | None]:
+        """(epoch, value) of the best monitored value so far."""
+        finite = [(e, v) for e, v in self.history if not math.isnan(v)]
+        if not finite:
+            return None, None
+        pick = max if self.mode == "max" else min
+        return pick(finite, key=lambda item: item[1])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "train_seconds": self.train_seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = [tuple(item) for item in state_dict.get("history", [])]
+        self.train_seconds = float(state_dict.get("train_seconds", 0.0))

@@ -1,0 +1,54 @@
+"""Evaluate a checkpoint on its test split, reproducing the test metrics of training."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.core.checkpoint import restore_datamodule, restore_model
+from trainlab.core.hardware import hardware_report, loader_defaults
+from trainlab.core.train import _write_reports
+from trainlab.errors import CheckpointError
+from trainlab.io import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test the checkpoint's model; write ``metrics.json`` and reports in this run's folder."""
+    import lightning as L
+
+    run_dir = Path(cfg.paths.output_dir)
+    restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
+    datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    if hasattr(datamodule, "spec"):
+        _check_same_classes(datamodule.spec(), restored.spec, cfg.ckpt_path)
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=cfg.trainer.devices,
+        precision=cfg.trainer.precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(run_dir),
+    )
+    results = trainer.test(restored.model, datamodule=datamodule, verbose=True)
+    metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
+    atomic_write_json(run_dir / "metrics.json", {"ckpt_path": str(cfg.ckpt_path), **metrics})
+    _write_reports(cfg, run_dir, restored.model, datamodule, None, [], 0)
+    log.info("evaluation of %s written to %s", cfg.ckpt_path, run_dir)
+    return metrics
+
+
+def _check_same_classes(spec: dict[str, Any], trained: dict[str, Any], path: Any) -> None:
+    if "tasks" in spec and "tasks" in trained and spec["tasks"] != trained["tasks"]:
+        raise CheckpointError(
+            f"the data's classes {spec['tasks']} differ from those {path} was trained on "
+            f"{trained['tasks']}: evaluate on data with the same class folders"
+        )

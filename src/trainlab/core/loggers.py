@@ -1,0 +1,64 @@
+"""Logger entries: keep one logger run per run folder, across resumes and requeues."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from trainlab.io import atomic_write_json
+
+IDS_FILE = "logger_ids.json"
+
+
+def pin_logger_runs(logger_cfg: DictConfig | None, run_dir: Path) -> None:
+    """Give W&B and MLflow entries the run id this folder used before (or a new, saved one).
+
+    A resumed run then continues the same W&B run and the same MLflow run instead of opening
+    new ones.
+    """
+    if not logger_cfg:
+        return
+    path = run_dir / IDS_FILE
+    ids: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    changed = False
+    for name, entry in logger_cfg.items():
+        if not isinstance(entry, DictConfig):
+            continue
+        target = str(entry.get("_target_", ""))
+        with open_dict(entry):
+            if target.endswith("WandbLogger") and not entry.get("id"):
+                ids.setdefault(name, uuid.uuid4().hex[:12])
+                entry.id = ids[name]
+                entry.resume = "allow"
+                changed = True
+            elif target.endswith("MLFlowLogger") and name in ids and not entry.get("run_id"):
+                entry.run_id = ids[name]
+    if changed:
+        atomic_write_json(path, ids)
+
+
+def remember_logger_runs(loggers: list[Any], logger_cfg: DictConfig | None, run_dir: Path) -> None:
+    """After the loggers started, save MLflow's run id so a resume can continue it."""
+    if not logger_cfg:
+        return
+    path = run_dir / IDS_FILE
+    ids: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    names = [n for n, e in logger_cfg.items() if isinstance(e, DictConfig) and "_target_" in e]
+    for name, logger in zip(names, loggers, strict=False):
+        if type(logger).__name__ == "MLFlowLogger" and name not in ids:
+            ids[name] = logger.run_id
+            atomic_write_json(path, ids)
+
+
+def tensorboard_of(loggers: list[Any]) -> Any:
+    """The TensorBoard logger among ``loggers``, if any."""
+    return next((lg for lg in loggers if type(lg).__name__ == "TensorBoardLogger"), None)
+
+
+def as_plain(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config as plain Python containers."""
+    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]

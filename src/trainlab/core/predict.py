@@ -1,0 +1,45 @@
+"""Predict with a checkpoint on new inputs; the checkpoint alone rebuilds the model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from trainlab.core.checkpoint import restore_datamodule, restore_model
+from trainlab.core.hardware import hardware_report, loader_defaults
+from trainlab.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def predict(cfg: DictConfig) -> list[Path]:
+    """Write the DataModule's prediction files for ``input`` and return their paths."""
+    import lightning as L
+
+    restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
+    datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
+    for needed in ("setup_predict", "predict_dataloader", "write_predictions"):
+        if not hasattr(datamodule, needed):
+            raise ConfigError(
+                f"{type(datamodule).__name__} has no {needed}(): this data set cannot predict"
+            )
+    datamodule.setup_predict(str(cfg.input), restored.spec)
+    out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else Path(cfg.paths.output_dir)
+    trainer = L.Trainer(
+        accelerator=cfg.trainer.accelerator,
+        devices=1,
+        precision=cfg.trainer.precision,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(out_dir),
+    )
+    # Through the DataModule, so its batch hooks (normalisation) run as in training.
+    outputs = trainer.predict(restored.model, datamodule=datamodule)
+    written = datamodule.write_predictions(outputs, out_dir, restored.spec)
+    for path in written:
+        log.info("wrote %s", path)
+    return written

@@ -1,0 +1,209 @@
+"""One training run: build from config -> fit -> test -> reports and artifacts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
+from trainlab.core.build import build_datamodule, build_model, build_named
+from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
+from trainlab.core.hardware import (
+    format_report,
+    hardware_report,
+    loader_defaults,
+    resolve_precision,
+)
+from trainlab.core.loggers import as_plain, pin_logger_runs, remember_logger_runs, tensorboard_of
+from trainlab.core.reports import collect_predictions, write_classification_reports
+from trainlab.core.run_dir import read_status
+from trainlab.core.seeding import seed_everything
+from trainlab.errors import RunFolderError
+from trainlab.io import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+
+def route_lightning_logs() -> None:
+    """Send Lightning's messages through the run's handlers (console + log file) only once."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
+    """The checkpoint to continue from, following ``resume`` (null, auto or a path)."""
+    resume = cfg.get("resume")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume in (None, ""):
+        if last.exists():
+            raise RunFolderError(
+                f"{run_dir} already holds checkpoints of an earlier run. Continue it with "
+                f"resume=auto, or start a new run with another run_name"
+            )
+        return None
+    ckpt = Path(resume) if str(resume).endswith(".ckpt") else last
+    if read_status(run_dir).get("status") == "finished" and not cfg.get("resume_finished"):
+        raise RunFolderError(
+            f"{run_dir} holds a finished run; refusing to resume it. To train it further, raise "
+            f"trainer.max_epochs and pass resume_finished=true"
+        )
+    if not ckpt.is_file():
+        if resume == "auto":
+            log.info("resume=auto: no %s yet, starting from scratch", last)
+            return None
+        raise RunFolderError(f"resume={resume}: checkpoint {ckpt} does not exist")
+    log.info("resuming from %s", ckpt)
+    return str(ckpt)
+
+
+def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
+    """Run one training and return its final metrics (also written to ``metrics.json``)."""
+    run_dir = Path(cfg.paths.output_dir)
+    resume_ckpt = resolve_resume(cfg, run_dir)
+    route_lightning_logs()
+    hardware = hardware_report()
+    log.info("run folder: %s\n%s", run_dir, format_report(hardware))
+    seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
+    write_run_metadata(run_dir, cfg, overrides, hardware)
+    started = time.time()
+    set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
+    try:
+        metrics = _fit_and_test(cfg, run_dir, resume_ckpt, hardware, started)
+    except KeyboardInterrupt:
+        set_status(run_dir, "interrupted")
+        raise
+    except BaseException as err:
+        set_status(run_dir, "failed", error=f"{type(err).__name__}: {err}")
+        raise
+    return metrics
+
+
+def _fit_and_test(
+    cfg: DictConfig,
+    run_dir: Path,
+    resume_ckpt: str | None,
+    hardware: dict[str, Any],
+    started: float,
+) -> dict[str, float]:
+    datamodule = build_datamodule(cfg.data, loader_defaults(hardware))
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    spec = datamodule.spec()
+    model = build_model(cfg, spec)
+    history = MonitorHistory(cfg.monitor, cfg.mode)
+    callbacks = [
+        *build_named(cfg.get("callbacks")),
+        CheckpointMetadata(as_plain(cfg), spec),
+        history,
+    ]
+    pin_logger_runs(cfg.get("logger"), run_dir)
+    loggers = build_named(cfg.get("logger"))
+    precision = resolve_precision(cfg.trainer.get("precision"), hardware)
+    trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        precision=precision,
+        default_root_dir=str(run_dir),
+        _convert_="all",
+    )
+    metrics: dict[str, float] = {}
+    if cfg.get("train", True):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)
+        remember_logger_runs(loggers, cfg.get("logger"), run_dir)
+        metrics.update(_validation_metrics(trainer))
+    best_path = _best_checkpoint(trainer)
+    if cfg.get("test", True) and trainer.state.status.value != "interrupted":
+        results = trainer.test(
+            model, datamodule=datamodule, ckpt_path=best_path, weights_only=False
+        )
+        metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
+    if trainer.interrupted:
+        set_status(run_dir, "interrupted")
+        return metrics
+    if trainer.is_global_zero:
+        _write_reports(cfg, run_dir, model, datamodule, best_path, loggers, trainer.global_step)
+        _finish(cfg, run_dir, trainer, history, best_path, metrics, started)
+    return metrics
+
+
+def _best_checkpoint(trainer: Any) -> str | None:
+    callback = getattr(trainer, "checkpoint_callback", None)
+    path = getattr(callback, "best_model_path", "") if callback is not None else ""
+    return path or None
+
+
+def _validation_metrics(trainer: Any) -> dict[str, float]:
+    return {
+        k: float(v)
+        for k, v in trainer.callback_metrics.items()
+        if k.startswith(("val/", "train/")) and torch.is_tensor(v) and v.numel() == 1
+    }
+
+
+def _write_reports(
+    cfg: DictConfig,
+    run_dir: Path,
+    model: Any,
+    datamodule: Any,
+    best_path: str | None,
+    loggers: list[Any],
+    step: int,
+) -> None:
+    """Classification reports and confusion matrices of the best model on every split."""
+    if not (hasattr(datamodule, "report_dataloaders") and hasattr(model, "tasks")):
+        return
+    if best_path:
+        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
+        model.load_state_dict(state)
+    model = model.cpu().eval()
+    tb = tensorboard_of(loggers)
+    for split, loader in datamodule.report_dataloaders().items():
+        outputs = []
+        with torch.inference_mode():
+            for index, batch in enumerate(loader):
+                batch = datamodule.on_after_batch_transfer(batch, 0)
+                outputs.append(model.predict_step(batch, index))
+        predictions = collect_predictions(outputs)
+        write_classification_reports(run_dir / "reports", split, model.tasks, predictions, tb, step)
+
+
+def _finish(
+    cfg: DictConfig,
+    run_dir: Path,
+    trainer: Any,
+    history: MonitorHistory,
+    best_path: str | None,
+    metrics: dict[str, float],
+    started: float,
+) -> None:
+    best_epoch, best_score = history.best()
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    record = set_status(run_dir, "finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    write_summary(
+        run_dir,
+        {
+            "status": "finished",
+            "experiment": cfg.get("experiment_name"),
+            "started": record.get("started"),
+            "finished": record.get("finished"),
+            "duration_s": time.time() - started,
+            "epochs": trainer.current_epoch,
+            "monitor": cfg.monitor,
+            "mode": cfg.mode,
+            "best_score": best_score,
+            "best_epoch": best_epoch,
+            "best_checkpoint": best_path,
+            "metrics": metrics,
+        },
+    )

@@ -1,0 +1,1 @@
+"""Image-folder data sets: split files, the DataModule, tensor transforms, embedded digits."""

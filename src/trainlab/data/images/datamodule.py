@@ -1,0 +1,255 @@
+"""LightningDataModule over a split class-folder image data set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from trainlab.data.images.split import read_split
+from trainlab.data.images.transforms import AugmentConfig, BatchTransform
+from trainlab.errors import DataError
+
+
+class ImageListDataset(Dataset):
+    """Images of a split file, decoded and resized to ``image_size`` as uint8 tensors.
+
+    With ``cache=True`` every image is decoded once into one tensor, and a batch is a single
+    indexing operation (``__getitems__``); otherwise each image is decoded when asked for.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        entries: list[tuple[str, str]],
+        classes: list[str],
+        image_size: int,
+        channels: int,
+        cache: bool,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.paths = [rel for rel, _ in entries]
+        index = {name: i for i, name in enumerate(classes)}
+        unknown = sorted({name for _, name in entries if name not in index})
+        if unknown:
+            raise DataError(
+                f"split lists classes {unknown} that are not in the training classes {classes}: "
+                f"re-run `trainlab split data_dir={data_dir} overwrite=true`"
+            )
+        self.targets = torch.tensor([index[name] for _, name in entries], dtype=torch.long)
+        self.image_size = image_size
+        self.mode = {1: "L", 3: "RGB"}[channels]
+        self.images = self._decode_all() if cache else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def _decode(self, rel: str) -> torch.Tensor:
+        from PIL import Image
+
+        path = self.data_dir / rel
+        try:
+            with Image.open(path) as image:
+                image = image.convert(self.mode)
+                if image.size != (self.image_size, self.image_size):
+                    image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
+                array = np.asarray(image, dtype=np.uint8)
+        except OSError as err:
+            raise DataError(f"cannot read image {path}: {err}") from err
+        if array.ndim == 2:
+            array = array[:, :, None]
+        return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+    def _decode_all(self) -> torch.Tensor:
+        return torch.stack([self._decode(rel) for rel in self.paths])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[index] if self.images is not None else self._decode(self.paths[index])
+        return image, self.targets[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        if self.images is not None:
+            return self.images[index], self.targets[index]
+        return torch.stack([self._decode(self.paths[i]) for i in indices]), self.targets[index]
+
+
+def _keep_batch(batch: Any) -> Any:
+    return batch
+
+
+class ImageFolderDataModule(L.LightningDataModule):
+    """Train/val from ``splits/fold_<k>_{train,val}.txt``, test from ``splits/test.txt``.
+
+    Classes are the sorted names of the class folders seen in the training split. Loader
+    settings left as None are filled from the hardware by the core.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        fold: int = 0,
+        batch_size: int = 64,
+        image_size: int = 32,
+        channels: int = 3,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        augment: dict[str, Any] | None = None,
+        cache: bool = True,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool | None = None,
+        prefetch_factor: int | None = None,
+        seed: int = 42,
+        embedded: str | None = None,
+    ) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise DataError(f"data.channels={channels}: use 1 (grayscale) or 3 (RGB)")
+        self.data_dir = Path(data_dir)
+        self.fold = fold
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.channels = channels
+        self.mean = list(mean) if mean is not None else [0.5] * channels
+        self.std = list(std) if std is not None else [0.5] * channels
+        self.augment = AugmentConfig(**(augment or {}))
+        self.cache = cache
+        self.loader_options = {
+            "num_workers": num_workers,
+            "pin_memory": pin_memory,
+            "persistent_workers": persistent_workers,
+            "prefetch_factor": prefetch_factor,
+        }
+        self.seed = seed
+        self.embedded = embedded
+        self.classes: list[str] = []
+        self.datasets: dict[str, ImageListDataset] = {}
+        self.train_transform = BatchTransform(self.mean, self.std, self.augment)
+        self.eval_transform = BatchTransform(self.mean, self.std, None)
+        self._predict_dataset: ImageListDataset | None = None
+
+    def prepare_data(self) -> None:
+        """Write the embedded data set if asked and absent."""
+        if self.embedded == "digits" and not (self.data_dir / "raw").is_dir():
+            from trainlab.data.images.digits import write_digits
+
+            write_digits(self.data_dir)
+
+    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
+        """Fill loader settings the config left as None from hardware-derived defaults."""
+        for key, value in defaults.items():
+            if self.loader_options.get(key) is None:
+                self.loader_options[key] = value
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the split files of ``fold`` (and the test split)."""
+        if self.datasets:
+            return
+        splits = self.data_dir / "splits"
+        train = read_split(splits / f"fold_{self.fold}_train.txt", self.data_dir)
+        val = read_split(splits / f"fold_{self.fold}_val.txt", self.data_dir)
+        test = read_split(splits / "test.txt", self.data_dir)
+        self.classes = sorted({name for _, name in train})
+        options = (self.image_size, self.channels, self.cache)
+        for name, entries in (("train", train), ("val", val), ("test", test)):
+            self.datasets[name] = ImageListDataset(self.data_dir, entries, self.classes, *options)
+
+    def spec(self) -> dict[str, Any]:
+        """What the model builder needs from the data."""
+        return {
+            "tasks": {"label": list(self.classes)},
+            "num_classes": len(self.classes),
+            "in_channels": self.channels,
+            "image_size": self.image_size,
+        }
+
+    def class_counts(self) -> dict[str, list[int]]:
+        """Training-row counts per class, for inverse-frequency class weights."""
+        counts = torch.bincount(self.datasets["train"].targets, minlength=len(self.classes))
+        return {"label": counts.tolist()}
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        options = {k: v for k, v in self.loader_options.items() if v is not None}
+        if not options.get("num_workers"):
+            options.pop("prefetch_factor", None)
+            options["persistent_workers"] = False
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            collate_fn=_keep_batch,
+            generator=generator,
+            **options,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["train"], shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["val"], shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["test"], shuffle=False)
+
+    def report_dataloaders(self) -> dict[str, DataLoader]:
+        """Unshuffled, unaugmented loaders of every split, for classification reports."""
+        return {name: self._loader(self.datasets[name], shuffle=False) for name in self.datasets}
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Augment (training only) and normalise on the device the batch landed on."""
+        images, targets = batch
+        training = self.trainer is not None and self.trainer.training
+        transform = self.train_transform if training else self.eval_transform
+        return transform(images), targets
+
+    def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
+        """Predict on an image file, a folder of images, or a split file."""
+        self.classes = list(spec["tasks"]["label"])
+        path = Path(input_path)
+        if path.is_file() and path.suffix == ".txt":
+            entries = [
+                (str((self.data_dir / rel).resolve()), name)
+                for rel, name in read_split(path, self.data_dir)
+            ]
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            entries = [(str(p.resolve()), self.classes[0]) for p in files]
+        elif path.is_file():
+            entries = [(str(path.resolve()), self.classes[0])]
+        else:
+            raise DataError(
+                f"predict input {path} does not exist: give an image, a folder or a split file"
+            )
+        self._predict_dataset = ImageListDataset(
+            Path("/"), entries, self.classes, self.image_size, self.channels, cache=False
+        )
+        self._predict_has_labels = path.suffix == ".txt"
+
+    def predict_dataloader(self) -> DataLoader:
+        if self._predict_dataset is None:
+            raise DataError("call setup_predict(input) before predict_dataloader()")
+        return self._loader(self._predict_dataset, shuffle=False)
+
+    def write_predictions(
+        self, outputs: list[dict[str, Any]], out_dir: Path, spec: dict[str, Any]
+    ) -> list[Path]:
+        """One CSV row per image: path, predicted class, confidence, probability per class."""
+        from trainlab.io import atomic_write_text
+
+        classes = spec["tasks"]["label"]
+        probs = torch.cat([out["probs"]["label"] for out in outputs]).numpy()
+        lines = ["path,predicted,confidence," + ",".join(f"prob_{c}" for c in classes)]
+        for path, row in zip(self._predict_dataset.paths, probs, strict=True):
+            best = int(row.argmax())
+            lines.append(
+                f"{path},{classes[best]},{row[best]:.6f}," + ",".join(f"{p:.6f}" for p in row)
+            )
+        target = Path(out_dir) / "predictions.csv"
+        atomic_write_text(target, "\n".join(lines) + "\n")
+        return [target]

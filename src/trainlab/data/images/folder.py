@@ -1,0 +1,61 @@
+"""Read a class-folder image data set: ``raw/<class>/<image>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlab.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+
+
+def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str]]:
+    """Return class name -> sorted relative paths (``raw/<class>/<file>``) of its images.
+
+    Raises DataError for a missing folder, an empty class folder, fewer than two classes, and a
+    file that is not a readable image (named, with the fix).
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise DataError(
+            f"{raw_dir} does not exist: put one folder per class with its images under it "
+            f"({raw_dir}/<class>/<image>.png)"
+        )
+    classes: dict[str, list[str]] = {}
+    for class_dir in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
+        files = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+        if bad:
+            raise DataError(
+                f"{bad[0]} is not an image file (suffix {bad[0].suffix or 'none'}); move "
+                f"non-image files out of {raw_dir} (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
+        if not files:
+            raise DataError(
+                f"class folder {class_dir} is empty: add images to it or remove the folder"
+            )
+        if verify:
+            for path in files:
+                verify_image(path)
+        rel_root = raw_dir.name
+        classes[class_dir.name] = [f"{rel_root}/{class_dir.name}/{p.name}" for p in files]
+    if len(classes) < 2:
+        found = ", ".join(classes) or "none"
+        raise DataError(
+            f"{raw_dir} holds {len(classes)} class folder(s) ({found}); classification needs at "
+            f"least two: add a folder per class"
+        )
+    return classes
+
+
+def verify_image(path: Path) -> None:
+    """Raise DataError when ``path`` cannot be decoded as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+        raise DataError(
+            f"{path} is not a readable image ({err}); remove or replace the file"
+        ) from err

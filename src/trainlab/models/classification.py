@@ -1,0 +1,204 @@
+"""Multi-head classification: one head or many, class weights, missing labels ignored."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from trainlab.metrics.classification import METRIC_NAMES, ConfusionMetrics
+
+STAGES = ("train", "val", "test")
+
+
+class MultiHeadClassifier(L.LightningModule):
+    """Cross-entropy over one or more classification tasks sharing a backbone.
+
+    Args:
+        net: module mapping a batch of inputs to logits (Tensor for one task, or a dict task ->
+            logits).
+        tasks: task name -> class names, in the column order of the targets.
+        optimizer: partial optimizer taking the parameters.
+        scheduler: optional partial LR scheduler taking the optimizer.
+        scheduler_interval: ``epoch`` or ``step``.
+        task_weights: task name -> weight of its loss (default 1 each).
+        class_weights: ``none`` or ``inverse_frequency`` (computed on the training rows).
+        label_smoothing: passed to cross-entropy.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        tasks: dict[str, list[str]],
+        optimizer: Callable[..., torch.optim.Optimizer] | None = None,
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        task_weights: dict[str, float] | None = None,
+        class_weights: str = "none",
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if class_weights not in ("none", "inverse_frequency"):
+            raise ValueError(
+                f"model.class_weights={class_weights!r}: use 'none' or 'inverse_frequency'"
+            )
+        self.net = net
+        self.tasks = {name: list(classes) for name, classes in tasks.items()}
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        weights = task_weights or {}
+        self.task_weights = {name: float(weights.get(name, 1.0)) for name in self.tasks}
+        self.class_weights_mode = class_weights
+        self.label_smoothing = label_smoothing
+        for name, classes in self.tasks.items():
+            self.register_buffer(f"class_weight_{name}", torch.ones(len(classes)), persistent=False)
+        self.metrics = nn.ModuleDict(
+            {
+                f"{stage}_metrics": nn.ModuleDict(
+                    {name: ConfusionMetrics(len(classes)) for name, classes in self.tasks.items()}
+                )
+                for stage in STAGES
+            }
+        )
+        self._loss_sum: dict[str, torch.Tensor] = {}
+        self._loss_count: dict[str, int] = {}
+
+    @property
+    def single_task(self) -> bool:
+        """True when there is exactly one task (metric names then carry no task level)."""
+        return len(self.tasks) == 1
+
+    def forward(self, x: Any) -> dict[str, torch.Tensor]:
+        """Logits per task."""
+        out = self.net(x)
+        if isinstance(out, Mapping):
+            return dict(out)
+        return {next(iter(self.tasks)): out}
+
+    def setup(self, stage: str) -> None:
+        """Compute inverse-frequency class weights from the training rows when asked."""
+        if self.class_weights_mode != "inverse_frequency" or stage != "fit":
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        counts = datamodule.class_counts() if hasattr(datamodule, "class_counts") else None
+        if counts is None:
+            raise ValueError(
+                "model.class_weights=inverse_frequency needs a DataModule with class_counts(); "
+                "set model.class_weights=none"
+            )
+        for name in self.tasks:
+            count = torch.as_tensor(counts[name], dtype=torch.float32).clamp(min=1)
+            weight = count.sum() / (len(count) * count)
+            getattr(self, f"class_weight_{name}").copy_(weight)
+
+    def _targets(self, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        if y.ndim == 1:
+            return {next(iter(self.tasks)): y}
+        return {name: y[:, index] for index, name in enumerate(self.tasks)}
+
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        x, y = batch[0], batch[1]
+        logits = self(x)
+        targets = self._targets(y)
+        loss = logits[next(iter(self.tasks))].new_zeros(())
+        for name, task_logits in logits.items():
+            target = targets[name]
+            task_loss = F.cross_entropy(
+                task_logits.float(),
+                target,
+                weight=getattr(self, f"class_weight_{name}"),
+                ignore_index=-1,
+                label_smoothing=self.label_smoothing,
+            )
+            # A batch where every label of a task is missing gives NaN: it contributes nothing.
+            loss = loss + self.task_weights[name] * torch.nan_to_num(task_loss, nan=0.0)
+            self.metrics[f"{stage}_metrics"][name].update(
+                task_logits.detach().argmax(dim=-1), target
+            )
+        self._accumulate_loss(stage, loss.detach(), len(y))
+        return loss
+
+    def _accumulate_loss(self, stage: str, loss: torch.Tensor, n: int) -> None:
+        # One tensor add per step instead of a self.log call (about 0.4 ms each).
+        if stage not in self._loss_sum:
+            self._loss_sum[stage] = torch.zeros((), device=loss.device, dtype=torch.float64)
+            self._loss_count[stage] = 0
+        self._loss_sum[stage] += loss * n
+        self._loss_count[stage] += n
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """One optimisation step."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Accumulate validation loss and metrics."""
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Accumulate test loss and metrics."""
+        self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> dict[str, Any]:
+        """Probabilities per task, and the targets when the batch has them."""
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        probs = {name: torch.softmax(out.float(), dim=-1) for name, out in self(x).items()}
+        out: dict[str, Any] = {"probs": probs}
+        if isinstance(batch, list | tuple) and len(batch) > 1 and torch.is_tensor(batch[1]):
+            out["target"] = self._targets(batch[1])
+        return out
+
+    def on_train_epoch_end(self) -> None:
+        """Log the training epoch's metrics."""
+        self._log_stage("train")
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the validation epoch's metrics."""
+        self._log_stage("val")
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics."""
+        self._log_stage("test")
+
+    def _log_stage(self, stage: str) -> None:
+        values: dict[str, torch.Tensor] = {}
+        if stage in self._loss_sum and self._loss_count[stage] > 0:
+            total = self._loss_sum.pop(stage)
+            count = torch.tensor(self._loss_count.pop(stage), device=total.device)
+            if self.trainer.world_size > 1:
+                total = self.all_gather(total).sum()
+                count = self.all_gather(count).sum()
+            values[f"{stage}/loss"] = (total / count).float()
+        per_metric: dict[str, list[torch.Tensor]] = {name: [] for name in METRIC_NAMES}
+        for name, metric in self.metrics[f"{stage}_metrics"].items():
+            result = metric.compute()
+            metric.reset()
+            for metric_name, value in result.items():
+                per_metric[metric_name].append(value)
+                if not self.single_task:
+                    values[f"{stage}/{name}/{metric_name}"] = value
+        for metric_name, items in per_metric.items():
+            values[f"{stage}/{metric_name}"] = torch.stack(items).mean()
+        self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def configure_optimizers(self) -> Any:
+        """The optimizer from config, with its scheduler when one is set."""
+        if self.optimizer_factory is None:
+            optimizer = torch.optim.Adam(self.parameters(), lr=1e-3)
+        else:
+            optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.scheduler_interval,
+                "monitor": "val/loss",
+            },
+        }
