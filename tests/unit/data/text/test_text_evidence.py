@@ -3,7 +3,7 @@ import pytest
 from trainlab.data.text.encoding import encode_spans
 from trainlab.data.text.evidence import SpanReport, char_span_to_tokens, locate_sentence
 from trainlab.data.text.examples import SpanExample
-from trainlab.nets.text_encoders import train_wordpiece_tokenizer, load_tokenizer
+from trainlab.nets.text_encoders import load_tokenizer, train_wordpiece_tokenizer
 
 POST = "I work at a bakery. I can't sleep at night lately.  It rained all weekend."
 
@@ -32,7 +32,9 @@ def test_char_span_maps_to_tokens_inside_the_context(tokenizer):
     tok = char_span_to_tokens(enc["offset_mapping"], enc.sequence_ids(), start, end)
     assert tok is not None
     ids = enc["input_ids"][tok[0] : tok[1] + 1]
-    assert tokenizer.decode(ids) == tokenizer.decode(tokenizer(sentence, add_special_tokens=False)["input_ids"])
+    assert tokenizer.decode(ids) == tokenizer.decode(
+        tokenizer(sentence, add_special_tokens=False)["input_ids"]
+    )
     # the first token of the span is the sentence's first word, not something in the question
     assert enc.sequence_ids()[tok[0]] == 1
 
@@ -65,7 +67,9 @@ def test_truncation_that_cuts_the_span_is_reported(tokenizer):
 def test_partly_cut_span_is_also_reported(tokenizer):
     start = POST.index("I can't")
     ex = SpanExample("partial", "p1", "SLEEP_ISSUES", POST, 1, (start, start + 30))
-    enc = tokenizer("insomnia", POST, return_offsets_mapping=True, truncation="only_second", max_length=12)
+    enc = tokenizer(
+        "insomnia", POST, return_offsets_mapping=True, truncation="only_second", max_length=12
+    )
     assert char_span_to_tokens(enc["offset_mapping"], enc.sequence_ids(), start, start + 30) is None
     report = SpanReport(total=1)
     with pytest.raises(Exception, match="every one of 1 evidence span"):

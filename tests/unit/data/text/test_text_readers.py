@@ -15,8 +15,20 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("positive", 1), ("Present", 1), ("TRUE", 1), ("1", 1), ("1.0", 1), (" yes ", 1),
-     ("negative", 0), ("absent", 0), ("false", 0), ("0", 0), (0, 0), (1, 1)],
+    [
+        ("positive", 1),
+        ("Present", 1),
+        ("TRUE", 1),
+        ("1", 1),
+        ("1.0", 1),
+        (" yes ", 1),
+        ("negative", 0),
+        ("absent", 0),
+        ("false", 0),
+        ("0", 0),
+        (0, 0),
+        (1, 1),
+    ],
 )
 def test_status_spellings_are_normalised(value, expected):
     assert normalise_status(value) == expected
