@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "eval": ("trainlab.cli.evaluate", "evaluate a checkpoint on the test split"),
     "predict": ("trainlab.cli.predict", "predict with a checkpoint on new inputs"),
     "split": ("trainlab.cli.split", "split a class-folder data set into folds + test set"),
+    "refit": ("trainlab.cli.refit", "retrain one config over several seeds (mean and std)"),
 }
 
 

@@ -212,6 +212,9 @@ class TextEncoder(nn.Module):
             self.model = build_tiny_bert(vocab_size, **(tiny or {}))
         else:
             self.model = load_pretrained_encoder(encoder)
+            # from_pretrained returns eval mode; Lightning keeps a module's mode, so without
+            # this the encoder's dropout would stay off during fine-tuning.
+            self.model.train()
         if pooling == "pooler" and getattr(self.model, "pooler", None) is None:
             raise ConfigError(f"pooling=pooler: encoder {encoder!r} has no pooler layer.")
         if gradient_checkpointing:
