@@ -39,3 +39,42 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment):
         evidence = report["evidence"]
         assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
         assert evidence["token_f1"] == pytest.approx(metrics["test/token_f1"], abs=1e-5)
+
+
+def test_predict_writes_evidence_and_probabilities(tmp_path):
+    from trainlab.core.predict import predict
+
+    train(compose_config("train", ["experiment=text/joint", *TINY], tmp_path / "t"), [])
+    ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
+    posts = tmp_path / "posts.csv"
+    posts.write_text(
+        "post_id,text,DSM5_symptom\n"
+        "a,I work at a bakery. I can't sleep at night lately.,SLEEP_ISSUES\n"
+        "b,The bus was late again today.,\n"
+    )
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={posts}"], tmp_path / "p")
+    (written,) = predict(cfg)
+    lines = written.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:5] == [
+        "post_id",
+        "DSM5_symptom",
+        "evidence_start",
+        "evidence_end",
+        "evidence_text",
+    ]
+    assert header[5:] == ["predicted", "prob_present"]
+    # post a: one named criterion; post b: every criterion the model was trained on
+    spec = __import__("torch").load(ckpt, weights_only=False)["trainlab"]["spec"]
+    assert len(lines) - 1 == 1 + len(spec["criteria"])
+    row = next(csv_rows(written))
+    text = "I work at a bakery. I can't sleep at night lately."
+    assert text[int(row["evidence_start"]) : int(row["evidence_end"])] == row["evidence_text"]
+    assert 0.0 <= float(row["prob_present"]) <= 1.0
+
+
+def csv_rows(path):
+    import csv
+
+    with open(path) as handle:
+        yield from csv.DictReader(handle)

@@ -198,8 +198,11 @@ class TextDataModule(L.LightningDataModule):
         return get_tokenizer(self.encoder, self.data_dir, corpus, vocab_size=self.tiny_vocab_size)
 
     def setup(self, stage: str | None = None) -> None:
-        """Read, split, tokenise and build the three data sets (once)."""
-        if self.datasets:
+        """Read, split, tokenise and build the three data sets (once).
+
+        `predict` does nothing: setup_predict prepares the inputs without the training data.
+        """
+        if self.datasets or stage == "predict":
             return
         posts, by_split = self._read()
         self.tokenizer = self._load_tokenizer()
