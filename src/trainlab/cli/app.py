@@ -13,7 +13,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.core.best_config import apply_best_config
-from trainlab.core.run_dir import choose_run_dir
+from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
 
@@ -116,12 +116,19 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
             except TrainlabError as err:
                 if is_multirun():
                     raise
-                log.error("%s", err)
                 print(f"\nerror: {err}", file=sys.stderr)
                 sys.exit(2)
 
-        return hydra.main(config_path=config_dir(), config_name=config_name, version_base="1.3")(
-            run
-        )
+        hydra_app = hydra.main(
+            config_path=config_dir(), config_name=config_name, version_base="1.3"
+        )(run)
+
+        @functools.wraps(task)
+        def app() -> Any:
+            # A new invocation chooses a new run folder (tests call several in one process).
+            forget_run_dirs()
+            return hydra_app()
+
+        return app
 
     return decorate

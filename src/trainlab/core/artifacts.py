@@ -71,6 +71,8 @@ def set_status(run_dir: Path, status: str, **extra: Any) -> dict[str, Any]:
     record.setdefault("attempts", 0)
     if status == "running":
         record["attempts"] += 1
+    if status in ("running", "finished"):
+        record.pop("error", None)
     record.update(extra)
     atomic_write_json(run_dir / STATUS_FILE, record)
     return record

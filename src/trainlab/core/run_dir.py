@@ -31,6 +31,11 @@ def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = 
     return _CHOSEN[key]
 
 
+def forget_run_dirs() -> None:
+    """Forget the folders chosen so far, so the next invocation picks its own."""
+    _CHOSEN.clear()
+
+
 def _none(value: str | None) -> str | None:
     return None if value in (None, "", "None", "null") else value
 
@@ -40,7 +45,13 @@ def _choose(base: Path, run_name: str | None, resume: str | None) -> Path:
     if resume not in (None, "auto"):
         return run_dir_of(Path(resume))
     if run_name:
-        return base / run_name
+        folder = base / run_name
+        if resume is None and (folder / "checkpoints").is_dir():
+            raise RunFolderError(
+                f"{folder} already holds checkpoints of an earlier run. Continue it with "
+                f"resume=auto, or start a new run with another run_name"
+            )
+        return folder
     if resume == "auto":
         candidate = latest_unfinished_run(base)
         if candidate is not None:

@@ -190,7 +190,7 @@ def _unknown(full: str, key: Any, known: Mapping[str, Any], where: str | None = 
     close = difflib.get_close_matches(str(key), list(known), n=3)
     hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
     place = f" (not a parameter of {where})" if where else ""
-    add = f" To add a new key on purpose, write `+{full}=...`." if not where else ""
+    add = "" if where or full.startswith("trainer.") else f" To add it on purpose: `+{full}=...`."
     return f"unknown key `{full}`{place}. {hint}{add}".replace(". .", ".").strip()
 
 

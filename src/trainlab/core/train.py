@@ -79,7 +79,8 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
     try:
         metrics = _fit_and_test(cfg, run_dir, resume_ckpt, hardware, started)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
+        # Lightning turns Ctrl+C and SIGTERM into a graceful stop followed by SystemExit.
         set_status(run_dir, "interrupted")
         raise
     except BaseException as err:
