@@ -35,6 +35,8 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment):
         assert report["classification_report"]["present"]["support"] == sum(matrix[1])
         # the report agrees with the test metrics Lightning logged
         assert report["f1_macro"] == pytest.approx(metrics["test/f1_macro"], abs=1e-5)
+    if experiment == "text/criteria":
+        check_criteria_predictions(tmp_path, ckpt)
     if experiment != "text/criteria":
         evidence = report["evidence"]
         assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
@@ -78,3 +80,20 @@ def csv_rows(path):
 
     with open(path) as handle:
         yield from csv.DictReader(handle)
+
+
+def check_criteria_predictions(tmp_path, ckpt):
+    from trainlab.core.predict import predict
+
+    sentences = tmp_path / "sentences.csv"
+    sentences.write_text(
+        "sentence_id,DSM5_symptom,sentence_text\n"
+        "s1,SLEEP_ISSUES,I can't sleep at night lately.\n"
+        "s2,FATIGUE,The bus was late again today.\n"
+    )
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={sentences}"], tmp_path / "p")
+    (written,) = predict(cfg)
+    rows = list(csv_rows(written))
+    assert [r["sentence_id"] for r in rows] == ["s1", "s2"]
+    assert all(r["predicted"] in ("absent", "present") for r in rows)
+    assert all(0.0 <= float(r["prob_present"]) <= 1.0 for r in rows)
