@@ -72,6 +72,10 @@ class WriteBestConfig(Callback):
     """Hydra callback: write `best_config.yaml` into the sweep folder when a multirun ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        if not HydraConfig.initialized():  # the sweep folder's path interpolates ${hydra:...}
+            HydraConfig.instance().set_config(config)
         sweep_dir = Path(str(config.hydra.sweep.dir))
         results_path = sweep_dir / RESULTS_FILE
         if not results_path.is_file():
