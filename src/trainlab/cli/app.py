@@ -35,10 +35,25 @@ def config_dir() -> str:
     )
 
 
+def launch_cwd() -> str:
+    """Hydra's ``runtime.cwd`` where a job runs; the current folder where none does yet.
+
+    A sweeper resolves ``hydra.sweep.dir`` (and through it ``paths``) before Hydra sets its
+    runtime config, where ``${hydra:runtime.cwd}`` cannot resolve.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.cwd)
+    return os.getcwd()
+
+
 def register_resolvers() -> None:
     """Resolvers used by the config tree (idempotent)."""
     if not OmegaConf.has_resolver("trainlab_run_dir"):
         OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
+    if not OmegaConf.has_resolver("trainlab_cwd"):
+        OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
 
 
 def is_multirun() -> bool:
