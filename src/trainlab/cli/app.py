@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.best_config import apply_best_config
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
@@ -72,6 +73,15 @@ def task_overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task)
 
 
+def hydra_choices() -> dict[str, Any]:
+    """The config-group choices of this job (``model: text_criteria``, ...)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    return dict(HydraConfig.get().runtime.choices)
+
+
 def apply_extras(cfg: DictConfig) -> None:
     """Optional start-of-run niceties from the ``extras`` node."""
     extras = cfg.get("extras") or {}
@@ -112,6 +122,9 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         @functools.wraps(task)
         def run(cfg: DictConfig) -> Any:
             try:
+                if "best_config" in cfg:
+                    # best values of a search: above the config files, below the command line
+                    apply_best_config(cfg, task_overrides(), hydra_choices())
                 validate(cfg, schema)
                 apply_extras(cfg)
                 return task(cfg)

@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "convert": ("trainlab.cli.convert", "convert MGF/mzML spectra into Lance tables"),
     "prior": ("trainlab.cli.prior", "estimate PU class priors per polarity from BCE checkpoints"),
     "cv": ("trainlab.cli.cv", "nested cross-validation, aggregation and final model (k-mer)"),
+    "refit": ("trainlab.cli.refit", "retrain one config over several seeds (mean and std)"),
 }
 
 

@@ -25,6 +25,7 @@ TRAIN_SCHEMA = Schema(
         "monitor": "str",
         "mode": "str",
         "optimized_metric": "str | None",
+        "best_config": "str | None",
         "trainlab_trial": "dict | None",
         "data": "dict",
         "model": "dict",
