@@ -57,8 +57,25 @@ def _read(module_name: str, name: str) -> TargetSignature | None:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     return _from_args(item.args, skip_self=True)
-            return None  # inherited __init__: not checked
+            return _inherited(tree, module_name, node)
     return None
+
+
+def _inherited(tree: ast.Module, module_name: str, node: ast.ClassDef) -> TargetSignature | None:
+    """The ``__init__`` of the first base class, when that base lives in trainlab."""
+    if not node.bases or not isinstance(node.bases[0], ast.Name):
+        return None
+    base = node.bases[0].id
+    imported = {
+        alias.asname or alias.name: item.module
+        for item in tree.body
+        if isinstance(item, ast.ImportFrom) and item.module
+        for alias in item.names
+    }
+    origin = imported.get(base, module_name)
+    if not origin.startswith("trainlab"):
+        return None
+    return _read(origin, base)
 
 
 def _from_args(args: ast.arguments, skip_self: bool) -> TargetSignature:

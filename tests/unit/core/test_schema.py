@@ -83,3 +83,14 @@ def test_config_error_answers_without_importing_torch(tmp_path) -> None:
     )
     assert "expected int" in out.stderr
     assert out.stdout.strip().splitlines()[-2:] == ["exit 2", "False False"]
+
+
+def test_inherited_constructors_are_checked_too() -> None:
+    from trainlab.core.signatures import read_signature
+
+    signature = read_signature("trainlab.data.text.tasks.TextCriteriaDataModule")
+    assert signature is not None and "batch_size" in signature.params
+    cfg = _cfg()
+    cfg.data = {"_target_": "trainlab.data.text.tasks.TextCriteriaDataModule", "batch_sise": 4}
+    with pytest.raises(ConfigError, match="did you mean `batch_size`"):
+        validate(cfg, TRAIN_SCHEMA)
