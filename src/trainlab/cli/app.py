@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.best_config import apply_best_config
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
@@ -34,10 +35,25 @@ def config_dir() -> str:
     )
 
 
+def launch_cwd() -> str:
+    """Hydra's ``runtime.cwd`` where a job runs; the current folder where none does yet.
+
+    A sweeper resolves ``hydra.sweep.dir`` (and through it ``paths``) before Hydra sets its
+    runtime config, where ``${hydra:runtime.cwd}`` cannot resolve.
+    """
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.cwd)
+    return os.getcwd()
+
+
 def register_resolvers() -> None:
     """Resolvers used by the config tree (idempotent)."""
     if not OmegaConf.has_resolver("trainlab_run_dir"):
         OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
+    if not OmegaConf.has_resolver("trainlab_cwd"):
+        OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
 
 
 def is_multirun() -> bool:
@@ -55,6 +71,15 @@ def task_overrides() -> list[str]:
     if not HydraConfig.initialized():
         return []
     return list(HydraConfig.get().overrides.task)
+
+
+def hydra_choices() -> dict[str, Any]:
+    """The config-group choices of this job (``model: text_criteria``, ...)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    return dict(HydraConfig.get().runtime.choices)
 
 
 def apply_extras(cfg: DictConfig) -> None:
@@ -97,6 +122,9 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         @functools.wraps(task)
         def run(cfg: DictConfig) -> Any:
             try:
+                if "best_config" in cfg:
+                    # best values of a search: above the config files, below the command line
+                    apply_best_config(cfg, task_overrides(), hydra_choices())
                 validate(cfg, schema)
                 apply_extras(cfg)
                 return task(cfg)

@@ -6,7 +6,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trainlab.cli.app import entry_point, task_overrides
+from trainlab.cli.app import entry_point, is_multirun, task_overrides
 from trainlab.core.schema import Schema
 
 TRAIN_SCHEMA = Schema(
@@ -25,6 +25,8 @@ TRAIN_SCHEMA = Schema(
         "monitor": "str",
         "mode": "str",
         "optimized_metric": "str | None",
+        "best_config": "str | None",
+        "trainlab_trial": "dict | None",
         "data": "dict",
         "model": "dict",
         "trainer": "dict",
@@ -32,13 +34,18 @@ TRAIN_SCHEMA = Schema(
         "logger": "dict | None",
         "paths": "dict",
         "extras": "dict",
+        "privacy": "dict | None",
     },
+    target_groups=("data", "model", "privacy"),
 )
 
 
 def run(cfg: DictConfig) -> Any:
     """Train, then return the value of ``optimized_metric`` for sweepers."""
+    from trainlab.core.launch_guard import check_ddp_in_multirun
     from trainlab.core.train import train
+
+    check_ddp_in_multirun(cfg.trainer, is_multirun())
 
     metrics = train(cfg, task_overrides())
     name = cfg.get("optimized_metric")

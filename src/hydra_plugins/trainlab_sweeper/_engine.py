@@ -1,0 +1,372 @@
+"""The search loop: open or resume the study, ask, launch, tell, write results."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import OmegaConf
+
+from trainlab.core.optuna_study import (
+    PRUNED_ATTR,
+    PRUNER_ATTR,
+    TrialRef,
+    absolute_storage_spec,
+    build_pruner,
+    default_storage_spec,
+    import_target,
+    open_storage,
+    spec_from_config,
+)
+from trainlab.errors import ConfigError, TrainlabError
+
+from ._results import write_plots, write_results
+from ._samplers import build_sampler
+from ._search_space import SearchSpace, parse_search_space
+from ._task import TRACEBACK_ATTR
+
+if TYPE_CHECKING:
+    import optuna
+    from hydra.core.utils import JobReturn
+    from hydra.plugins.launcher import Launcher
+    from hydra.types import HydraContext
+    from omegaconf import DictConfig
+
+log = logging.getLogger("hydra_plugins.trainlab_sweeper")
+
+INTERRUPTED_ATTR = "trainlab_interrupted"
+DIRECTIONS = ("minimize", "maximize")
+
+
+class SweepFailedError(TrainlabError):
+    """More trials failed than `hydra.sweeper.max_failure_rate` allows."""
+
+
+class OptunaSearch:
+    """One run of the sweeper over a (possibly resumed) study."""
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        config: DictConfig,
+        launcher: Launcher,
+        hydra_context: HydraContext,
+        validate_batch: Callable[[Sequence[Sequence[str]]], None],
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.launcher = launcher
+        self.hydra_context = hydra_context
+        self.validate_batch = validate_batch
+        self.sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
+        self.directions = _directions(settings.get("direction", "minimize"))
+        self.n_trials = _positive_int(settings.get("n_trials", 20), "n_trials")
+        self.n_jobs = _positive_int(settings.get("n_jobs", 1), "n_jobs")
+        self.max_failure_rate = float(settings.get("max_failure_rate", 0.0))
+        if not 0.0 <= self.max_failure_rate <= 1.0:
+            raise ConfigError(
+                f"hydra.sweeper.max_failure_rate={self.max_failure_rate} must lie in [0, 1]."
+            )
+        self.pruner_spec = spec_from_config(settings.get("pruner"), "hydra.sweeper.pruner", "none")
+        if self.pruner_spec.get("name") != "none" and len(self.directions) > 1:
+            raise ConfigError(
+                "hydra.sweeper.pruner is set but direction lists several objectives; Optuna "
+                "cannot prune multi-objective studies. Fix: pruner=null or one direction."
+            )
+        storage = settings.get("storage")
+        self.storage_spec = (
+            absolute_storage_spec(str(storage))
+            if storage
+            else default_storage_spec(self.sweep_dir, str(settings.get("storage_kind", "sqlite")))
+        )
+        self.study_name = str(settings.get("study_name") or config.hydra.job.name)
+        custom = settings.get("custom_search_space")
+        self.custom_search_space = (
+            import_target(str(custom), "hydra.sweeper.custom_search_space") if custom else None
+        )
+
+    def run(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
+        """Runs trials until the study holds `n_trials` finished ones (or too many failed)."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        space = parse_search_space(self.settings.get("params"), arguments, parser)
+        if not space.distributions and self.custom_search_space is None:
+            raise ConfigError(
+                "the sweep has nothing to search: no sweep in hydra.sweeper.params nor on the "
+                "command line. Fix: e.g. hydra.sweeper.params.lr='interval(1e-4, 1e-1)'."
+            )
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+        study = self._open_study(space)
+        returns: list[Sequence[JobReturn]] = []
+        try:
+            while (remaining := self.n_trials - _counted(study)) > 0:
+                self._check_failure_rate(study)
+                returns.append(self._run_batch(study, space, min(self.n_jobs, remaining)))
+                write_results(study, self.sweep_dir, self.storage_spec)
+            self._check_failure_rate(study)
+        finally:
+            write_results(study, self.sweep_dir, self.storage_spec)
+            if self.settings.get("plots", True):
+                write_plots(study, self.sweep_dir)
+        _log_summary(study, self.sweep_dir)
+        return returns
+
+    def _open_study(self, space: SearchSpace) -> optuna.Study:
+        import optuna
+
+        # Our own handle on the storage: the public storage API can end trials other
+        # processes left RUNNING, which the Study API cannot.
+        self.storage = storage = open_storage(self.storage_spec)
+        n_existing = 0
+        try:
+            study_id = storage.get_study_id_from_name(self.study_name)
+            n_existing = len(storage.get_all_trials(study_id, deepcopy=False))
+        except KeyError:
+            pass
+        sampler_spec = spec_from_config(
+            self.settings.get("sampler"), "hydra.sweeper.sampler", "tpe"
+        )
+        sampler = build_sampler(sampler_spec, space, n_existing)
+        if isinstance(sampler, optuna.samplers.GridSampler):
+            size = math.prod(len(v) for v in space.grid().values())
+            if size < self.n_trials:
+                log.info("grid of %d points: n_trials %d -> %d", size, self.n_trials, size)
+                self.n_trials = size
+        study = optuna.create_study(
+            storage=storage,
+            study_name=self.study_name,
+            sampler=sampler,
+            pruner=build_pruner(self.pruner_spec),
+            directions=list(self.directions),
+            load_if_exists=True,
+        )
+        stored = [d.name.lower() for d in study.directions]
+        if stored != list(self.directions):
+            raise ConfigError(
+                f"study {self.study_name!r} in {self.storage_spec} optimises {stored}, but "
+                f"hydra.sweeper.direction is {list(self.directions)}. Fix: use the study's "
+                "direction, or another study_name / sweep folder for a new search."
+            )
+        study.set_user_attr(PRUNER_ATTR, self.pruner_spec)
+        self.study_id = storage.get_study_id_from_name(self.study_name)
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            self._mark_interrupted(study, trial.number, "left RUNNING by an interrupted sweep")
+        done = _counted(study)
+        if n_existing:
+            log.info(
+                "resuming study %r (%s): %d of %d trials finished",
+                self.study_name,
+                self.storage_spec,
+                done,
+                self.n_trials,
+            )
+        else:
+            log.info("new study %r in %s", self.study_name, self.storage_spec)
+        return study
+
+    def _run_batch(self, study: optuna.Study, space: SearchSpace, size: int) -> Sequence[JobReturn]:
+        trials = [study.ask() for _ in range(size)]
+        try:
+            batch = [self._job_overrides(study, space, trial) for trial in trials]
+            self.validate_batch(batch)
+            results = self._launch(trials, batch)
+        except KeyboardInterrupt:
+            for trial in trials:
+                self._mark_interrupted(study, trial.number, "the sweep was interrupted")
+            raise
+        except Exception as err:
+            # The launcher lost the whole batch (e.g. a SLURM job killed outside Python).
+            for trial in trials:
+                _fail(trial, err, study, reason="the launcher failed for this batch")
+            log.error("launching trials %s failed: %s", [t.number for t in trials], err)
+            return []
+        for trial, result in zip(trials, results, strict=True):
+            self._tell(study, trial, result)
+        return results
+
+    def _job_overrides(
+        self, study: optuna.Study, space: SearchSpace, trial: optuna.trial.Trial
+    ) -> list[str]:
+        overrides = space.overrides(space.suggest(trial))
+        if self.custom_search_space is not None:
+            extra = self.custom_search_space(self.config, trial) or {}
+            derived = {k: v for k, v in trial.params.items() if k not in space.distributions}
+            derived.update(extra)
+            overrides += SearchSpace().overrides(derived)
+        trial.set_user_attr("overrides", overrides)
+        ref = TrialRef(self.storage_spec, study.study_name, trial.number)
+        return overrides + ref.as_overrides()
+
+    def _launch(
+        self, trials: list[optuna.trial.Trial], batch: list[list[str]]
+    ) -> Sequence[JobReturn]:
+        numbers = [t.number for t in trials]
+        # Job folder N holds trial N; only consecutive numbers fit one launch call.
+        if numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+            return self.launcher.launch(batch, initial_job_idx=numbers[0])
+        results: list[JobReturn] = []
+        for number, overrides in zip(numbers, batch, strict=True):
+            results.extend(self.launcher.launch([overrides], initial_job_idx=number))
+        return results
+
+    def _check_failure_rate(self, study: optuna.Study) -> None:
+        from optuna.trial import TrialState
+
+        failed = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+            if not t.user_attrs.get(INTERRUPTED_ATTR)
+        ]
+        if len(failed) <= self.max_failure_rate * self.n_trials:
+            return
+        first = failed[0]
+        raise SweepFailedError(
+            f"{len(failed)} of {self.n_trials} trials failed, more than "
+            f"hydra.sweeper.max_failure_rate={self.max_failure_rate} allows. First failure, "
+            f"trial {first.number} ({first.user_attrs.get('job_dir', '?')}): "
+            f"{first.user_attrs.get('error', '?')}. Fix the cause (tracebacks are in "
+            f"{self.sweep_dir / 'trials.csv'} and the study's user_attrs), or raise "
+            "max_failure_rate; re-running the same command resumes the study."
+        )
+
+    def _trial_id(self, number: int) -> int:
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+
+    def _mark_interrupted(self, study: optuna.Study, number: int, why: str) -> None:
+        """Ends a trial a dead or interrupted sweep left RUNNING; queues its parameters again."""
+        from optuna.trial import TrialState
+
+        trial_id = self._trial_id(number)
+        frozen = self.storage.get_trial(trial_id)
+        if frozen.state != TrialState.RUNNING:
+            return
+        self.storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
+        self.storage.set_trial_user_attr(trial_id, "error", f"{why}; its parameters run again")
+        self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
+        if frozen.params:
+            study.enqueue_trial(frozen.params, user_attrs={"retry_of": number})
+        log.warning("trial %d %s; queued again", number, why)
+
+    def _tell(self, study: optuna.Study, trial: optuna.trial.Trial, result: JobReturn) -> None:
+        """Records a job's outcome: COMPLETE with its value(s), PRUNED, or FAIL with traceback."""
+        import optuna
+        from hydra.core.utils import JobStatus
+        from optuna.trial import TrialState
+
+        output_dir = OmegaConf.select(result.hydra_cfg or {}, "hydra.runtime.output_dir")
+        if output_dir:
+            trial.set_user_attr("job_dir", str(output_dir))
+        # The pruning callback marks the trial itself, which also covers tasks that catch
+        # TrialPruned or launchers that lose the exception.
+        pruned_at = self.storage.get_trial(self._trial_id(trial.number)).user_attrs.get(PRUNED_ATTR)
+        err = None if result.status == JobStatus.COMPLETED else result._return_value
+        if pruned_at is not None or isinstance(err, optuna.TrialPruned):
+            _tell_quietly(study, trial, state=TrialState.PRUNED)
+            log.info("trial %d PRUNED at step %s", trial.number, pruned_at)
+            return
+        if err is not None:
+            _fail(trial, err, study)
+            return
+        try:
+            values = _objective_values(result.return_value, len(self.directions))
+        except ValueError as value_err:
+            _fail(trial, value_err, study)
+            return
+        _tell_quietly(study, trial, values)
+        log.info("trial %d COMPLETE %s %s", trial.number, values, trial.params)
+
+
+def _directions(value: Any) -> tuple[str, ...]:
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value)
+    values = [value] if isinstance(value, str) else list(value)
+    out = tuple(str(v).lower() for v in values)
+    if not out or any(v not in DIRECTIONS for v in out):
+        raise ConfigError(
+            f"hydra.sweeper.direction={value!r}: each entry must be one of {DIRECTIONS}."
+        )
+    return out
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"hydra.sweeper.{key}={value!r} must be a positive integer.")
+    return value
+
+
+def _counted(study: optuna.Study) -> int:
+    """Trials that count towards n_trials: all finished ones except interrupted ones."""
+    from optuna.trial import TrialState
+
+    finished = study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+    )
+    return sum(not t.user_attrs.get(INTERRUPTED_ATTR) for t in finished)
+
+
+def _objective_values(value: Any, n_obj: int) -> float | list[float]:
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value)
+    values = list(value) if isinstance(value, list | tuple) else [value]
+    try:
+        floats = [float(v) for v in values]
+    except (TypeError, ValueError):
+        floats = []
+    if len(floats) != n_obj or any(math.isnan(v) for v in floats):
+        raise ValueError(
+            f"the task returned {value!r}; the sweeper needs {n_obj} number(s), not NaN, "
+            "one per hydra.sweeper.direction"
+        )
+    return floats[0] if n_obj == 1 else floats
+
+
+def _fail(
+    trial: optuna.trial.Trial, err: BaseException, study: optuna.Study, reason: str = ""
+) -> None:
+    import traceback
+
+    from optuna.trial import TrialState
+
+    message = f"{type(err).__name__}: {err}"
+    if reason:
+        message = f"{reason}: {message}"
+    trial.set_user_attr("error", message[:2000])
+    text = getattr(err, TRACEBACK_ATTR, None) or "".join(traceback.format_exception(err))
+    trial.set_user_attr("traceback", text[-20000:])
+    _tell_quietly(study, trial, state=TrialState.FAIL)
+    log.warning("trial %d FAIL %s", trial.number, message)
+
+
+def _tell_quietly(
+    study: optuna.Study, trial: optuna.trial.Trial, *args: Any, **kwargs: Any
+) -> None:
+    """study.tell, minus GridSampler's `study.stop()`, which only works inside optimize().
+
+    The trial is stored before the sampler's hook raises; n_trials is capped at the grid size.
+    """
+    try:
+        study.tell(trial, *args, **kwargs)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
+
+
+def _log_summary(study: optuna.Study, sweep_dir: Path) -> None:
+    from optuna.trial import TrialState
+
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    counts = {s.name: states.count(s) for s in TrialState if states.count(s)}
+    if len(study.directions) == 1:
+        try:
+            best = study.best_trial
+            log.info("best trial %d: value %s, params %s", best.number, best.value, best.params)
+        except ValueError:
+            log.info("no trial completed")
+    else:
+        log.info("%d Pareto-optimal trials", len(study.best_trials))
+    log.info("trials %s; results in %s", counts, sweep_dir)

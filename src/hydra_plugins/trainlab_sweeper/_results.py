@@ -1,0 +1,145 @@
+"""Result files of a sweep: optimization_results.yaml, trials.csv and PNG plots."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger("hydra_plugins.trainlab_sweeper")
+
+RESULTS_FILE = "optimization_results.yaml"
+TRIALS_FILE = "trials.csv"
+# Long or structured attributes stay in the study (optuna-dashboard shows them), not in the CSV.
+CSV_DROPPED_ATTRS = ("user_attrs_traceback", "user_attrs_overrides")
+
+
+def _atomic_write(path: Path, write: Any, suffix: str = "") -> None:
+    """Writes through a temporary file in the same folder, then renames it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
+    """The content of optimization_results.yaml."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    summary: dict[str, Any] = {
+        "name": "optuna",
+        "study_name": study.study_name,
+        "storage": storage_spec,
+        "trials": {
+            s.name.lower(): sum(t.state == s for t in trials)
+            for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        },
+    }
+    directions = [d.name.lower() for d in study.directions]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if len(directions) == 1:
+        summary["direction"] = directions[0]
+        best = study.best_trial if complete else None
+        summary["best_trial"] = best.number if best else None
+        summary["best_value"] = best.value if best else None
+        summary["best_params"] = dict(best.params) if best else None
+        summary["best_overrides"] = best.user_attrs.get("overrides") if best else None
+        summary["best_job_dir"] = best.user_attrs.get("job_dir") if best else None
+    else:
+        summary["directions"] = directions
+        summary["solutions"] = [
+            {
+                "trial": t.number,
+                "values": list(t.values),
+                "params": dict(t.params),
+                "job_dir": t.user_attrs.get("job_dir"),
+            }
+            for t in (study.best_trials if complete else [])
+        ]
+    return summary
+
+
+def write_results(study: optuna.Study, folder: Path, storage_spec: str) -> None:
+    """Writes optimization_results.yaml and trials.csv (atomically, after every batch)."""
+    text = yaml.safe_dump(_plain(results_summary(study, storage_spec)), sort_keys=False)
+    _atomic_write(folder / RESULTS_FILE, lambda p: Path(p).write_text(text))
+    frame = study.trials_dataframe()
+    frame = frame.drop(columns=[c for c in CSV_DROPPED_ATTRS if c in frame.columns])
+    _atomic_write(folder / TRIALS_FILE, lambda p: frame.to_csv(p, index=False))
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe copy: numpy scalars and tuples become Python numbers and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
+    """Optimisation history and parameter importances per objective, Pareto front if several.
+
+    A plot that cannot be drawn yet (too few finished trials) is skipped with a log line.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.visualization import matplotlib as ovm
+
+    directions = study.directions
+    jobs: list[tuple[str, Any]] = []
+    for i in range(len(directions)):
+        suffix = "" if len(directions) == 1 else f"_{i}"
+        target = None if len(directions) == 1 else (lambda t, i=i: t.values[i])
+        name = "Objective Value" if len(directions) == 1 else f"Objective {i}"
+        jobs.append(
+            (
+                f"optimization_history{suffix}.png",
+                lambda target=target, name=name: ovm.plot_optimization_history(
+                    study, target=target, target_name=name
+                ),
+            )
+        )
+        jobs.append(
+            (
+                f"param_importances{suffix}.png",
+                lambda target=target, name=name: ovm.plot_param_importances(
+                    study, target=target, target_name=name
+                ),
+            )
+        )
+    if len(directions) in (2, 3):
+        jobs.append(("pareto_front.png", lambda: ovm.plot_pareto_front(study)))
+
+    written = []
+    for filename, draw in jobs:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                axes = draw()
+            figure = getattr(axes, "figure", None) or axes.flat[0].figure
+            figure.tight_layout()
+            _atomic_write(folder / filename, lambda p, f=figure: f.savefig(p, dpi=100), ".png")
+            plt.close(figure)
+            written.append(folder / filename)
+        except Exception as err:  # a missing plot must not fail a finished sweep
+            log.info("plot %s skipped: %s", filename, err)
+    return written

@@ -1,0 +1,46 @@
+"""Optuna samplers from the sweeper config: by name (tpe, random, ...) or by `_target_`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from trainlab.core.optuna_study import build_from_spec, import_target
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ._search_space import SearchSpace
+
+log = logging.getLogger(__name__)
+
+SAMPLERS = {
+    "tpe": "optuna.samplers.TPESampler",
+    "random": "optuna.samplers.RandomSampler",
+    "cmaes": "optuna.samplers.CmaEsSampler",
+    "nsgaii": "optuna.samplers.NSGAIISampler",
+    "grid": "optuna.samplers.GridSampler",
+    "qmc": "optuna.samplers.QMCSampler",
+}
+KEY = "hydra.sweeper.sampler"
+
+
+def build_sampler(
+    spec: Mapping[str, Any], search_space: SearchSpace, n_existing: int
+) -> optuna.samplers.BaseSampler:
+    """Builds the sampler; on a resumed study the seed moves on by the trials already there.
+
+    Without the shift a seeded sampler would start over and propose the first trials again.
+    """
+    import optuna
+
+    spec = dict(spec)
+    seed = spec.get("seed")
+    if seed is not None and n_existing:
+        spec["seed"] = int(seed) + n_existing
+        log.info("resumed study: sampler seed %s -> %s", seed, spec["seed"])
+    target = spec.get("_target_") or SAMPLERS.get(spec.get("name", ""), "")
+    if target and import_target(target, KEY) is optuna.samplers.GridSampler:
+        spec.setdefault("search_space", search_space.grid())
+    return build_from_spec(spec, SAMPLERS, KEY)

@@ -1,0 +1,198 @@
+"""Hydra override grammar -> Optuna distributions, and sampled values -> job overrides.
+
+`choice(...)` and `a,b,c` become categorical; `range(start, stop, step)` an int (or stepped
+float) distribution over the values Hydra's range would produce (stop excluded);
+`interval(low, high)` a float distribution (`tag(int, ...)` for integers); `tag(log, ...)` a
+log scale; `shuffle(...)` a categorical over the listed values. Anything else is a fixed
+override every job gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hydra.core.override_parser.types import Override, RangeSweep
+
+from trainlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from optuna.distributions import BaseDistribution
+    from optuna.trial import Trial
+
+_PRIMITIVES = (bool, int, float, str)
+
+
+@dataclass
+class SearchSpace:
+    """What the sweeper samples, and what every job gets unchanged."""
+
+    distributions: dict[str, BaseDistribution] = field(default_factory=dict)
+    key_elements: dict[str, str] = field(default_factory=dict)
+    verbatim: dict[str, set[str]] = field(default_factory=dict)
+    fixed: list[str] = field(default_factory=list)
+
+    def suggest(self, trial: Trial) -> dict[str, Any]:
+        """Draws every parameter of the space for `trial` (public Trial.suggest_* API)."""
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
+
+        values: dict[str, Any] = {}
+        for name, dist in self.distributions.items():
+            if isinstance(dist, CategoricalDistribution):
+                values[name] = trial.suggest_categorical(name, dist.choices)
+            elif isinstance(dist, IntDistribution):
+                values[name] = trial.suggest_int(
+                    name, dist.low, dist.high, step=dist.step, log=dist.log
+                )
+            elif isinstance(dist, FloatDistribution):
+                values[name] = trial.suggest_float(
+                    name, dist.low, dist.high, step=dist.step, log=dist.log
+                )
+            else:  # pragma: no cover - we only build the three kinds above
+                raise TypeError(f"unsupported distribution {dist!r}")
+        return values
+
+    def overrides(self, values: Mapping[str, Any]) -> list[str]:
+        """The job's override list: the fixed ones, then one `key=value` per sampled value."""
+        out = list(self.fixed)
+        for name, value in values.items():
+            key = self.key_elements.get(name, name)
+            if isinstance(value, str) and value in self.verbatim.get(name, set()):
+                text = value
+            else:
+                text = Override._get_value_element_as_str(value)
+            out.append(f"{key}={text}")
+        return out
+
+    def grid(self) -> dict[str, list[Any]]:
+        """The search space as lists of values, for Optuna's GridSampler."""
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        grid: dict[str, list[Any]] = {}
+        for name, dist in self.distributions.items():
+            if isinstance(dist, CategoricalDistribution):
+                grid[name] = list(dist.choices)
+            elif isinstance(dist, IntDistribution) and not dist.log:
+                grid[name] = list(range(dist.low, dist.high + 1, dist.step))
+            elif getattr(dist, "step", None) is not None and not dist.log:
+                n = round((dist.high - dist.low) / dist.step)
+                grid[name] = [dist.low + i * dist.step for i in range(n + 1)]
+            else:
+                raise ConfigError(
+                    f"hydra.sweeper.params.{name}: the grid sampler needs a finite set of values, "
+                    f"got {dist!r}. Fix: use choice(...) or range(...) for {name}, "
+                    "or another sampler (tpe, random, qmc)."
+                )
+        return grid
+
+
+def parse_search_space(
+    params: Mapping[str, Any] | None,
+    arguments: Sequence[str],
+    parser: OverridesParser,
+) -> SearchSpace:
+    """Builds the search space from `hydra.sweeper.params` and the command line.
+
+    A key given on the command line replaces the same key from `params`.
+    """
+    by_name: dict[str, Override] = {}
+    config_lines = [f"{key}={_config_value_as_override(v)}" for key, v in (params or {}).items()]
+    for override in [
+        *parser.parse_overrides(config_lines),
+        *parser.parse_overrides(list(arguments)),
+    ]:
+        by_name[_param_name(override)] = override
+
+    space = SearchSpace()
+    for name, override in by_name.items():
+        if not override.is_sweep_override():
+            space.fixed.append(str(override.input_line))
+            continue
+        if override.is_hydra_override():
+            raise ConfigError(
+                f"sweep over '{override.input_line}': Hydra's own settings cannot be searched. "
+                "Fix: search over task config keys only."
+            )
+        space.key_elements[name] = override.get_key_element()
+        space.distributions[name] = _distribution(name, override, space)
+    return space
+
+
+def _param_name(override: Override) -> str:
+    if override.package is None:
+        return override.key_or_group
+    return f"{override.key_or_group}@{override.package}"
+
+
+def _config_value_as_override(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    return Override._get_value_element_as_str(value)
+
+
+def _distribution(name: str, override: Override, space: SearchSpace) -> BaseDistribution:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+    value = override.value()
+    tags = getattr(value, "tags", set())
+    log = "log" in tags
+    if override.is_choice_sweep() or (override.is_range_sweep() and value.shuffle):
+        choices: list[Any] = []
+        # shuffle() only orders a grid search; Optuna's categorical has no order.
+        items = list(value.range()) if override.is_range_sweep() else override.sweep_iterator()
+        for item in items:
+            if isinstance(item, _PRIMITIVES) or item is None:
+                choices.append(item)
+            else:  # lists and dicts go to the job exactly as written
+                text = Override._get_value_element_as_str(item)
+                space.verbatim.setdefault(name, set()).add(text)
+                choices.append(text)
+        if log:
+            raise ConfigError(
+                f"'{override.input_line}': tag(log, ...) does not apply to choice(). "
+                "Fix: use tag(log, interval(low, high)) or tag(log, range(low, high))."
+            )
+        return CategoricalDistribution(choices)
+    if override.is_range_sweep():
+        assert isinstance(value, RangeSweep)
+        steps = list(value.range())
+        if not steps:
+            raise ConfigError(f"'{override.input_line}' is an empty range. Fix: start < stop.")
+        if all(isinstance(x, int) for x in (value.start, value.stop, value.step)):
+            if log and value.step != 1:
+                raise ConfigError(
+                    f"'{override.input_line}': a log-scale integer range needs step 1 (Optuna). "
+                    "Fix: drop the step or the log tag."
+                )
+            return IntDistribution(int(steps[0]), int(steps[-1]), step=int(value.step), log=log)
+        if log:
+            raise ConfigError(
+                f"'{override.input_line}': a stepped float range cannot be log scale (Optuna). "
+                "Fix: use tag(log, interval(low, high))."
+            )
+        return FloatDistribution(float(steps[0]), float(steps[-1]), step=float(value.step))
+    if override.is_interval_sweep():
+        low, high = value.start, value.end
+        if low is None or high is None or not low < high:
+            raise ConfigError(f"'{override.input_line}': interval needs low < high.")
+        if "int" in tags:
+            if low != int(low) or high != int(high):
+                raise ConfigError(
+                    f"'{override.input_line}': tag(int, ...) needs whole-number bounds."
+                )
+            return IntDistribution(int(low), int(high), log=log)
+        return FloatDistribution(float(low), float(high), log=log)
+    raise ConfigError(
+        f"'{override.input_line}': the sweeper cannot search this kind of sweep "
+        f"({override.value_type}). Fix: use choice, range or interval."
+    )

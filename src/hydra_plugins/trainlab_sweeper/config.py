@@ -1,0 +1,51 @@
+"""Config of the trainlab Optuna sweeper, registered as `hydra/sweeper=trainlab_optuna`.
+
+The keys are those of hydra-optuna-sweeper, so its search files work unchanged, plus
+`pruner`, `storage_kind` and `plots`.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class TrainlabOptunaSweeperConf:
+    """Settings of one search; see docs/sweeps.md."""
+
+    _target_: str = "hydra_plugins.trainlab_sweeper.sweeper.TrainlabOptunaSweeper"
+    # tpe | random | cmaes | nsgaii | grid | qmc, or {name: ..., seed: ..., <arguments>},
+    # or {_target_: optuna.samplers.XSampler, <arguments>}; null means tpe.
+    sampler: Any = None
+    # none | median | percentile | hyperband | successive_halving | threshold, or a mapping
+    # as for the sampler; null means no pruning.
+    pruner: Any = None
+    # minimize | maximize, or a list of them for a multi-objective search.
+    direction: Any = "minimize"
+    # Database URL or journal:<path>; null keeps the study in the sweep folder.
+    storage: str | None = None
+    # Where storage is null: sqlite (optuna.db) or journal (optuna.journal, NFS-safe).
+    storage_kind: str = "sqlite"
+    # Null means the job name; a stable name is what lets a re-run resume the study.
+    study_name: str | None = None
+    # Total number of finished trials wanted in the study (resumes count earlier ones).
+    n_trials: int = 20
+    # Trials launched together (one launcher batch, e.g. one SLURM job array).
+    n_jobs: int = 1
+    # Stop when failed trials exceed this fraction of n_trials.
+    max_failure_rate: float = 0.0
+    # key: Hydra override value, e.g. `model.lr: tag(log, interval(1e-5, 1e-1))`.
+    params: dict[str, Any] | None = None
+    # Dotted path of fn(cfg, trial) -> dict | None for conditional or derived parameters.
+    custom_search_space: str | None = None
+    # Draw optimisation history and parameter importance PNGs at the end.
+    plots: bool = True
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper",
+    name="trainlab_optuna",
+    node=TrainlabOptunaSweeperConf,
+    provider="trainlab",
+)
