@@ -145,4 +145,24 @@ def test_local_parallel_fold_processes(env: Path) -> None:
     cv("run_name=local", "mode=optimize", "cv.launcher=local", "cv.local.n_parallel=2")
     out = env / "logs" / "cv" / "runs" / "local"
     assert len(list(out.glob("cv_results/fold_*/multitask_fold_*.json"))) == 2
-    assert len([p for p in (out / "jobs").iterdir() if p.is_dir()]) == 2
+    assert len([p for p in (out / "jobs").iterdir() if p.name.isdigit()]) == 2  # one per fold
+
+
+def test_single_training_run_of_the_experiment(env: Path) -> None:
+    main(
+        [
+            "train",
+            "experiment=kmer/diana",
+            "data.synthetic={n_samples:120,n_unitigs:120,n_projects:8,seed:1}",
+            "trainer.max_epochs=2",
+            "trainer.accelerator=cpu",
+            "run_name=single",
+            "logger=[csv]",
+            "~callbacks.progress_bar",
+            "extras.print_config=false",
+        ]
+    )
+    run = env / "logs" / "train" / "runs" / "single"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0.0 <= metrics["test/material/f1_weighted"] <= 1.0
+    assert (run / "reports" / "test_material_classification_report.txt").is_file()
