@@ -5,10 +5,11 @@ import json
 import optuna
 import pytest
 from omegaconf import OmegaConf
+from optuna.distributions import FloatDistribution, IntDistribution
 
 from trainlab.errors import ConfigError
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
-from trainlab.pipelines.kmer_cv.search_space import Param, parse_search_space, suggest
+from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
 SPACE = {
     "model.net.n_layers": "range(2, 5)",
@@ -23,11 +24,12 @@ SPACE = {
 
 def test_grammar_to_distributions() -> None:
     space = parse_search_space(SPACE)
-    assert space["model.net.n_layers"] == Param("int", low=2, high=4, step=1)
-    assert space["model.net.hidden_dim_0"] == Param("int", low=64, high=512, step=64)
-    assert space["model.optimizer.lr"].log and space["model.optimizer.lr"].kind == "float"
-    assert space["model.net.batch_norm"].choices == [True, False]
-    assert space["data.batch_size"] == 64
+    dists = space.searched.distributions
+    assert dists["model.net.n_layers"] == IntDistribution(2, 4, step=1)
+    assert dists["model.net.hidden_dim_0"] == IntDistribution(64, 512, step=64)
+    assert dists["model.optimizer.lr"] == FloatDistribution(1e-5, 1e-2, log=True)
+    assert list(dists["model.net.batch_norm"].choices) == [True, False]
+    assert space.fixed == {"data.batch_size": 64}
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(20):
         values = suggest(study.ask(), space)
