@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -47,10 +48,29 @@ def launch_cwd() -> str:
     return os.getcwd()
 
 
+# The run folders this invocation chose, in the environment so that the jobs it starts in
+# other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
+# instead of choosing a new timestamped one. Each entry point starts afresh.
+CHOSEN_RUN_DIRS_ENV = "TRAINLAB_CHOSEN_RUN_DIRS"
+
+
+def run_dir_resolver(*args: Any) -> str:
+    """``${trainlab_run_dir:...}``: choose_run_dir, remembered for this invocation's jobs."""
+    key = json.dumps([str(a) for a in args])
+    try:
+        chosen = json.loads(os.environ.get(CHOSEN_RUN_DIRS_ENV) or "{}")
+    except json.JSONDecodeError:
+        chosen = {}
+    if key not in chosen:
+        chosen[key] = choose_run_dir(*args)
+        os.environ[CHOSEN_RUN_DIRS_ENV] = json.dumps(chosen)
+    return chosen[key]
+
+
 def register_resolvers() -> None:
     """Resolvers used by the config tree (idempotent)."""
     if not OmegaConf.has_resolver("trainlab_run_dir"):
-        OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
+        OmegaConf.register_new_resolver("trainlab_run_dir", run_dir_resolver)
     if not OmegaConf.has_resolver("trainlab_cwd"):
         OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
 
@@ -129,6 +149,7 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         def app() -> Any:
             # A new invocation chooses a new run folder (tests call several in one process).
             forget_run_dirs()
+            os.environ.pop(CHOSEN_RUN_DIRS_ENV, None)
             return hydra_app()
 
         return app

@@ -7,28 +7,17 @@ resolver, so Hydra's own files, the logs and our artifacts all land in the folde
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from trainlab.errors import RunFolderError
 
 STATUS_FILE = "status.json"
-# The folders chosen by this invocation, kept in the environment so that the jobs it starts
-# in other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
-# instead of a new timestamped one. Each entry point starts afresh (forget_run_dirs).
-CHOSEN_ENV = "TRAINLAB_CHOSEN_RUN_DIRS"
-
-
-def _chosen() -> dict[str, str]:
-    try:
-        return json.loads(os.environ.get(CHOSEN_ENV, "{}"))
-    except json.JSONDecodeError:
-        return {}
+_CHOSEN: dict[tuple[str, str, str], str] = {}
 
 
 def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = None) -> str:
-    """Pick the run folder once per invocation (and its child processes) for the same arguments.
+    """Pick the run folder once per process for the same arguments.
 
     - ``resume=<path>``: the run folder of that checkpoint or folder;
     - ``run_name`` set: ``base/run_name`` (a stable name, reused by ``resume=auto`` and requeues);
@@ -36,17 +25,15 @@ def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = 
       ``last.ckpt``, or a new folder when there is none;
     - otherwise a new timestamped folder, suffixed ``_1``, ``_2``... when that name is taken.
     """
-    key = "|".join((str(base), str(run_name), str(resume)))
-    chosen = _chosen()
-    if key not in chosen:
-        chosen[key] = str(_choose(Path(base), run_name, resume))
-        os.environ[CHOSEN_ENV] = json.dumps(chosen)
-    return chosen[key]
+    key = (str(base), str(run_name), str(resume))
+    if key not in _CHOSEN:
+        _CHOSEN[key] = str(_choose(Path(base), run_name, resume))
+    return _CHOSEN[key]
 
 
 def forget_run_dirs() -> None:
     """Forget the folders chosen so far, so the next invocation picks its own."""
-    os.environ.pop(CHOSEN_ENV, None)
+    _CHOSEN.clear()
 
 
 def _none(value: str | None) -> str | None:
