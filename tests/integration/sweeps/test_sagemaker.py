@@ -45,6 +45,7 @@ def opt_ml(tmp_path, sweep_digits_dir, sweep_env, monkeypatch) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_training_lands_in_the_model_folder(opt_ml):
     # Command-line hyperparameters (script mode) win over the JSON file.
     assert entrypoint.main(["--data.batch_size", "16", "--seed=7"]) == 0
@@ -56,11 +57,13 @@ def test_training_lands_in_the_model_folder(opt_ml):
     assert config["data"]["batch_size"] == 16 and config["seed"] == 7
     assert config["trainer"]["max_epochs"] == 2
     assert config["model"]["optimizer"]["lr"] == 0.005
-    assert config["data"]["data_dir"] == str(opt_ml / "input" / "data" / "digits")
+    # the experiment's data.data_dir, ${paths.data_dir}/digits, is the `digits` channel
+    assert config["paths"]["data_dir"] == str(opt_ml / "input" / "data")
     assert config["paths"]["channels"] == {"digits": str(opt_ml / "input" / "data" / "digits")}
     assert not (opt_ml / "output" / "failure").exists()
 
 
+@pytest.mark.slow
 def test_checkpointed_job_trains_in_checkpoints_and_copies_to_model(opt_ml):
     (opt_ml / "checkpoints").mkdir()
     assert entrypoint.main([]) == 0

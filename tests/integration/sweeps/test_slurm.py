@@ -50,6 +50,8 @@ def sweep_command(*args: str) -> list[str]:
 def array_job_ids(sweep: Path) -> list[str]:
     """SLURM ids of the jobs a sweep submitted (`<array>_<task>`, or `<id>` for a single job)."""
     folder = sweep / ".submitit"
+    if not folder.is_dir():
+        return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0].isdigit())
 
 
@@ -80,7 +82,7 @@ def test_multirun_is_one_job_array(slurm_cluster, sweep_digits_dir, sweep_env):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = sweep_env / "train" / "multiruns" / "grid"
-    jobs = array_job_ids(sweep)
+    jobs = [j for j in array_job_ids(sweep) if "_" in j]  # the array's tasks: <array>_<task>
     assert len(jobs) == 2 and len({j.split("_")[0] for j in jobs}) == 1  # one array, two tasks
     for job in jobs:
         assert sacct_states(job) == ["COMPLETED"]
@@ -120,7 +122,7 @@ def test_failing_and_cancelled_jobs_are_reported_failed(slurm_cluster, sweep_dig
     command += ["run_name=cancel", "hydra.sweeper.study_name=cancel"]
     sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        job = wait_for_running_job(sweep, after=[])
+        job = wait_for_running_job(sweep, sweeper, after=[])
         subprocess.run(["scancel", job], check=True)
         output, _ = sweeper.communicate(timeout=600)
     finally:
@@ -133,10 +135,15 @@ def test_failing_and_cancelled_jobs_are_reported_failed(slurm_cluster, sweep_dig
     assert "CANCELLED" in sacct_states(job)[0]
 
 
-def wait_for_running_job(sweep: Path, after: list[str], timeout: float = 300) -> str:
+def wait_for_running_job(
+    sweep: Path, sweeper: subprocess.Popen, after: list[str], timeout: float = 300
+) -> str:
+    """The id of the first job of `sweep` (not in `after`) that SLURM runs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        new = [j for j in array_job_ids(sweep) if j not in after] if sweep.is_dir() else []
+        if sweeper.poll() is not None:
+            raise AssertionError(f"the sweep ended early:\n{sweeper.stdout.read()[-3000:]}")
+        new = [j for j in array_job_ids(sweep) if j not in after]
         if new:
             state = subprocess.run(
                 ["squeue", "-h", "-j", new[0], "-o", "%T"], capture_output=True, text=True
@@ -164,7 +171,7 @@ def test_preempted_job_requeues_and_resumes_in_its_run_folder(
     sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = sweep_env / "train" / "multiruns" / "requeue" / "0"
     try:
-        job = wait_for_running_job(run.parent, after=[])
+        job = wait_for_running_job(run.parent, sweeper, after=[])
         deadline = time.monotonic() + 600
         while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
             assert time.monotonic() < deadline and sweeper.poll() is None
