@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.best_config import apply_best_config
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
@@ -48,29 +48,10 @@ def launch_cwd() -> str:
     return os.getcwd()
 
 
-# The run folders this invocation chose, in the environment so that the jobs it starts in
-# other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
-# instead of choosing a new timestamped one. Each entry point starts afresh.
-CHOSEN_RUN_DIRS_ENV = "TRAINLAB_CHOSEN_RUN_DIRS"
-
-
-def run_dir_resolver(*args: Any) -> str:
-    """``${trainlab_run_dir:...}``: choose_run_dir, remembered for this invocation's jobs."""
-    key = json.dumps([str(a) for a in args])
-    try:
-        chosen = json.loads(os.environ.get(CHOSEN_RUN_DIRS_ENV) or "{}")
-    except json.JSONDecodeError:
-        chosen = {}
-    if key not in chosen:
-        chosen[key] = choose_run_dir(*args)
-        os.environ[CHOSEN_RUN_DIRS_ENV] = json.dumps(chosen)
-    return chosen[key]
-
-
 def register_resolvers() -> None:
     """Resolvers used by the config tree (idempotent)."""
     if not OmegaConf.has_resolver("trainlab_run_dir"):
-        OmegaConf.register_new_resolver("trainlab_run_dir", run_dir_resolver)
+        OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
     if not OmegaConf.has_resolver("trainlab_cwd"):
         OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
 
@@ -90,6 +71,15 @@ def task_overrides() -> list[str]:
     if not HydraConfig.initialized():
         return []
     return list(HydraConfig.get().overrides.task)
+
+
+def hydra_choices() -> dict[str, Any]:
+    """The config-group choices of this job (``model: text_criteria``, ...)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    return dict(HydraConfig.get().runtime.choices)
 
 
 def apply_extras(cfg: DictConfig) -> None:
@@ -132,6 +122,9 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         @functools.wraps(task)
         def run(cfg: DictConfig) -> Any:
             try:
+                if "best_config" in cfg:
+                    # best values of a search: above the config files, below the command line
+                    apply_best_config(cfg, task_overrides(), hydra_choices())
                 validate(cfg, schema)
                 apply_extras(cfg)
                 return task(cfg)
@@ -149,7 +142,6 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         def app() -> Any:
             # A new invocation chooses a new run folder (tests call several in one process).
             forget_run_dirs()
-            os.environ.pop(CHOSEN_RUN_DIRS_ENV, None)
             return hydra_app()
 
         return app

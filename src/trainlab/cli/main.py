@@ -10,6 +10,10 @@ SUBCOMMANDS = {
     "eval": ("trainlab.cli.evaluate", "evaluate a checkpoint on the test split"),
     "predict": ("trainlab.cli.predict", "predict with a checkpoint on new inputs"),
     "split": ("trainlab.cli.split", "split a class-folder data set into folds + test set"),
+    "convert": ("trainlab.cli.convert", "convert MGF/mzML spectra into Lance tables"),
+    "prior": ("trainlab.cli.prior", "estimate PU class priors per polarity from BCE checkpoints"),
+    "cv": ("trainlab.cli.cv", "nested cross-validation, aggregation and final model (k-mer)"),
+    "refit": ("trainlab.cli.refit", "retrain one config over several seeds (mean and std)"),
 }
 
 

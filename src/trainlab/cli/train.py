@@ -25,6 +25,7 @@ TRAIN_SCHEMA = Schema(
         "monitor": "str",
         "mode": "str",
         "optimized_metric": "str | None",
+        "best_config": "str | None",
         "trainlab_trial": "dict | None",
         "data": "dict",
         "model": "dict",
@@ -33,7 +34,9 @@ TRAIN_SCHEMA = Schema(
         "logger": "dict | None",
         "paths": "dict",
         "extras": "dict",
+        "privacy": "dict | None",
     },
+    target_groups=("data", "model", "privacy"),
 )
 
 

@@ -48,6 +48,12 @@ def build_model(cfg: DictConfig, spec: dict[str, Any]) -> L.LightningModule:
     net_given = set(OmegaConf.to_container(model_cfg.net, resolve=True))
     net_kwargs = {k: v for k, v in _accepted(net_partial.func, spec).items() if k not in net_given}
     net = net_partial(**net_kwargs)
+    if cfg.get("privacy"):
+        # DP needs per-sample gradients: BatchNorm becomes GroupNorm, here, so that a
+        # checkpoint's config rebuilds the architecture it was trained with.
+        from trainlab.core.privacy import make_dp_compatible
+
+        net = make_dp_compatible(net)
     model_partial = instantiate(model_cfg, net=None, _partial_=True, _convert_="all")
     model_given = set(OmegaConf.to_container(model_cfg, resolve=True)) - {"net"}
     model_kwargs = {

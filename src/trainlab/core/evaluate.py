@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.core.checkpoint import restore_datamodule, restore_model
+from trainlab.core.evaluation_report import write_evaluation_report
 from trainlab.core.hardware import hardware_report, loader_defaults
 from trainlab.core.train import _write_reports
 from trainlab.errors import CheckpointError
@@ -42,6 +43,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     atomic_write_json(run_dir / "metrics.json", {"ckpt_path": str(cfg.ckpt_path), **metrics})
     _write_reports(cfg, run_dir, restored.model, datamodule, None, [], 0)
+    write_evaluation_report(
+        run_dir, restored.model, datamodule, extra={"ckpt_path": str(cfg.ckpt_path)}
+    )
     log.info("evaluation of %s written to %s", cfg.ckpt_path, run_dir)
     return metrics
 

@@ -62,3 +62,10 @@ def tensorboard_of(loggers: list[Any]) -> Any:
 def as_plain(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config as plain Python containers."""
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def close_loggers(loggers: list[Any]) -> None:
+    """Finish logger runs that stay open otherwise (W&B writes its summary on finish)."""
+    for logger in loggers:
+        if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
+            logger.experiment.finish()

@@ -7,17 +7,34 @@ resolver, so Hydra's own files, the logs and our artifacts all land in the folde
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
 from trainlab.errors import RunFolderError
 
 STATUS_FILE = "status.json"
-_CHOSEN: dict[tuple[str, str, str], str] = {}
+# The folders chosen by this invocation, kept in the environment so that the jobs it starts
+# in other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
+# instead of a new timestamped one. Each entry point starts afresh (forget_run_dirs).
+CHOSEN_ENV = "TRAINLAB_CHOSEN_RUN_DIRS"
 
 
-def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = None) -> str:
-    """Pick the run folder once per process for the same arguments.
+def _chosen() -> dict[str, str]:
+    try:
+        return json.loads(os.environ.get(CHOSEN_ENV, "{}"))
+    except json.JSONDecodeError:
+        return {}
+
+
+def choose_run_dir(
+    base: str,
+    run_name: str | None = None,
+    resume: str | None = None,
+    resume_finished: bool = False,
+) -> str:
+    """Pick the run folder once per invocation (and its child processes) for the same arguments.
 
     - ``resume=<path>``: the run folder of that checkpoint or folder;
     - ``run_name`` set: ``base/run_name`` (a stable name, reused by ``resume=auto`` and requeues);
@@ -25,15 +42,26 @@ def choose_run_dir(base: str, run_name: str | None = None, resume: str | None = 
       ``last.ckpt``, or a new folder when there is none;
     - otherwise a new timestamped folder, suffixed ``_1``, ``_2``... when that name is taken.
     """
-    key = (str(base), str(run_name), str(resume))
-    if key not in _CHOSEN:
-        _CHOSEN[key] = str(_choose(Path(base), run_name, resume))
-    return _CHOSEN[key]
+    key = "|".join((str(base), str(run_name), str(resume)))
+    chosen = _chosen()
+    if key not in chosen:
+        try:
+            folder = _choose(Path(base), run_name, resume)
+            if _none(resume) and not resume_finished:
+                refuse_finished(folder)
+        except RunFolderError as err:
+            # Raised while Hydra resolves hydra.run.dir, before it writes anything: leave at
+            # once with the message (an exception here would reach the user as a traceback).
+            print(f"\nerror: {err}", file=sys.stderr)
+            raise SystemExit(2) from err
+        chosen[key] = str(folder)
+        os.environ[CHOSEN_ENV] = json.dumps(chosen)
+    return chosen[key]
 
 
 def forget_run_dirs() -> None:
     """Forget the folders chosen so far, so the next invocation picks its own."""
-    _CHOSEN.clear()
+    os.environ.pop(CHOSEN_ENV, None)
 
 
 def _none(value: str | None) -> str | None:
@@ -57,6 +85,15 @@ def _choose(base: Path, run_name: str | None, resume: str | None) -> Path:
         if candidate is not None:
             return candidate
     return new_run_dir(base)
+
+
+def refuse_finished(folder: Path) -> None:
+    """Raise when ``folder`` holds a finished run (resuming it needs ``resume_finished=true``)."""
+    if read_status(folder).get("status") == "finished":
+        raise RunFolderError(
+            f"{folder} holds a finished run; refusing to resume it. To train it further, raise "
+            f"trainer.max_epochs and pass resume_finished=true"
+        )
 
 
 def run_dir_of(path: Path) -> Path:

@@ -20,9 +20,16 @@ from trainlab.core.hardware import (
     loader_defaults,
     resolve_precision,
 )
-from trainlab.core.loggers import as_plain, pin_logger_runs, remember_logger_runs, tensorboard_of
+from trainlab.core.loggers import (
+    as_plain,
+    close_loggers,
+    pin_logger_runs,
+    remember_logger_runs,
+    tensorboard_of,
+)
+from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
-from trainlab.core.run_dir import read_status
+from trainlab.core.run_dir import refuse_finished
 from trainlab.core.seeding import seed_everything
 from trainlab.errors import RunFolderError
 from trainlab.io import atomic_write_json
@@ -52,11 +59,8 @@ def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
             )
         return None
     ckpt = Path(resume) if str(resume).endswith(".ckpt") else last
-    if read_status(run_dir).get("status") == "finished" and not cfg.get("resume_finished"):
-        raise RunFolderError(
-            f"{run_dir} holds a finished run; refusing to resume it. To train it further, raise "
-            f"trainer.max_epochs and pass resume_finished=true"
-        )
+    if not cfg.get("resume_finished"):
+        refuse_finished(run_dir)
     if not ckpt.is_file():
         if resume == "auto":
             log.info("resume=auto: no %s yet, starting from scratch", last)
@@ -68,6 +72,7 @@ def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
 
 def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     """Run one training and return its final metrics (also written to ``metrics.json``)."""
+    check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     resume_ckpt = resolve_resume(cfg, run_dir)
     route_lightning_logs()
@@ -107,9 +112,13 @@ def _fit_and_test(
         CheckpointMetadata(as_plain(cfg), spec),
         history,
     ]
+    if cfg.get("privacy"):
+        callbacks.append(instantiate(cfg.privacy, _convert_="all"))
     pin_logger_runs(cfg.get("logger"), run_dir)
     loggers = build_named(cfg.get("logger"))
     precision = resolve_precision(cfg.trainer.get("precision"), hardware)
+    if cfg.get("privacy") and str(cfg.trainer.get("precision")) == "auto":
+        precision = "32-true"  # Opacus' per-sample gradients need 32-bit training
     trainer = instantiate(
         cfg.trainer,
         callbacks=callbacks,
@@ -135,6 +144,7 @@ def _fit_and_test(
     if trainer.is_global_zero:
         _write_reports(cfg, run_dir, model, datamodule, best_path, loggers, trainer.global_step)
         _finish(cfg, run_dir, trainer, history, best_path, metrics, started)
+    close_loggers(loggers)
     return metrics
 
 
@@ -191,7 +201,7 @@ def _finish(
     best_epoch, best_score = history.best()
     atomic_write_json(run_dir / "metrics.json", metrics)
     record = set_status(run_dir, "finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    write_summary(
+    summary = write_summary(
         run_dir,
         {
             "status": "finished",
@@ -207,4 +217,11 @@ def _finish(
             "best_checkpoint": best_path,
             "metrics": metrics,
         },
+    )
+    log.info(
+        "finished: results in %s\n%s\nlearning curves: tensorboard --logdir %s | notebook: "
+        "notebooks/results.ipynb",
+        run_dir,
+        summary.read_text(encoding="utf-8").rstrip(),
+        run_dir / "tensorboard",
     )

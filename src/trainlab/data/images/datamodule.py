@@ -134,11 +134,17 @@ class ImageFolderDataModule(L.LightningDataModule):
         self._predict_dataset: ImageListDataset | None = None
 
     def prepare_data(self) -> None:
-        """Write the embedded data set if asked and absent."""
-        if self.embedded == "digits" and not (self.data_dir / "raw").is_dir():
+        """Write the embedded data set and its default splits if asked and absent."""
+        if self.embedded != "digits":
+            return
+        if not (self.data_dir / "raw").is_dir():
             from trainlab.data.images.digits import write_digits
 
             write_digits(self.data_dir)
+        if not (self.data_dir / "splits" / "test.txt").is_file():
+            from trainlab.data.images.split import split_folder
+
+            split_folder(self.data_dir, folds=5, test_ratio=0.15, seed=42)
 
     def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
         """Fill loader settings the config left as None from hardware-derived defaults."""

@@ -1,0 +1,84 @@
+"""``trainlab convert inputs=[...] root=... table=train_data``: MGF/mzML -> Lance tables."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.cli.app import entry_point
+from trainlab.core.schema import Schema
+from trainlab.errors import DataError
+
+log = logging.getLogger("trainlab.convert")
+
+CONVERT_SCHEMA = Schema(
+    keys={
+        "task_name": "str",
+        "inputs": "list | str",
+        "root": "str",
+        "table": "str",
+        "label_column": "str | None",
+        "labels_csv": "str | None",
+        "dataset_id": "str | None",
+        "on_bad_row": "str",
+        "standardization": "str | None",
+        "paths": "dict",
+        "extras": "dict",
+        "seed": "int",
+        "run_name": "str | None",
+        "resume": "str | None",
+    },
+    required={"inputs", "root"},
+    target_groups=(),
+)
+
+
+def run(cfg: DictConfig) -> Any:
+    """Convert, write ``convert_report.json`` in the run folder, fail if a file was rejected."""
+    from trainlab.data.spectra.convert import convert_files, iter_supported
+    from trainlab.io import atomic_write_json
+
+    inputs = [cfg.inputs] if isinstance(cfg.inputs, str) else list(cfg.inputs)
+    files = list(iter_supported(inputs))
+    if not files:
+        raise DataError(f"inputs={inputs}: no .mgf or .mzML files found")
+    report = convert_files(
+        files,
+        cfg.root,
+        cfg.table,
+        label_column=cfg.label_column,
+        labels_csv=cfg.labels_csv,
+        dataset_id=cfg.dataset_id,
+        on_bad_row=cfg.on_bad_row,
+        standardization=cfg.standardization,
+    )
+    log.info("%s", report.summary())
+    atomic_write_json(
+        Path(cfg.paths.output_dir) / "convert_report.json",
+        {
+            "root": str(report.root),
+            "table": report.table,
+            "rows_written": report.rows_written,
+            "standardization": str(report.standardization) if report.standardization else None,
+            "files": [
+                {"path": str(f.path), "status": f.status, "rows": f.rows, "problems": f.problems}
+                for f in report.files
+            ],
+        },
+    )
+    if report.failed:
+        names = ", ".join(str(f.path) for f in report.failed)
+        raise DataError(
+            f"{len(report.failed)} file(s) rejected and not written: {names}. The other files "
+            "were written; fix these and rerun (files already in the table are skipped)"
+        )
+    return report
+
+
+main = entry_point("convert", CONVERT_SCHEMA)(run)
+
+if __name__ == "__main__":
+    main()

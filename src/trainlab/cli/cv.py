@@ -1,0 +1,53 @@
+"""``trainlab cv``: nested cross-validation + aggregation + final model (k-mer pipeline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.cli.app import entry_point
+from trainlab.core.schema import Schema
+
+CV_SCHEMA = Schema(
+    keys={
+        "task_name": "str",
+        "experiment_name": "str | None",
+        "tags": "list | None",
+        "seed": "int",
+        "deterministic": "bool",
+        "cudnn_benchmark": "bool",
+        "run_name": "str | None",
+        "resume": "str | None",
+        "mode": "str",
+        "monitor": "str",
+        "output_dir": "str | None",
+        "hyperparams": "str | dict | None",
+        "cv": "dict",
+        "final": "dict",
+        "data": "dict",
+        "model": "dict",
+        "trainer": "dict",
+        "callbacks": "dict | None",
+        "logger": "dict | None",
+        "paths": "dict",
+        "extras": "dict",
+    },
+)
+
+
+def run(cfg: DictConfig) -> Any:
+    """Run the stages of ``mode`` and return their summary."""
+    from trainlab.core.seeding import seed_everything
+    from trainlab.core.train import route_lightning_logs
+    from trainlab.pipelines.kmer_cv.runner import run_cv
+
+    route_lightning_logs()
+    seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
+    return run_cv(cfg)
+
+
+main = entry_point("cv", CV_SCHEMA)(run)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""evaluation_report.json: the full metrics of a model on one split, from its predict_step.
+
+Classifiers give `{"probs": {task: (B, C)}, "target": {task: (B,)}}`; span models give
+`{"start", "end", "span_target": {"start", "end", "valid"}}`; joint models give both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from trainlab.io import atomic_write_json
+from trainlab.metrics.evaluation import classification_metrics, span_metrics
+
+
+def predict_outputs(model: Any, datamodule: Any, loader: Any) -> list[dict[str, Any]]:
+    """predict_step outputs over a loader, on the CPU, in eval mode."""
+    model = model.cpu().eval()
+    outputs = []
+    with torch.inference_mode():
+        for index, batch in enumerate(loader):
+            if hasattr(datamodule, "on_after_batch_transfer"):
+                batch = datamodule.on_after_batch_transfer(batch, 0)
+            outputs.append(model.predict_step(batch, index))
+    return outputs
+
+
+def build_evaluation_report(
+    outputs: list[dict[str, Any]], tasks: dict[str, list[str]] | None
+) -> dict[str, Any]:
+    """Per task classification metrics and, when the model predicts spans, span metrics."""
+    report: dict[str, Any] = {}
+    if outputs and "probs" in outputs[0] and "target" in outputs[0] and tasks:
+        report["tasks"] = {
+            task: classification_metrics(
+                torch.cat([o["target"][task] for o in outputs]).numpy(),
+                torch.cat([o["probs"][task] for o in outputs]).float().numpy(),
+                classes,
+            )
+            for task, classes in tasks.items()
+        }
+        if len(tasks) == 1:
+            report.update(report["tasks"][next(iter(tasks))])
+    if outputs and "span_target" in outputs[0]:
+        valid = torch.cat([o["span_target"]["valid"] for o in outputs]).bool()
+
+        def cat(key: str, inner: str | None = None) -> torch.Tensor:
+            rows = [o[key][inner] if inner else o[key] for o in outputs]
+            return torch.cat(rows)[valid]
+
+        report["evidence"] = span_metrics(
+            cat("start"), cat("end"), cat("span_target", "start"), cat("span_target", "end")
+        )
+    return report
+
+
+def write_evaluation_report(
+    run_dir: Path, model: Any, datamodule: Any, *, split: str = "test", extra: dict | None = None
+) -> Path | None:
+    """Write `run_dir/evaluation_report.json` for `split`; None when the model cannot predict."""
+    loaders = datamodule.report_dataloaders() if hasattr(datamodule, "report_dataloaders") else {}
+    loader = loaders.get(split)
+    if loader is None and split == "test" and hasattr(datamodule, "test_dataloader"):
+        loader = datamodule.test_dataloader()
+    if loader is None or not hasattr(model, "predict_step"):
+        return None
+    report = build_evaluation_report(
+        predict_outputs(model, datamodule, loader), getattr(model, "tasks", None)
+    )
+    if not report:
+        return None
+    return atomic_write_json(
+        Path(run_dir) / "evaluation_report.json", {"split": split, **(extra or {}), **report}
+    )

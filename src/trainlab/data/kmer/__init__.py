@@ -1,0 +1,1 @@
+"""k-mer matrices of metagenomic samples: MUSET/kmtricks readers, metadata, folds, generator."""

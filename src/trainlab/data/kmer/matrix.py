@@ -1,0 +1,205 @@
+"""Readers of k-mer matrices: MUSET `unitigs.frac.mat` text, `.npy`, `.npz` and Parquet.
+
+Every reader returns samples x features float32. MUSET writes one row per unitig
+(`<unitig_id> <v_1> ... <v_N>`, space-separated, no header) with one column per sample in the
+order of `kmtricks.fof`; we transpose it once into a memory-mapped binary cache and reuse it.
+"""
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainlab.data.kmer import cache
+from trainlab.data.kmer.fof import find_fof, read_fof
+from trainlab.errors import DataError
+
+log = logging.getLogger(__name__)
+
+BINARY_SUFFIXES = (".npy", ".npz", ".parquet", ".pq")
+NPZ_VALUE_KEYS = ("X", "x", "values", "matrix", "data")
+_CHUNK_BYTES = 64 << 20
+
+
+@dataclass
+class KmerMatrix:
+    """A samples x features float32 matrix (possibly memory-mapped) with its ids."""
+
+    values: np.ndarray
+    sample_ids: list[str]
+    feature_ids: list[str]
+    source: Path
+
+
+def load_matrix(
+    path: str | Path,
+    fof_path: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+) -> KmerMatrix:
+    """Load a k-mer matrix as samples x features.
+
+    Args:
+        path: MUSET text matrix (any suffix but the binary ones), `.npy`, `.npz` or Parquet.
+        fof_path: kmtricks fof giving the sample order; searched for when None and needed.
+        cache_dir: where parsed text matrices are cached; default `.trainlab_cache` beside it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Matrix file {path} does not exist. Set data.matrix_path to its path.")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        values = np.load(path, mmap_mode="r")
+        return _with_ids(path, _check_2d(path, values), None, None, fof_path)
+    if suffix == ".npz":
+        return _load_npz(path, fof_path)
+    if suffix in (".parquet", ".pq"):
+        return _load_parquet(path, fof_path)
+    sample_ids = read_fof(fof_path if fof_path is not None else find_fof(path))
+    cache_dir = Path(cache_dir) if cache_dir is not None else path.parent / ".trainlab_cache"
+    values, feature_ids = load_unitig_matrix(path, len(sample_ids), cache_dir)
+    return KmerMatrix(values, sample_ids, feature_ids, path)
+
+
+def load_unitig_matrix(
+    path: str | Path, n_samples: int, cache_dir: str | Path
+) -> tuple[np.ndarray, list[str]]:
+    """Samples x unitigs float32 memmap of a MUSET text matrix, parsed once then cached."""
+    path = Path(path)
+    fp = cache.fingerprint(path)
+    entry = cache.cache_entry(cache_dir, path, fp)
+    cached = cache.load_cached(entry, fp)
+    if cached is not None:
+        values, feature_ids = cached
+        if values.shape[0] != n_samples:
+            raise _column_count_error(path, values.shape[0], n_samples)
+        log.info("Using cached matrix %s (%d x %d)", entry, *values.shape)
+        return values, feature_ids
+    log.info("Parsing %s (%.1f MB, %d unitigs) into %s", path, fp.size / 1e6, fp.n_lines, entry)
+    shape = (n_samples, fp.n_lines)
+    values, tmp = cache.open_cache_values(entry, shape)
+    try:
+        feature_ids = _parse_into(path, values, fp)
+        values.flush()
+        del values
+        cache.commit_cache(entry, tmp, fp, shape, feature_ids)
+    finally:
+        if tmp.exists():
+            os.unlink(tmp)
+    return np.load(entry / "values.npy", mmap_mode="r"), feature_ids
+
+
+def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]:
+    """Parse unitig rows in chunks with the pandas C parser and write them transposed."""
+    import pandas as pd
+
+    n_samples, n_unitigs = out.shape
+    chunk_rows = max(1, int(_CHUNK_BYTES / max(1, fp.size / max(1, n_unitigs))))
+    feature_ids: list[str] = []
+    start = 0
+    reader = pd.read_csv(
+        path,
+        sep=" ",
+        header=None,
+        index_col=0,
+        dtype={0: str},
+        chunksize=chunk_rows,
+        engine="c",
+        skip_blank_lines=False,
+    )
+    try:
+        for chunk in reader:
+            block = chunk.to_numpy(dtype=np.float32)
+            if block.shape[1] == n_samples + 1 and np.isnan(block[:, -1]).all():
+                block = block[:, :-1]  # trailing space at line ends
+            if block.shape[1] != n_samples:
+                raise _column_count_error(path, block.shape[1], n_samples)
+            bad = np.isnan(block).any(axis=1)
+            if bad.any():
+                line = start + int(np.argmax(bad)) + 1
+                raise DataError(
+                    f"{path}:{line}: missing or empty value in unitig row. Every row must be "
+                    f"'<unitig_id>' followed by {n_samples} numbers separated by single spaces."
+                )
+            out[:, start : start + len(block)] = block.T
+            feature_ids.extend(chunk.index.astype(str))
+            start += len(block)
+            log.info("  parsed %d / %d unitigs (%.0f%%)", start, n_unitigs, 100 * start / n_unitigs)
+    except ValueError as exc:
+        raise DataError(
+            f"{path}: cannot parse as a MUSET unitig matrix ({exc}). Expected space-separated "
+            "'<unitig_id> <v_1> ... <v_N>' lines with numeric values and no header."
+        ) from exc
+    if start != n_unitigs:
+        raise DataError(f"{path}: read {start} unitig rows but the file has {n_unitigs} lines.")
+    return feature_ids
+
+
+def _column_count_error(path: Path, got: int, expected: int) -> DataError:
+    return DataError(
+        f"{path} has {got} sample columns but the fof lists {expected} samples. "
+        "Use the kmtricks.fof of the run that produced this matrix (data.fof_path=...)."
+    )
+
+
+def _check_2d(path: Path, values: np.ndarray) -> np.ndarray:
+    if values.ndim != 2:
+        raise DataError(f"{path}: expected a 2-D samples x features array, got {values.shape}.")
+    if values.dtype != np.float32:
+        values = np.asarray(values, dtype=np.float32)
+    return values
+
+
+def _with_ids(
+    path: Path,
+    values: np.ndarray,
+    sample_ids: list[str] | None,
+    feature_ids: list[str] | None,
+    fof_path: str | Path | None,
+) -> KmerMatrix:
+    if sample_ids is None:
+        sample_ids = read_fof(fof_path if fof_path is not None else find_fof(path))
+    if len(sample_ids) != values.shape[0]:
+        raise DataError(
+            f"{path} has {values.shape[0]} rows (samples) but {len(sample_ids)} sample ids "
+            "were given. Binary matrices are samples x features; transpose it or fix the ids."
+        )
+    if feature_ids is None:
+        feature_ids = [str(i) for i in range(values.shape[1])]
+    return KmerMatrix(values, list(sample_ids), list(feature_ids), path)
+
+
+def _load_npz(path: Path, fof_path: str | Path | None) -> KmerMatrix:
+    with np.load(path, allow_pickle=False) as archive:
+        key = next((k for k in NPZ_VALUE_KEYS if k in archive.files), None)
+        if key is None:
+            raise DataError(
+                f"{path} holds {archive.files}; expected the matrix under one of {NPZ_VALUE_KEYS}."
+            )
+        values = _check_2d(path, archive[key])
+        sample_ids = archive["sample_ids"].astype(str).tolist() if "sample_ids" in archive else None
+        feature_ids = (
+            archive["feature_ids"].astype(str).tolist() if "feature_ids" in archive else None
+        )
+    return _with_ids(path, values, sample_ids, feature_ids, fof_path)
+
+
+def _load_parquet(path: Path, fof_path: str | Path | None) -> KmerMatrix:
+    """Parquet: one row per sample; ids in a `sample_id` column or a string index."""
+    import pandas as pd
+
+    frame = pd.read_parquet(path)
+    sample_ids = None
+    if "sample_id" in frame.columns:
+        sample_ids = frame.pop("sample_id").astype(str).tolist()
+    elif not isinstance(frame.index, pd.RangeIndex):
+        sample_ids = frame.index.astype(str).tolist()
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        raise DataError(
+            f"{path}: non-numeric feature columns {non_numeric[:5]}. Keep ids in 'sample_id' "
+            "or the index and only numeric feature columns."
+        )
+    values = frame.to_numpy(dtype=np.float32)
+    return _with_ids(path, values, sample_ids, [str(c) for c in frame.columns], fof_path)

@@ -1,0 +1,157 @@
+"""Sample metadata (TSV keyed by `Run_accession`) and its alignment with the matrix samples."""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainlab.errors import DataError
+
+DEFAULT_ID_COLUMN = "Run_accession"
+DEFAULT_TASKS = ("sample_type", "community_type", "sample_host", "material")
+MISSING = -1
+_EXAMPLES = 5
+
+
+@dataclass
+class Labels:
+    """Encoded labels aligned with the matrix rows.
+
+    Attributes:
+        tasks: task name -> sorted class names (index = class id).
+        y: (n_samples, n_tasks) int64, -1 where the label is missing.
+        groups: group label per sample (e.g. project) or None.
+    """
+
+    tasks: dict[str, list[str]]
+    y: np.ndarray
+    groups: np.ndarray | None
+
+
+def read_metadata(
+    path: str | Path,
+    id_column: str = DEFAULT_ID_COLUMN,
+    task_columns: Sequence[str] = DEFAULT_TASKS,
+    group_column: str | None = None,
+):
+    """Read a metadata TSV as strings; blank and NA cells become missing (None).
+
+    Returns:
+        A pandas DataFrame with the id, task and group columns.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"Metadata file {path} does not exist. Set data.metadata_path.")
+    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    wanted = [id_column, *task_columns] + ([group_column] if group_column else [])
+    absent = [c for c in wanted if c not in frame.columns]
+    if absent:
+        raise DataError(
+            f"{path}: columns {absent} not found; it has {list(frame.columns)}. "
+            "Set data.id_column / data.tasks / data.group_column to existing columns."
+        )
+    frame = frame[list(dict.fromkeys(wanted))].copy()
+    for column in frame.columns:
+        stripped = frame[column].str.strip()
+        frame[column] = stripped.where(stripped.notna() & (stripped != ""), None)
+    if frame[id_column].isna().any():
+        row = int(frame[id_column].isna().to_numpy().argmax()) + 2
+        raise DataError(f"{path}:{row}: empty {id_column}. Every row needs a sample id.")
+    return frame
+
+
+def align_metadata(
+    sample_ids: Sequence[str],
+    frame,
+    id_column: str = DEFAULT_ID_COLUMN,
+    allow_extra_metadata: bool = False,
+    source: str = "metadata",
+):
+    """Reorder metadata rows to the matrix sample order.
+
+    Raises:
+        DataError: duplicated ids on either side, ids missing on either side, or a count
+            mismatch; each message lists examples.
+    """
+    matrix_dupes = _duplicates(sample_ids)
+    if matrix_dupes:
+        raise DataError(
+            f"Matrix sample ids are duplicated: {_examples(matrix_dupes)}. "
+            "Fix the kmtricks.fof so each sample appears once."
+        )
+    meta_ids = frame[id_column].tolist()
+    meta_dupes = _duplicates(meta_ids)
+    if meta_dupes:
+        raise DataError(
+            f"{source}: {id_column} values are duplicated: {_examples(meta_dupes)}. "
+            "Keep one row per sample."
+        )
+    meta_set, matrix_set = set(meta_ids), set(sample_ids)
+    no_meta = [s for s in sample_ids if s not in meta_set]
+    no_matrix = [s for s in meta_ids if s not in matrix_set]
+    if len(sample_ids) != len(meta_ids) and not (allow_extra_metadata and not no_meta):
+        raise DataError(
+            f"Sample count mismatch: the matrix has {len(sample_ids)} samples, {source} has "
+            f"{len(meta_ids)} rows. In the matrix only: {len(no_meta)} "
+            f"{_examples(no_meta)}; in {source} only: {len(no_matrix)} {_examples(no_matrix)}. "
+            "Use the metadata of exactly these samples (or data.allow_extra_metadata=true "
+            "when the metadata covers more samples)."
+        )
+    if no_meta or (no_matrix and not allow_extra_metadata):
+        raise DataError(
+            f"Sample ids do not match: {len(no_meta)} matrix samples lack metadata "
+            f"{_examples(no_meta)}; {len(no_matrix)} {source} rows are not in the matrix "
+            f"{_examples(no_matrix)}. Check {id_column} against the kmtricks.fof ids."
+        )
+    return frame.set_index(id_column).loc[list(sample_ids)].reset_index()
+
+
+def encode_labels(
+    frame,
+    task_columns: Sequence[str],
+    group_column: str | None = None,
+    classes: dict[str, list[str]] | None = None,
+) -> Labels:
+    """Integer-encode task columns; classes are sorted from the data unless given.
+
+    Missing labels become -1 and are kept (ignored by losses and metrics). With `classes`
+    given (prediction data), labels outside them raise DataError.
+    """
+    tasks: dict[str, list[str]] = {}
+    y = np.full((len(frame), len(task_columns)), MISSING, dtype=np.int64)
+    for j, task in enumerate(task_columns):
+        column = frame[task]
+        present = column.notna().to_numpy()
+        names = sorted(set(column[present])) if classes is None else list(classes[task])
+        index = {name: i for i, name in enumerate(names)}
+        unknown = sorted(set(column[present]) - index.keys())
+        if unknown:
+            raise DataError(
+                f"Task {task!r}: labels {_examples(unknown)} are not among the model's classes "
+                f"{names}. Predict without labels or retrain with these classes."
+            )
+        y[present, j] = [index[v] for v in column[present]]
+        tasks[task] = names
+    groups = None
+    if group_column:
+        raw = frame[group_column].to_numpy(dtype=object)
+        # a sample without a group is its own group, so it never joins another's side
+        groups = np.array(
+            [g if g is not None else f"__nogroup_{i}" for i, g in enumerate(raw)], dtype=object
+        )
+    return Labels(tasks=tasks, y=y, groups=groups)
+
+
+def _duplicates(ids: Sequence[str]) -> list[str]:
+    return [i for i, n in Counter(ids).items() if n > 1]
+
+
+def _examples(ids: Sequence[str]) -> str:
+    shown = ", ".join(repr(i) for i in list(ids)[:_EXAMPLES])
+    more = f", ... ({len(ids) - _EXAMPLES} more)" if len(ids) > _EXAMPLES else ""
+    return f"[{shown}{more}]"

@@ -1,0 +1,226 @@
+"""LightningDataModule over the Lance spectra tables of one root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
+from trainlab.data.spectra.schema import (
+    N_INSTRUMENT_SETTINGS,
+    POLARITY_NAMES,
+    TRAIN_TABLE,
+    VALIDATION_TABLE,
+    polarity_of,
+)
+from trainlab.data.spectra.store import flat_settings, list_spectra_tables, open_spectra
+from trainlab.errors import DataError
+
+PREDICTIONS_FILE = "predictions.csv"
+LABEL_CLASSES = ["unlabeled", "identified"]
+
+
+def table_rows(uri: str | Path, polarity: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row indices kept by the polarity filter, their labels, their polarities) of a table."""
+    import lance
+
+    table = lance.dataset(str(uri)).to_table(columns=["instrument_settings", "label"])
+    polarities = polarity_of(flat_settings(table.column("instrument_settings"), table.num_rows))
+    labels = table.column("label").to_numpy()
+    keep = np.arange(table.num_rows) if polarity is None else np.flatnonzero(polarities == polarity)
+    return keep, labels[keep], polarities[keep]
+
+
+def safe_start_method() -> str:
+    """``forkserver`` where the platform has it, else ``spawn``: never a plain fork."""
+    import multiprocessing
+
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _collate_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return batch  # the dataset already returns a whole batch
+
+
+class SpectraDataModule(L.LightningDataModule):
+    """Train/validation/test from ``<root>/{train_data,validation_data,test_<n>}``.
+
+    Args:
+        root: folder holding the Lance tables.
+        polarity: 1 (positive mode only), 0 (negative only) or None (both).
+        batch_size: spectra per batch (per device under DDP).
+        test_table: the table used by ``trainer.test``.
+        synthetic: settings of the synthetic generator (see ``SyntheticSpec``) written to
+            ``root`` when it holds no tables; None never generates.
+        threshold: predictions at or above it are called identified in the prediction CSV.
+        threshold_quantile: set the threshold instead from the predicted data's labelled
+            positives, at this quantile of their probabilities (e.g. 0.05).
+        multiprocessing_context: start method of loader workers; None picks forkserver (or
+            spawn), because Lance is not fork-safe once a table has been opened.
+        Loader settings left as None are filled from the hardware by the core.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        polarity: int | None = None,
+        batch_size: int = 256,
+        test_table: str = "test_1",
+        synthetic: dict[str, Any] | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+        threshold: float | None = None,
+        threshold_quantile: float | None = None,
+        num_workers: int | None = None,
+        pin_memory: bool | None = None,
+        persistent_workers: bool | None = None,
+        prefetch_factor: int | None = None,
+        multiprocessing_context: str | None = None,
+        seed: int = 42,
+    ) -> None:
+        super().__init__()
+        if polarity not in (None, 0, 1):
+            raise DataError(f"data.polarity={polarity!r}: use 1 (positive), 0 (negative) or null")
+        if threshold is not None and threshold_quantile is not None:
+            raise DataError("set data.threshold or data.threshold_quantile, not both")
+        if threshold_quantile is not None and not 0 <= threshold_quantile <= 1:
+            raise DataError(f"data.threshold_quantile={threshold_quantile} must lie in [0, 1]")
+        self.root = Path(root)
+        self.polarity = polarity
+        self.batch_size = batch_size
+        self.test_table = test_table
+        self.synthetic = synthetic
+        self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
+        self.threshold, self.threshold_quantile = threshold, threshold_quantile
+        self.loader_options = {
+            "num_workers": num_workers,
+            "pin_memory": pin_memory,
+            "persistent_workers": persistent_workers,
+            "prefetch_factor": prefetch_factor,
+            "multiprocessing_context": multiprocessing_context,
+        }
+        self.datasets: dict[str, SpectraBatches] = {}
+        self.label_counts: dict[str, dict[str, list[int]]] = {}
+        self._predict: SpectraBatches | None = None
+
+    def prepare_data(self) -> None:
+        """Write the synthetic set into ``root`` if asked and ``root`` holds no tables."""
+        if self._predict is not None:
+            return  # predicting reads only the given table
+        if self.synthetic is not None and not list_spectra_tables(self.root):
+            from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
+
+            generate_spectra(self.root, SyntheticSpec(**self.synthetic))
+
+    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
+        """Fill loader settings the config left as None from hardware-derived defaults."""
+        for key, value in defaults.items():
+            if self.loader_options.get(key) is None:
+                self.loader_options[key] = value
+
+    def _open(self, name: str, root: Path | None = None) -> SpectraBatches:
+        dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
+        rows, labels, polarities = table_rows(dataset.uri, self.polarity)
+        if len(rows) == 0:
+            raise DataError(
+                f"{dataset.uri} has no rows of polarity {self.polarity} "
+                f"({POLARITY_NAMES.get(self.polarity)}); set data.polarity=null or another value"
+            )
+        self.label_counts[name] = {
+            POLARITY_NAMES[code]: [
+                int(((polarities == code) & (labels == 0)).sum()),
+                int(((polarities == code) & (labels == 1)).sum()),
+            ]
+            for code in POLARITY_NAMES
+        }
+        return SpectraBatches(dataset.uri, rows)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Open the tables and apply the polarity filter (prediction uses setup_predict)."""
+        if stage == "predict":
+            return
+        wanted = {"train": TRAIN_TABLE, "val": VALIDATION_TABLE}
+        if stage in (None, "fit", "test", "validate"):
+            wanted["test"] = self.test_table
+        for split, name in wanted.items():
+            if split not in self.datasets:
+                if split == "test" and stage == "fit":
+                    continue
+                self.datasets[split] = self._open(name)
+
+    def spec(self) -> dict[str, Any]:
+        """What the model builder needs: the (PU) label classes and the polarity trained on."""
+        return {
+            "tasks": {"label": list(LABEL_CLASSES)},
+            "polarity": self.polarity,
+            "n_instrument_settings": N_INSTRUMENT_SETTINGS,
+            "label_counts": self.label_counts.get(TRAIN_TABLE, {}),
+        }
+
+    def _loader(self, dataset: SpectraBatches, shuffle: bool, drop_last: bool) -> DataLoader:
+        options = {k: v for k, v in self.loader_options.items() if v is not None}
+        if not options.get("num_workers"):
+            for key in ("prefetch_factor", "multiprocessing_context"):
+                options.pop(key, None)
+            options["persistent_workers"] = False
+        elif not options.get("multiprocessing_context"):
+            # Lance's runtime is not fork-safe once the parent has opened a table (setup does)
+            options["multiprocessing_context"] = safe_start_method()
+        sampler = BatchSampler(len(dataset), self.batch_size, shuffle, self.seed, drop_last)
+        return DataLoader(
+            dataset, batch_size=None, sampler=sampler, collate_fn=_collate_batch, **options
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["train"], self.shuffle, self.drop_last)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["val"], False, False)
+
+    def test_dataloader(self) -> DataLoader:
+        if "test" not in self.datasets:
+            self.setup("test")
+        return self._loader(self.datasets["test"], False, False)
+
+    def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
+        """Predict on a Lance spectra table folder (e.g. ``<root>/test_1``)."""
+        path = Path(input_path)
+        if not (path / "_versions").is_dir():
+            raise DataError(
+                f"predict input {path} is not a Lance spectra table: give a table folder such "
+                f"as <root>/test_1 (convert MGF/mzML first with `trainlab convert`)"
+            )
+        self._predict = self._open(path.name, root=path.parent)
+
+    def predict_dataloader(self) -> DataLoader:
+        if self._predict is None:
+            raise DataError("call setup_predict(input) before predict_dataloader()")
+        return self._loader(self._predict, False, False)
+
+    def write_predictions(
+        self, outputs: list[dict[str, Any]], out_dir: Path, spec: dict[str, Any]
+    ) -> list[Path]:
+        """``predictions.csv``: one row per spectrum, with the decision threshold if one is set.
+
+        Columns: index (row of the input table), probability, label, polarity, source_file,
+        ms1_scan_number, ms2_scan_number, and ``predicted`` (1/0) when there is a threshold.
+        """
+        from trainlab.data.spectra.predictions import write_prediction_files
+
+        merged = {
+            key: torch.cat([out[key].detach().cpu() for out in outputs]).numpy()
+            for key in ("prob", "index")
+        }
+        return write_prediction_files(
+            self._predict.dataset,
+            merged["index"],
+            merged["prob"],
+            Path(out_dir),
+            threshold=self.threshold,
+            threshold_quantile=self.threshold_quantile,
+        )

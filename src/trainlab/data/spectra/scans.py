@@ -1,0 +1,233 @@
+"""Scans read from MGF and mzML files (pyteomics) into one plain record type.
+
+mzML gives everything from its cvParams. MGF entries use these parameters (case-insensitive):
+``MSLEVEL`` (default 2), ``SCANS`` (else ``scan=N`` in ``TITLE``, else the entry's position + 1),
+``PEPMASS``, ``CHARGE``, ``IONMODE`` or ``POLARITY`` (else the sign of ``CHARGE``),
+``RTINSECONDS``, ``ION_INJECTION_TIME``, ``COLLISION_ENERGY``, ``ACTIVATION`` (CID or HCD),
+``ISOLATION_WIDTH``, ``SPECTRUM_TYPE`` (centroid or profile), ``SCAN_WINDOW_LOWER``,
+``SCAN_WINDOW_UPPER``, ``COMPOUND_NAME`` or ``NAME``, ``MZML_FILEPATH``, and the label column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainlab.data.spectra.schema import MAX_PEAKS, MIN_RELATIVE_INTENSITY, NEGATIVE, POSITIVE
+
+_SCAN_IN_ID = re.compile(r"scan=(\d+)")
+_TRUE = {"1", "1.0", "true", "yes", "y", "identified", "t"}
+_FALSE = {"0", "0.0", "false", "no", "n", "unlabeled", "unlabelled", "f", ""}
+
+
+@dataclass
+class Scan:
+    """One MS1 or MS2 scan with the fields the spectra table needs; None where unknown."""
+
+    position: int
+    scan_number: int
+    ms_level: int
+    mz: np.ndarray
+    intensity: np.ndarray
+    polarity: int | None = None
+    retention_time_s: float | None = None
+    injection_time_ms: float | None = None
+    total_ion_current: float | None = None
+    base_peak_intensity: float | None = None
+    window_lower: float | None = None
+    window_upper: float | None = None
+    spectrum_type: str | None = None
+    precursor_mz: float | None = None
+    precursor_charge: int | None = None
+    precursor_intensity: float | None = None
+    collision_energy: float | None = None
+    activation: str | None = None
+    isolation_width: float | None = None
+    label: str | None = None
+    compound_name: str | None = None
+    mzml_filepath: str | None = None
+
+
+def filter_peaks(
+    mz: np.ndarray,
+    intensity: np.ndarray,
+    max_peaks: int = MAX_PEAKS,
+    min_relative_intensity: float = MIN_RELATIVE_INTENSITY,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Keep peaks at >= ``min_relative_intensity`` of the base peak, the ``max_peaks`` most
+    intense of them, sorted by m/z; intensities become sqrt(intensity / base peak)."""
+    mz = np.asarray(mz, dtype=np.float64)
+    intensity = np.asarray(intensity, dtype=np.float64)
+    keep = np.isfinite(mz) & np.isfinite(intensity) & (intensity > 0)
+    mz, intensity = mz[keep], intensity[keep]
+    if len(mz) == 0:
+        return mz.astype(np.float32), intensity.astype(np.float32)
+    relative = intensity / intensity.max()
+    keep = relative >= min_relative_intensity
+    mz, relative = mz[keep], relative[keep]
+    if len(mz) > max_peaks:
+        top = np.argpartition(-relative, max_peaks - 1)[:max_peaks]
+        mz, relative = mz[top], relative[top]
+    order = np.argsort(mz, kind="stable")
+    return mz[order].astype(np.float32), np.sqrt(relative[order]).astype(np.float32)
+
+
+def parse_label(value: object) -> float | None:
+    """1.0 or 0.0 from a label cell (1/0, true/false, yes/no); None when it is not a label."""
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return 1.0
+    if text in _FALSE:
+        return 0.0
+    return None
+
+
+def _polarity_word(value: object) -> int | None:
+    text = str(value).strip().lower()
+    if text in {"positive", "pos", "+", "1", "p"}:
+        return POSITIVE
+    if text in {"negative", "neg", "-", "0", "n"}:
+        return NEGATIVE
+    return None
+
+
+def _float(value: object) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _scan_number(text: str | None, position: int) -> int:
+    if text:
+        match = _SCAN_IN_ID.search(str(text))
+        if match:
+            return int(match.group(1))
+        if str(text).strip().isdigit():
+            return int(str(text).strip())
+    return position + 1
+
+
+def read_mzml(path: str | Path, label_column: str | None = None) -> Iterator[Scan]:
+    """Yield every spectrum of an mzML file as a :class:`Scan`, in file order."""
+    from pyteomics import mzml
+
+    with mzml.MzML(str(path), decode_binary=True, use_index=False) as reader:
+        for position, spectrum in enumerate(reader):
+            yield _mzml_scan(spectrum, position, label_column)
+
+
+def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
+    scan_params = (spectrum.get("scanList") or {}).get("scan") or [{}]
+    scan = scan_params[0]
+    windows = (scan.get("scanWindowList") or {}).get("scanWindow") or [{}]
+    precursors = (spectrum.get("precursorList") or {}).get("precursor") or [{}]
+    precursor = precursors[0]
+    ions = (precursor.get("selectedIonList") or {}).get("selectedIon") or [{}]
+    ion = ions[0]
+    isolation = precursor.get("isolationWindow") or {}
+    activation = precursor.get("activation") or {}
+    polarity = (
+        POSITIVE
+        if "positive scan" in spectrum
+        else NEGATIVE
+        if "negative scan" in spectrum
+        else None
+    )
+    width = None
+    lower, upper = (
+        _float(isolation.get("isolation window lower offset")),
+        _float(isolation.get("isolation window upper offset")),
+    )
+    if lower is not None and upper is not None:
+        width = lower + upper
+    kind = None
+    if "beam-type collision-induced dissociation" in activation:
+        kind = "hcd"
+    elif "collision-induced dissociation" in activation:
+        kind = "cid"
+    charge = _float(ion.get("charge state"))
+    return Scan(
+        position=position,
+        scan_number=_scan_number(spectrum.get("id"), int(spectrum.get("index", position))),
+        ms_level=int(spectrum.get("ms level", 1)),
+        mz=np.asarray(spectrum.get("m/z array", []), dtype=np.float64),
+        intensity=np.asarray(spectrum.get("intensity array", []), dtype=np.float64),
+        polarity=polarity,
+        retention_time_s=_seconds(scan.get("scan start time")),
+        injection_time_ms=_float(scan.get("ion injection time")),
+        total_ion_current=_float(spectrum.get("total ion current")),
+        base_peak_intensity=_float(spectrum.get("base peak intensity")),
+        window_lower=_float(windows[0].get("scan window lower limit")),
+        window_upper=_float(windows[0].get("scan window upper limit")),
+        spectrum_type="centroid"
+        if "centroid spectrum" in spectrum
+        else "profile"
+        if "profile spectrum" in spectrum
+        else None,
+        precursor_mz=_float(ion.get("selected ion m/z")),
+        precursor_charge=None if charge is None else int(charge),
+        precursor_intensity=_float(ion.get("peak intensity")),
+        collision_energy=_float(activation.get("collision energy")),
+        activation=kind,
+        isolation_width=width,
+        label=None if label_column is None else spectrum.get(label_column),
+    )
+
+
+def _seconds(value: object) -> float | None:
+    number = _float(value)
+    if number is None:
+        return None
+    unit = getattr(getattr(value, "unit_info", None), "lower", lambda: "minute")()
+    return number if unit.startswith("second") else number * 60.0
+
+
+def read_mgf(path: str | Path, label_column: str | None = None) -> Iterator[Scan]:
+    """Yield every entry of an MGF file as a :class:`Scan`, in file order."""
+    from pyteomics import mgf
+
+    key = None if label_column is None else label_column.lower()
+    with mgf.MGF(str(path), read_charges=True, convert_arrays=1) as reader:
+        for position, entry in enumerate(reader):
+            params = {k.lower(): v for k, v in entry.get("params", {}).items()}
+            yield _mgf_scan(entry, params, position, key)
+
+
+def _mgf_scan(entry: dict, params: dict, position: int, label_key: str | None) -> Scan:
+    pepmass = params.get("pepmass") or (None, None)
+    charges = params.get("charge")
+    charge = int(charges[0]) if charges is not None and len(charges) else None
+    polarity = _polarity_word(params.get("ionmode", params.get("polarity", "")))
+    if polarity is None and charge:
+        polarity = POSITIVE if charge > 0 else NEGATIVE
+    activation = str(params.get("activation", "")).strip().lower() or None
+    spectrum_type = str(params.get("spectrum_type", "")).strip().lower() or None
+    scans = params.get("scans")
+    return Scan(
+        position=position,
+        scan_number=_scan_number(scans if scans else params.get("title"), position),
+        ms_level=int(_float(params.get("mslevel")) or 2),
+        mz=np.asarray(entry.get("m/z array", []), dtype=np.float64),
+        intensity=np.asarray(entry.get("intensity array", []), dtype=np.float64),
+        polarity=polarity,
+        retention_time_s=_float(params.get("rtinseconds")),
+        injection_time_ms=_float(params.get("ion_injection_time")),
+        window_lower=_float(params.get("scan_window_lower")),
+        window_upper=_float(params.get("scan_window_upper")),
+        spectrum_type=spectrum_type,
+        precursor_mz=_float(pepmass[0]),
+        precursor_charge=None if charge is None else abs(charge),
+        precursor_intensity=_float(pepmass[1]) if len(pepmass) > 1 else None,
+        collision_energy=_float(params.get("collision_energy")),
+        activation=activation,
+        isolation_width=_float(params.get("isolation_width")),
+        label=None if label_key is None else params.get(label_key),
+        compound_name=params.get("compound_name", params.get("name")),
+        mzml_filepath=params.get("mzml_filepath"),
+    )

@@ -1,0 +1,209 @@
+"""Read and write spectra tables in Lance, checking every row against the schema first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trainlab.data.spectra.schema import (
+    COLUMNS,
+    N_INSTRUMENT_SETTINGS,
+    SPECTRA_SCHEMA,
+    UNKNOWN_POLARITY,
+    RowProblem,
+    is_table_name,
+    polarity_of,
+)
+from trainlab.errors import DataError
+
+_STRING_COLUMNS = ("compound_name", "source_file", "dataset_id", "mzml_filepath")
+_MAX_LISTED_PROBLEMS = 20
+WRITE_MODES = ("create", "append", "overwrite")
+
+
+def table_uri(root: str | Path, name: str) -> Path:
+    """Folder of table ``name`` under ``root``; refuses names outside the schema's table set."""
+    if not is_table_name(name):
+        raise DataError(
+            f"table name {name!r} is not one of train_data, validation_data, test_<n>; "
+            "pick one of those names"
+        )
+    return Path(root) / name
+
+
+def list_spectra_tables(root: str | Path) -> list[str]:
+    """Names of the spectra tables that exist under ``root``, sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if is_table_name(p.name) and _is_lance(p))
+
+
+def _is_lance(path: Path) -> bool:
+    return (path / "_versions").is_dir() or (path / "_latest.manifest").exists()
+
+
+def open_spectra(root: str | Path, name: str):
+    """Open table ``name`` under ``root`` as a ``lance.LanceDataset`` after checking its schema."""
+    import lance
+
+    uri = table_uri(root, name)
+    if not _is_lance(uri):
+        found = ", ".join(list_spectra_tables(root)) or "none"
+        raise DataError(
+            f"no Lance table at {uri} (tables under {root}: {found}); "
+            "write it with `trainlab convert` or the spectra generator"
+        )
+    dataset = lance.dataset(str(uri))
+    check_schema(dataset.schema, str(uri))
+    return dataset
+
+
+def read_spectra(root: str | Path, name: str, columns: list[str] | None = None) -> pa.Table:
+    """Read table ``name`` (all rows, ``columns`` or all columns) into memory."""
+    return open_spectra(root, name).to_table(columns=columns)
+
+
+def check_schema(schema: pa.Schema, where: str) -> None:
+    """Raise ``DataError`` naming each missing or mistyped column of ``schema``."""
+    wrong = []
+    for field in SPECTRA_SCHEMA:
+        if field.name not in schema.names:
+            wrong.append(f"missing column {field.name!r} ({field.type})")
+        elif not schema.field(field.name).type.equals(field.type):
+            wrong.append(
+                f"column {field.name!r} is {schema.field(field.name).type}, expected {field.type}"
+            )
+    if wrong:
+        raise DataError(f"{where} does not have the spectra schema: " + "; ".join(wrong))
+
+
+def conform(table: pa.Table, where: str) -> pa.Table:
+    """Select and cast ``table``'s columns to the spectra schema; empty strings for null text."""
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise DataError(f"{where}: missing columns {missing}; every row needs all of {COLUMNS}")
+    arrays = []
+    for field in SPECTRA_SCHEMA:
+        column = table.column(field.name)
+        try:
+            column = column.cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+            raise DataError(
+                f"{where}: column {field.name!r} of type {column.type} does not convert to "
+                f"{field.type} ({err})"
+            ) from err
+        if field.name in _STRING_COLUMNS:
+            column = pc.fill_null(column, "")
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=SPECTRA_SCHEMA)
+
+
+def find_problems(table: pa.Table) -> list[RowProblem]:
+    """Every row of a conformed ``table`` that breaks a schema rule, with its position."""
+    problems: list[RowProblem] = []
+    n = table.num_rows
+    for name in COLUMNS:
+        if name in _STRING_COLUMNS and name != "source_file":
+            continue
+        column = table.column(name)
+        if column.null_count:
+            for i in np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False)):
+                problems.append(RowProblem(int(i), name, "value is missing"))
+    if problems:
+        return problems
+    settings_len = pc.list_value_length(table.column("instrument_settings")).to_numpy()
+    for i in np.flatnonzero(settings_len != N_INSTRUMENT_SETTINGS):
+        problems.append(
+            RowProblem(
+                int(i),
+                "instrument_settings",
+                f"has {settings_len[i]} values, expected {N_INSTRUMENT_SETTINGS}",
+            )
+        )
+    mz_len = pc.list_value_length(table.column("mz_array")).to_numpy()
+    intensity_len = pc.list_value_length(table.column("intensity_array")).to_numpy()
+    for i in np.flatnonzero(mz_len != intensity_len):
+        problems.append(
+            RowProblem(
+                int(i), "intensity_array", f"has {intensity_len[i]} peaks but mz_array {mz_len[i]}"
+            )
+        )
+    for i in np.flatnonzero(mz_len == 0):
+        problems.append(RowProblem(int(i), "mz_array", "the MS1 spectrum has no peaks"))
+    problems += _check_peaks(table, mz_len)
+    labels = table.column("label").to_numpy()
+    for i in np.flatnonzero(~np.isin(labels, (0.0, 1.0))):
+        problems.append(RowProblem(int(i), "label", f"is {labels[i]}, expected 0 or 1"))
+    precursor = table.column("precursor_mz").to_numpy()
+    for i in np.flatnonzero(~(np.isfinite(precursor) & (precursor > 0))):
+        problems.append(RowProblem(int(i), "precursor_mz", f"is {precursor[i]}, expected > 0"))
+    if not any(p.column == "instrument_settings" for p in problems):
+        settings = flat_settings(table.column("instrument_settings"), n)
+        for i in np.flatnonzero(~np.isfinite(settings).all(axis=1)):
+            problems.append(RowProblem(int(i), "instrument_settings", "has NaN or infinite values"))
+        for i in np.flatnonzero(polarity_of(settings) == UNKNOWN_POLARITY):
+            problems.append(
+                RowProblem(
+                    int(i),
+                    "instrument_settings",
+                    "polarity is not one-hot (index 14 = negative, 15 = positive)",
+                )
+            )
+    return sorted(problems, key=lambda p: p.position)
+
+
+def _check_peaks(table: pa.Table, mz_len: np.ndarray) -> list[RowProblem]:
+    problems = []
+    row_of_peak = np.repeat(np.arange(len(mz_len)), mz_len)
+    for column in ("mz_array", "intensity_array"):
+        values = pc.list_flatten(table.column(column)).to_numpy()
+        if len(values) != len(row_of_peak):
+            continue  # length mismatch already reported
+        bad = ~np.isfinite(values) | (values < 0)
+        for i in np.unique(row_of_peak[bad]):
+            problems.append(RowProblem(int(i), column, "has negative, NaN or infinite values"))
+    return problems
+
+
+def flat_settings(column: pa.ChunkedArray | pa.Array, n_rows: int) -> np.ndarray:
+    """An ``(n_rows, 22)`` float32 array from an ``instrument_settings`` column of full rows."""
+    values = pc.list_flatten(column).to_numpy().astype(np.float32, copy=False)
+    return values.reshape(n_rows, N_INSTRUMENT_SETTINGS)
+
+
+def format_problems(problems: list[RowProblem], where: str) -> str:
+    """One message listing the first problems of ``where`` and how many there are."""
+    shown = "; ".join(str(p) for p in problems[:_MAX_LISTED_PROBLEMS])
+    more = len(problems) - _MAX_LISTED_PROBLEMS
+    tail = f"; and {more} more" if more > 0 else ""
+    return f"{where}: {len(problems)} row(s) do not fit the spectra schema: {shown}{tail}"
+
+
+def write_spectra(table: pa.Table, root: str | Path, name: str, mode: str = "append") -> int:
+    """Check every row of ``table``, then write it to ``<root>/<name>``; returns rows written.
+
+    ``append`` creates the table when it does not exist. Nothing is written when any row breaks
+    the schema, so a bad input never leaves a half-appended table behind.
+    """
+    import lance
+
+    if mode not in WRITE_MODES:
+        raise DataError(f"write mode {mode!r} is not one of {WRITE_MODES}")
+    uri = table_uri(root, name)
+    table = conform(table, str(uri))
+    problems = find_problems(table)
+    if problems:
+        raise DataError(format_problems(problems, f"rows for {uri}"))
+    exists = _is_lance(uri)
+    if exists and mode == "append":
+        check_schema(lance.dataset(str(uri)).schema, str(uri))
+    if exists and mode == "create":
+        raise DataError(f"{uri} exists; use mode=append to add rows or pick another root")
+    effective = mode if exists or mode == "overwrite" else "create"
+    uri.parent.mkdir(parents=True, exist_ok=True)
+    lance.write_dataset(table, str(uri), schema=SPECTRA_SCHEMA, mode=effective)
+    return table.num_rows

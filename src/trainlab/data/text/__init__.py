@@ -1,0 +1,1 @@
+"""Text data: readers, splits, evidence spans, the synthetic generator, encoding."""

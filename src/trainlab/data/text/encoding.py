@@ -1,0 +1,140 @@
+"""Tokenise text examples into tensors; map evidence spans onto tokens.
+
+Inputs are (criterion description, text) pairs; only the text is ever truncated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+
+from trainlab.data.text.evidence import SpanReport, char_span_to_tokens
+from trainlab.data.text.examples import CriteriaExample, SpanExample, criterion_text
+from trainlab.errors import DataError
+from trainlab.nets.text_encoders import (
+    TINY,
+    load_tokenizer,
+    resolve_encoder_path,
+    train_wordpiece_tokenizer,
+)
+
+
+def get_tokenizer(
+    encoder: str,
+    cache_dir: str | Path,
+    training_texts: Callable[[], Iterable[str]],
+    *,
+    vocab_size: int = 2000,
+):
+    """The tokenizer that belongs to `encoder`.
+
+    For `tiny`, a WordPiece tokenizer is trained on `training_texts()` once and cached in
+    `cache_dir/tokenizer-tiny-<vocab_size>`; otherwise the encoder's own tokenizer is loaded.
+    """
+    if encoder == TINY:
+        folder = Path(cache_dir) / f"tokenizer-tiny-{vocab_size}"
+        if not (folder / "tokenizer.json").is_file():
+            train_wordpiece_tokenizer(training_texts(), folder, vocab_size=vocab_size)
+        return load_tokenizer(folder)
+    return load_tokenizer(resolve_encoder_path(encoder))
+
+
+def _pairs(tokenizer, firsts: list[str], seconds: list[str], max_length: int, offsets: bool):
+    if not firsts:
+        raise DataError("no examples to encode: the split is empty.")
+    return tokenizer(
+        firsts,
+        seconds,
+        truncation="only_second",
+        max_length=max_length,
+        padding="longest",
+        return_token_type_ids=True,
+        return_offsets_mapping=offsets,
+        return_tensors="pt",
+    )
+
+
+def encode_criteria(
+    tokenizer, examples: list[CriteriaExample], *, max_length: int = 128
+) -> dict[str, torch.Tensor]:
+    """{input_ids, attention_mask, token_type_ids, labels} for criteria examples."""
+    enc = _pairs(
+        tokenizer,
+        [criterion_text(e.criterion) for e in examples],
+        [e.sentence for e in examples],
+        max_length,
+        offsets=False,
+    )
+    return {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "token_type_ids": enc["token_type_ids"],
+        "labels": torch.tensor([e.label for e in examples], dtype=torch.long),
+    }
+
+
+def encode_spans(
+    tokenizer,
+    examples: list[SpanExample],
+    report: SpanReport,
+    *,
+    max_length: int = 256,
+    drop_cut_spans: bool = True,
+) -> tuple[dict[str, torch.Tensor], list[SpanExample]]:
+    """Tensors for (criterion, post) examples with token-level span targets.
+
+    A positive example whose span truncation cuts is recorded in `report.truncated`; with
+    `drop_cut_spans` it is removed (evidence task), otherwise kept with `span_mask` 0 so only
+    its label is learned (joint task).
+
+    Returns:
+        (tensors, kept examples): tensors hold input_ids, attention_mask, token_type_ids,
+        context_mask, start_positions, end_positions, span_mask, labels and offset_mapping
+        (per-token character offsets into the post).
+    """
+    enc = _pairs(
+        tokenizer,
+        [criterion_text(e.criterion) for e in examples],
+        [e.post for e in examples],
+        max_length,
+        offsets=True,
+    )
+    keep, starts, ends, span_mask = [], [], [], []
+    context = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
+    for i, ex in enumerate(examples):
+        seq_ids = enc.sequence_ids(i)
+        context[i] = torch.tensor([s == 1 for s in seq_ids])
+        tokens = None
+        if ex.char_span is not None:
+            offsets = [tuple(o) for o in enc["offset_mapping"][i].tolist()]
+            tokens = char_span_to_tokens(offsets, seq_ids, *ex.char_span)
+            if tokens is None:
+                report.truncated.append(ex.example_id)
+                if drop_cut_spans:
+                    continue
+            else:
+                report.mapped += 1
+        keep.append(i)
+        starts.append(tokens[0] if tokens else 0)
+        ends.append(tokens[1] if tokens else 0)
+        span_mask.append(tokens is not None)
+    if not keep:
+        raise DataError(
+            f"every one of {len(examples)} evidence span(s) was cut by truncation or not found; "
+            "raise data.max_length."
+        )
+    idx = torch.tensor(keep)
+    tensors = {
+        "input_ids": enc["input_ids"][idx],
+        "attention_mask": enc["attention_mask"][idx],
+        "token_type_ids": enc["token_type_ids"][idx],
+        "context_mask": context[idx],
+        "start_positions": torch.tensor(starts, dtype=torch.long),
+        "end_positions": torch.tensor(ends, dtype=torch.long),
+        "span_mask": torch.tensor(span_mask, dtype=torch.bool),
+        "labels": torch.tensor([examples[i].label for i in keep], dtype=torch.long),
+        "offset_mapping": enc["offset_mapping"][idx],
+    }
+    return tensors, [examples[i] for i in keep]

@@ -1,0 +1,92 @@
+"""Class-prior estimation for PU data (Elkan & Noto 2008, "Learning classifiers from only
+positive and unlabeled data", estimator e1).
+
+A classifier trained to separate labelled from unlabeled rows estimates g(x) = P(s=1 | x).
+Under "selected completely at random" labelling, c = P(s=1 | y=1) is the mean of g over
+labelled positives, and the class prior is P(y=1) = P(s=1) / c = s / c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+POLARITY_NAMES = {1: "positive", 0: "negative"}
+
+
+@dataclass(frozen=True)
+class PriorEstimate:
+    """One prior estimate and the numbers it came from."""
+
+    prior: float
+    label_frequency: float
+    labelled_share: float
+    n_labelled_positives: int
+    n_training_rows: int
+    clipped: bool
+
+    def to_dict(self) -> dict:
+        """Plain-number form for JSON."""
+        return asdict(self)
+
+
+def label_frequency(probabilities_of_labelled_positives: np.ndarray) -> float:
+    """c: the mean predicted probability over labelled positives."""
+    probs = np.asarray(probabilities_of_labelled_positives, dtype=np.float64)
+    if probs.size == 0:
+        raise ValueError("no labelled positives to estimate the label frequency c from")
+    return float(probs.mean())
+
+
+def labelled_share(training_labels: np.ndarray) -> float:
+    """s: the share of labelled positives (label 1) among the training rows."""
+    labels = np.asarray(training_labels, dtype=np.float64)
+    if labels.size == 0:
+        raise ValueError("no training rows to compute the labelled share s from")
+    return float((labels == 1).mean())
+
+
+def estimate_prior(
+    training_labels: np.ndarray, probabilities: np.ndarray, labels: np.ndarray
+) -> PriorEstimate:
+    """prior = s / c from training labels and a classifier's probabilities on a labelled set.
+
+    A prior above 1 (c underestimated) is clipped to 1 and flagged.
+    """
+    labels = np.asarray(labels)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    c = label_frequency(probabilities[labels == 1])
+    s = labelled_share(training_labels)
+    if c <= 0:
+        raise ValueError("label frequency c is 0: the classifier never predicts positives")
+    prior = s / c
+    return PriorEstimate(
+        prior=float(min(prior, 1.0)),
+        label_frequency=c,
+        labelled_share=s,
+        n_labelled_positives=int((labels == 1).sum()),
+        n_training_rows=int(np.asarray(training_labels).size),
+        clipped=prior > 1.0,
+    )
+
+
+def estimate_priors_by_polarity(
+    training_labels: np.ndarray,
+    training_polarity: np.ndarray,
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    polarity: np.ndarray,
+) -> dict[str, PriorEstimate]:
+    """:func:`estimate_prior` separately for each polarity present in both sets."""
+    training_labels, training_polarity = np.asarray(training_labels), np.asarray(training_polarity)
+    probabilities, labels, polarity = map(np.asarray, (probabilities, labels, polarity))
+    estimates = {}
+    for code, name in POLARITY_NAMES.items():
+        train_mask, eval_mask = training_polarity == code, polarity == code
+        if not train_mask.any() or not (labels[eval_mask] == 1).any():
+            continue
+        estimates[name] = estimate_prior(
+            training_labels[train_mask], probabilities[eval_mask], labels[eval_mask]
+        )
+    return estimates

@@ -1,0 +1,93 @@
+"""Metrics for positive-unlabeled classifiers.
+
+Only labelled positives are known to be positive, so the useful numbers are the recall on them,
+the share of all rows predicted positive, the Lee & Liu (2003) criterion recall^2 / P(yhat = 1)
+that ranks PU models without negatives, the AUROC of labelled vs unlabeled, and the
+distribution of predicted probabilities of each group (a histogram per epoch).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torchmetrics import Metric
+
+GROUPS = ("labelled", "unlabeled")
+
+
+class PUMetrics(Metric):
+    """Recall on labelled positives, predicted-positive rate, Lee & Liu score, histograms.
+
+    States are sums, so they add up correctly across DDP processes.
+    """
+
+    full_state_update = False
+
+    def __init__(self, threshold: float = 0.5, bins: int = 20) -> None:
+        super().__init__()
+        self.threshold, self.bins = threshold, bins
+        self.add_state("positives", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("hits", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("rows", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("called", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("histogram", torch.zeros(2, bins, dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, probabilities: torch.Tensor, labels: torch.Tensor) -> None:
+        """Add a batch of predicted probabilities and PU labels (1 labelled, 0 unlabeled)."""
+        probabilities = probabilities.detach().float().reshape(-1)
+        labelled = labels.reshape(-1) == 1
+        called = probabilities >= self.threshold
+        self.positives += labelled.sum()
+        self.hits += (called & labelled).sum()
+        self.rows += probabilities.numel()
+        self.called += called.sum()
+        bucket = (probabilities * self.bins).long().clamp(0, self.bins - 1)
+        for group, mask in enumerate((labelled, ~labelled)):
+            self.histogram[group] += torch.bincount(bucket[mask], minlength=self.bins)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        """``recall``, ``predicted_positive_rate`` and ``lee_liu`` as float tensors."""
+        recall = self.hits.float() / self.positives.clamp(min=1).float()
+        rate = self.called.float() / self.rows.clamp(min=1).float()
+        lee_liu = torch.where(rate > 0, recall**2 / rate.clamp(min=1e-12), torch.zeros_like(rate))
+        return {"recall": recall, "predicted_positive_rate": rate, "lee_liu": lee_liu}
+
+
+def plot_probability_histograms(history: list[dict], path: str | Path) -> Path:
+    """One panel per epoch: histograms of predicted probability, labelled vs unlabeled.
+
+    ``history`` items are ``{"epoch": int, "labelled": [counts], "unlabeled": [counts]}``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = max(len(history), 1)
+    cols = min(n, 5)
+    rows = (n + cols - 1) // cols
+    figure, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    for ax, item in zip(axes.flat, history, strict=False):
+        ax.set_visible(True)
+        bins = len(item["labelled"])
+        edges = [i / bins for i in range(bins)]
+        for group, colour in zip(GROUPS, ("tab:orange", "tab:blue"), strict=True):
+            counts = torch.tensor(item[group], dtype=torch.float64)
+            density = counts / counts.sum().clamp(min=1)
+            ax.bar(edges, density.tolist(), width=1 / bins, align="edge", alpha=0.6, color=colour)
+        ax.set_title(f"epoch {item['epoch']}", fontsize=9)
+        ax.set_xlim(0, 1)
+    axes.flat[0].legend(list(GROUPS), fontsize=7)
+    figure.supxlabel("predicted probability")
+    figure.supylabel("share of rows")
+    figure.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    figure.savefig(tmp, dpi=80)
+    plt.close(figure)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,248 @@
+"""Binary positive-unlabeled classification: BCE or nnPU with per-sample priors by polarity."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+from torchmetrics.classification import BinaryAUROC
+
+from trainlab.errors import ConfigError
+from trainlab.losses.pu import SURROGATES, bce_loss, nnpu_loss
+from trainlab.metrics.pu import PUMetrics, plot_probability_histograms
+
+STAGES = ("train", "val", "test")
+LOSSES = ("bce", "nnpu")
+POLARITY_INDEX = {"negative": 0, "positive": 1}
+PLOT_FILE = "plots/val_probabilities.png"
+
+
+def read_priors_file(path: str | Path) -> dict[str, float]:
+    """``{"positive": p, "negative": q}`` from a priors.json (top level or under ``priors``)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(
+            f"model.priors_file={path}: cannot read it ({err}); write it with `trainlab prior`"
+        ) from err
+    priors = data.get("priors", data) if isinstance(data, dict) else None
+    if not isinstance(priors, dict) or not set(priors) & set(POLARITY_INDEX):
+        raise ConfigError(
+            f"model.priors_file={path} has no priors by polarity: expected "
+            '{"priors": {"positive": 0.3, "negative": 0.2}}'
+        )
+    return {k: float(v) for k, v in priors.items() if k in POLARITY_INDEX}
+
+
+class BinaryPUClassifier(L.LightningModule):
+    """One logit per spectrum trained with BCE (labelled vs unlabeled) or nnPU.
+
+    Args:
+        net: module called as ``net(mz, intensity, precursor_mz, instrument_settings)``.
+        loss: ``bce`` or ``nnpu``.
+        priors: class prior per polarity, e.g. ``{positive: 0.4, negative: 0.25}`` (nnPU).
+        priors_file: a ``priors.json`` from ``trainlab prior``; when set it replaces ``priors``.
+        beta, gamma, surrogate: nnPU settings (see ``trainlab.losses.pu.nnpu_loss``).
+        encoder_lr: AdamW learning rate of the spectrum encoder.
+        linear_lr: AdamW learning rate of everything else.
+        weight_decay: AdamW weight decay of both groups.
+        threshold: probability at which a spectrum counts as predicted positive in metrics.
+        histogram_bins: bins of the per-epoch probability histograms.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        loss: str = "bce",
+        priors: dict[str, float] | None = None,
+        priors_file: str | None = None,
+        beta: float = 0.0,
+        gamma: float = 1.0,
+        surrogate: str = "sigmoid",
+        encoder_lr: float = 5e-6,
+        linear_lr: float = 1e-5,
+        weight_decay: float = 1e-3,
+        threshold: float = 0.5,
+        histogram_bins: int = 20,
+    ) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ConfigError(f"model.loss={loss!r}: use one of {LOSSES}")
+        if surrogate not in SURROGATES:
+            raise ConfigError(f"model.surrogate={surrogate!r}: use one of {SURROGATES}")
+        unknown = set(priors or {}) - set(POLARITY_INDEX)
+        if unknown:
+            raise ConfigError(f"model.priors has keys {sorted(unknown)}: use positive/negative")
+        self.net = net
+        self.loss_name, self.surrogate = loss, surrogate
+        self.beta, self.gamma = beta, gamma
+        self.priors, self.priors_file = dict(priors or {}), priors_file
+        self.encoder_lr, self.linear_lr, self.weight_decay = encoder_lr, linear_lr, weight_decay
+        # persistent: a checkpoint carries the priors it was trained with
+        self.register_buffer("priors_by_polarity", torch.full((2,), math.nan))
+        self.metrics = nn.ModuleDict(
+            {f"{stage}_metrics": PUMetrics(threshold, histogram_bins) for stage in STAGES}
+        )
+        self.auroc = nn.ModuleDict(
+            {f"{stage}_auroc": BinaryAUROC(thresholds=200) for stage in STAGES}
+        )
+        self._sums: dict[str, dict[str, torch.Tensor]] = {}
+        self.probability_history: list[dict[str, Any]] = []
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits ``(B,)`` of a batch from ``SpectraDataModule``."""
+        return self.net(
+            batch["mz"], batch["intensity"], batch["precursor_mz"], batch["instrument_settings"]
+        )
+
+    def resolve_priors(self) -> None:
+        """Fill the prior buffer from ``priors`` or ``priors_file`` (nnPU only)."""
+        if self.loss_name != "nnpu":
+            return
+        priors = read_priors_file(self.priors_file) if self.priors_file else self.priors
+        if not priors and torch.isnan(self.priors_by_polarity).all():
+            raise ConfigError(
+                "model.loss=nnpu needs class priors: set model.priors.positive=... and "
+                "model.priors.negative=..., or model.priors_file=<priors.json from trainlab prior>"
+            )
+        for name, value in priors.items():
+            if not 0 < value <= 1:
+                raise ConfigError(f"prior of {name} polarity is {value}; it must lie in (0, 1]")
+            self.priors_by_polarity[POLARITY_INDEX[name]] = value
+
+    def on_fit_start(self) -> None:
+        self.resolve_priors()
+        self._check_priors_cover_data()
+
+    def on_test_start(self) -> None:
+        if torch.isnan(self.priors_by_polarity).all():
+            self.resolve_priors()
+
+    def _check_priors_cover_data(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.loss_name != "nnpu" or not hasattr(datamodule, "polarity"):
+            return
+        wanted = {1: ["positive"], 0: ["negative"]}.get(datamodule.polarity, list(POLARITY_INDEX))
+        missing = [n for n in wanted if math.isnan(self.priors_by_polarity[POLARITY_INDEX[n]])]
+        if missing:
+            raise ConfigError(
+                f"data.polarity={datamodule.polarity} brings {missing} spectra but there is no "
+                f"prior for them: set model.priors.{missing[0]}=... (or model.priors_file), "
+                "or filter with data.polarity"
+            )
+
+    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+        logits = self(batch).float()
+        labels = batch["label"]
+        if self.loss_name == "bce":
+            objective = reported = bce_loss(logits, labels)
+            corrected = None
+        else:
+            risk = nnpu_loss(
+                logits,
+                labels,
+                self.priors_by_polarity[batch["polarity"].clamp(min=0)],
+                beta=self.beta,
+                gamma=self.gamma,
+                surrogate=self.surrogate,
+            )
+            objective, reported, corrected = risk.objective, risk.loss, risk.corrected
+        probabilities = torch.sigmoid(logits.detach())
+        self.metrics[f"{stage}_metrics"].update(probabilities, labels)
+        self.auroc[f"{stage}_auroc"].update(probabilities, (labels == 1).long())
+        self._accumulate(stage, reported.detach(), len(labels), corrected)
+        return objective
+
+    def _accumulate(self, stage: str, loss: torch.Tensor, n: int, corrected: bool | None) -> None:
+        # Tensor sums instead of a self.log call per step (about 0.4 ms each).
+        sums = self._sums.setdefault(
+            stage, {k: torch.zeros((), device=loss.device) for k in ("loss", "n", "steps", "fix")}
+        )
+        sums["loss"] += loss * n
+        sums["n"] += n
+        sums["steps"] += 1
+        if corrected:
+            sums["fix"] += 1
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        """One optimisation step (for nnPU, possibly the non-negative correction step)."""
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the validation loss and metrics."""
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        """Accumulate the test loss and metrics."""
+        self._step(batch, "test")
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> dict[str, Any]:
+        """Probability of each spectrum with its table row, label and polarity."""
+        return {
+            "prob": torch.sigmoid(self(batch).float()),
+            "index": batch["index"],
+            "label": batch["label"],
+            "polarity": batch["polarity"],
+        }
+
+    def on_train_epoch_end(self) -> None:
+        self._log_stage("train")
+
+    def on_validation_epoch_end(self) -> None:
+        histogram = self.metrics["val_metrics"].histogram.clone()
+        self._log_stage("val")
+        if self.trainer.sanity_checking:
+            return
+        synced = self.all_gather(histogram).reshape(-1, *histogram.shape).sum(0)
+        self.probability_history.append(
+            {
+                "epoch": int(self.current_epoch),
+                "labelled": synced[0].tolist(),
+                "unlabeled": synced[1].tolist(),
+            }
+        )
+        if self.trainer.is_global_zero and self.trainer.default_root_dir:
+            plot_probability_histograms(
+                self.probability_history, Path(self.trainer.default_root_dir) / PLOT_FILE
+            )
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage("test")
+
+    def _log_stage(self, stage: str) -> None:
+        values: dict[str, torch.Tensor] = {}
+        sums = self._sums.pop(stage, None)
+        if sums is not None:
+            if self.trainer.world_size > 1:
+                sums = {k: self.all_gather(v).sum() for k, v in sums.items()}
+            values[f"{stage}/loss"] = sums["loss"] / sums["n"].clamp(min=1)
+            if self.loss_name == "nnpu" and stage == "train":
+                values["train/corrected_share"] = sums["fix"] / sums["steps"].clamp(min=1)
+        metric = self.metrics[f"{stage}_metrics"]
+        if int(metric.rows) > 0 or self.trainer.world_size > 1:
+            for name, value in metric.compute().items():
+                values[f"{stage}/{name}"] = value
+            values[f"{stage}/auroc"] = self.auroc[f"{stage}_auroc"].compute()
+        metric.reset()
+        self.auroc[f"{stage}_auroc"].reset()
+        self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["pu_probability_history"] = self.probability_history
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.probability_history = list(checkpoint.get("pu_probability_history", []))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """AdamW: the spectrum encoder at ``encoder_lr``, the rest at ``linear_lr``."""
+        if hasattr(self.net, "parameter_groups"):
+            groups = self.net.parameter_groups(self.encoder_lr, self.linear_lr, self.weight_decay)
+        else:
+            groups = [{"params": list(self.net.parameters()), "lr": self.linear_lr}]
+        return torch.optim.AdamW(groups, weight_decay=self.weight_decay)

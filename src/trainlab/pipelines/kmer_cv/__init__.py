@@ -1,0 +1,1 @@
+"""Nested cross-validation of the multi-task k-mer classifier."""

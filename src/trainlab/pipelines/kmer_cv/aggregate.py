@@ -1,0 +1,166 @@
+"""Pure aggregation rules over outer folds: best parameters, test metrics, results table."""
+
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+OVERALL = "overall"
+METRICS = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
+
+
+def aggregate_best_params(per_fold: Sequence[dict]) -> dict:
+    """Combine the folds' best parameters into one set.
+
+    Numbers are averaged (integers rounded half up back to int), booleans and strings
+    (categoricals) take the most frequent value, ties going to the earliest fold. A key
+    missing in some folds is aggregated over the folds that have it.
+    """
+    keys = list(dict.fromkeys(k for params in per_fold for k in params))
+    combined = {}
+    for key in keys:
+        values = [params[key] for params in per_fold if key in params]
+        combined[key] = _aggregate_values(values)
+    return combined
+
+
+def _aggregate_values(values: list):
+    if all(isinstance(v, bool) for v in values) or not all(_is_number(v) for v in values):
+        return _mode(values)
+    mean = float(np.mean(values))
+    if all(isinstance(v, int) for v in values):
+        return math.floor(mean + 0.5)
+    return mean
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _mode(values: list):
+    counts = Counter(map(_hashable, values))
+    best = max(counts.values())
+    return next(v for v in values if counts[_hashable(v)] == best)
+
+
+def _hashable(value):
+    return repr(value) if isinstance(value, list | dict) else value
+
+
+def nest_metrics(flat: dict[str, float], stage: str = "test") -> dict[str, dict[str, float]]:
+    """`stage/task/metric` -> {task: {metric: value}}; `stage/metric` goes under `overall`."""
+    nested: dict[str, dict[str, float]] = {}
+    prefix = f"{stage}/"
+    for key, value in flat.items():
+        if not key.startswith(prefix):
+            continue
+        parts = key[len(prefix) :].split("/")
+        task, metric = (OVERALL, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+        nested.setdefault(task, {})[metric] = float(value)
+    return nested
+
+
+def aggregate_metrics(per_fold: Sequence[dict[str, dict[str, float]]]) -> dict:
+    """Per task and metric: mean, std (population, ddof=0) and the fold values.
+
+    The `overall` entry is the mean over tasks within each fold, unless the folds give it.
+    """
+    tasks = list(dict.fromkeys(t for fold in per_fold for t in fold if t != OVERALL))
+    folds = [dict(fold) for fold in per_fold]
+    for fold in folds:
+        if OVERALL not in fold:
+            metrics = dict.fromkeys(m for t in tasks for m in fold.get(t, {}))
+            fold[OVERALL] = {
+                m: float(np.mean([fold[t][m] for t in tasks if m in fold.get(t, {})]))
+                for m in metrics
+            }
+    aggregated = {}
+    for task in [*tasks, OVERALL]:
+        metrics = list(dict.fromkeys(m for fold in folds for m in fold.get(task, {})))
+        aggregated[task] = {}
+        for metric in metrics:
+            values = [float(f[task][metric]) for f in folds if metric in f.get(task, {})]
+            aggregated[task][metric] = {
+                "mean": float(np.mean(values)),
+                "std": float(np.std(values)),
+                "values": values,
+            }
+    return aggregated
+
+
+def results_table(aggregated: dict) -> list[dict]:
+    """Rows (task, metric, mean, std, min, max), tasks first and `overall` last."""
+    rows = []
+    for task, metrics in aggregated.items():
+        for metric, stats in metrics.items():
+            values = stats["values"]
+            rows.append(
+                {
+                    "task": task,
+                    "metric": metric,
+                    "mean": stats["mean"],
+                    "std": stats["std"],
+                    "min": float(np.min(values)),
+                    "max": float(np.max(values)),
+                }
+            )
+    return rows
+
+
+def table_markdown(rows: list[dict]) -> str:
+    """Markdown table of `results_table` rows."""
+    lines = ["| task | metric | mean | std | min | max |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        numbers = " | ".join(f"{r[k]:.4f}" for k in ("mean", "std", "min", "max"))
+        lines.append(f"| {r['task']} | {r['metric']} | {numbers} |")
+    return "\n".join(lines) + "\n"
+
+
+def table_text(rows: list[dict]) -> str:
+    """Fixed-width table of `results_table` rows, for the terminal."""
+    task_w = max([len("task")] + [len(r["task"]) for r in rows])
+    metric_w = max([len("metric")] + [len(r["metric"]) for r in rows])
+    header = (
+        f"{'task':<{task_w}}  {'metric':<{metric_w}}  {'mean':>7} {'std':>7} {'min':>7} {'max':>7}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        numbers = " ".join(f"{r[k]:7.4f}" for k in ("mean", "std", "min", "max"))
+        lines.append(f"{r['task']:<{task_w}}  {r['metric']:<{metric_w}}  {numbers}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_results(aggregated: dict, path: str | Path) -> Path:
+    """Bar chart of mean +- std per task and metric, fold values as dots; saved to `path`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(aggregated)
+    metrics = list(dict.fromkeys(m for t in tasks for m in aggregated[t]))
+    width = 0.8 / max(1, len(metrics))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(tasks)), 4.0))
+    for i, metric in enumerate(metrics):
+        xs = np.arange(len(tasks)) + (i - (len(metrics) - 1) / 2) * width
+        means = [aggregated[t].get(metric, {}).get("mean", np.nan) for t in tasks]
+        stds = [aggregated[t].get(metric, {}).get("std", 0.0) for t in tasks]
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=metric, alpha=0.8)
+        for x, task in zip(xs, tasks, strict=True):
+            values = aggregated[task].get(metric, {}).get("values", [])
+            ax.scatter([x] * len(values), values, s=6, color="black", zorder=3)
+    ax.set_xticks(np.arange(len(tasks)), tasks, rotation=20, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("test score (outer folds)")
+    ax.legend(fontsize=8, ncols=len(metrics), loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,112 @@
+"""Aggregation over outer folds and the final model on all samples."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from trainlab.data.kmer.folds import validation_split
+from trainlab.errors import DataError
+from trainlab.io import atomic_write_json, atomic_write_text
+from trainlab.pipelines.kmer_cv.aggregate import (
+    aggregate_best_params,
+    aggregate_metrics,
+    plot_results,
+    results_table,
+    table_markdown,
+    table_text,
+)
+from trainlab.pipelines.kmer_cv.fit import MONITOR, fit_rows
+from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
+from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+
+log = logging.getLogger(__name__)
+
+
+def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
+    """Combine the finished folds: best_hyperparameters.json, aggregated_results.json, table."""
+    results_dir = Path(out_dir) / "cv_results"
+    records, missing = [], []
+    for fold in range(int(cfg.cv.n_folds)):
+        path = finished_result(out_dir, fold)
+        if path is None:
+            missing.append(fold)
+        else:
+            records.append(json.loads(path.read_text()))
+    if missing:
+        raise DataError(
+            f"{results_dir}: folds {missing} have no results yet. Run `trainlab cv mode=optimize` "
+            "with the same run_name first (finished folds are kept)."
+        )
+    best = aggregate_best_params([r["best_params"] for r in records])
+    aggregated = aggregate_metrics([r["test_metrics"] for r in records])
+    rows = results_table(aggregated)
+    atomic_write_json(results_dir / "best_hyperparameters.json", best)
+    atomic_write_json(results_dir / "aggregated_results.json", aggregated)
+    atomic_write_text(results_dir / "results_table.md", table_markdown(rows))
+    plot_results(aggregated, results_dir / "results.png")
+    print(f"\nNested CV over {len(records)} outer folds (test folds):\n{table_text(rows)}")
+    return {"best_hyperparameters": best, "aggregated": aggregated, "table": rows}
+
+
+def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[str, Any]:
+    """Train on all samples with the aggregated (or given) parameters; epoch chosen on a
+    stratified validation split. A finished final training is not redone."""
+    final_dir = Path(out_dir) / "final_model"
+    config_path = final_dir / "final_training_config.json"
+    if config_path.is_file():
+        log.info("final model already trained (%s)", final_dir)
+        return json.loads(config_path.read_text())
+    params = load_hyperparams(cfg.get("hyperparams"))
+    source = "hyperparams"
+    if not params:
+        best_path = Path(out_dir) / "cv_results" / "best_hyperparameters.json"
+        if not best_path.is_file():
+            raise DataError(
+                f"{best_path} is missing: run `trainlab cv mode=aggregate` first, or give "
+                "hyperparams=<json file or object> to train with chosen parameters."
+            )
+        params, source = json.loads(best_path.read_text()), str(best_path)
+    datamodule = datamodule or build_data(cfg)
+    data = datamodule.load()
+    rows = np.arange(len(data.y))
+    fit, val = validation_split(
+        rows, datamodule.strata(), cfg.final.validation_split, int(cfg.seed), data.groups
+    )
+    final_cfg = apply_params(cfg, params)
+    started = time.time()
+    result = fit_rows(
+        final_cfg,
+        datamodule,
+        fit,
+        val,
+        max_epochs=cfg.final.max_epochs,
+        patience=cfg.final.patience,
+        checkpoint_dir=final_dir,
+    )
+    atomic_write_json(final_dir / "training_history.json", result.history)
+    encoders = {task: {c: i for i, c in enumerate(classes)} for task, classes in data.tasks.items()}
+    atomic_write_json(final_dir / "label_encoders.json", encoders)
+    record = {
+        "hyperparameters": params,
+        "hyperparameters_source": source,
+        "n_samples": len(rows),
+        "n_train": len(fit),
+        "n_validation": len(val),
+        "validation_split": cfg.final.validation_split,
+        "monitor": MONITOR,
+        "best_epoch": result.best_epoch,
+        "best_validation_score": result.best_score,
+        "best_model_path": str(result.checkpoint) if result.checkpoint else None,
+        "duration_s": time.time() - started,
+        "config": OmegaConf.to_container(final_cfg, resolve=True),
+    }
+    atomic_write_json(config_path, record)  # written last: marks the final training finished
+    log.info("final model: %s (val %s %.4f)", result.checkpoint, MONITOR, result.best_score)
+    return record

@@ -1,0 +1,198 @@
+"""One outer fold: Optuna search with inner CV, retrain on the fold, one test on its test part."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
+from trainlab.errors import DataError
+from trainlab.io import atomic_write_json
+from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
+from trainlab.pipelines.kmer_cv.fit import fit_rows, trial_config
+from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
+
+log = logging.getLogger(__name__)
+
+
+def fold_dir(out_dir: Path, fold: int) -> Path:
+    """`<out>/cv_results/fold_<k>`."""
+    return Path(out_dir) / "cv_results" / f"fold_{fold}"
+
+
+def finished_result(out_dir: Path, fold: int) -> Path | None:
+    """The newest result file of a finished fold, or None."""
+    found = sorted(fold_dir(out_dir, fold).glob(f"multitask_fold_{fold}_results_*.json"))
+    return found[-1] if found else None
+
+
+def build_data(cfg: DictConfig) -> Any:
+    """The k-mer DataModule of `cfg.data`, with its data loaded."""
+    datamodule = instantiate(cfg.data, _convert_="all")
+    datamodule.prepare_data()
+    datamodule.load()
+    return datamodule
+
+
+def fold_rows(cfg: DictConfig, datamodule: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Outer folds (stratified; group-disjoint when data.group_column is set)."""
+    data = datamodule.load()
+    return outer_folds(datamodule.strata(), cfg.cv.n_folds, cfg.cv.seed, data.groups)
+
+
+def write_fold_plan(cfg: DictConfig, datamodule: Any, out_dir: Path) -> None:
+    """Record each fold's test samples; refuse a folder that holds other folds."""
+    data = datamodule.load()
+    plan = {
+        str(k): sorted(data.sample_ids[i] for i in test)
+        for k, (_, test) in enumerate(fold_rows(cfg, datamodule))
+    }
+    path = Path(out_dir) / "cv_results" / "folds.json"
+    if path.is_file():
+        if json.loads(path.read_text()) != plan:
+            raise DataError(
+                f"{path} lists other outer folds than this config makes (data, n_folds, seed or "
+                "group column changed). Start a new run folder (run_name=...) for new folds."
+            )
+        return
+    atomic_write_json(path, plan)
+
+
+def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) -> dict:
+    """Search, retrain and test outer fold `fold`; a finished fold is read back, not redone."""
+    done = finished_result(out_dir, fold)
+    if done is not None:
+        log.info("fold %d already finished (%s)", fold, done.name)
+        return json.loads(done.read_text())
+    datamodule = datamodule or build_data(cfg)
+    data = datamodule.load()
+    strata, groups = datamodule.strata(), data.groups
+    train, test = fold_rows(cfg, datamodule)[fold]
+    folder = fold_dir(out_dir, fold)
+    folder.mkdir(parents=True, exist_ok=True)
+    seed = int(cfg.cv.seed) + fold
+
+    best_params = load_hyperparams(cfg.get("hyperparams"))
+    search: dict[str, Any] = {"skipped": True, "reason": "hyperparams given"}
+    if not best_params:
+        best_params, search = optimize_fold(cfg, datamodule, train, strata, groups, folder, seed)
+
+    fold_cfg = apply_params(cfg, best_params)
+    fit, val = validation_split(train, strata, cfg.cv.validation_split, seed, groups)
+    log.info("fold %d: retraining on %d rows, epoch chosen on %d", fold, len(fit), len(val))
+    result = fit_rows(
+        fold_cfg,
+        datamodule,
+        fit,
+        val,
+        test,
+        max_epochs=cfg.cv.max_epochs,
+        patience=cfg.cv.patience,
+        checkpoint_dir=folder,
+    )
+    stamp = time.strftime("%Y%m%d_%H%M%S")
+    record = {
+        "fold_id": fold,
+        "total_folds": int(cfg.cv.n_folds),
+        "n_train": len(train),
+        "n_test": len(test),
+        "num_classes": {task: len(classes) for task, classes in data.tasks.items()},
+        "best_params": best_params,
+        "test_metrics": nest_metrics(result.test_metrics, "test"),
+        "best_model_path": str(result.checkpoint) if result.checkpoint else None,
+        "timestamp": stamp,
+        "n_fit": len(fit),
+        "n_validation": len(val),
+        "best_epoch": result.best_epoch,
+        "best_validation_score": result.best_score,
+        "search": search,
+    }
+    atomic_write_json(folder / f"multitask_fold_{fold}_results_{stamp}.json", record)
+    log.info("fold %d: test f1_weighted %.4f", fold, result.test_metrics.get("test/f1_weighted"))
+    return record
+
+
+def optimize_fold(
+    cfg: DictConfig,
+    datamodule: Any,
+    train: np.ndarray,
+    strata: np.ndarray,
+    groups: np.ndarray | None,
+    folder: Path,
+    seed: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Optuna search on the fold's training rows; objective = mean over inner splits of the
+    overall (mean over tasks) weighted F1, reported split by split for median pruning."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = parse_search_space(cfg.cv.search_space)
+    inner = kfold_splits(train, strata, cfg.cv.n_inner_splits, seed, groups)
+    storage = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
+    study = optuna.create_study(
+        study_name=folder.name,
+        storage=storage,
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=cfg.cv.sampler.n_startup_trials
+        ),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=cfg.cv.pruner.n_startup_trials,
+            n_warmup_steps=cfg.cv.pruner.n_warmup_steps,
+        ),
+        load_if_exists=True,
+    )
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study.tell(trial.number, state=TrialState.FAIL)  # interrupted: run it again
+    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    remaining = max(0, int(cfg.cv.n_trials) - done)
+    log.info("%s: %d trials done, %d to run", folder.name, done, remaining)
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest(trial, space)
+        trial_cfg = trial_config(cfg, params)
+        scores = []
+        for step, (inner_train, inner_val) in enumerate(inner):
+            result = fit_rows(
+                trial_cfg,
+                datamodule,
+                inner_train,
+                inner_val,
+                max_epochs=cfg.cv.max_epochs,
+                patience=cfg.cv.patience,
+            )
+            scores.append(result.best_score)
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                log.info("%s trial %d pruned after split %d", folder.name, trial.number, step)
+                raise optuna.TrialPruned()
+        log.info("%s trial %d: %.4f %s", folder.name, trial.number, np.mean(scores), params)
+        return float(np.mean(scores))
+
+    if remaining:
+        study.optimize(objective, n_trials=remaining)
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise DataError(f"{folder.name}: no trial completed; raise cv.n_trials or check the data.")
+    best = study.best_trial
+    params = {k: v for k, v in suggest(best, space).items()}
+    search = {
+        "best_trial": best.number,
+        "best_inner_score": best.value,
+        "n_complete": len(complete),
+        "n_pruned": len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
+        "n_inner_splits": len(inner),
+    }
+    return params, search

@@ -1,0 +1,53 @@
+"""Hyperparameters as `config.key -> value` and their application to a run config."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from trainlab.errors import ConfigError
+
+
+def apply_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
+    """A copy of `cfg` with each `dotted.key: value` set (new keys allowed).
+
+    Per-layer widths (`model.net.hidden_dim_<i>`) replace `model.net.hidden_dims`.
+    """
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    with open_dict(out):
+        for key, value in params.items():
+            if not isinstance(key, str) or "." not in key:
+                raise ConfigError(
+                    f"hyperparameter {key!r}: use config paths such as model.optimizer.lr"
+                )
+            OmegaConf.update(out, key, value, merge=True, force_add=True)
+        if any(k.startswith("model.net.hidden_dim_") for k in params):
+            out.model.net.hidden_dims = None
+    return out
+
+
+def load_hyperparams(value: Any) -> dict[str, Any]:
+    """`hyperparams=`: a JSON file path, a JSON object string, or a mapping."""
+    if value is None:
+        return {}
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, Mapping):
+        return dict(value)
+    text = str(value)
+    if Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(
+            f"hyperparams={value!r} is neither a JSON file nor a JSON object ({err}). Give e.g. "
+            "hyperparams=<run>/cv_results/best_hyperparameters.json"
+        ) from err
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"hyperparams={value!r} must be a JSON object of config key -> value.")
+    return loaded

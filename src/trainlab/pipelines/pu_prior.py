@@ -1,0 +1,121 @@
+"""Class priors per polarity from BCE checkpoints (Elkan & Noto 2008), written to priors.json.
+
+Each BCE checkpoint was trained on one polarity (``data.polarity``) or on both. Its
+probabilities on the labelled set (``validation_data`` by default) give c per polarity; the
+training table gives s; prior = s / c. On the synthetic data the estimate is compared with the
+known true prior and the error is reported.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from trainlab.core.checkpoint import restore_datamodule, restore_model
+from trainlab.core.hardware import hardware_report, loader_defaults
+from trainlab.data.spectra.datamodule import table_rows
+from trainlab.data.spectra.schema import POLARITY_NAMES, TRAIN_TABLE
+from trainlab.data.spectra.store import table_uri
+from trainlab.data.spectra.synthetic import read_truth
+from trainlab.errors import ConfigError
+from trainlab.io import atomic_write_json
+from trainlab.metrics.class_prior import estimate_priors_by_polarity
+
+log = logging.getLogger(__name__)
+PRIORS_FILE = "priors.json"
+
+
+def predict_table(
+    restored: Any, table_path: Path, trainer_cfg: DictConfig
+) -> dict[str, np.ndarray]:
+    """Probabilities, labels and polarities of a checkpoint's model on one Lance table."""
+    import lightning as L
+
+    datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
+    datamodule.setup_predict(str(table_path), restored.spec)
+    trainer = L.Trainer(
+        accelerator=trainer_cfg.get("accelerator", "auto"),
+        devices=1,
+        precision=trainer_cfg.get("precision", 32),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    outputs = trainer.predict(restored.model, datamodule=datamodule)
+    return {
+        key: torch.cat([out[key].detach().cpu() for out in outputs]).numpy()
+        for key in ("prob", "label", "polarity")
+    }
+
+
+def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
+    """Run every checkpoint of ``cfg.checkpoints`` and write ``priors.json``; return its content."""
+    checkpoints = list(cfg.checkpoints)
+    if not checkpoints:
+        raise ConfigError("checkpoints=[] is empty: give the BCE checkpoints, one per polarity")
+    estimates: dict[str, dict[str, Any]] = {}
+    root = None
+    for path in checkpoints:
+        restored = restore_model(path, cfg.get("data") or None)
+        if restored.model.loss_name != "bce":
+            log.warning("%s was trained with %s, not BCE", path, restored.model.loss_name)
+        root = Path(cfg.root) if cfg.get("root") else Path(restored.config.data.root)
+        polarity = restored.config.data.get("polarity")
+        _, train_labels, train_polarity = table_rows(table_uri(root, TRAIN_TABLE), polarity)
+        predicted = predict_table(restored, table_uri(root, cfg.labelled_table), cfg.trainer)
+        found = estimate_priors_by_polarity(
+            train_labels,
+            train_polarity,
+            predicted["prob"],
+            predicted["label"],
+            predicted["polarity"],
+        )
+        for name, estimate in found.items():
+            if name in estimates:
+                raise ConfigError(
+                    f"two checkpoints cover {name}-mode spectra ({estimates[name]['checkpoint']} "
+                    f"and {path}); give one checkpoint per polarity"
+                )
+            estimates[name] = {**estimate.to_dict(), "checkpoint": str(path)}
+    result: dict[str, Any] = {
+        "priors": {name: e["prior"] for name, e in estimates.items()},
+        "method": "Elkan & Noto 2008: prior = s / c (s: labelled share in training rows, "
+        "c: mean probability of the labelled positives of the labelled set)",
+        "root": str(root),
+        "labelled_table": cfg.labelled_table,
+        "estimates": estimates,
+    }
+    truth = read_truth(root) if root is not None else None
+    if truth is not None:
+        result["truth"] = compare_with_truth(result["priors"], truth)
+    out = Path(cfg.output) if cfg.get("output") else Path(cfg.paths.output_dir) / PRIORS_FILE
+    if out.exists():
+        raise ConfigError(f"output={out} exists; priors are never overwritten: pick a new path")
+    atomic_write_json(out, result)
+    result["path"] = str(out)
+    return result
+
+
+def compare_with_truth(priors: dict[str, float], truth: dict[str, Any]) -> dict[str, Any]:
+    """Estimated vs generating and empirical (training rows) prior, with absolute errors."""
+    table = truth.get("tables", {}).get(TRAIN_TABLE, {})
+    comparison = {}
+    for name in POLARITY_NAMES.values():
+        if name not in priors:
+            continue
+        true_prior = truth["true_priors"][name]
+        empirical = table.get(name, {}).get("empirical_prior")
+        comparison[name] = {
+            "estimated": priors[name],
+            "true_prior": true_prior,
+            "abs_error": abs(priors[name] - true_prior),
+            "empirical_train_prior": empirical,
+            "abs_error_vs_empirical": None if empirical is None else abs(priors[name] - empirical),
+        }
+    return comparison

@@ -1,0 +1,92 @@
+"""Shared fixtures: embedded digits split once per session, runs isolated under tmp folders."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Quick settings for runs in tests: few batches, no progress bar, no config print.
+FAST = [
+    "extras.print_config=false",
+    "callbacks.progress_bar=null",
+    "callbacks.model_summary=null",
+    "logger=csv",
+]
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """scikit-learn's digits written as PNG class folders and split into 3 folds + test."""
+    from trainlab.data.images.digits import write_digits
+    from trainlab.data.images.split import split_folder
+
+    data_dir = tmp_path_factory.mktemp("data") / "digits"
+    write_digits(data_dir)
+    split_folder(data_dir, folds=3, test_ratio=0.15, seed=0)
+    return data_dir
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every run of the test writes under tmp_path/logs."""
+    path = tmp_path / "logs"
+    monkeypatch.setenv("TRAINLAB_LOG_DIR", str(path))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    return path
+
+
+@pytest.fixture
+def run_cli(log_dir: Path) -> Callable[..., int]:
+    """Run ``trainlab <args>`` in this process; returns the exit status (0 when it returned)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    from trainlab.cli.main import main
+
+    def run(*args: str) -> int:
+        GlobalHydra.instance().clear()
+        argv = sys.argv
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        finally:
+            sys.argv = argv
+            GlobalHydra.instance().clear()
+        return 0
+
+    return run
+
+
+def train_args(digits_dir: Path, *extra: str) -> list[str]:
+    """Arguments of a short digits training run on the session's split."""
+    return [
+        "train",
+        f"data.data_dir={digits_dir}",
+        "data.embedded=null",
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=6",
+        *FAST,
+        *extra,
+    ]
+
+
+def only_run(log_dir: Path, task: str = "train") -> Path:
+    """The single run folder a test made."""
+    runs = sorted((log_dir / task / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def subprocess_env(log_dir: Path) -> dict[str, str]:
+    """Environment for running trainlab as a child process."""
+    env = dict(os.environ)
+    env["TRAINLAB_LOG_DIR"] = str(log_dir)
+    env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    return env

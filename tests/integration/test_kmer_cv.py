@@ -1,0 +1,148 @@
+"""`trainlab cv` end to end on a small synthetic data set: full run, resume, prediction."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainlab.cli.main import main
+
+SMALL = [
+    "experiment=kmer/diana",
+    "data.synthetic={n_samples:120,n_unitigs:120,n_projects:8,seed:1}",
+    "cv.n_folds=2",
+    "cv.n_inner_splits=2",
+    "cv.n_trials=2",
+    "cv.max_epochs=3",
+    "cv.patience=2",
+    "cv.sampler.n_startup_trials=1",
+    "final.max_epochs=3",
+    "trainer.accelerator=cpu",
+    "extras.print_config=false",
+]
+
+
+@pytest.fixture()
+def env(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("TRAINLAB_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("TRAINLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def cv(*args: str) -> None:
+    main(["cv", *SMALL, *args])
+
+
+def test_full_run_then_predict(env: Path) -> None:
+    cv("run_name=full", "mode=full")
+    out = env / "logs" / "cv" / "runs" / "full"
+    results = out / "cv_results"
+    for k in range(2):
+        record = json.loads(next((results / f"fold_{k}").glob("multitask_fold_*.json")).read_text())
+        assert set(record) >= {
+            "fold_id", "total_folds", "n_train", "n_test", "num_classes", "best_params",
+            "test_metrics", "best_model_path", "timestamp",
+        }  # fmt: skip
+        assert record["fold_id"] == k and record["total_folds"] == 2
+        assert record["n_train"] + record["n_test"] == 120
+        assert Path(record["best_model_path"]).name == "best_model.ckpt"
+        assert 0.0 <= record["test_metrics"]["overall"]["f1_weighted"] <= 1.0
+        assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 2
+    best = json.loads((results / "best_hyperparameters.json").read_text())
+    assert isinstance(best["model.net.n_layers"], int)
+    assert best["model.net.activation"] in ("relu", "gelu", "leaky_relu")
+    aggregated = json.loads((results / "aggregated_results.json").read_text())
+    assert len(aggregated["material"]["f1_weighted"]["values"]) == 2
+    assert "| overall | f1_weighted |" in (results / "results_table.md").read_text()
+    assert (results / "results.png").is_file()
+    final = out / "final_model"
+    for name in ("best_model.ckpt", "training_history.json", "label_encoders.json"):
+        assert (final / name).is_file(), name
+    config = json.loads((final / "final_training_config.json").read_text())
+    assert config["n_train"] + config["n_validation"] == 120
+    encoders = json.loads((final / "label_encoders.json").read_text())
+    assert len(encoders["sample_type"]) == 2
+
+    # prediction on new samples: a .npy matrix beside a kmtricks.fof
+    new = env / "new"
+    new.mkdir()
+    x = np.random.default_rng(0).random((3, 120)).astype(np.float32)
+    np.save(new / "samples.npy", x)
+    (new / "kmtricks.fof").write_text("".join(f"NEW{i} : r{i}.fq\n" for i in range(3)))
+    main(
+        [
+            "predict",
+            f"ckpt_path={final / 'best_model.ckpt'}",
+            f"input={new / 'samples.npy'}",
+            f"output_dir={env / 'pred'}",
+            "trainer.accelerator=cpu",
+            "extras.print_config=false",
+        ]
+    )
+    files = sorted((env / "pred").glob("*_predictions.json"))
+    assert [f.name for f in files] == [f"NEW{i}_predictions.json" for i in range(3)]
+    pred = json.loads(files[0].read_text())["predictions"]
+    assert set(pred) == set(encoders)
+    for task, entry in pred.items():
+        assert entry["predicted_class"] == list(encoders[task])[entry["class_index"]]
+        assert sum(entry["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert entry["confidence"] == max(entry["probabilities"].values())
+
+
+def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
+    cv("run_name=resume", "mode=optimize")
+    out = env / "logs" / "cv" / "runs" / "resume" / "cv_results"
+    fold0 = next((out / "fold_0").glob("multitask_fold_*.json"))
+    kept = fold0.read_bytes()
+    # simulate an interruption inside fold 1: its results vanish, its finished trials stay
+    for path in (out / "fold_1").glob("multitask_fold_*.json"):
+        path.unlink()
+    journal = (out / "fold_1" / "optuna.journal").read_bytes()
+    cv("run_name=resume", "mode=full", "cv.n_trials=3")
+    assert next((out / "fold_0").glob("multitask_fold_*.json")).read_bytes() == kept
+    record = json.loads(next((out / "fold_1").glob("multitask_fold_*.json")).read_text())
+    # 2 trials from before + 1 new one; the journal grew rather than restarted
+    assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 3
+    assert (out / "fold_1" / "optuna.journal").read_bytes().startswith(journal)
+    # other folds from the same folder are refused
+    with pytest.raises(SystemExit):
+        cv("run_name=resume", "mode=optimize", "cv.seed=7")
+
+
+def test_hyperparams_skip_the_search(env: Path) -> None:
+    params = env / "params.json"
+    chosen = {"model.optimizer.lr": 0.003, "model.net.n_layers": 1, "model.net.hidden_dim_0": 32}
+    params.write_text(json.dumps(chosen))
+    cv("run_name=fixed", "mode=train", f"hyperparams={params}")
+    final = env / "logs" / "cv" / "runs" / "fixed" / "final_model"
+    config = json.loads((final / "final_training_config.json").read_text())
+    assert config["hyperparameters"]["model.net.hidden_dim_0"] == 32
+    assert config["config"]["model"]["net"]["n_layers"] == 1
+    assert not (final.parent / "cv_results").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.skipif(shutil.which("sbatch") is None, reason="no SLURM cluster: sbatch not found")
+def test_slurm_fold_array(env: Path) -> None:
+    cv(
+        "run_name=slurm",
+        "mode=optimize",
+        "cv.launcher=slurm",
+        "cv.slurm.timeout_min=10",
+        "cv.slurm.cpus_per_task=1",
+        "cv.slurm.mem_gb=2",
+    )
+    out = env / "logs" / "cv" / "runs" / "slurm" / "cv_results"
+    assert len(list(out.glob("fold_*/multitask_fold_*.json"))) == 2
+    assert list((out.parent / "jobs").iterdir())
+
+
+@pytest.mark.slow
+def test_local_parallel_fold_processes(env: Path) -> None:
+    cv("run_name=local", "mode=optimize", "cv.launcher=local", "cv.local.n_parallel=2")
+    out = env / "logs" / "cv" / "runs" / "local"
+    assert len(list(out.glob("cv_results/fold_*/multitask_fold_*.json"))) == 2
+    assert len([p for p in (out / "jobs").iterdir() if p.is_dir()]) == 2

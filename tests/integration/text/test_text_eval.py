@@ -1,0 +1,99 @@
+"""`trainlab eval` on a text checkpoint writes evaluation_report.json with the full metrics."""
+
+import json
+
+import pytest
+from text_runs import TINY, compose_config
+
+from trainlab.core.evaluate import evaluate
+from trainlab.core.train import train
+
+CLASSIFICATION_KEYS = {
+    "accuracy",
+    "f1_macro",
+    "f1_micro",
+    "precision_macro",
+    "recall_macro",
+    "auroc",
+    "confusion_matrix",
+    "classification_report",
+}
+
+
+@pytest.mark.parametrize("experiment", ["text/criteria", "text/joint", "text/evidence"])
+def test_eval_writes_the_evaluation_report(tmp_path, experiment):
+    train(compose_config("train", [f"experiment={experiment}", *TINY], tmp_path / "t"), [])
+    ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
+    cfg = compose_config("eval", [f"ckpt_path={ckpt}"], tmp_path / "e")
+    metrics = evaluate(cfg)
+    report = json.loads((tmp_path / "e" / "run" / "evaluation_report.json").read_text())
+    assert report["split"] == "test" and report["ckpt_path"] == str(ckpt)
+    if experiment != "text/evidence":
+        assert report.keys() >= CLASSIFICATION_KEYS
+        matrix = report["confusion_matrix"]
+        assert len(matrix) == 2 and sum(map(sum, matrix)) == report["n"]
+        assert report["classification_report"]["present"]["support"] == sum(matrix[1])
+        # the report agrees with the test metrics Lightning logged
+        assert report["f1_macro"] == pytest.approx(metrics["test/f1_macro"], abs=1e-5)
+    if experiment == "text/criteria":
+        check_criteria_predictions(tmp_path, ckpt)
+    if experiment != "text/criteria":
+        evidence = report["evidence"]
+        assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
+        assert evidence["token_f1"] == pytest.approx(metrics["test/token_f1"], abs=1e-5)
+
+
+def test_predict_writes_evidence_and_probabilities(tmp_path):
+    from trainlab.core.predict import predict
+
+    train(compose_config("train", ["experiment=text/joint", *TINY], tmp_path / "t"), [])
+    ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
+    posts = tmp_path / "posts.csv"
+    posts.write_text(
+        "post_id,text,DSM5_symptom\n"
+        "a,I work at a bakery. I can't sleep at night lately.,SLEEP_ISSUES\n"
+        "b,The bus was late again today.,\n"
+    )
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={posts}"], tmp_path / "p")
+    (written,) = predict(cfg)
+    lines = written.read_text().splitlines()
+    header = lines[0].split(",")
+    assert header[:5] == [
+        "post_id",
+        "DSM5_symptom",
+        "evidence_start",
+        "evidence_end",
+        "evidence_text",
+    ]
+    assert header[5:] == ["predicted", "prob_present"]
+    # post a: one named criterion; post b: every criterion the model was trained on
+    spec = __import__("torch").load(ckpt, weights_only=False)["trainlab"]["spec"]
+    assert len(lines) - 1 == 1 + len(spec["criteria"])
+    row = next(csv_rows(written))
+    text = "I work at a bakery. I can't sleep at night lately."
+    assert text[int(row["evidence_start"]) : int(row["evidence_end"])] == row["evidence_text"]
+    assert 0.0 <= float(row["prob_present"]) <= 1.0
+
+
+def csv_rows(path):
+    import csv
+
+    with open(path) as handle:
+        yield from csv.DictReader(handle)
+
+
+def check_criteria_predictions(tmp_path, ckpt):
+    from trainlab.core.predict import predict
+
+    sentences = tmp_path / "sentences.csv"
+    sentences.write_text(
+        "sentence_id,DSM5_symptom,sentence_text\n"
+        "s1,SLEEP_ISSUES,I can't sleep at night lately.\n"
+        "s2,FATIGUE,The bus was late again today.\n"
+    )
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={sentences}"], tmp_path / "p")
+    (written,) = predict(cfg)
+    rows = list(csv_rows(written))
+    assert [r["sentence_id"] for r in rows] == ["s1", "s2"]
+    assert all(r["predicted"] in ("absent", "present") for r in rows)
+    assert all(0.0 <= float(r["prob_present"]) <= 1.0 for r in rows)

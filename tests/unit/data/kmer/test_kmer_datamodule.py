@@ -1,0 +1,100 @@
+"""KmerMatrixDataModule: spec, class counts, default splits, in-memory batches, predictions."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trainlab.data.kmer.batches import TensorBatches
+from trainlab.data.kmer.datamodule import KmerMatrixDataModule
+from trainlab.errors import ConfigError, DataError
+
+
+@pytest.fixture(scope="module")
+def datamodule(tmp_path_factory) -> KmerMatrixDataModule:
+    folder = tmp_path_factory.mktemp("kmer")
+    dm = KmerMatrixDataModule(
+        matrix_path=str(folder / "unitigs.frac.mat"),
+        metadata_path=str(folder / "metadata.tsv"),
+        group_column="project",
+        synthetic={"n_samples": 90, "n_unitigs": 50, "n_projects": 10},
+        batch_size=16,
+    )
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
+
+
+def test_spec_counts_and_default_split(datamodule: KmerMatrixDataModule) -> None:
+    spec = datamodule.spec()
+    assert spec["in_features"] == 50
+    assert list(spec["tasks"]) == ["sample_type", "community_type", "sample_host", "material"]
+    rows = datamodule.rows
+    all_rows = np.concatenate([rows["train"], rows["val"], rows["test"]])
+    assert sorted(all_rows.tolist()) == list(range(90))
+    groups = datamodule.dataset.groups
+    assert not set(groups[rows["train"]]) & set(groups[rows["test"]])
+    counts = datamodule.class_counts()
+    y = datamodule.dataset.y[rows["train"]]
+    assert sum(counts["material"]) == int((y[:, 3] >= 0).sum())
+
+
+def test_in_memory_batches_cover_the_rows(datamodule: KmerMatrixDataModule) -> None:
+    datamodule.use_rows(np.arange(0, 40), np.arange(40, 60))
+    train = datamodule.train_dataloader()
+    assert isinstance(train, TensorBatches) and len(train) == 3  # 16 + 16 + 8
+    seen = torch.cat([x for x, _ in train])
+    expected = torch.tensor(np.asarray(datamodule.dataset.x[:40]))
+    key = torch.arange(1, 51, dtype=torch.float32)  # a per-row fingerprint to match rows
+    assert torch.allclose((seen @ key).sort().values, (expected @ key).sort().values)
+    first = [x.sum() for x, _ in train]
+    assert first != [x.sum() for x, _ in train]  # reshuffled each pass
+    x, y = next(iter(datamodule.val_dataloader()))
+    assert x.shape == (20, 50) and y.shape == (20, 4) and y.dtype == torch.long
+
+
+def test_batches_drop_a_last_single_row_when_shuffling() -> None:
+    data = (torch.arange(33.0)[:, None],)
+    assert len(TensorBatches(data, 16, shuffle=True)) == 2
+    assert len(TensorBatches(data, 16, shuffle=False)) == 3
+
+
+def test_memmap_loader_when_not_in_memory(datamodule: KmerMatrixDataModule) -> None:
+    datamodule.in_memory = False
+    try:
+        datamodule.use_rows(np.arange(0, 40), np.arange(40, 60))
+        x, y = next(iter(datamodule.val_dataloader()))
+        assert x.shape == (20, 50) and y.shape == (20, 4)
+        assert len(datamodule.train_dataloader()) == 3
+    finally:
+        datamodule.in_memory = "auto"
+
+
+def test_predictions_per_sample(datamodule: KmerMatrixDataModule, tmp_path: Path) -> None:
+    x = np.asarray(datamodule.dataset.x[:2])
+    np.savez(tmp_path / "new.npz", X=x, sample_ids=np.array(["A/1", "B"]))
+    spec = datamodule.spec()
+    datamodule.setup_predict(str(tmp_path / "new.npz"), spec)
+    (batch,) = next(iter(datamodule.predict_dataloader()))
+    assert batch.shape == (2, 50)
+    probs = {t: torch.softmax(torch.randn(2, len(c)), -1) for t, c in spec["tasks"].items()}
+    written = datamodule.write_predictions([{"probs": probs}], tmp_path / "out", spec)
+    assert [p.name for p in written] == ["A_1_predictions.json", "B_predictions.json"]
+    record = json.loads(written[1].read_text())
+    assert record["sample_id"] == "B"
+    entry = record["predictions"]["material"]
+    assert entry["class_index"] == int(probs["material"][1].argmax())
+    assert entry["predicted_class"] == spec["tasks"]["material"][entry["class_index"]]
+    np.save(tmp_path / "bad.npy", x[:, :10])
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\n")
+    with pytest.raises(DataError, match="10 features but the model was trained on 50"):
+        datamodule.setup_predict(str(tmp_path / "bad.npy"), spec)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(ConfigError, match="stratify_column"):
+        KmerMatrixDataModule("m.mat", "meta.tsv", tasks=["a"], stratify_column="b")
+    with pytest.raises(ConfigError, match="in_memory"):
+        KmerMatrixDataModule("m.mat", "meta.tsv", in_memory="sometimes")

@@ -1,0 +1,85 @@
+"""Outer folds, inner splits and validation splits are disjoint, stratified, group-safe."""
+
+import numpy as np
+import pytest
+
+from trainlab.data.kmer.folds import (
+    check_disjoint,
+    check_partition,
+    kfold_splits,
+    outer_folds,
+    validation_split,
+)
+from trainlab.errors import ConfigError, DataError
+
+
+def data(n: int = 300, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    strata = rng.choice(["a", "b", "c", "rare"], size=n, p=[0.6, 0.25, 0.13, 0.02]).astype(object)
+    strata[rng.random(n) < 0.05] = -1  # missing label: its own stratum
+    groups = np.array([f"P{g}" for g in rng.integers(0, 25, size=n)], dtype=object)
+    return strata, groups
+
+
+@pytest.mark.parametrize("use_groups", [False, True], ids=["stratified", "group_disjoint"])
+def test_nested_splits_are_disjoint(use_groups: bool) -> None:
+    strata, groups = data()
+    g = groups if use_groups else None
+    folds = outer_folds(strata, n_folds=5, seed=1, groups=g)
+    assert len(folds) == 5
+    tests = np.concatenate([test for _, test in folds])
+    assert sorted(tests.tolist()) == list(range(len(strata)))
+    for train, test in folds:
+        assert not set(train) & set(test)
+        if use_groups:
+            assert not set(groups[train]) & set(groups[test])
+        inner = kfold_splits(train, strata, 3, seed=2, groups=g)
+        inner_tests = np.concatenate([t for _, t in inner])
+        assert sorted(inner_tests.tolist()) == sorted(train.tolist())  # never touches the test fold
+        for inner_train, inner_val in inner:
+            assert set(inner_train) | set(inner_val) <= set(train)
+            if use_groups:
+                assert not set(groups[inner_train]) & set(groups[inner_val])
+        fit, val = validation_split(train, strata, 0.1, seed=3, groups=g)
+        assert not set(fit) & set(val) and set(fit) | set(val) == set(train)
+        if use_groups:
+            assert not set(groups[fit]) & set(groups[val])
+
+
+def test_stratification_keeps_class_shares() -> None:
+    strata, _ = data(1000)
+    for _, test in outer_folds(strata, 5, seed=0):
+        share = np.mean(strata[test] == "a")
+        assert abs(share - np.mean(strata == "a")) < 0.03
+    _fit, val = validation_split(np.arange(1000), strata, 0.1, seed=0)
+    assert len(val) == 100
+    assert abs(np.mean(strata[val] == "a") - np.mean(strata == "a")) < 0.03
+
+
+def test_seed_reproducible_and_changes() -> None:
+    strata, groups = data()
+    a = outer_folds(strata, 5, seed=7, groups=groups)
+    b = outer_folds(strata, 5, seed=7, groups=groups)
+    c = outer_folds(strata, 5, seed=8)
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(a, c, strict=True))
+
+
+def test_checks_catch_leaks() -> None:
+    with pytest.raises(DataError, match="both training and test"):
+        check_disjoint(np.array([0, 1, 2]), np.array([2, 3]))
+    groups = np.array(["A", "A", "B", "C"], dtype=object)
+    with pytest.raises(DataError, match=r"Groups \['A'\]"):
+        check_disjoint(np.array([0, 2]), np.array([1, 3]), groups)
+    with pytest.raises(DataError, match="partition"):
+        check_partition([(np.array([0]), np.array([1]))], np.arange(3))
+
+
+def test_bad_settings() -> None:
+    strata, _groups = data(30)
+    with pytest.raises(ConfigError, match="at least 2"):
+        outer_folds(strata, 1)
+    with pytest.raises(ConfigError, match="groups"):
+        outer_folds(strata, 5, groups=np.array(["A", "B", "C"] * 10, dtype=object))
+    with pytest.raises(ConfigError, match=r"\(0, 1\)"):
+        validation_split(np.arange(30), strata, 1.5)

@@ -1,0 +1,142 @@
+"""MGF and mzML files written here -> spectra tables; bad files and rows; append safety."""
+
+import json
+
+import numpy as np
+import pytest
+from spectra_files import ms1, ms2, write_mgf, write_mzml
+
+from trainlab.data.spectra.convert import convert_files, load_identified_scans
+from trainlab.data.spectra.instrument import SETTING_NAMES, STANDARDIZATION_FILE
+from trainlab.data.spectra.scans import filter_peaks
+from trainlab.data.spectra.schema import polarity_of
+from trainlab.data.spectra.store import open_spectra, read_spectra
+from trainlab.errors import DataError
+
+MS1_MZ = [100.0, 200.0, 300.0, 400.0]
+MS1_INTENSITY = [10.0, 1000.0, 5.0, 250.0]  # 5 is below 1 % of the base peak
+
+
+def run_scans(label_two: str | None = "1") -> list[dict]:
+    return [
+        ms1(1, MS1_MZ, MS1_INTENSITY),
+        ms2(2, 200.0, label=label_two, name="caffeine"),
+        ms2(3, 400.0, label="0"),
+        ms1(4, [150.0, 250.0], [4.0, 16.0], polarity="negative", rt_min=1.1),
+        ms2(5, 250.0, polarity="negative", rt_min=1.12),
+        ms2(6, 210.0, rt_min=1.13),  # positive: pairs with scan 1, not the negative scan 4
+    ]
+
+
+def test_filter_peaks_limits_count_and_relative_intensity():
+    rng = np.random.default_rng(0)
+    mz = rng.uniform(100, 1000, 1000)
+    intensity = rng.uniform(0, 100, 1000)
+    intensity[:10] = 0.5  # below 1 % of ~100
+    kept_mz, kept = filter_peaks(mz, intensity)
+    assert len(kept_mz) == 400
+    assert np.all(np.diff(kept_mz) >= 0)
+    assert kept.max() == pytest.approx(1.0)
+    assert kept.min() ** 2 >= 0.01
+    top = np.sort(intensity)[-400:] / intensity.max()
+    assert np.allclose(np.sort(kept**2), np.sort(top), atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["mzML", "mgf"])
+def test_convert_reads_peaks_polarity_labels_and_settings(tmp_path, fmt):
+    path = tmp_path / f"run1.{fmt}"
+    if fmt == "mzML":
+        write_mzml(path, run_scans(), label_param="LABEL")
+    else:
+        write_mgf(path, run_scans())
+    report = convert_files([path], tmp_path / "root", label_column="LABEL", dataset_id="MSV01")
+    assert report.rows_written == 4 and not report.failed, report.summary()
+    table = read_spectra(tmp_path / "root", "train_data").to_pylist()
+    assert [r["ms2_scan_number"] for r in table] == [2, 3, 5, 6]
+    assert [r["ms1_scan_number"] for r in table] == [1, 1, 4, 1]
+    assert [r["label"] for r in table] == [1.0, 0.0, 0.0, 0.0]
+    assert table[0]["mz_array"] == [100.0, 200.0, 400.0]
+    assert table[0]["intensity_array"] == pytest.approx(np.sqrt([0.01, 1.0, 0.25]))
+    assert table[2]["intensity_array"] == pytest.approx([0.5, 1.0])
+    assert table[0]["precursor_mz"] == 200.0
+    assert {r["source_file"] for r in table} == {path.name}
+    assert {r["dataset_id"] for r in table} == {"MSV01"}
+    assert table[0]["mzml_filepath"] == str(path.resolve())
+    if fmt == "mgf":
+        assert table[0]["compound_name"] == "caffeine"
+    settings = np.array([r["instrument_settings"] for r in table])
+    assert polarity_of(settings).tolist() == [1, 1, 0, 1]
+    hcd = SETTING_NAMES.index("activation_hcd")
+    assert settings[:, hcd].tolist() == [1.0] * 4
+    stats = json.loads((tmp_path / "root" / STANDARDIZATION_FILE).read_text())
+    scans_since = stats["settings"].index("scans_since_ms1")
+    assert stats["mean"][scans_since] == pytest.approx((1 + 2 + 1 + 5) / 4)
+
+
+def test_labels_from_csv_of_identified_scans(tmp_path):
+    write_mzml(tmp_path / "run1.mzML", run_scans(label_two=None))
+    csv = tmp_path / "ids.csv"
+    csv.write_text("filename,scan,compound_name\nrun1.mzXML,5,taurine\nother.mzML,2,x\n")
+    assert load_identified_scans(csv) == {("run1", 5): "taurine", ("other", 2): "x"}
+    convert_files([tmp_path / "run1.mzML"], tmp_path / "root", labels_csv=csv)
+    table = read_spectra(tmp_path / "root", "train_data")
+    assert table.column("label").to_pylist() == [0.0, 0.0, 1.0, 0.0]
+    assert table.column("compound_name").to_pylist()[2] == "taurine"
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("name,value\na,1\n")
+    with pytest.raises(DataError, match="needs a file column"):
+        convert_files([tmp_path / "run1.mzML"], tmp_path / "other", labels_csv=bad_csv)
+
+
+def test_bad_file_is_reported_and_earlier_rows_stay(tmp_path):
+    root = tmp_path / "root"
+    good = write_mgf(tmp_path / "good.mgf", run_scans())
+    convert_files([good], root, label_column="LABEL")
+    broken = tmp_path / "broken.mzML"
+    write_mzml(broken, run_scans())
+    broken.write_text(broken.read_text()[:-300])  # cut off mid-spectrum
+    later = write_mzml(tmp_path / "later.mzML", run_scans())
+    report = convert_files([broken, later, tmp_path / "notes.txt"], root)
+    statuses = {f.path.name: f.status for f in report.files}
+    assert statuses == {"broken.mzML": "rejected", "later.mzML": "written", "notes.txt": "rejected"}
+    assert "broken.mzML: cannot read spectrum #" in report.failed[0].problems[0]
+    assert "unknown format '.txt'" in report.failed[1].problems[0]
+    names = read_spectra(root, "train_data").column("source_file").to_pylist()
+    assert names == ["good.mgf"] * 4 + ["later.mzML"] * 4
+
+
+def test_bad_rows_reject_the_file_with_positions_or_are_skipped(tmp_path):
+    root = tmp_path / "root"
+    scans = run_scans(label_two="maybe")
+    scans.insert(0, ms2(7, 300.0))  # position 0: no MS1 before it
+    scans[3]["precursor"] = None  # position 3 = scan 3: no precursor m/z
+    path = write_mgf(tmp_path / "bad_rows.mgf", scans)
+    report = convert_files([path], root, label_column="LABEL")
+    assert report.rows_written == 0
+    message = report.failed[0].problems[0]
+    assert "bad_rows.mgf" in message and "3 row(s)" in message
+    assert "row 0, column 'mz_array': scan 7: no MS1 scan of its polarity" in message
+    assert "row 2, column 'label': scan 2: 'maybe' is not 1/0" in message
+    assert "row 3, column 'precursor_mz': scan 3" in message
+    assert not (root / "train_data").exists()
+    report = convert_files([path], root, label_column="LABEL", on_bad_row="skip")
+    assert report.rows_written == 2 and "skipped" in report.files[0].problems[0]
+    assert read_spectra(root, "train_data").column("ms2_scan_number").to_pylist() == [5, 6]
+
+
+def test_rerun_skips_files_already_in_the_table(tmp_path):
+    root = tmp_path / "root"
+    path = write_mzml(tmp_path / "run1.mzML", run_scans())
+    convert_files([path], root)
+    before = json.loads((root / STANDARDIZATION_FILE).read_text())
+    report = convert_files([path, write_mgf(tmp_path / "run2.mgf", run_scans())], root)
+    assert [f.status for f in report.files] == ["already present", "written"]
+    assert open_spectra(root, "train_data").count_rows() == 8
+    assert json.loads((root / STANDARDIZATION_FILE).read_text()) == before  # stats reused
+
+
+def test_conflicting_options_are_refused(tmp_path):
+    with pytest.raises(DataError, match="not both"):
+        convert_files([], tmp_path, label_column="L", labels_csv="x.csv")
+    with pytest.raises(DataError, match="on_bad_row"):
+        convert_files([], tmp_path, on_bad_row="ignore")

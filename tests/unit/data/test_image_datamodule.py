@@ -1,0 +1,51 @@
+"""The image-folder DataModule on the real digits split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from trainlab.data.images.datamodule import ImageFolderDataModule
+from trainlab.data.images.transforms import AugmentConfig, BatchTransform
+
+
+def test_reads_the_fold_and_normalises(digits_dir: Path) -> None:
+    dm = ImageFolderDataModule(
+        str(digits_dir), fold=1, batch_size=32, image_size=8, channels=1, mean=[0.3], std=[0.4]
+    )
+    dm.setup("fit")
+    assert dm.spec() == {
+        "tasks": {"label": [str(d) for d in range(10)]},
+        "num_classes": 10,
+        "in_channels": 1,
+        "image_size": 8,
+    }
+    sizes = {name: len(ds) for name, ds in dm.datasets.items()}
+    assert sizes["test"] == 270 and sizes["train"] + sizes["val"] == 1797 - 270
+    x, y = dm.on_after_batch_transfer(next(iter(dm.val_dataloader())), 0)
+    assert x.shape == (32, 1, 8, 8) and x.dtype == torch.float32
+    assert y.dtype == torch.long and int(y.min()) >= 0 and int(y.max()) <= 9
+    raw = dm.datasets["val"].images[:32].float() / 255
+    assert torch.allclose(x, (raw - 0.3) / 0.4)
+    assert sum(dm.class_counts()["label"]) == sizes["train"]
+
+
+def test_fold_changes_the_validation_part(digits_dir: Path) -> None:
+    parts = []
+    for fold in (0, 1):
+        dm = ImageFolderDataModule(str(digits_dir), fold=fold, image_size=8, channels=1)
+        dm.setup("fit")
+        parts.append(set(dm.datasets["val"].paths))
+    assert parts[0].isdisjoint(parts[1])
+
+
+def test_augmentation_changes_images_but_not_shape() -> None:
+    images = torch.randint(0, 255, (16, 3, 12, 12), dtype=torch.uint8)
+    plain = BatchTransform([0.5] * 3, [0.5] * 3)(images)
+    generator = torch.Generator().manual_seed(0)
+    augmented = BatchTransform(
+        [0.5] * 3, [0.5] * 3, AugmentConfig(random_crop_padding=2, hflip=True)
+    )(images, generator)
+    assert augmented.shape == plain.shape
+    assert not torch.equal(augmented, plain)

@@ -1,0 +1,82 @@
+"""Split logic: stratified, disjoint folds, one shared test set, refusals and errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from trainlab.data.images.split import make_splits, read_split, split_folder
+from trainlab.errors import DataError, RunFolderError
+
+
+def _folder(root: Path, counts: dict[str, int]) -> Path:
+    for name, count in counts.items():
+        (root / "raw" / name).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.new("L", (4, 4), color=i % 255).save(root / "raw" / name / f"{i}.png")
+    return root
+
+
+def test_folds_are_stratified_disjoint_and_share_one_test_set() -> None:
+    labels = [0] * 60 + [1] * 30 + [2] * 10
+    test, folds = make_splits(labels, folds=5, test_ratio=0.2, seed=1)
+    y = np.asarray(labels)
+    assert Counter(y[test]) == {0: 12, 1: 6, 2: 2}
+    rest = set(range(len(y))) - set(test)
+    val_union: list[int] = []
+    for train, val in folds:
+        assert set(train).isdisjoint(val)
+        assert set(train) | set(val) == rest
+        assert set(test).isdisjoint(train) and set(test).isdisjoint(val)
+        val_union.extend(val)
+        shares = Counter(y[val])
+        assert shares[0] >= 2 * shares[1] - 1  # class ratio kept within rounding
+    assert sorted(val_union) == sorted(rest)  # each remaining item validates exactly once
+
+
+def test_split_writes_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "ds", {"cat": 12, "dog": 8})
+    result = split_folder(root, folds=3, test_ratio=0.25, seed=0)
+    assert result.classes == ["cat", "dog"]
+    test = read_split(root / "splits" / "test.txt", root)
+    assert len(test) == result.n_test == 5
+    assert all(path.startswith("raw/") for path, _ in test)
+    before = {p.name: p.read_text() for p in (root / "splits").iterdir()}
+    with pytest.raises(RunFolderError, match="overwrite=true"):
+        split_folder(root, folds=3, test_ratio=0.25, seed=5)
+    assert {p.name: p.read_text() for p in (root / "splits").iterdir()} == before
+    split_folder(root, folds=2, test_ratio=0.25, seed=5, overwrite=True)
+    assert not (root / "splits" / "fold_2_train.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda r: (r / "raw" / "empty").mkdir(parents=True), "is empty"),
+        (lambda r: None, "at least two"),
+        (lambda r: (r / "raw" / "b" / "notes.txt").write_text("x"), "not an image file"),
+        (lambda r: (r / "raw" / "b" / "broken.png").write_bytes(b"not a png"), "not a readable"),
+    ],
+)
+def test_bad_folders_give_clear_errors(tmp_path: Path, make, message: str) -> None:
+    root = _folder(tmp_path / "ds", {"a": 10})
+    if message != "at least two":
+        _folder(root, {"b": 10})
+    make(root)
+    with pytest.raises(DataError, match=message):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+
+
+def test_missing_split_file_names_the_command(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="trainlab split data_dir="):
+        read_split(tmp_path / "splits" / "fold_0_train.txt", tmp_path)
+
+
+def test_too_small_class_for_the_folds(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "ds", {"a": 10, "b": 3})
+    with pytest.raises(DataError, match="smallest class has 3"):
+        split_folder(root, folds=5, test_ratio=0.2, seed=0)

@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from trainlab.data.text.readers import normalise_status, read_annotations, read_posts
+from trainlab.errors import DataError
+
+HEADER = "post_id,sentence_id,sentence_text,DSM5_symptom,status,explanation\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("positive", 1),
+        ("Present", 1),
+        ("TRUE", 1),
+        ("1", 1),
+        ("1.0", 1),
+        (" yes ", 1),
+        ("negative", 0),
+        ("absent", 0),
+        ("false", 0),
+        ("0", 0),
+        (0, 0),
+        (1, 1),
+    ],
+)
+def test_status_spellings_are_normalised(value, expected):
+    assert normalise_status(value) == expected
+
+
+def test_unknown_status_names_file_row_and_value(tmp_path):
+    path = write(tmp_path / "a.csv", HEADER + "p1,s1,I am sad.,DEPRESSED_MOOD,maybe,\n")
+    with pytest.raises(DataError, match=r"a\.csv, line 2: status value 'maybe'"):
+        read_annotations(path)
+
+
+def test_posts_are_read_in_order_with_case_insensitive_headers(tmp_path):
+    path = write(tmp_path / "p.csv", 'Post_ID, Text \np2,"Hello, world."\np1,Second\n')
+    assert read_posts(path) == {"p2": "Hello, world.", "p1": "Second"}
+
+
+def test_missing_columns_are_named(tmp_path):
+    path = write(tmp_path / "p.csv", "id,text\n1,x\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['post_id'\]"):
+        read_posts(path)
+
+
+def test_duplicate_post_id_is_an_error(tmp_path):
+    path = write(tmp_path / "p.csv", "post_id,text\np1,a\np1,b\n")
+    with pytest.raises(DataError, match="line 3: duplicate post_id 'p1'"):
+        read_posts(path)
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        read_posts(tmp_path / "nope.csv")
+
+
+def test_annotations_without_explanation_and_with_unknown_post(tmp_path):
+    no_expl = "post_id,sentence_id,sentence_text,DSM5_symptom,status\n"
+    path = write(tmp_path / "a.csv", no_expl + "p1,s1,I am sad.,DEPRESSED_MOOD,present\n")
+    (row,) = read_annotations(path, posts={"p1": "I am sad."})
+    assert (row.criterion, row.status, row.explanation) == ("DEPRESSED_MOOD", 1, "")
+    with pytest.raises(DataError, match=r"not in the posts file, e\.g\. \['p1'\]"):
+        read_annotations(path, posts={"p2": "x"})
+
+
+def test_empty_sentence_is_an_error(tmp_path):
+    path = write(tmp_path / "a.csv", HEADER + "p1,s1,,DEPRESSED_MOOD,1,\n")
+    with pytest.raises(DataError, match="must not be empty"):
+        read_annotations(path)

@@ -1,0 +1,38 @@
+"""Elkan & Noto prior estimation: prior = s / c, per polarity."""
+
+import numpy as np
+import pytest
+
+from trainlab.metrics.class_prior import estimate_prior, estimate_priors_by_polarity
+
+
+def test_prior_is_labelled_share_over_label_frequency():
+    training_labels = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])  # s = 0.2
+    probs = np.array([0.6, 0.4, 0.1, 0.5])  # c = mean over labelled = (0.6 + 0.4 + 0.5) / 3
+    labels = np.array([1, 1, 0, 1])
+    estimate = estimate_prior(training_labels, probs, labels)
+    assert estimate.labelled_share == pytest.approx(0.2)
+    assert estimate.label_frequency == pytest.approx(0.5)
+    assert estimate.prior == pytest.approx(0.4)
+    assert estimate.n_labelled_positives == 3 and not estimate.clipped
+
+
+def test_prior_above_one_is_clipped_and_flagged():
+    estimate = estimate_prior(np.array([1, 1, 0]), np.array([0.1, 0.9]), np.array([1, 0]))
+    assert estimate.prior == 1.0 and estimate.clipped
+
+
+def test_priors_by_polarity_use_each_polarity_alone():
+    train_labels = np.array([1, 0, 0, 0, 1, 1, 0, 0])
+    train_polarity = np.array([1, 1, 1, 1, 0, 0, 0, 0])  # s_pos = 0.25, s_neg = 0.5
+    probs = np.array([0.5, 0.25, 1.0, 0.9])
+    labels = np.array([1, 1, 1, 0])
+    polarity = np.array([1, 1, 0, 0])
+    estimates = estimate_priors_by_polarity(train_labels, train_polarity, probs, labels, polarity)
+    assert estimates["positive"].prior == pytest.approx(0.25 / 0.375)
+    assert estimates["negative"].prior == pytest.approx(0.5)
+
+
+def test_missing_labelled_positives_raise():
+    with pytest.raises(ValueError, match="labelled positives"):
+        estimate_prior(np.array([1, 0]), np.array([0.2]), np.array([0]))

@@ -1,0 +1,86 @@
+"""MultiHeadClassifier: several tasks, missing labels, class weights, metric names."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from trainlab.models.classification import MultiHeadClassifier
+
+
+class TwoHeads(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(4, 8)
+        self.a = nn.Linear(8, 2)
+        self.b = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = torch.relu(self.body(x))
+        return {"a": self.a(h), "b": self.b(h)}
+
+
+def test_missing_labels_do_not_count_in_the_loss() -> None:
+    torch.manual_seed(0)
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    x = torch.randn(6, 4)
+    y = torch.tensor([[0, 1], [1, -1], [0, 2], [1, -1], [0, 0], [1, 1]])
+    loss = model._step((x, y), "train")
+    logits = model(x)
+    keep = y[:, 1] >= 0
+    expected = nn.functional.cross_entropy(logits["a"], y[:, 0]) + nn.functional.cross_entropy(
+        logits["b"][keep], y[keep, 1]
+    )
+    assert torch.allclose(loss, expected)
+    assert int(model.metrics["train_metrics"]["b"].confmat.sum()) == 4
+
+
+def test_all_labels_missing_gives_zero_not_nan() -> None:
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    y = torch.tensor([[0, -1], [1, -1]])
+    assert torch.isfinite(model._step((torch.randn(2, 4), y), "train"))
+
+
+class CountsData(L.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.x = torch.randn(40, 4)
+        self.y = torch.stack([torch.randint(0, 2, (40,)), torch.randint(0, 3, (40,))], dim=1)
+
+    def class_counts(self) -> dict[str, list[int]]:
+        return {"a": [30, 10], "b": [20, 10, 10]}
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=10)
+
+    val_dataloader = train_dataloader
+
+
+def test_training_logs_per_task_and_overall_metrics_with_class_weights(tmp_path) -> None:
+    model = MultiHeadClassifier(
+        TwoHeads(),
+        {"a": ["x", "y"], "b": ["p", "q", "r"]},
+        class_weights="inverse_frequency",
+        task_weights={"b": 2.0},
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, datamodule=CountsData())
+    names = set(trainer.callback_metrics)
+    for stage in ("train", "val"):
+        assert f"{stage}/loss" in names and f"{stage}/f1_macro" in names
+        assert {f"{stage}/a/acc", f"{stage}/b/f1_weighted", f"{stage}/b/balanced_acc"} <= names
+    overall = trainer.callback_metrics["val/acc"]
+    mean = (trainer.callback_metrics["val/a/acc"] + trainer.callback_metrics["val/b/acc"]) / 2
+    assert torch.allclose(overall, mean)
+    assert torch.allclose(model.class_weight_a, torch.tensor([40 / 60, 40 / 20]))
+    assert model.task_weights == {"a": 1.0, "b": 2.0}

@@ -1,0 +1,98 @@
+"""BinaryPUClassifier: BCE/nnPU training steps, priors by polarity, metrics and the plot."""
+
+import json
+
+import lightning as L
+import pytest
+import torch
+
+from trainlab.data.spectra.datamodule import SpectraDataModule
+from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
+from trainlab.errors import ConfigError
+from trainlab.models.pu import BinaryPUClassifier, read_priors_file
+from trainlab.nets.spectrum_transformer import SpectrumTransformer
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spectra")
+    spec = SyntheticSpec(n_train=256, n_validation=128, n_test=64, min_peaks=3, max_peaks=8)
+    generate_spectra(root, spec)
+    return root
+
+
+def tiny_model(**kwargs) -> BinaryPUClassifier:
+    torch.manual_seed(0)
+    net = SpectrumTransformer(d_model=8, nhead=2, dim_feedforward=16, n_layers=1, dropout=0.0)
+    return BinaryPUClassifier(net, encoder_lr=1e-3, linear_lr=1e-3, **kwargs)
+
+
+def fit(model, root, tmp_path, polarity=None, epochs=2):
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    dm = SpectraDataModule(str(root), polarity=polarity, batch_size=64, num_workers=0)
+    trainer.fit(model, dm)
+    return trainer
+
+
+def test_nnpu_fit_logs_pu_metrics_and_plots_probabilities(root, tmp_path):
+    model = tiny_model(loss="nnpu", priors={"positive": 0.4, "negative": 0.25})
+    trainer = fit(model, root, tmp_path)
+    logged = set(trainer.callback_metrics)
+    for stage in ("train", "val"):
+        for name in ("loss", "recall", "predicted_positive_rate", "lee_liu", "auroc"):
+            assert f"{stage}/{name}" in logged
+    assert "train/corrected_share" in logged
+    assert model.priors_by_polarity.tolist() == pytest.approx([0.25, 0.4])
+    assert [h["epoch"] for h in model.probability_history] == [0, 1]
+    assert (
+        sum(model.probability_history[0]["labelled"])
+        + sum(model.probability_history[0]["unlabeled"])
+        == 128
+    )
+    assert (tmp_path / "plots" / "val_probabilities.png").stat().st_size > 0
+    assert "priors_by_polarity" in model.state_dict()  # checkpoints carry the priors
+
+
+def test_bce_optimizer_has_two_learning_rates():
+    model = tiny_model(loss="bce", weight_decay=0.01)
+    optimizer = model.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-3]
+    model = BinaryPUClassifier(
+        SpectrumTransformer(d_model=8, nhead=2), encoder_lr=5e-6, linear_lr=1e-5
+    )
+    groups = model.configure_optimizers().param_groups
+    assert [(g["name"], g["lr"], g["weight_decay"]) for g in groups] == [
+        ("encoder", 5e-6, 1e-3),
+        ("linear", 1e-5, 1e-3),
+    ]
+
+
+def test_priors_file_replaces_typed_priors(tmp_path):
+    path = tmp_path / "priors.json"
+    path.write_text(json.dumps({"priors": {"positive": 0.3, "negative": 0.2}, "estimates": {}}))
+    assert read_priors_file(path) == {"positive": 0.3, "negative": 0.2}
+    model = tiny_model(loss="nnpu", priors={"positive": 0.9}, priors_file=str(path))
+    model.resolve_priors()
+    assert model.priors_by_polarity.tolist() == pytest.approx([0.2, 0.3])
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ConfigError, match="no priors by polarity"):
+        read_priors_file(tmp_path / "bad.json")
+
+
+def test_missing_priors_are_refused(root, tmp_path):
+    with pytest.raises(ConfigError, match="needs class priors"):
+        tiny_model(loss="nnpu").resolve_priors()
+    with pytest.raises(ConfigError, match=r"\['negative'\]"):
+        fit(tiny_model(loss="nnpu", priors={"positive": 0.4}), root, tmp_path, epochs=1)
+    trainer = fit(tiny_model(loss="nnpu", priors={"positive": 0.4}), root, tmp_path, 1, epochs=1)
+    assert "val/recall" in trainer.callback_metrics
+    with pytest.raises(ConfigError, match=r"model\.loss"):
+        tiny_model(loss="hinge")

@@ -1,0 +1,67 @@
+"""Search space grammar -> Optuna, and hyperparameters applied to a config."""
+
+import json
+
+import optuna
+import pytest
+from omegaconf import OmegaConf
+
+from trainlab.errors import ConfigError
+from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.search_space import Param, parse_search_space, suggest
+
+SPACE = {
+    "model.net.n_layers": "range(2, 5)",
+    "model.net.hidden_dim_0": "range(64, 576, 64)",
+    "model.net.dropout": "interval(0.1, 0.5)",
+    "model.optimizer.lr": "tag(log, interval(1e-5, 1e-2))",
+    "model.net.activation": "choice(relu, gelu, leaky_relu)",
+    "model.net.batch_norm": "choice(true, false)",
+    "data.batch_size": 64,
+}
+
+
+def test_grammar_to_distributions() -> None:
+    space = parse_search_space(SPACE)
+    assert space["model.net.n_layers"] == Param("int", low=2, high=4, step=1)
+    assert space["model.net.hidden_dim_0"] == Param("int", low=64, high=512, step=64)
+    assert space["model.optimizer.lr"].log and space["model.optimizer.lr"].kind == "float"
+    assert space["model.net.batch_norm"].choices == [True, False]
+    assert space["data.batch_size"] == 64
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        values = suggest(study.ask(), space)
+        assert values["model.net.n_layers"] in (2, 3, 4)
+        width = values["model.net.hidden_dim_0"]
+        assert width % 64 == 0 and width <= 512
+        assert 1e-5 <= values["model.optimizer.lr"] <= 1e-2
+        assert values["model.net.activation"] in ("relu", "gelu", "leaky_relu")
+        assert values["data.batch_size"] == 64
+
+
+def test_bad_grammar() -> None:
+    with pytest.raises(ConfigError, match="cannot be parsed"):
+        parse_search_space({"model.net.dropout": "interval(0.1,"})
+    with pytest.raises(ConfigError, match="low < high"):
+        parse_search_space({"model.net.dropout": "interval(0.5, 0.1)"})
+
+
+def test_apply_params_and_flat_widths() -> None:
+    cfg = OmegaConf.create({"model": {"net": {"n_layers": 2, "hidden_dims": [8, 8]}}, "data": {}})
+    out = apply_params(cfg, {"model.net.hidden_dim_0": 64, "model.task_weights.a": 2.0})
+    assert out.model.net.hidden_dims is None and out.model.net.hidden_dim_0 == 64
+    assert out.model.task_weights.a == 2.0
+    assert cfg.model.net.hidden_dims == [8, 8]  # the original is untouched
+    with pytest.raises(ConfigError, match="config paths"):
+        apply_params(cfg, {"lr": 0.1})
+
+
+def test_load_hyperparams(tmp_path) -> None:
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({"model.optimizer.lr": 0.01}))
+    assert load_hyperparams(str(path)) == {"model.optimizer.lr": 0.01}
+    assert load_hyperparams('{"a.b": 1}') == {"a.b": 1}
+    assert load_hyperparams(OmegaConf.create({"a.b": 2})) == {"a.b": 2}
+    assert load_hyperparams(None) == {}
+    with pytest.raises(ConfigError, match="neither a JSON file"):
+        load_hyperparams("not json")
