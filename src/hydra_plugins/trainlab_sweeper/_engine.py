@@ -173,7 +173,18 @@ class OptunaSearch:
         trials = [study.ask() for _ in range(size)]
         try:
             batch = [self._job_overrides(study, space, trial) for trial in trials]
+            # Composing every job's config here catches an unknown key before any job runs.
             self.validate_batch(batch)
+        except Exception as err:
+            for trial in trials:
+                _fail(trial, err, study, reason="no job config for this trial")
+            raise ConfigError(
+                f"study {study.study_name!r} ({self.storage_spec}): the trial's parameters do "
+                f"not make a job config: {type(err).__name__}: {err}. If the study was created "
+                "with another search space, keep that one or start a new search (another "
+                "run_name or study_name); otherwise fix the key in hydra.sweeper.params."
+            ) from err
+        try:
             results = self._launch(trials, batch)
         except KeyboardInterrupt:
             for trial in trials:

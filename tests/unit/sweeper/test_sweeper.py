@@ -229,3 +229,11 @@ def test_direction_of_existing_study_must_match(toy_app):
 def test_pruner_with_several_objectives_is_refused(toy_app):
     with pytest.raises(ConfigError, match="cannot prune multi-objective"):
         toy_app.run("hydra.sweeper.direction=[minimize,maximize]", "+hydra.sweeper.pruner=median")
+
+
+def test_changed_search_space_of_a_study_is_a_config_error(toy_app):
+    toy_app.run("hydra.sweeper.n_trials=1")
+    with pytest.raises(ConfigError, match="another search space"):
+        toy_app.run("hydra.sweeper.n_trials=2", "hydra.sweeper.params.y='choice(c, d)'")
+    assert toy_app.study().trials[1].state == TrialState.FAIL
+    assert len(toy_app.calls()) == 1  # no job ran with the unfit parameters

@@ -1,0 +1,196 @@
+"""launcher=slurm on a real single-node SLURM cluster (scripts/slurm/local-cluster.sh).
+
+The cluster is started once per session and stopped again (by PID) if this session started
+it; where it cannot start (not root, no apt) every test here is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from trainlab.core.optuna_study import default_storage_spec, open_storage
+
+from .conftest import REPO, digits_args
+
+pytestmark = pytest.mark.slurm
+
+CLUSTER = REPO / "scripts" / "slurm" / "local-cluster.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster() -> Iterator[None]:
+    """A running local SLURM cluster with accounting; skips when it cannot start here."""
+    if os.geteuid() != 0:
+        pytest.skip("the local SLURM cluster needs root (it installs and starts system daemons)")
+    was_running = subprocess.run([str(CLUSTER), "status"], capture_output=True).returncode == 0
+    started = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        reason = started.stderr.strip().splitlines()[-1:] or ["no output"]
+        pytest.skip(f"local SLURM cluster did not start (rc={started.returncode}): {reason[0]}")
+    yield
+    if not was_running:
+        subprocess.run([str(CLUSTER), "stop"], capture_output=True, timeout=300)
+
+
+def sweep_command(*args: str) -> list[str]:
+    return [sys.executable, str(REPO / "train.py"), *args]
+
+
+def array_job_ids(sweep: Path) -> list[str]:
+    """SLURM ids of the jobs a sweep submitted (`<array>_<task>`, or `<id>` for a single job)."""
+    folder = sweep / ".submitit"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name[0].isdigit())
+
+
+def sacct_states(job: str) -> list[str]:
+    """Every state sacct recorded for `job`, requeued attempts included (-D)."""
+    for _ in range(60):  # accounting lags the controller by a moment
+        out = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-D", "-j", job, "-o", "State"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        if out and not {"PENDING", "RUNNING"} & set(out):
+            return out
+        time.sleep(1)
+    return out
+
+
+def test_multirun_is_one_job_array(slurm_cluster, sweep_digits_dir, sweep_env):
+    started = time.monotonic()
+    done = subprocess.run(
+        sweep_command(
+            "-m", "launcher=slurm", "run_name=grid", "seed=1,2", *digits_args(sweep_digits_dir)
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    sweep = sweep_env / "train" / "multiruns" / "grid"
+    jobs = [j for j in array_job_ids(sweep) if "_" in j]  # the array's tasks: <array>_<task>
+    assert len(jobs) == 2 and len({j.split("_")[0] for j in jobs}) == 1  # one array, two tasks
+    for job in jobs:
+        assert sacct_states(job) == ["COMPLETED"]
+    for number in (0, 1):
+        status = json.loads((sweep / str(number) / "status.json").read_text())
+        assert status["status"] == "finished"
+        assert (sweep / str(number) / "metrics.json").is_file()
+    print(f"SLURM job array of 2 digits runs: {time.monotonic() - started:.0f} s")
+
+
+def test_failing_and_cancelled_jobs_are_reported_failed(slurm_cluster, sweep_digits_dir, sweep_env):
+    """A job that raises, and a job killed by SLURM, both end as FAIL trials; nothing hangs."""
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    command = sweep_command(
+        "-m",
+        "hparams_search=images_optuna",
+        "launcher=slurm",
+        "hydra.sweeper.params=null",
+        "data.batch_size=choice(-4)",  # the DataLoader refuses a negative batch size
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.plots=false",
+        *digits_args(sweep_digits_dir),
+    )
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode != 0
+    assert "1 of 1 trials failed" in done.stdout + done.stderr
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    trial = optuna.load_study(study_name="images_optuna", storage=storage).trials[0]
+    assert trial.state == TrialState.FAIL
+    assert "batch_size" in trial.user_attrs["error"]
+    assert "Traceback" in trial.user_attrs["traceback"]
+
+    # A job cancelled by SLURM: without accounting submitit would wait for it forever.
+    sweep = sweep.with_name("cancel")
+    command[command.index("data.batch_size=choice(-4)")] = "data.batch_size=choice(64)"
+    command[command.index("trainer.max_epochs=3")] = "trainer.max_epochs=50"
+    command += ["run_name=cancel", "hydra.sweeper.study_name=cancel"]
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        job = wait_for_running_job(sweep, sweeper, after=[])
+        subprocess.run(["scancel", job], check=True)
+        output, _ = sweeper.communicate(timeout=600)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode != 0 and "1 of 1 trials failed" in output, output[-3000:]
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    trial = optuna.load_study(study_name="cancel", storage=storage).trials[0]
+    assert trial.state == TrialState.FAIL
+    assert "launcher failed" in trial.user_attrs["error"]
+    assert "CANCELLED" in sacct_states(job)[0]
+
+
+def wait_for_running_job(
+    sweep: Path, sweeper: subprocess.Popen, after: list[str], timeout: float = 300
+) -> str:
+    """The id of the first job of `sweep` (not in `after`) that SLURM runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sweeper.poll() is not None:
+            raise AssertionError(f"the sweep ended early:\n{sweeper.stdout.read()[-3000:]}")
+        new = [j for j in array_job_ids(sweep) if j not in after]
+        if new:
+            state = subprocess.run(
+                ["squeue", "-h", "-j", new[0], "-o", "%T"], capture_output=True, text=True
+            ).stdout.strip()
+            if state == "RUNNING":
+                return new[0]
+        time.sleep(1)
+    raise AssertionError("no new SLURM job started running")
+
+
+def test_preempted_job_requeues_and_resumes_in_its_run_folder(
+    slurm_cluster, sweep_digits_dir, sweep_env
+):
+    epochs, batches = 8, 4
+    command = sweep_command(
+        "launcher=slurm",
+        "run_name=requeue",
+        *digits_args(
+            sweep_digits_dir,
+            f"trainer.max_epochs={epochs}",
+            f"+trainer.limit_train_batches={batches}",
+            "callbacks.early_stopping=null",
+        ),
+    )
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = sweep_env / "train" / "multiruns" / "requeue" / "0"
+    try:
+        job = wait_for_running_job(run.parent, sweeper, after=[])
+        deadline = time.monotonic() + 600
+        while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.2)
+        # Preemption notice as SLURM sends it before a time limit: submitit catches SIGUSR2,
+        # requeues the job (same id) and the job comes back into the same run folder.
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = sweeper.communicate(timeout=900)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode == 0, output[-3000:]
+    states = sacct_states(job)
+    assert "REQUEUED" in states and states[-1] == "COMPLETED", states
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "finished" and status["attempts"] == 2
+    log = (run / "train.log").read_text()
+    assert "resuming from" in log and "last.ckpt" in log
+    # The same number of optimiser steps as an uninterrupted run: the lost partial epoch
+    # was trained again, nothing was trained twice.
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == epochs * batches
+    assert last["epoch"] == epochs - 1
