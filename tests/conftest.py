@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,24 @@ def run_cli(log_dir: Path) -> Callable[..., int]:
         return 0
 
     return run
+
+
+CLUSTER = REPO / "scripts" / "slurm" / "local-cluster.sh"
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[None]:
+    """A running local SLURM cluster with accounting; skips when it cannot start here."""
+    if os.geteuid() != 0:
+        pytest.skip("the local SLURM cluster needs root (it installs and starts system daemons)")
+    was_running = subprocess.run([str(CLUSTER), "status"], capture_output=True).returncode == 0
+    started = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True, timeout=900)
+    if started.returncode != 0:
+        reason = started.stderr.strip().splitlines()[-1:] or ["no output"]
+        pytest.skip(f"local SLURM cluster did not start (rc={started.returncode}): {reason[0]}")
+    yield
+    if not was_running:
+        subprocess.run([str(CLUSTER), "stop"], capture_output=True, timeout=300)
 
 
 def train_args(digits_dir: Path, *extra: str) -> list[str]:

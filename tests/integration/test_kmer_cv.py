@@ -1,7 +1,6 @@
 """`trainlab cv` end to end on a small synthetic data set: full run, resume, prediction."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -125,8 +124,7 @@ def test_hyperparams_skip_the_search(env: Path) -> None:
 
 
 @pytest.mark.slurm
-@pytest.mark.skipif(shutil.which("sbatch") is None, reason="no SLURM cluster: sbatch not found")
-def test_slurm_fold_array(env: Path) -> None:
+def test_slurm_fold_array(slurm_cluster, env: Path) -> None:
     cv(
         "run_name=slurm",
         "mode=optimize",

@@ -7,11 +7,9 @@ it; where it cannot start (not root, no apt) every test here is skipped with the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -24,23 +22,6 @@ from trainlab.core.optuna_study import default_storage_spec, open_storage
 from .conftest import REPO, digits_args
 
 pytestmark = pytest.mark.slurm
-
-CLUSTER = REPO / "scripts" / "slurm" / "local-cluster.sh"
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster() -> Iterator[None]:
-    """A running local SLURM cluster with accounting; skips when it cannot start here."""
-    if os.geteuid() != 0:
-        pytest.skip("the local SLURM cluster needs root (it installs and starts system daemons)")
-    was_running = subprocess.run([str(CLUSTER), "status"], capture_output=True).returncode == 0
-    started = subprocess.run([str(CLUSTER), "start"], capture_output=True, text=True, timeout=900)
-    if started.returncode != 0:
-        reason = started.stderr.strip().splitlines()[-1:] or ["no output"]
-        pytest.skip(f"local SLURM cluster did not start (rc={started.returncode}): {reason[0]}")
-    yield
-    if not was_running:
-        subprocess.run([str(CLUSTER), "stop"], capture_output=True, timeout=300)
 
 
 def sweep_command(*args: str) -> list[str]:
