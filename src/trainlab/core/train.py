@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,13 +95,23 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     return metrics
 
 
-def _fit_and_test(
-    cfg: DictConfig,
-    run_dir: Path,
-    resume_ckpt: str | None,
-    hardware: dict[str, Any],
-    started: float,
-) -> dict[str, float]:
+@dataclass
+class RunParts:
+    """Everything one run trains with, built from its config."""
+
+    datamodule: Any
+    model: Any
+    trainer: Any
+    loggers: list[Any]
+    history: MonitorHistory
+
+
+def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunParts:
+    """Build the DataModule (set up for fit), model, callbacks, loggers and Trainer of a run.
+
+    The one place that turns a composed train config into Lightning objects: training and the
+    overhead benchmark (benchmarks/overhead.py) both go through it.
+    """
     datamodule = build_datamodule(cfg.data, loader_defaults(hardware))
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -127,6 +138,19 @@ def _fit_and_test(
         default_root_dir=str(run_dir),
         _convert_="all",
     )
+    return RunParts(datamodule, model, trainer, loggers, history)
+
+
+def _fit_and_test(
+    cfg: DictConfig,
+    run_dir: Path,
+    resume_ckpt: str | None,
+    hardware: dict[str, Any],
+    started: float,
+) -> dict[str, float]:
+    parts = build_run(cfg, run_dir, hardware)
+    datamodule, model, trainer = parts.datamodule, parts.model, parts.trainer
+    loggers, history = parts.loggers, parts.history
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)

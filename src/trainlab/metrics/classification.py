@@ -30,10 +30,11 @@ class ConfusionMetrics(Metric):
         """Add a batch of predicted class indices (or logits) and targets."""
         if preds.ndim == target.ndim + 1:
             preds = preds.argmax(dim=-1)
-        keep = target >= 0
-        index = target[keep] * self.num_classes + preds[keep]
-        counts = torch.bincount(index, minlength=self.num_classes**2)
-        self.confmat += counts.view(self.num_classes, self.num_classes)
+        # Missing labels add 0 to cell (0, pred): no boolean indexing and no bincount, whose
+        # data-dependent output sizes make the host wait for the GPU at every step.
+        cell = (target.clamp(min=0) * self.num_classes + preds).long()
+        present = (target >= 0).to(self.confmat.dtype)
+        self.confmat.view(-1).scatter_add_(0, cell, present)
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metrics over the accumulated matrix (rows: true class, columns: predicted)."""

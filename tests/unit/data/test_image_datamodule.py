@@ -49,3 +49,21 @@ def test_augmentation_changes_images_but_not_shape() -> None:
     )(images, generator)
     assert augmented.shape == plain.shape
     assert not torch.equal(augmented, plain)
+
+
+def test_batches_move_as_an_image_target_pair(digits_dir: Path) -> None:
+    dm = ImageFolderDataModule(str(digits_dir), image_size=8, channels=1, batch_size=16)
+    dm.setup("fit")
+    images, targets = next(iter(dm.train_dataloader()))
+    moved = dm.transfer_batch_to_device((images, targets), torch.device("cpu"), 0)
+    assert isinstance(moved, tuple) and len(moved) == 2
+    assert torch.equal(moved[0], images) and torch.equal(moved[1], targets)
+    assert moved[0].dtype == torch.uint8  # normalising is on_after_batch_transfer's job
+
+
+def test_normalising_leaves_the_cached_images_alone() -> None:
+    images = torch.randint(0, 255, (4, 1, 8, 8), dtype=torch.uint8)
+    before = images.clone()
+    out = BatchTransform([0.3], [0.4])(images)
+    assert torch.equal(images, before)
+    assert torch.allclose(out, (before.float() / 255 - 0.3) / 0.4, atol=1e-6)
