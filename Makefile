@@ -28,7 +28,7 @@ train: $(STAMP) ## split the embedded digits data set and train the default expe
 	$(VENV)/bin/trainlab train $(ARGS)
 
 test: $(STAMP) ## run the default test suite (everything but tests marked slow)
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	$(PY) -m pytest -m "not slow" --durations=15 $(ARGS)
 
 test-full: $(STAMP) ## run every test, the slow ones too
 	$(PY) -m pytest $(ARGS)
