@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.cli.help import help_text, wants_quick_help
 from trainlab.core.best_config import apply_best_config
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
@@ -142,6 +143,13 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         def app() -> Any:
             # A new invocation chooses a new run folder (tests call several in one process).
             forget_run_dirs()
+            if wants_quick_help(sys.argv[1:]):
+                try:
+                    text = help_text(config_dir(), config_name, sys.argv[1:])
+                except Exception:  # a broken override: Hydra's help reports it its own way
+                    return hydra_app()
+                print(text)
+                return None
             return hydra_app()
 
         return app
