@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.conftest import FAST, REPO
 
-SRC = Path(__file__).resolve().parents[3] / "src"
-REPO = SRC.parent
+SRC = REPO / "src"
 
 # A trial in seconds: few batches, no test stage, no console extras.
 QUICK_TRIAL = [
-    "extras.print_config=false",
-    "callbacks.progress_bar=null",
-    "callbacks.model_summary=null",
-    "logger=csv",
+    *FAST,
     "test=false",
     "trainer.max_epochs=3",
     "+trainer.limit_train_batches=4",
@@ -26,15 +22,9 @@ QUICK_TRIAL = [
 
 
 @pytest.fixture(scope="session")
-def sweep_digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """scikit-learn's digits as class folders, split into 3 folds and a test set."""
-    from trainlab.data.images.digits import write_digits
-    from trainlab.data.images.split import split_folder
-
-    data_dir = tmp_path_factory.mktemp("sweep_data") / "digits"
-    write_digits(data_dir)
-    split_folder(data_dir, folds=3, test_ratio=0.15, seed=0)
-    return data_dir
+def sweep_digits_dir(digits_dir: Path) -> Path:
+    """The session's digits split (3 folds and a test set)."""
+    return digits_dir
 
 
 @pytest.fixture
@@ -50,25 +40,9 @@ def sweep_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def train_cli(sweep_env: Path) -> Callable[..., int]:
+def train_cli(sweep_env: Path, run_cli: Callable[..., int]) -> Callable[..., int]:
     """Runs ``trainlab train <args>`` in this process; returns the exit status."""
-    from hydra.core.global_hydra import GlobalHydra
-
-    from trainlab.cli.main import main
-
-    def run(*args: str) -> int:
-        GlobalHydra.instance().clear()
-        argv = sys.argv
-        try:
-            main(["train", *args])
-        except SystemExit as exit_:
-            return int(exit_.code or 0)
-        finally:
-            sys.argv = argv
-            GlobalHydra.instance().clear()
-        return 0
-
-    return run
+    return lambda *args: run_cli("train", *args)
 
 
 def digits_args(data_dir: Path, *extra: str) -> list[str]:
