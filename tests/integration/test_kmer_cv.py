@@ -111,6 +111,11 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
         cv("run_name=resume", "mode=optimize", "cv.seed=7")
 
 
+def fold_outcomes(run: Path) -> list[tuple]:
+    records = [json.loads(p.read_text()) for p in sorted(run.glob("cv_results/fold_*/*.json"))]
+    return [(r["best_params"], r["test_metrics"], r["search"]["best_inner_score"]) for r in records]
+
+
 def test_hyperparams_skip_the_search(env: Path) -> None:
     params = env / "params.json"
     chosen = {"model.optimizer.lr": 0.003, "model.net.n_layers": 1, "model.net.hidden_dim_0": 32}
@@ -144,6 +149,9 @@ def test_local_parallel_fold_processes(env: Path) -> None:
     out = env / "logs" / "cv" / "runs" / "local"
     assert len(list(out.glob("cv_results/fold_*/multitask_fold_*.json"))) == 2
     assert len([p for p in (out / "jobs").iterdir() if p.name.isdigit()]) == 2  # one per fold
+    # the same folds as in this process, one after the other
+    cv("run_name=sequential", "mode=optimize")
+    assert fold_outcomes(out) == fold_outcomes(out.parent / "sequential")
 
 
 def test_single_training_run_of_the_experiment(env: Path) -> None:

@@ -22,7 +22,7 @@ from trainlab.pipelines.kmer_cv.aggregate import (
     table_markdown,
     table_text,
 )
-from trainlab.pipelines.kmer_cv.fit import MONITOR, fit_rows
+from trainlab.pipelines.kmer_cv.fit import MONITOR, fit_rows, fit_seed
 from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
 
@@ -89,6 +89,7 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         max_epochs=cfg.final.max_epochs,
         patience=cfg.final.patience,
         checkpoint_dir=final_dir,
+        seed=fit_seed(int(cfg.seed)),
     )
     atomic_write_json(final_dir / "training_history.json", result.history)
     encoders = {task: {c: i for i, c in enumerate(classes)} for task, classes in data.tasks.items()}

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from trainlab.core.build import build_model
 from trainlab.core.callbacks import CheckpointMetadata
 from trainlab.core.hardware import hardware_report, resolve_precision
+from trainlab.core.lean_fit import LeanFitSettings, lean_fit, lean_fit_unsupported
 from trainlab.core.loggers import as_plain
 
 MONITOR = "val/f1_weighted"
@@ -78,18 +79,31 @@ def fit_rows(
     max_epochs: int = 50,
     patience: int = 10,
     checkpoint_dir: Path | None = None,
+    lean: bool = False,
+    seed: int | None = None,
 ) -> FitResult:
     """Train on `train`, select the epoch on `val`, optionally test the best epoch on `test`.
 
     With `checkpoint_dir`, the best epoch is saved as `best_model.ckpt` carrying the config and
     data spec (so `trainlab predict` rebuilds it); the test fold is never used to choose it.
+    With `lean` (search trials: no checkpoint, no test), the fit runs in the lean Fabric loop
+    of `trainlab.core.lean_fit` when the trainer config allows it, else through the Trainer.
+    With `seed`, torch is seeded first (initial weights, dropout): a fit then gives the same
+    result whatever ran before it in the process (sequential or parallel folds, resumes).
     """
     import lightning as L
 
     datamodule.use_rows(train, val, test)
     datamodule.batch_size = int(cfg.data.batch_size)
     spec = datamodule.spec()
+    if seed is not None:
+        torch.manual_seed(seed)
     model = build_model(cfg, spec)
+    if lean and checkpoint_dir is None and test is None:
+        reason = lean_fit_unsupported(_trainer_settings(cfg))
+        if reason is None:
+            return _lean_fit_rows(cfg, model, datamodule, max_epochs, patience)
+        _warn_not_lean(reason)
     history = EpochHistory()
     callbacks: list[Callback] = [
         history,
@@ -120,6 +134,9 @@ def fit_rows(
             enable_model_summary=False,
             num_sanity_val_steps=0,
             deterministic=bool(cfg.get("deterministic", False)),
+            gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+            gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
+            accumulate_grad_batches=int(cfg.trainer.get("accumulate_grad_batches") or 1),
             default_root_dir=scratch,
         )
         with warnings.catch_warnings():
@@ -137,6 +154,38 @@ def fit_rows(
                 row = tested[0] if tested else {}
                 result.test_metrics = {k: float(v) for k, v in row.items()}
     return result
+
+
+def fit_seed(*parts: int) -> int:
+    """A torch seed derived from integers (fold seed, trial number, inner split ...)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+def _lean_fit_rows(
+    cfg: DictConfig, model: Any, datamodule: Any, max_epochs: int, patience: int
+) -> FitResult:
+    settings = LeanFitSettings(
+        max_epochs=max_epochs,
+        monitor=MONITOR,
+        mode="max",
+        patience=patience,
+        accelerator=cfg.trainer.get("accelerator", "auto"),
+        precision=resolve_precision(cfg.trainer.get("precision"), _hardware()),
+        gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
+        gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
+    )
+    history = EpochHistory()
+    history.epochs = lean_fit(model, datamodule, settings)
+    return FitResult(*history.best(), history.epochs)
+
+
+def _trainer_settings(cfg: DictConfig) -> dict[str, Any]:
+    return {**cfg.trainer, "deterministic": bool(cfg.get("deterministic", False))}
+
+
+@functools.cache
+def _warn_not_lean(reason: str) -> None:
+    log.info("search trials fit through the Lightning Trainer: %s", reason)
 
 
 @functools.cache

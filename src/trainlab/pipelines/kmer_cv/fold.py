@@ -16,7 +16,7 @@ from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
-from trainlab.pipelines.kmer_cv.fit import fit_rows, trial_config
+from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
@@ -97,6 +97,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         max_epochs=cfg.cv.max_epochs,
         patience=cfg.cv.patience,
         checkpoint_dir=folder,
+        seed=fit_seed(seed),
     )
     stamp = time.strftime("%Y%m%d_%H%M%S")
     record = {
@@ -172,6 +173,8 @@ def optimize_fold(
                 inner_val,
                 max_epochs=cfg.cv.max_epochs,
                 patience=cfg.cv.patience,
+                lean=bool(cfg.cv.lean_trials),
+                seed=fit_seed(seed, trial.number, step),
             )
             scores.append(result.best_score)
             trial.report(float(np.mean(scores)), step)
