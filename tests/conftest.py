@@ -109,3 +109,16 @@ def subprocess_env(log_dir: Path) -> dict[str, str]:
     env["TRAINLAB_LOG_DIR"] = str(log_dir)
     env["PYTHONPATH"] = str(REPO / "src") + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+def run_benchmark(script: str, args: list[str], log_dir: Path) -> str:
+    """Run benchmarks/<script> as a child process; its stdout, after checking it succeeded."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        env=subprocess_env(log_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

@@ -40,7 +40,14 @@ log = logging.getLogger(__name__)
 
 def route_lightning_logs() -> None:
     """Send Lightning's messages through the run's handlers (console + log file) only once."""
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning"):
+    names = (
+        "lightning",
+        "lightning.pytorch",
+        "lightning.fabric",
+        "lightning_fabric",
+        "pytorch_lightning",
+    )
+    for name in names:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
             if type(handler) is logging.StreamHandler:

@@ -17,7 +17,7 @@ from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
 from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, trial_config
-from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,13 @@ def optimize_fold(
             if trial.should_prune():
                 log.info("%s trial %d pruned after split %d", folder.name, trial.number, step)
                 raise optuna.TrialPruned()
-        log.info("%s trial %d: %.4f %s", folder.name, trial.number, np.mean(scores), params)
+        log.info(
+            "%s trial %d: %.4f  %s",
+            folder.name,
+            trial.number,
+            np.mean(scores),
+            describe_params(params),
+        )
         return float(np.mean(scores))
 
     if remaining:

@@ -51,3 +51,32 @@ def load_hyperparams(value: Any) -> dict[str, Any]:
     if not isinstance(loaded, dict):
         raise ConfigError(f"hyperparams={value!r} must be a JSON object of config key -> value.")
     return loaded
+
+
+def describe_params(params: Mapping[str, Any]) -> str:
+    """One short line for a progress log: last key parts, widths up to `n_layers`, 3 digits.
+
+    >>> describe_params({"model.net.n_layers": 2, "model.net.hidden_dim_0": 256,
+    ...                  "model.net.hidden_dim_1": 128, "model.net.hidden_dim_2": 64,
+    ...                  "model.optimizer.lr": 0.000812, "model.task_weights.material": 1.5})
+    'n_layers=2 hidden=[256, 128] lr=0.000812 w.material=1.5'
+    """
+    n_layers = params.get("model.net.n_layers")
+    widths = {
+        int(key.rsplit("_", 1)[1]): value
+        for key, value in params.items()
+        if key.startswith("model.net.hidden_dim_")
+    }
+    parts = []
+    for key, value in params.items():
+        if key.startswith("model.net.hidden_dim_"):
+            if int(key.rsplit("_", 1)[1]) == min(widths):
+                used = sorted(i for i in widths if n_layers is None or i < int(n_layers))
+                parts.append(f"hidden={[widths[i] for i in used]}")
+            continue
+        name = key.rsplit(".", 1)[-1]
+        if key.startswith("model.task_weights."):
+            name = f"w.{name}"
+        shown = f"{value:.3g}" if isinstance(value, float) else value
+        parts.append(f"{name}={shown}")
+    return " ".join(parts)

@@ -67,3 +67,24 @@ def test_load_hyperparams(tmp_path) -> None:
     assert load_hyperparams(None) == {}
     with pytest.raises(ConfigError, match="neither a JSON file"):
         load_hyperparams("not json")
+
+
+def test_trial_parameters_in_one_short_line() -> None:
+    from trainlab.pipelines.kmer_cv.params import describe_params
+
+    params = {
+        "model.net.n_layers": 3,
+        "model.net.hidden_dim_0": 512,
+        "model.net.hidden_dim_1": 384,
+        "model.net.hidden_dim_2": 320,
+        "model.net.hidden_dim_3": 128,  # unused with 3 layers: not shown
+        "model.net.dropout": 0.16239780813448107,
+        "model.net.batch_norm": False,
+        "model.optimizer.lr": 0.008123245085588688,
+        "data.batch_size": 32,
+        "model.task_weights.sample_type": 0.9563633644393066,
+    }
+    assert describe_params(params) == (
+        "n_layers=3 hidden=[512, 384, 320] dropout=0.162 batch_norm=False lr=0.00812 "
+        "batch_size=32 w.sample_type=0.956"
+    )
