@@ -92,8 +92,8 @@ def lean_fit(module: Any, datamodule: Any, settings: LeanFitSettings) -> list[di
     """Train `module` on `datamodule`'s train split, validating every epoch.
 
     The module must use automatic optimization with one optimizer and log its epoch metrics
-    from hooks (the way trainlab's LightningModules do). The DataModule's loaders are used as
-    they are: in-memory batch iterators make this loop free of DataLoader overhead too.
+    from hooks (the way trainlab's LightningModules do). Batches are moved to the device when
+    they are not there; in-memory batch iterators make this loop free of DataLoader overhead.
 
     Returns:
         One row per epoch: ``epoch`` and every value the module logged in that epoch.
@@ -132,6 +132,7 @@ def lean_fit(module: Any, datamodule: Any, settings: LeanFitSettings) -> list[di
         modes.set(True)
         lightning_module.on_train_epoch_start()
         for index, batch in enumerate(train_batches):
+            batch = fabric.to_device(batch)  # no-op for in-memory batches already there
             with fabric.autocast():
                 loss = lightning_module.training_step(batch, index)
             if isinstance(loss, dict):
@@ -146,7 +147,7 @@ def lean_fit(module: Any, datamodule: Any, settings: LeanFitSettings) -> list[di
         lightning_module.on_validation_epoch_start()
         with torch.no_grad(), fabric.autocast():
             for index, batch in enumerate(val_batches):
-                lightning_module.validation_step(batch, index)
+                lightning_module.validation_step(fabric.to_device(batch), index)
         lightning_module.on_validation_epoch_end()
         lightning_module.on_train_epoch_end()
         row = recorder.epochs[-1]
