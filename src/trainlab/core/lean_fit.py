@@ -12,6 +12,7 @@ Trainer's plugins do. Whatever ends in a checkpoint or a report goes through the
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -88,6 +89,18 @@ class EpochRecorder(Logger):
         pass
 
 
+def freeze_long_lived_objects() -> None:
+    """Keep what exists now (imported modules, the config, the loaded data) out of Python's
+    full garbage collections; call once before many fits.
+
+    After torch, Lightning, Optuna and pandas are imported a process holds ~500k objects, and
+    a full collection walks them all (~250 ms here); the objects a fit creates set one off
+    every few fits, ~5% of a search trial. Garbage is collected first, so none is kept.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def lean_fit(module: Any, datamodule: Any, settings: LeanFitSettings) -> list[dict[str, float]]:
     """Train `module` on `datamodule`'s train split, validating every epoch.
 
@@ -112,8 +125,20 @@ def lean_fit(module: Any, datamodule: Any, settings: LeanFitSettings) -> list[di
         loggers=[recorder],
     )
     # modules read their DataModule as `self.trainer.datamodule` in `setup`; under Fabric
-    # `self.trainer` forwards attribute reads to the Fabric object
+    # `self.trainer` forwards attribute reads to the Fabric object. DataModules read the
+    # device as `self.trainer.strategy.root_device`, which Fabric has too.
     fabric.datamodule = datamodule
+    attached = datamodule.trainer
+    datamodule.trainer = fabric
+    try:
+        return _fit(fabric, recorder, module, datamodule, settings)
+    finally:
+        datamodule.trainer = attached
+
+
+def _fit(
+    fabric: Fabric, recorder: EpochRecorder, module: Any, datamodule: Any, settings: LeanFitSettings
+) -> list[dict[str, float]]:
     datamodule.setup("fit")
     module = fabric.setup_module(module)
     lightning_module = module.module

@@ -13,15 +13,25 @@ METRIC_NAMES = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
 
 
 class ConfusionMetrics(Metric):
-    """Accuracy, balanced accuracy, F1 macro and F1 weighted; targets < 0 are ignored."""
+    """Accuracy, balanced accuracy, F1 macro and F1 weighted; targets < 0 are ignored.
+
+    Args:
+        num_classes: number of classes.
+        names: the metrics `compute` returns (default all four); a search reading only one
+            saves the others' arithmetic every epoch.
+    """
 
     full_state_update = False
     is_differentiable = False
     higher_is_better = True
 
-    def __init__(self, num_classes: int) -> None:
+    def __init__(self, num_classes: int, names: tuple[str, ...] | list[str] = METRIC_NAMES) -> None:
         super().__init__()
+        unknown = set(names) - set(METRIC_NAMES)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {METRIC_NAMES}")
         self.num_classes = num_classes
+        self.names = tuple(names)
         self.add_state(
             "confmat", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum"
         )
@@ -38,10 +48,12 @@ class ConfusionMetrics(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metrics over the accumulated matrix (rows: true class, columns: predicted)."""
-        return metrics_from_confmat(self.confmat)
+        return metrics_from_confmat(self.confmat, self.names)
 
 
-def metrics_from_confmat(confmat: torch.Tensor) -> dict[str, torch.Tensor]:
+def metrics_from_confmat(
+    confmat: torch.Tensor, names: tuple[str, ...] | list[str] = METRIC_NAMES
+) -> dict[str, torch.Tensor]:
     """Accuracy, balanced accuracy (mean recall over present classes), F1 macro and weighted.
 
     Classes absent from the targets count in F1 macro with F1 = 0 only when they were predicted,
@@ -49,24 +61,24 @@ def metrics_from_confmat(confmat: torch.Tensor) -> dict[str, torch.Tensor]:
     """
     cm = confmat.double()
     total = cm.sum()
-    true_pos = cm.diag()
-    support = cm.sum(dim=1)
-    predicted = cm.sum(dim=0)
     if total == 0:
         zero = torch.zeros((), dtype=torch.float32, device=cm.device)
-        return {name: zero for name in METRIC_NAMES}
-    present = support > 0
-    seen = present | (predicted > 0)
-    recall = torch.where(present, true_pos / support.clamp(min=1), torch.zeros_like(true_pos))
-    precision = torch.where(
-        predicted > 0, true_pos / predicted.clamp(min=1), torch.zeros_like(true_pos)
-    )
-    denom = precision + recall
-    f1 = torch.where(denom > 0, 2 * precision * recall / denom.clamp(min=1e-12), 0.0)
-    out = {
-        "acc": true_pos.sum() / total,
-        "balanced_acc": recall[present].mean(),
-        "f1_macro": f1[seen].mean(),
-        "f1_weighted": (f1 * support).sum() / support.sum(),
-    }
-    return {name: value.float() for name, value in out.items()}
+        return {name: zero for name in names}
+    true_pos = cm.diag()
+    support = cm.sum(dim=1)
+    out: dict[str, torch.Tensor] = {}
+    if "acc" in names:
+        out["acc"] = true_pos.sum() / total
+    if "balanced_acc" in names:
+        present = support > 0
+        out["balanced_acc"] = (true_pos[present] / support[present]).mean()
+    if "f1_macro" in names or "f1_weighted" in names:
+        # F1 = 2 TP / (support + predicted), the harmonic mean of precision and recall
+        predicted = cm.sum(dim=0)
+        denom = support + predicted
+        f1 = torch.where(denom > 0, 2 * true_pos / denom.clamp(min=1), 0.0)
+        if "f1_macro" in names:
+            out["f1_macro"] = f1[denom > 0].mean()
+        if "f1_weighted" in names:
+            out["f1_weighted"] = (f1 * support).sum() / support.sum()
+    return {name: out[name].float() for name in names}

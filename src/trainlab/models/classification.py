@@ -31,6 +31,7 @@ class MultiHeadClassifier(L.LightningModule):
         logged_metrics: log only these names (default: all). A search that reads one
             monitor passes just that: each `self.log` key costs Lightning 1-5 ms per epoch
             (`_ResultMetric.to`), the bulk of an epoch of a small MLP on a few hundred rows.
+            Metrics and losses no logged key needs are then not computed either.
     """
 
     def __init__(
@@ -69,13 +70,28 @@ class MultiHeadClassifier(L.LightningModule):
         self.metrics = nn.ModuleDict(
             {
                 f"{stage}_metrics": nn.ModuleDict(
-                    {name: ConfusionMetrics(len(classes)) for name, classes in self.tasks.items()}
+                    {
+                        name: ConfusionMetrics(len(classes), self._metric_names(stage))
+                        for name, classes in self.tasks.items()
+                    }
                 )
                 for stage in STAGES
             }
         )
         self._loss_sum: dict[str, torch.Tensor] = {}
         self._loss_count: dict[str, int] = {}
+
+    def _metric_names(self, stage: str) -> tuple[str, ...]:
+        """The metrics a stage computes: all, unless `logged_metrics` names some of it."""
+        if self.logged_metrics is None:
+            return METRIC_NAMES
+        wanted = {
+            key.rsplit("/", 1)[-1] for key in self.logged_metrics if key.startswith(f"{stage}/")
+        }
+        return tuple(n for n in METRIC_NAMES if n in wanted) or METRIC_NAMES
+
+    def _logs(self, key: str) -> bool:
+        return self.logged_metrics is None or key in self.logged_metrics
 
     @property
     def single_task(self) -> bool:
@@ -138,7 +154,8 @@ class MultiHeadClassifier(L.LightningModule):
             loss = task_loss if loss is None else loss + task_loss
             if stage != "train" or self.train_metrics:
                 metrics[name].update(task_logits.detach().argmax(dim=-1), target)
-        self._accumulate_loss(stage, loss.detach(), len(y))
+        if self._logs(f"{stage}/loss"):
+            self._accumulate_loss(stage, loss.detach(), len(y))
         return loss
 
     def _accumulate_loss(self, stage: str, loss: torch.Tensor, n: int) -> None:
@@ -195,7 +212,7 @@ class MultiHeadClassifier(L.LightningModule):
         if stage == "train" and not self.train_metrics:
             self._log(values)
             return
-        per_metric: dict[str, list[torch.Tensor]] = {name: [] for name in METRIC_NAMES}
+        per_metric: dict[str, list[torch.Tensor]] = {name: [] for name in self._metric_names(stage)}
         for name, metric in self.metrics[f"{stage}_metrics"].items():
             result = metric.compute()
             metric.reset()

@@ -137,3 +137,14 @@ def test_trainer_settings_a_lean_fit_cannot_honour() -> None:
     assert "devices=2" in lean_fit_unsupported({"devices": 2})
     assert "accumulate_grad_batches=4" in lean_fit_unsupported({"accumulate_grad_batches": 4})
     assert "deterministic" in lean_fit_unsupported({"deterministic": True})
+
+
+def test_the_datamodule_sees_the_training_device_during_the_fit() -> None:
+    class DeviceAware(Tensors):
+        def train_dataloader(self) -> TensorBatches:
+            self.seen = self.trainer.strategy.root_device  # where in-memory tensors must go
+            return super().train_dataloader()
+
+    data = DeviceAware()
+    lean_fit(make_model(), data, LeanFitSettings(max_epochs=1, monitor="val/loss", mode="min"))
+    assert data.seen == torch.device("cpu") and data.trainer is None

@@ -4,6 +4,7 @@ import lightning as L
 import torch
 
 from trainlab.data.kmer.batches import TensorBatches
+from trainlab.metrics.classification import METRIC_NAMES
 from trainlab.models.classification import MultiHeadClassifier
 from trainlab.nets.mlp import MultitaskMLP
 
@@ -30,3 +31,15 @@ def test_all_metrics_by_default_and_only_the_monitor_when_asked() -> None:
     lean = fit(["val/f1_weighted"])
     assert set(lean) == {"val/f1_weighted"}
     assert float(lean["val/f1_weighted"]) == float(every["val/f1_weighted"])
+
+
+def test_unlogged_metrics_and_losses_are_not_computed() -> None:
+    net = MultitaskMLP(6, TASKS, n_layers=1, hidden_dims=8)
+    model = MultiHeadClassifier(net, TASKS, logged_metrics=["val/f1_weighted", "val/a/acc"])
+    assert model.metrics["val_metrics"]["b"].names == ("acc", "f1_weighted")
+    assert model.metrics["test_metrics"]["b"].names == METRIC_NAMES  # nothing asked: all
+    batch = (torch.randn(8, 6), torch.zeros(8, 2, dtype=torch.long))
+    model.training_step(batch, 0)
+    model.validation_step(batch, 0)
+    assert "train" not in model._loss_sum and "val" not in model._loss_sum
+    assert set(model.metrics["val_metrics"]["a"].compute()) == {"acc", "f1_weighted"}

@@ -12,6 +12,7 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from trainlab.core.lean_fit import freeze_long_lived_objects
 from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
@@ -154,6 +155,7 @@ def optimize_fold(
         ),
         load_if_exists=True,
     )
+    freeze_long_lived_objects()  # many short fits follow
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(trial.number, state=TrialState.FAIL)  # interrupted: run it again
     finished = (TrialState.COMPLETE, TrialState.PRUNED)
