@@ -7,31 +7,18 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.cli.app import entry_point
-from trainlab.core.schema import Schema
+from trainlab.core.schema import COMPONENT_KEYS, RUN_KEYS, Schema
 
 CV_SCHEMA = Schema(
     keys={
-        "task_name": "str",
-        "experiment_name": "str | None",
-        "tags": "list | None",
-        "seed": "int",
-        "deterministic": "bool",
-        "cudnn_benchmark": "bool",
-        "run_name": "str | None",
-        "resume": "str | None",
+        **RUN_KEYS,
         "mode": "str",
         "monitor": "str",
         "output_dir": "str | None",
         "hyperparams": "str | dict | None",
         "cv": "dict",
         "final": "dict",
-        "data": "dict",
-        "model": "dict",
-        "trainer": "dict",
-        "callbacks": "dict | None",
-        "logger": "dict | None",
-        "paths": "dict",
-        "extras": "dict",
+        **COMPONENT_KEYS,
     },
 )
 

@@ -7,18 +7,11 @@ from typing import Any
 from omegaconf import DictConfig
 
 from trainlab.cli.app import entry_point, is_multirun, task_overrides
-from trainlab.core.schema import Schema
+from trainlab.core.schema import COMPONENT_KEYS, RUN_KEYS, Schema
 
 TRAIN_SCHEMA = Schema(
     keys={
-        "task_name": "str",
-        "experiment_name": "str | None",
-        "tags": "list | None",
-        "seed": "int",
-        "deterministic": "bool",
-        "cudnn_benchmark": "bool",
-        "run_name": "str | None",
-        "resume": "str | None",
+        **RUN_KEYS,
         "resume_finished": "bool",
         "train": "bool",
         "test": "bool",
@@ -27,13 +20,7 @@ TRAIN_SCHEMA = Schema(
         "optimized_metric": "str | None",
         "best_config": "str | None",
         "trainlab_trial": "dict | None",
-        "data": "dict",
-        "model": "dict",
-        "trainer": "dict",
-        "callbacks": "dict | None",
-        "logger": "dict | None",
-        "paths": "dict",
-        "extras": "dict",
+        **COMPONENT_KEYS,
         "privacy": "dict | None",
     },
     target_groups=("data", "model", "privacy"),

@@ -77,6 +77,28 @@ class Schema:
     named_groups: tuple[str, ...] = ("callbacks", "logger")
 
 
+# top-level keys every entry point that runs training shares
+RUN_KEYS = {
+    "task_name": "str",
+    "experiment_name": "str | None",
+    "tags": "list | None",
+    "seed": "int",
+    "deterministic": "bool",
+    "cudnn_benchmark": "bool",
+    "run_name": "str | None",
+    "resume": "str | None",
+}
+COMPONENT_KEYS = {
+    "data": "dict",
+    "model": "dict",
+    "trainer": "dict",
+    "callbacks": "dict | None",
+    "logger": "dict | None",
+    "paths": "dict",
+    "extras": "dict",
+}
+
+
 def validate(cfg: DictConfig, schema: Schema) -> None:
     """Raise ConfigError naming the key, the value and the fix for the first problem found."""
     problems = list(_problems(cfg, schema))

@@ -1,33 +1,11 @@
 """best_config=<path> merges a search's best values; refit trains one config over seeds."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
+from text_runs import TINY_ENCODER, run_trainlab
 
-REPO = Path(__file__).resolve().parents[3]
-FAST = [
-    "model.net.encoder=tiny",
-    "+model.net.tiny={hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}",
-    "data.synthetic_posts=60",
-    "data.tiny_vocab_size=400",
-    "trainer.max_epochs=1",
-    "logger=[csv]",
-    "~callbacks.progress_bar",
-    "~callbacks.model_summary",
-    "extras.print_config=false",
-]
-
-
-def trainlab(*args, root):
-    env = {**os.environ, "TRAINLAB_ROOT": str(root), "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "trainlab.cli.main", *args]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
+FAST = [*TINY_ENCODER, "trainer.max_epochs=1"]
 
 
 def test_refit_with_best_config_over_two_seeds(tmp_path):
@@ -35,7 +13,7 @@ def test_refit_with_best_config_over_two_seeds(tmp_path):
     best.write_text(
         yaml.safe_dump({"model": {"optimizer": {"lr": 0.004}}, "data": {"batch_size": 8}})
     )
-    trainlab(
+    run_trainlab(
         "refit",
         "experiment=text/criteria",
         f"best_config={best}",

@@ -2,46 +2,33 @@
 
 import csv
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from text_runs import TINY_ENCODER, run_trainlab
 
-REPO = Path(__file__).resolve().parents[3]
 FAST = [
     "experiment=text/criteria",
-    "model.net.encoder=tiny",
-    "+model.net.tiny={hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}",
-    "data.synthetic_posts=60",
-    "data.tiny_vocab_size=400",
+    *TINY_ENCODER,
     "trainer.max_epochs=1",
-    "logger=[csv]",
-    "~callbacks.progress_bar",
-    "~callbacks.model_summary",
-    "extras.print_config=false",
     "hydra.sweeper.plots=false",
 ]
 
 
-def trainlab(*args, root):
-    env = {**os.environ, "TRAINLAB_ROOT": str(root), "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "trainlab.cli.main", *args]
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done
-
-
 @pytest.mark.slow
 def test_two_stage_search_then_refit(tmp_path):
-    pytest.importorskip("optuna")
     sweeps = tmp_path / "logs" / "train" / "multiruns"
     started = time.time()
-    trainlab(
-        "train", "-m", *FAST, "hparams_search=text/stage0_sanity", "run_name=stage0", root=tmp_path
+    run_trainlab(
+        "train",
+        "-m",
+        *FAST,
+        "hparams_search=text/stage0_sanity",
+        "run_name=stage0",
+        root=tmp_path,
+        timeout=900,
     )
     stage0 = sweeps / "stage0"
     best0 = yaml.safe_load((stage0 / "best_config.yaml").read_text())
@@ -50,7 +37,7 @@ def test_two_stage_search_then_refit(tmp_path):
     with open(stage0 / "trials.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 2
 
-    trainlab(
+    run_trainlab(
         "train",
         "-m",
         *FAST,
@@ -60,6 +47,7 @@ def test_two_stage_search_then_refit(tmp_path):
         "hydra.sweeper.n_trials=2",
         "trainer.max_epochs=2",
         root=tmp_path,
+        timeout=900,
     )
     stage1 = sweeps / "stage1"
     best1 = yaml.safe_load((stage1 / "best_config.yaml").read_text())
@@ -72,13 +60,14 @@ def test_two_stage_search_then_refit(tmp_path):
     assert ran["model"]["optimizer"]["lr"] == best1["model"]["optimizer"]["lr"]
     search_seconds = time.time() - started
 
-    trainlab(
+    run_trainlab(
         "refit",
         *FAST[:-1],
         f"best_config={stage1 / 'best_config.yaml'}",
         "seeds=[0,1]",
         "run_name=refit",
         root=tmp_path,
+        timeout=900,
     )
     summary = json.loads(
         (tmp_path / "logs" / "refit" / "runs" / "refit" / "refit_summary.json").read_text()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -11,20 +14,29 @@ from omegaconf import DictConfig, open_dict
 
 from trainlab.cli.app import config_dir, register_resolvers
 
-# Small and fast: the tiny BERT, 60 synthetic posts, short sequences, two epochs.
-TINY = [
+# The tiny BERT on 60 synthetic posts, CSV logging only, quiet console.
+TINY_ENCODER = [
     "model.net.encoder=tiny",
     "+model.net.tiny={hidden_size: 32, num_layers: 1, num_heads: 2, intermediate_size: 64}",
     "data.synthetic_posts=60",
     "data.tiny_vocab_size=400",
-    "data.batch_size=16",
-    "trainer.max_epochs=2",
     "logger=[csv]",
     "~callbacks.progress_bar",
     "~callbacks.model_summary",
     "extras.print_config=false",
-    "model.optimizer.lr=0.003",
 ]
+# Small and fast: short sequences, two epochs.
+TINY = [*TINY_ENCODER, "data.batch_size=16", "trainer.max_epochs=2", "model.optimizer.lr=0.003"]
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run_trainlab(*args: str, root: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m trainlab.cli.main <args>` with every folder under `root`; must succeed."""
+    env = {**os.environ, "TRAINLAB_ROOT": str(root), "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "trainlab.cli.main", *args]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return done
 
 
 def compose_config(name: str, overrides: list[str], root: Path) -> DictConfig:

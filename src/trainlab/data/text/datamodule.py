@@ -8,6 +8,7 @@ All three read the same two CSV files (or write the synthetic default when asked
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def _keep(batch: Any) -> Any:
     return batch
 
 
-class TextDataModule(L.LightningDataModule):
+class TextDataModule(L.LightningDataModule, ABC):
     """Shared plumbing of the text DataModules (subclasses build the examples and tensors).
 
     Args:
@@ -219,11 +220,11 @@ class TextDataModule(L.LightningDataModule):
             self.criteria,
         )
 
+    @abstractmethod
     def build_split(
         self, name: str, posts: dict[str, str], rows: list[Annotation]
     ) -> dict[str, torch.Tensor]:
         """Tensors of one split (implemented by each task)."""
-        raise NotImplementedError
 
     def _record_spans(self, name: str, report: SpanReport, *, dropped: bool) -> None:
         report.log(f"{name} split", dropped=dropped)

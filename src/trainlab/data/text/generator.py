@@ -14,7 +14,7 @@ import io
 import random
 from pathlib import Path
 
-from trainlab.data.text.files import atomic_write_text
+from trainlab.io import atomic_write_text
 
 SYNTHETIC_NOTE = (
     "SYNTHETIC DATA made by trainlab.data.text.generator from templates (seed={seed}). "

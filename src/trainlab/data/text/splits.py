@@ -11,8 +11,8 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from trainlab.data.text.files import atomic_write_text
 from trainlab.errors import ConfigError, DataError
+from trainlab.io import atomic_write_text
 
 SPLIT_NAMES = ("train", "val", "test")
 SPLITS_FILE = "splits.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ from trainlab.data.text.examples import (
     evidence_examples,
     joint_examples,
 )
-from trainlab.data.text.files import atomic_write_text
 from trainlab.data.text.readers import Annotation, normalise_status, read_table
 from trainlab.errors import DataError
+from trainlab.io import atomic_write_text
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
@@ -90,10 +91,11 @@ class _SpanDataModule(TextDataModule):
     y_keys = ["labels", "start_positions", "end_positions", "span_mask"]
     drop_cut_spans = True
 
+    @abstractmethod
     def make_examples(
         self, posts: dict[str, str], rows: list[Annotation], report: SpanReport
     ) -> list[SpanExample]:
-        raise NotImplementedError
+        """Span examples of the annotated rows (evidence: positives only; joint: all)."""
 
     def build_split(
         self, name: str, posts: dict[str, str], rows: list[Annotation]

@@ -63,11 +63,16 @@ class EpochHistory(Callback):
         self.epochs.append(row)
 
     def best(self, monitor: str = MONITOR) -> tuple[float, int]:
-        scored = [(r[monitor], int(r["epoch"])) for r in self.epochs if monitor in r]
-        scored = [(s, e) for s, e in scored if not math.isnan(s)]
-        if not scored:
-            return float("nan"), -1
-        return max(scored, key=lambda item: item[0])
+        return best_epoch(self.epochs, monitor)
+
+
+def best_epoch(epochs: list[dict[str, float]], monitor: str = MONITOR) -> tuple[float, int]:
+    """Highest `monitor` value over per-epoch rows and its epoch; (nan, -1) when none."""
+    scored = [(r[monitor], int(r["epoch"])) for r in epochs if monitor in r]
+    scored = [(s, e) for s, e in scored if not math.isnan(s)]
+    if not scored:
+        return float("nan"), -1
+    return max(scored, key=lambda item: item[0])
 
 
 def fit_rows(
@@ -174,9 +179,8 @@ def _lean_fit_rows(
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )
-    history = EpochHistory()
-    history.epochs = lean_fit(model, datamodule, settings)
-    return FitResult(*history.best(), history.epochs)
+    epochs = lean_fit(model, datamodule, settings)
+    return FitResult(*best_epoch(epochs), epochs)
 
 
 def _trainer_settings(cfg: DictConfig) -> dict[str, Any]:
