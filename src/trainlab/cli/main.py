@@ -22,7 +22,8 @@ def usage() -> str:
     width = max(len(name) for name in SUBCOMMANDS)
     rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in SUBCOMMANDS.items())
     return (
-        "usage: trainlab <subcommand> [key=value ...] [--help] [-m]\n\n"
+        "usage: trainlab <subcommand> [key=value ...] [--help] [-m]\n"
+        "       trainlab --version\n\n"
         f"subcommands:\n{rows}\n\n"
         "Each subcommand is a Hydra app: `trainlab train --help` lists its config groups."
     )
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
+        return
+    if args[0] in ("-V", "--version"):
+        from trainlab import __version__
+
+        print(f"trainlab {__version__}")
         return
     name = args[0]
     if name not in SUBCOMMANDS:

@@ -68,3 +68,14 @@ def test_help_answers_without_importing_torch(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_version_prints_the_package_version(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    from trainlab import __version__
+
+    done = _run(tmp_path, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"trainlab {__version__}"
+    assert __version__ == version("trainlab")
