@@ -7,9 +7,9 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from hydra_plugins.trainlab_sweeper._samplers import SAMPLERS, build_sampler
-from hydra_plugins.trainlab_sweeper._search_space import parse_search_space
 from trainlab.core.optuna_study import build_pruner, spec_from_config
+from trainlab.core.search.samplers import SAMPLERS, build_sampler
+from trainlab.core.search.space import parse_search_space
 from trainlab.errors import ConfigError
 
 
