@@ -101,6 +101,15 @@ class SearchSpace:
                 )
         return grid
 
+    def first_point(self) -> dict[str, Any]:
+        """One point of the space: each categorical's first choice, each range's low end."""
+        from optuna.distributions import CategoricalDistribution
+
+        return {
+            name: dist.choices[0] if isinstance(dist, CategoricalDistribution) else dist.low
+            for name, dist in self.distributions.items()
+        }
+
     def size(self) -> int | None:
         """How many distinct parameter sets the space holds; None when it is continuous."""
         try:
