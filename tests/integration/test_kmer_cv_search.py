@@ -138,7 +138,7 @@ def test_search_space_follows_the_data_tasks_and_dotted_keys_go_from_the_command
             cv("run_name=bad", *two_tasks, "~cv.search_space.model.task_weights", bad)
         err = capsys.readouterr().err
         assert named in err, err
-        assert not (env / "logs" / "cv" / "runs" / "bad" / "cv_results" / "fold_0").exists()
+        assert not (env / "logs" / "cv" / "runs" / "bad" / "cv_results").exists()
 
 
 def test_monitor_drives_objective_epoch_choice_and_early_stopping(env: Path) -> None:

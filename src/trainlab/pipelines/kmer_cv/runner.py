@@ -49,14 +49,14 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.get("output_dir") or cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_threads(cfg)
-    if mode in ("optimize", "full"):
-        _check_resume_settings(cfg, out_dir)
     summary: dict[str, Any] = {"output_dir": str(out_dir), "mode": mode}
     datamodule = None
     if mode in ("optimize", "full"):
         datamodule = build_data(cfg)
         if not cfg.get("hyperparams"):
             check_search_space(cfg, datamodule)
+        # after the checks: a refused start must not leave settings a fixed rerun trips over
+        _check_resume_settings(cfg, out_dir)
         write_fold_plan(cfg, datamodule, out_dir)
         todo = [k for k in range(int(cfg.cv.n_folds)) if finished_result(out_dir, k) is None]
         log.info("outer folds to run: %s (launcher %s)", todo, cfg.cv.launcher)
