@@ -83,6 +83,7 @@ def check_settings(
     allow: bool,
     where: str,
     allow_key: str,
+    new_search: str = "another run_name or study_name",
 ) -> dict[str, list[Any]]:
     """The changes from `stored` to `current`; refused unless `allow`.
 
@@ -92,6 +93,7 @@ def check_settings(
         allow: accept changes (the caller records them).
         where: the study or folder, for the message.
         allow_key: the config key that allows changes, for the message.
+        new_search: how to start a new search instead, for the message.
 
     Raises:
         ConfigError: the settings changed and `allow` is false.
@@ -103,8 +105,8 @@ def check_settings(
         raise ConfigError(
             f"{where} was made with other fixed settings; trials made with different settings "
             f"are not comparable. Changed (old -> new):\n{describe_changes(changes)}\n"
-            "Fix: resume with the old settings, start a new search (another run_name or "
-            f"study_name), or accept the change with {allow_key}=true (recorded)."
+            f"Fix: resume with the old settings, start a new search ({new_search}), or accept "
+            f"the change with {allow_key}=true (recorded)."
         )
     return changes
 

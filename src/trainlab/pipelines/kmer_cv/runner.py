@@ -85,7 +85,9 @@ def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
     if "settings" not in stored:  # written before changes were recorded: plain key -> value
         stored = {"settings": flatten_settings(stored), "changes": []}
     allow = bool(cfg.cv.get("allow_changed_settings", False))
-    changes = check_settings(stored["settings"], current, allow, str(out_dir), ALLOW_KEY)
+    changes = check_settings(
+        stored["settings"], current, allow, str(out_dir), ALLOW_KEY, "another run_name"
+    )
     if changes:
         log.warning("%s: settings changed, allowed by %s=true:\n%s", out_dir, ALLOW_KEY, changes)
         stored["changes"].append(
