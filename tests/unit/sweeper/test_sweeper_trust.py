@@ -117,3 +117,15 @@ def test_searched_keys_are_removed_from_the_command_line(toy_app):
     toy_app.run("hydra.sweeper.n_trials=2", "~hydra.sweeper.params.y")
     assert {c["y"] for c in toy_app.calls()} == {"a"}  # the config's value, not searched
     assert list(toy_app.study().trials[0].params) == ["x"]
+
+
+def test_for_each_entries_follow_a_list_of_the_config(toy_app):
+    toy_app.run(
+        "hydra.sweeper.n_trials=2",
+        "+tasks=[p,q]",
+        "+w={p: 1.0, q: 1.0}",
+        "+hydra.sweeper.params.w={for_each: '${tasks}', search: 'interval(0.5, 2.0)'}",
+    )
+    for trial in toy_app.study().trials:
+        assert sorted(trial.params) == ["w.p", "w.q", "x", "y"]
+        assert all(0.5 <= trial.params[k] <= 2.0 for k in ("w.p", "w.q"))
