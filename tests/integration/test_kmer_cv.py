@@ -54,7 +54,22 @@ def test_full_run_then_predict(env: Path) -> None:
     assert isinstance(best["model.net.n_layers"], int)
     assert best["model.net.activation"] in ("relu", "gelu", "leaky_relu")
     aggregated = json.loads((results / "aggregated_results.json").read_text())
-    assert len(aggregated["material"]["f1_weighted"]["values"]) == 2
+    assert len(aggregated["test_metrics"]["material"]["f1_weighted"]["values"]) == 2
+    # every aggregated parameter: the folds' values, the rule by distribution, the result
+    rules = aggregated["hyperparameters"]
+    assert set(rules) == set(best)
+    for key, entry in rules.items():
+        assert len(entry["values"]) == 2 and entry["result"] == best[key], key
+    assert rules["data.batch_size"]["rule"].startswith("mode")
+    assert best["data.batch_size"] in (32, 64, 128)
+    assert rules["model.optimizer.lr"]["rule"] == "geometric mean"
+    lrs = rules["model.optimizer.lr"]["values"]
+    assert best["model.optimizer.lr"] == pytest.approx((lrs[0] * lrs[1]) ** 0.5)
+    assert rules["model.net.hidden_dim_0"]["rule"] == "mean, snapped to step and bounds"
+    assert best["model.net.hidden_dim_0"] % 64 == 0
+    # one task weight per task of the data
+    weights = sorted(k for k in best if k.startswith("model.task_weights."))
+    assert weights == [f"model.task_weights.{t}" for t in sorted(encoders_tasks(results))]
     assert "| overall | f1_weighted |" in (results / "results_table.md").read_text()
     assert (results / "results.png").is_file()
     final = out / "final_model"
@@ -109,6 +124,11 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     # other folds from the same folder are refused
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=optimize", "cv.seed=7")
+
+
+def encoders_tasks(results: Path) -> list[str]:
+    record = json.loads(next((results / "fold_0").glob("multitask_fold_*.json")).read_text())
+    return list(record["num_classes"])
 
 
 def fold_outcomes(run: Path) -> list[tuple]:

@@ -21,11 +21,20 @@ from trainlab.core.optuna_study import (
     open_storage,
     spec_from_config,
 )
+from trainlab.core.search.samplers import build_sampler
+from trainlab.core.search.settings import check_study_settings, override_settings
+from trainlab.core.search.space import SearchSpace, parse_search_space
+from trainlab.core.search.trials import (
+    SearchSpaceExhausted,
+    ask_new,
+    counted,
+    end_interrupted,
+    not_run,
+    tell_quietly,
+)
 from trainlab.errors import ConfigError, TrainlabError
 
 from ._results import write_plots, write_results
-from ._samplers import build_sampler
-from ._search_space import SearchSpace, parse_search_space
 from ._task import TRACEBACK_ATTR
 
 if TYPE_CHECKING:
@@ -37,8 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hydra_plugins.trainlab_sweeper")
 
-INTERRUPTED_ATTR = "trainlab_interrupted"
 DIRECTIONS = ("minimize", "maximize")
+
+
+ALLOW_KEY = "hydra.sweeper.allow_changed_settings"
 
 
 class SweepFailedError(TrainlabError):
@@ -83,6 +94,8 @@ class OptunaSearch:
             else default_storage_spec(self.sweep_dir, str(settings.get("storage_kind", "sqlite")))
         )
         self.study_name = str(settings.get("study_name") or config.hydra.job.name)
+        self.allow_changed_settings = bool(settings.get("allow_changed_settings", False))
+        self.test_in_trials = bool(settings.get("test_in_trials", False))
         custom = settings.get("custom_search_space")
         self.custom_search_space = (
             import_target(str(custom), "hydra.sweeper.custom_search_space") if custom else None
@@ -99,14 +112,20 @@ class OptunaSearch:
                 "the sweep has nothing to search: no sweep in hydra.sweeper.params nor on the "
                 "command line. Fix: e.g. hydra.sweeper.params.lr='interval(1e-4, 1e-1)'."
             )
+        settings = self._fixed_settings(arguments, parser, space)
+        self._check_consumed(space)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
-        study = self._open_study(space)
+        study = self._open_study(space, settings)
         returns: list[Sequence[JobReturn]] = []
         try:
-            while (remaining := self.n_trials - _counted(study)) > 0:
+            while (remaining := self.n_trials - counted(study)) > 0:
                 self._check_failure_rate(study)
-                returns.append(self._run_batch(study, space, min(self.n_jobs, remaining)))
+                try:
+                    returns.append(self._run_batch(study, space, min(self.n_jobs, remaining)))
+                except SearchSpaceExhausted as err:
+                    log.warning("%s The search stops here.", err)
+                    break
                 write_results(study, self.sweep_dir, self.storage_spec)
             self._check_failure_rate(study)
         finally:
@@ -116,7 +135,31 @@ class OptunaSearch:
         _log_summary(study, self.sweep_dir)
         return returns
 
-    def _open_study(self, space: SearchSpace) -> optuna.Study:
+    def _fixed_settings(
+        self, arguments: list[str], parser: Any, space: SearchSpace
+    ) -> dict[str, str]:
+        """Experiment and every override that is not searched (fixed params included)."""
+        overrides = parser.parse_overrides(list(arguments))
+        settings = {}
+        choices = OmegaConf.select(self.config, "hydra.runtime.choices") or {}
+        if "experiment" in choices:
+            settings["experiment"] = str(choices.get("experiment"))
+        settings.update(override_settings(overrides, space.distributions))
+        for line in space.fixed:  # fixed entries of hydra.sweeper.params
+            fixed = parser.parse_override(line)
+            settings.update(override_settings([fixed], space.distributions))
+        return settings
+
+    def _check_consumed(self, space: SearchSpace) -> None:
+        """Stops before the first trial when the task config does not use a searched key."""
+        from trainlab.core.search.consumed import check_consumed
+
+        groups = set(OmegaConf.select(self.config, "hydra.runtime.choices") or {})
+        keys = [k for k in space.distributions if "@" not in k and k not in groups]
+        task_cfg = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
+        check_consumed(task_cfg, keys, "hydra.sweeper.params")
+
+    def _open_study(self, space: SearchSpace, settings: dict[str, str]) -> optuna.Study:
         import optuna
 
         # Our own handle on the storage: the public storage API can end trials other
@@ -152,11 +195,15 @@ class OptunaSearch:
                 f"hydra.sweeper.direction is {list(self.directions)}. Fix: use the study's "
                 "direction, or another study_name / sweep folder for a new search."
             )
+        # Before anything launches, and before the study is changed in any way.
+        changes = check_study_settings(study, settings, self.allow_changed_settings, ALLOW_KEY)
+        if changes:
+            log.warning("fixed settings changed, allowed by %s=true: %s", ALLOW_KEY, changes)
         study.set_user_attr(PRUNER_ATTR, self.pruner_spec)
         self.study_id = storage.get_study_id_from_name(self.study_name)
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            self._mark_interrupted(study, trial.number, "left RUNNING by an interrupted sweep")
-        done = _counted(study)
+            end_interrupted(study, storage, trial.number, "left RUNNING by an interrupted sweep")
+        done = counted(study)
         if n_existing:
             log.info(
                 "resuming study %r (%s): %d of %d trials finished",
@@ -170,11 +217,28 @@ class OptunaSearch:
         return study
 
     def _run_batch(self, study: optuna.Study, space: SearchSpace, size: int) -> Sequence[JobReturn]:
-        trials = [study.ask() for _ in range(size)]
+        trials: list[optuna.trial.Trial] = []
+        batch: list[list[str]] = []
+        n_points = space.size() if self.custom_search_space is None else None
         try:
-            batch = [self._job_overrides(study, space, trial) for trial in trials]
+            for _ in range(size):
+                try:
+                    trial, overrides = ask_new(
+                        study,
+                        lambda t: self._job_overrides(study, space, t),
+                        size=n_points,
+                        taken=[t.params for t in trials],
+                    )
+                except SearchSpaceExhausted:
+                    if not trials:
+                        raise
+                    break
+                trials.append(trial)
+                batch.append(overrides)
             # Composing every job's config here catches an unknown key before any job runs.
             self.validate_batch(batch)
+        except SearchSpaceExhausted:
+            raise
         except Exception as err:
             for trial in trials:
                 _fail(trial, err, study, reason="no job config for this trial")
@@ -188,7 +252,7 @@ class OptunaSearch:
             results = self._launch(trials, batch)
         except KeyboardInterrupt:
             for trial in trials:
-                self._mark_interrupted(study, trial.number, "the sweep was interrupted")
+                end_interrupted(study, self.storage, trial.number, "the sweep was interrupted")
             raise
         except Exception as err:
             # The launcher lost the whole batch (e.g. a SLURM job killed outside Python).
@@ -209,6 +273,10 @@ class OptunaSearch:
             derived = {k: v for k, v in trial.params.items() if k not in space.distributions}
             derived.update(extra)
             overrides += SearchSpace().overrides(derived)
+        if not self.test_in_trials and isinstance(OmegaConf.select(self.config, "test"), bool):
+            # Trials are compared on validation; the test split is for the chosen model
+            # (trainlab refit / trainlab eval), not for every candidate.
+            overrides.append("test=false")
         trial.set_user_attr("overrides", overrides)
         ref = TrialRef(self.storage_spec, study.study_name, trial.number)
         return overrides + ref.as_overrides()
@@ -229,9 +297,7 @@ class OptunaSearch:
         from optuna.trial import TrialState
 
         failed = [
-            t
-            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if not t.user_attrs.get(INTERRUPTED_ATTR)
+            t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if not not_run(t)
         ]
         if len(failed) <= self.max_failure_rate * self.n_trials:
             return
@@ -248,21 +314,6 @@ class OptunaSearch:
     def _trial_id(self, number: int) -> int:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
-    def _mark_interrupted(self, study: optuna.Study, number: int, why: str) -> None:
-        """Ends a trial a dead or interrupted sweep left RUNNING; queues its parameters again."""
-        from optuna.trial import TrialState
-
-        trial_id = self._trial_id(number)
-        frozen = self.storage.get_trial(trial_id)
-        if frozen.state != TrialState.RUNNING:
-            return
-        self.storage.set_trial_user_attr(trial_id, INTERRUPTED_ATTR, True)
-        self.storage.set_trial_user_attr(trial_id, "error", f"{why}; its parameters run again")
-        self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        if frozen.params:
-            study.enqueue_trial(frozen.params, user_attrs={"retry_of": number})
-        log.warning("trial %d %s; queued again", number, why)
-
     def _tell(self, study: optuna.Study, trial: optuna.trial.Trial, result: JobReturn) -> None:
         """Records a job's outcome: COMPLETE with its value(s), PRUNED, or FAIL with traceback."""
         import optuna
@@ -277,7 +328,7 @@ class OptunaSearch:
         pruned_at = self.storage.get_trial(self._trial_id(trial.number)).user_attrs.get(PRUNED_ATTR)
         err = None if result.status == JobStatus.COMPLETED else result._return_value
         if pruned_at is not None or isinstance(err, optuna.TrialPruned):
-            _tell_quietly(study, trial, state=TrialState.PRUNED)
+            tell_quietly(study, trial, state=TrialState.PRUNED)
             log.info("trial %d PRUNED at step %s", trial.number, pruned_at)
             return
         if err is not None:
@@ -288,7 +339,7 @@ class OptunaSearch:
         except ValueError as value_err:
             _fail(trial, value_err, study)
             return
-        _tell_quietly(study, trial, values)
+        tell_quietly(study, trial, values)
         log.info("trial %d COMPLETE %s %s", trial.number, values, trial.params)
 
 
@@ -308,16 +359,6 @@ def _positive_int(value: Any, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"hydra.sweeper.{key}={value!r} must be a positive integer.")
     return value
-
-
-def _counted(study: optuna.Study) -> int:
-    """Trials that count towards n_trials: all finished ones except interrupted ones."""
-    from optuna.trial import TrialState
-
-    finished = study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-    )
-    return sum(not t.user_attrs.get(INTERRUPTED_ATTR) for t in finished)
 
 
 def _objective_values(value: Any, n_obj: int) -> float | list[float]:
@@ -349,22 +390,8 @@ def _fail(
     trial.set_user_attr("error", message[:2000])
     text = getattr(err, TRACEBACK_ATTR, None) or "".join(traceback.format_exception(err))
     trial.set_user_attr("traceback", text[-20000:])
-    _tell_quietly(study, trial, state=TrialState.FAIL)
+    tell_quietly(study, trial, state=TrialState.FAIL)
     log.warning("trial %d FAIL %s", trial.number, message)
-
-
-def _tell_quietly(
-    study: optuna.Study, trial: optuna.trial.Trial, *args: Any, **kwargs: Any
-) -> None:
-    """study.tell, minus GridSampler's `study.stop()`, which only works inside optimize().
-
-    The trial is stored before the sampler's hook raises; n_trials is capped at the grid size.
-    """
-    try:
-        study.tell(trial, *args, **kwargs)
-    except RuntimeError as err:
-        if "Study.stop" not in str(err):
-            raise
 
 
 def _log_summary(study: optuna.Study, sweep_dir: Path) -> None:

@@ -1,7 +1,7 @@
 """Config of the trainlab Optuna sweeper, registered as `hydra/sweeper=trainlab_optuna`.
 
 The keys are those of hydra-optuna-sweeper, so its search files work unchanged, plus
-`pruner`, `storage_kind` and `plots`.
+`pruner`, `storage_kind`, `plots`, `allow_changed_settings` and `test_in_trials`.
 """
 
 from dataclasses import dataclass
@@ -41,6 +41,12 @@ class TrainlabOptunaSweeperConf:
     custom_search_space: str | None = None
     # Draw optimisation history and parameter importance PNGs at the end.
     plots: bool = True
+    # A resumed study refuses other fixed settings (experiment, non-searched overrides);
+    # true accepts them and records the change in the study.
+    allow_changed_settings: bool = False
+    # Trials are compared on validation and get `test=false` (where the task has that key);
+    # true lets every trial evaluate the test split too.
+    test_in_trials: bool = False
 
 
 ConfigStore.instance().store(

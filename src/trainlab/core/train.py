@@ -211,6 +211,8 @@ def _write_reports(
     model = model.cpu().eval()
     tb = tensorboard_of(loggers)
     for split, loader in datamodule.report_dataloaders().items():
+        if split == "test" and not cfg.get("test", True):
+            continue  # test=false (e.g. a sweep trial): the test split stays unseen
         outputs = []
         with torch.inference_mode():
             for index, batch in enumerate(loader):

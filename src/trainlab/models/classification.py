@@ -25,7 +25,9 @@ class MultiHeadClassifier(L.LightningModule):
         optimizer: partial optimizer taking the parameters.
         scheduler: optional partial LR scheduler taking the optimizer.
         scheduler_interval: ``epoch`` or ``step``.
-        task_weights: task name -> weight of its loss (default 1 each).
+        scheduler_monitor: the logged key a ReduceLROnPlateau scheduler steps on.
+        task_weights: task name -> weight of its loss (default 1 each); a name that is not
+            a task is an error (its weight would be silently ignored).
         class_weights: ``none`` or ``inverse_frequency`` (computed on the training rows).
         label_smoothing: passed to cross-entropy.
         logged_metrics: log only these names (default: all). A search that reads one
@@ -45,6 +47,7 @@ class MultiHeadClassifier(L.LightningModule):
         class_weights: str = "none",
         label_smoothing: float = 0.0,
         logged_metrics: list[str] | None = None,
+        scheduler_monitor: str = "val/loss",
     ) -> None:
         super().__init__()
         if class_weights not in ("none", "inverse_frequency"):
@@ -56,7 +59,17 @@ class MultiHeadClassifier(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
+        self.scheduler_monitor = scheduler_monitor
         weights = task_weights or {}
+        unknown = sorted(set(weights) - set(self.tasks))
+        if unknown:
+            from trainlab.errors import ConfigError
+
+            raise ConfigError(
+                f"model.task_weights names {['model.task_weights.' + n for n in unknown]}, "
+                f"which are not tasks of the data (data.tasks: {list(self.tasks)}); their "
+                "weights would be ignored. Fix: one entry per task in data.tasks."
+            )
         self.task_weights = {name: float(weights.get(name, 1.0)) for name in self.tasks}
         self.class_weights_mode = class_weights
         self.label_smoothing = label_smoothing
@@ -244,6 +257,6 @@ class MultiHeadClassifier(L.LightningModule):
             "lr_scheduler": {
                 "scheduler": scheduler,
                 "interval": self.scheduler_interval,
-                "monitor": "val/loss",
+                "monitor": self.scheduler_monitor,
             },
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,3 +149,26 @@ def test_ddp_inside_a_multirun_is_refused(train_cli, sweep_digits_dir, sweep_env
     err = capsys.readouterr().err
     assert "ddp_spawn" in err and "launcher=slurm" in err
     assert not list(sweep_env.rglob("*.ckpt"))
+
+
+@pytest.mark.slow
+def test_sweep_trials_leave_the_test_split_alone(train_cli, sweep_digits_dir, sweep_env):
+    # no `test=false` on the command line: the sweeper adds it to every trial
+    quick = [o for o in digits_args(sweep_digits_dir) if o != "test=false"]
+    code = train_cli(
+        "-m",
+        "hparams_search=images_optuna",
+        "hydra.sweeper.params=null",
+        "model.optimizer.lr=choice(0.01, 0.02)",
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.pruner=none",
+        "hydra.sweeper.plots=false",
+        *quick,
+    )
+    assert code == 0
+    (trial,) = load_study(sweep_env).trials
+    job = Path(trial.user_attrs["job_dir"])
+    metrics = json.loads((job / "metrics.json").read_text())
+    assert metrics and not [k for k in metrics if k.startswith("test/")]
+    assert list((job / "reports").glob("val_*")) and not list((job / "reports").glob("test_*"))
+    assert "test=false" in trial.user_attrs["overrides"]

@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[3] / "src"
 
 APP = '''
-import json, math, os
+import json, math, os, time
 from pathlib import Path
 
 import hydra
@@ -41,12 +41,16 @@ def main(cfg: DictConfig):
     number = cfg.trainlab_trial.number
     if cfg.calls_file:
         with open(cfg.calls_file, "a") as f:
-            call = {"number": number, "x": cfg.x, "y": cfg.y, "pid": os.getpid()}
+            call = {"number": number, "x": cfg.x, "y": cfg.y, "pid": os.getpid(), "test": cfg.test}
             f.write(json.dumps(call) + "\\n")
     marker = Path(cfg.calls_file or "calls").with_suffix(f".once{number}")
     if cfg.crash_on_trial == number and not marker.exists():
         marker.touch()
         os._exit(3)  # a hard crash: the sweeper process dies with the trial RUNNING
+    slept = Path(cfg.calls_file or "calls").with_suffix(".slept")
+    if cfg.sleep_on_trial is not None and number >= cfg.sleep_on_trial and not slept.exists():
+        slept.write_text(str(number))
+        time.sleep(300)  # the test kills the sweep (SIGKILL) while this trial "trains"
     if cfg.interrupt_on_trial == number and not marker.exists():
         marker.touch()
         raise KeyboardInterrupt
@@ -77,6 +81,8 @@ objectives: 1
 fail_when: null
 crash_on_trial: null
 interrupt_on_trial: null
+sleep_on_trial: null
+test: true
 return_nan: false
 calls_file: null
 trainlab_trial:

@@ -7,9 +7,9 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from hydra_plugins.trainlab_sweeper._samplers import SAMPLERS, build_sampler
-from hydra_plugins.trainlab_sweeper._search_space import parse_search_space
 from trainlab.core.optuna_study import build_pruner, spec_from_config
+from trainlab.core.search.samplers import SAMPLERS, build_sampler
+from trainlab.core.search.space import parse_search_space
 from trainlab.errors import ConfigError
 
 
@@ -134,3 +134,29 @@ def test_bad_sampler_and_pruner_configs_name_the_key():
         spec_from_config({"name": "tpe", "_target_": "x.Y"}, "hydra.sweeper.sampler", "tpe")
     assert isinstance(build_pruner({"name": "hyperband"}), optuna.pruners.HyperbandPruner)
     assert isinstance(build_pruner(None), optuna.pruners.NopPruner)
+
+
+def test_nested_params_of_a_search_file_are_dropped_and_replaced_from_the_command_line(parser):
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from trainlab.cli.app import register_resolvers
+
+    register_resolvers()
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                "hparams_search=images_optuna",
+                "~hydra.sweeper.params.model.label_smoothing",
+                "hydra.sweeper.params.data.batch_size=64",
+                "hydra.sweeper.params.model.optimizer.lr='interval(0.001, 0.01)'",
+            ],
+            return_hydra_config=True,
+        )
+    space = parse_search_space(cfg.hydra.sweeper.params, [], parser)
+    assert sorted(space.distributions) == ["model.optimizer.lr", "model.optimizer.weight_decay"]
+    assert space.distributions["model.optimizer.lr"] == FloatDistribution(0.001, 0.01)
+    assert space.fixed == ["data.batch_size=64"]

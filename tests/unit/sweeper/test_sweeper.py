@@ -9,8 +9,9 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from hydra_plugins.trainlab_sweeper._engine import INTERRUPTED_ATTR, SweepFailedError
+from hydra_plugins.trainlab_sweeper._engine import SweepFailedError
 from trainlab.core.optuna_study import PRUNED_ATTR
+from trainlab.core.search.trials import INTERRUPTED_ATTR
 from trainlab.errors import ConfigError
 
 

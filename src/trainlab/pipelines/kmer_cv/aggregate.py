@@ -1,8 +1,9 @@
-"""Pure aggregation rules over outer folds: best parameters, test metrics, results table."""
+"""Pure aggregation over outer folds: test metrics and the results table.
 
-import math
+The folds' best parameters are combined by trainlab.core.search.aggregate (by distribution).
+"""
+
 import os
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,44 +11,6 @@ import numpy as np
 
 OVERALL = "overall"
 METRICS = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
-
-
-def aggregate_best_params(per_fold: Sequence[dict]) -> dict:
-    """Combine the folds' best parameters into one set.
-
-    Numbers are averaged (integers rounded half up back to int), booleans and strings
-    (categoricals) take the most frequent value, ties going to the earliest fold. A key
-    missing in some folds is aggregated over the folds that have it.
-    """
-    keys = list(dict.fromkeys(k for params in per_fold for k in params))
-    combined = {}
-    for key in keys:
-        values = [params[key] for params in per_fold if key in params]
-        combined[key] = _aggregate_values(values)
-    return combined
-
-
-def _aggregate_values(values: list):
-    if all(isinstance(v, bool) for v in values) or not all(_is_number(v) for v in values):
-        return _mode(values)
-    mean = float(np.mean(values))
-    if all(isinstance(v, int) for v in values):
-        return math.floor(mean + 0.5)
-    return mean
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _mode(values: list):
-    counts = Counter(map(_hashable, values))
-    best = max(counts.values())
-    return next(v for v in values if counts[_hashable(v)] == best)
-
-
-def _hashable(value):
-    return repr(value) if isinstance(value, list | dict) else value
 
 
 def nest_metrics(flat: dict[str, float], stage: str = "test") -> dict[str, dict[str, float]]:

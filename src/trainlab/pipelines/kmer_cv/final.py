@@ -11,20 +11,22 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.search.aggregate import aggregate_params
 from trainlab.data.kmer.folds import validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json, atomic_write_text
 from trainlab.pipelines.kmer_cv.aggregate import (
-    aggregate_best_params,
+    OVERALL,
     aggregate_metrics,
     plot_results,
     results_table,
     table_markdown,
     table_text,
 )
-from trainlab.pipelines.kmer_cv.fit import MONITOR, fit_rows, fit_seed
+from trainlab.pipelines.kmer_cv.fit import Monitor, fit_rows, fit_seed, monitor_of
 from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.search_space import parse_search_space
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,58 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             f"{results_dir}: folds {missing} have no results yet. Run `trainlab cv mode=optimize` "
             "with the same run_name first (finished folds are kept)."
         )
-    best = aggregate_best_params([r["best_params"] for r in records])
+    monitor = monitor_of(cfg)
+    scores = [outer_score(r["test_metrics"], monitor) for r in records]
+    best, rules = aggregate_params(
+        [r["best_params"] for r in records],
+        scores,
+        parse_search_space(cfg.cv.search_space).searched,
+        maximize=monitor.mode == "max",
+    )
     aggregated = aggregate_metrics([r["test_metrics"] for r in records])
     rows = results_table(aggregated)
     atomic_write_json(results_dir / "best_hyperparameters.json", best)
-    atomic_write_json(results_dir / "aggregated_results.json", aggregated)
+    record = {
+        "test_metrics": aggregated,
+        "hyperparameters": rules,
+        "outer_fold_scores": {"metric": _test_key(monitor), "values": scores},
+    }
+    atomic_write_json(results_dir / "aggregated_results.json", record)
     atomic_write_text(results_dir / "results_table.md", table_markdown(rows))
     plot_results(aggregated, results_dir / "results.png")
     print(f"\nNested CV over {len(records)} outer folds (test folds):\n{table_text(rows)}")
+    print(f"Aggregated hyperparameters (rule per parameter):\n{params_text(rules)}")
     return {"best_hyperparameters": best, "aggregated": aggregated, "table": rows}
+
+
+def _test_key(monitor: Monitor) -> str:
+    return "test/" + monitor.key.split("/", 1)[1]
+
+
+def outer_score(test_metrics: dict[str, dict[str, float]], monitor: Monitor) -> float:
+    """A fold's test score of the monitored metric (`val/x` -> overall x, `val/t/x` -> t's x)."""
+    parts = monitor.key.split("/")[1:]
+    task, metric = (OVERALL, parts[0]) if len(parts) == 1 else (parts[0], parts[1])
+    value = test_metrics.get(task, {}).get(metric)
+    if value is None:
+        raise DataError(
+            f"the fold results hold no test {task}/{metric} (the test counterpart of "
+            f"monitor={monitor.key}); rerun the folds with this monitor."
+        )
+    return float(value)
+
+
+def params_text(rules: dict[str, dict[str, Any]]) -> str:
+    """One line per parameter: key = result  (rule; fold values)."""
+    lines = []
+    for key, entry in rules.items():
+        values = ", ".join(_short(v) for v in entry["values"])
+        lines.append(f"  {key} = {_short(entry['result'])}  ({entry['rule']}; folds: {values})")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[str, Any]:
@@ -73,6 +118,16 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
                 "hyperparams=<json file or object> to train with chosen parameters."
             )
         params, source = json.loads(best_path.read_text()), str(best_path)
+        problems = parse_search_space(cfg.cv.search_space).searched.problems(
+            params, require_all=False
+        )
+        if problems:
+            raise DataError(
+                f"{best_path} holds values outside cv.search_space:\n  "
+                + "\n  ".join(problems)
+                + "\nFix: rerun `trainlab cv mode=aggregate` with the search space of the "
+                "folds, or give hyperparams=<json> explicitly."
+            )
     datamodule = datamodule or build_data(cfg)
     data = datamodule.load()
     rows = np.arange(len(data.y))
@@ -101,7 +156,7 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         "n_train": len(fit),
         "n_validation": len(val),
         "validation_split": cfg.final.validation_split,
-        "monitor": MONITOR,
+        "monitor": monitor_of(cfg).key,
         "best_epoch": result.best_epoch,
         "best_validation_score": result.best_score,
         "best_model_path": str(result.checkpoint) if result.checkpoint else None,
@@ -109,5 +164,5 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         "config": OmegaConf.to_container(final_cfg, resolve=True),
     }
     atomic_write_json(config_path, record)  # written last: marks the final training finished
-    log.info("final model: %s (val %s %.4f)", result.checkpoint, MONITOR, result.best_score)
+    log.info("final model: %s (%s %.4f)", result.checkpoint, monitor_of(cfg).key, result.best_score)
     return record

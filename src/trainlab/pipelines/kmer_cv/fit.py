@@ -22,18 +22,57 @@ from trainlab.core.hardware import hardware_report, resolve_precision
 from trainlab.core.lean_fit import LeanFitSettings, lean_fit, lean_fit_unsupported
 from trainlab.core.loggers import as_plain
 
-MONITOR = "val/f1_weighted"
-# a search reads only MONITOR: log nothing else (each logged key costs Lightning 1-5 ms per
-# epoch, a large share of an epoch of a small MLP)
-LEAN_METRICS = {"model.logged_metrics": [MONITOR]}
+MODES = ("max", "min")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Monitor:
+    """The key (`monitor`) that is the CV objective, picks the epoch and stops early."""
+
+    key: str
+    mode: str
+
+    @property
+    def direction(self) -> str:
+        """Optuna's name for the mode."""
+        return "maximize" if self.mode == "max" else "minimize"
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score `a` beats `b`."""
+        return a > b if self.mode == "max" else a < b
+
+
+def monitor_of(cfg: DictConfig) -> Monitor:
+    """`monitor` and `cv.monitor_mode` of a CV config."""
+    from trainlab.errors import ConfigError
+
+    key = cfg.get("monitor")
+    mode = cfg.cv.get("monitor_mode", "max")
+    if not key or not str(key).startswith("val/"):
+        raise ConfigError(
+            f"monitor={key!r}: the CV objective must be a validation key such as "
+            "val/f1_weighted or val/<task>/f1_macro (search, epoch choice and early stopping "
+            "read it)."
+        )
+    if mode not in MODES:
+        raise ConfigError(f"cv.monitor_mode={mode!r}: use max or min.")
+    return Monitor(str(key), str(mode))
+
+
 def trial_config(cfg: DictConfig, params: dict[str, Any]) -> DictConfig:
-    """The config of one search trial: `params` applied, lean metric logging."""
+    """The config of one search trial: `params` applied, lean metric logging.
+
+    A search reads only the monitor (and a scheduler its own key): log nothing else (each
+    logged key costs Lightning 1-5 ms per epoch, a large share of an epoch of a small MLP).
+    """
     from trainlab.pipelines.kmer_cv.params import apply_params
 
-    return apply_params(cfg, {**params, **LEAN_METRICS})
+    out = apply_params(cfg, params)
+    logged = [monitor_of(cfg).key]
+    if out.model.get("scheduler") is not None:
+        logged.append(str(out.model.get("scheduler_monitor") or "val/loss"))
+    return apply_params(out, {"model.logged_metrics": list(dict.fromkeys(logged))})
 
 
 @dataclass
@@ -62,17 +101,21 @@ class EpochHistory(Callback):
                 row[key] = float(value)
         self.epochs.append(row)
 
-    def best(self, monitor: str = MONITOR) -> tuple[float, int]:
+    def best(self, monitor: Monitor) -> tuple[float, int]:
         return best_epoch(self.epochs, monitor)
 
 
-def best_epoch(epochs: list[dict[str, float]], monitor: str = MONITOR) -> tuple[float, int]:
-    """Highest `monitor` value over per-epoch rows and its epoch; (nan, -1) when none."""
-    scored = [(r[monitor], int(r["epoch"])) for r in epochs if monitor in r]
+def best_epoch(epochs: list[dict[str, float]], monitor: Monitor) -> tuple[float, int]:
+    """Best `monitor` value over per-epoch rows and its (first) epoch; (nan, -1) when none."""
+    scored = [(r[monitor.key], int(r["epoch"])) for r in epochs if monitor.key in r]
     scored = [(s, e) for s, e in scored if not math.isnan(s)]
     if not scored:
         return float("nan"), -1
-    return max(scored, key=lambda item: item[0])
+    best = scored[0]
+    for item in scored[1:]:
+        if monitor.better(item[0], best[0]):
+            best = item
+    return best
 
 
 def fit_rows(
@@ -104,23 +147,24 @@ def fit_rows(
     if seed is not None:
         torch.manual_seed(seed)
     model = build_model(cfg, spec)
+    monitor = monitor_of(cfg)
     if lean and checkpoint_dir is None and test is None:
         reason = lean_fit_unsupported(_trainer_settings(cfg))
         if reason is None:
-            return _lean_fit_rows(cfg, model, datamodule, max_epochs, patience)
+            return _lean_fit_rows(cfg, model, datamodule, max_epochs, patience, monitor)
         _warn_not_lean(reason)
     history = EpochHistory()
     callbacks: list[Callback] = [
         history,
-        EarlyStopping(monitor=MONITOR, mode="max", patience=patience),
+        EarlyStopping(monitor=monitor.key, mode=monitor.mode, patience=patience),
     ]
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = ModelCheckpoint(
             dirpath=str(checkpoint_dir),
             filename="best_model",
-            monitor=MONITOR,
-            mode="max",
+            monitor=monitor.key,
+            mode=monitor.mode,
             save_top_k=1,
             auto_insert_metric_name=False,
             enable_version_counter=False,
@@ -147,7 +191,7 @@ def fit_rows(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*(log_every_n_steps|num_workers).*")
             trainer.fit(model, datamodule=datamodule)
-            best_score, best_epoch = history.best()
+            best_score, best_epoch = history.best(monitor)
             result = FitResult(best_score, best_epoch, history.epochs)
             if checkpoint is not None and checkpoint.best_model_path:
                 result.checkpoint = Path(checkpoint.best_model_path)
@@ -167,12 +211,17 @@ def fit_seed(*parts: int) -> int:
 
 
 def _lean_fit_rows(
-    cfg: DictConfig, model: Any, datamodule: Any, max_epochs: int, patience: int
+    cfg: DictConfig,
+    model: Any,
+    datamodule: Any,
+    max_epochs: int,
+    patience: int,
+    monitor: Monitor,
 ) -> FitResult:
     settings = LeanFitSettings(
         max_epochs=max_epochs,
-        monitor=MONITOR,
-        mode="max",
+        monitor=monitor.key,
+        mode=monitor.mode,
         patience=patience,
         accelerator=cfg.trainer.get("accelerator", "auto"),
         precision=resolve_precision(cfg.trainer.get("precision"), _hardware()),
@@ -180,7 +229,7 @@ def _lean_fit_rows(
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )
     epochs = lean_fit(model, datamodule, settings)
-    return FitResult(*best_epoch(epochs), epochs)
+    return FitResult(*best_epoch(epochs, monitor), epochs)
 
 
 def _trainer_settings(cfg: DictConfig) -> dict[str, Any]:

@@ -13,11 +13,19 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from trainlab.core.lean_fit import freeze_long_lived_objects
+from trainlab.core.search.samplers import resumed_seed
+from trainlab.core.search.trials import (
+    SearchSpaceExhausted,
+    ask_new,
+    counted,
+    end_all_interrupted,
+    tell_quietly,
+)
 from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
-from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, trial_config
+from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, monitor_of, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
@@ -115,10 +123,12 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         "n_validation": len(val),
         "best_epoch": result.best_epoch,
         "best_validation_score": result.best_score,
+        "monitor": monitor_of(cfg).key,
         "search": search,
     }
     atomic_write_json(folder / f"multitask_fold_{fold}_results_{stamp}.json", record)
-    log.info("fold %d: test f1_weighted %.4f", fold, result.test_metrics.get("test/f1_weighted"))
+    test_key = "test/" + monitor_of(cfg).key.split("/", 1)[1]
+    log.info("fold %d: %s %.4f", fold, test_key, result.test_metrics.get(test_key, float("nan")))
     return record
 
 
@@ -132,7 +142,11 @@ def optimize_fold(
     seed: int,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Optuna search on the fold's training rows; objective = mean over inner splits of the
-    overall (mean over tasks) weighted F1, reported split by split for median pruning."""
+    best `monitor` value, reported split by split for median pruning.
+
+    Resumes the fold's journal: trials an interrupted run left RUNNING run again, and no
+    finished parameter set is proposed again (trainlab.core.search.trials).
+    """
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -140,14 +154,17 @@ def optimize_fold(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = parse_search_space(cfg.cv.search_space)
+    monitor = monitor_of(cfg)
     inner = kfold_splits(train, strata, cfg.cv.n_inner_splits, seed, groups)
     storage = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
+    n_existing = _n_trials_in(storage, folder.name)
     study = optuna.create_study(
         study_name=folder.name,
         storage=storage,
-        direction="maximize",
+        direction=monitor.direction,
         sampler=optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=cfg.cv.sampler.n_startup_trials
+            seed=resumed_seed(seed, n_existing),
+            n_startup_trials=cfg.cv.sampler.n_startup_trials,
         ),
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=cfg.cv.pruner.n_startup_trials,
@@ -156,15 +173,11 @@ def optimize_fold(
         load_if_exists=True,
     )
     freeze_long_lived_objects()  # many short fits follow
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study.tell(trial.number, state=TrialState.FAIL)  # interrupted: run it again
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    remaining = max(0, int(cfg.cv.n_trials) - done)
-    log.info("%s: %d trials done, %d to run", folder.name, done, remaining)
+    end_all_interrupted(study, storage, "left RUNNING by an interrupted cv run")
+    remaining = max(0, int(cfg.cv.n_trials) - counted(study))
+    log.info("%s: %d trials done, %d to run", folder.name, counted(study), remaining)
 
-    def objective(trial: optuna.Trial) -> float:
-        params = suggest(trial, space)
+    def objective(trial: optuna.Trial, params: dict[str, Any]) -> float:
         trial_cfg = trial_config(cfg, params)
         scores = []
         for step, (inner_train, inner_val) in enumerate(inner):
@@ -192,18 +205,41 @@ def optimize_fold(
         )
         return float(np.mean(scores))
 
-    if remaining:
-        study.optimize(objective, n_trials=remaining)
+    size = space.searched.size()
+    for _ in range(remaining):
+        try:
+            trial, params = ask_new(study, lambda t: suggest(t, space), size=size)
+        except SearchSpaceExhausted as err:
+            log.warning("%s: %s", folder.name, err)
+            break
+        try:
+            value = objective(trial, params)
+        except optuna.TrialPruned:
+            tell_quietly(study, trial, state=TrialState.PRUNED)
+            continue
+        except Exception:
+            tell_quietly(study, trial, state=TrialState.FAIL)
+            raise
+        tell_quietly(study, trial, value)
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise DataError(f"{folder.name}: no trial completed; raise cv.n_trials or check the data.")
     best = study.best_trial
-    params = {k: v for k, v in suggest(best, space).items()}
+    params = {**space.fixed, **best.params}
     search = {
         "best_trial": best.number,
         "best_inner_score": best.value,
+        "monitor": monitor.key,
         "n_complete": len(complete),
         "n_pruned": len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
         "n_inner_splits": len(inner),
     }
     return params, search
+
+
+def _n_trials_in(storage: Any, study_name: str) -> int:
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return 0
+    return len(storage.get_all_trials(study_id, deepcopy=False))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.search.settings import check_settings, flatten_settings
 from trainlab.errors import ConfigError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.final import aggregate, train_final
@@ -18,7 +20,25 @@ from trainlab.pipelines.kmer_cv.launch import run_fold_jobs, set_threads, submit
 log = logging.getLogger(__name__)
 MODES = ("optimize", "aggregate", "train", "full")
 # settings that change what finished folds and trials mean; a resumed run must keep them
-RESUME_KEYS = ("data", "model", "cv.n_folds", "cv.n_inner_splits", "cv.seed", "cv.search_space")
+RESUME_KEYS = (
+    "data",
+    "model",
+    "trainer",
+    "monitor",
+    "deterministic",
+    "cv.monitor_mode",
+    "cv.n_folds",
+    "cv.n_inner_splits",
+    "cv.seed",
+    "cv.search_space",
+    "cv.max_epochs",
+    "cv.patience",
+    "cv.validation_split",
+    "cv.sampler",
+    "cv.pruner",
+)
+SETTINGS_FILE = "cv_settings.json"
+ALLOW_KEY = "cv.allow_changed_settings"
 
 
 def run_cv(cfg: DictConfig) -> dict[str, Any]:
@@ -29,12 +49,14 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.get("output_dir") or cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     set_threads(cfg)
-    if mode in ("optimize", "full"):
-        _check_resume_settings(cfg, out_dir)
     summary: dict[str, Any] = {"output_dir": str(out_dir), "mode": mode}
     datamodule = None
     if mode in ("optimize", "full"):
         datamodule = build_data(cfg)
+        if not cfg.get("hyperparams"):
+            check_search_space(cfg, datamodule)
+        # after the checks: a refused start must not leave settings a fixed rerun trips over
+        _check_resume_settings(cfg, out_dir)
         write_fold_plan(cfg, datamodule, out_dir)
         todo = [k for k in range(int(cfg.cv.n_folds)) if finished_result(out_dir, k) is None]
         log.info("outer folds to run: %s (launcher %s)", todo, cfg.cv.launcher)
@@ -53,19 +75,51 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
-    """Refuse to mix results of different settings in one folder."""
-    current = {key: _select(cfg, key) for key in RESUME_KEYS}
-    path = out_dir / "cv_results" / "cv_settings.json"
-    if path.is_file():
-        stored = json.loads(path.read_text())
-        changed = [k for k in RESUME_KEYS if stored.get(k) != current[k]]
-        if changed:
-            raise ConfigError(
-                f"{out_dir} holds CV results made with other {changed}. Resume with the same "
-                "settings, or start a new folder with another run_name."
-            )
+    """Refuse to mix results of different settings in one folder (unless allowed: recorded)."""
+    current = flatten_settings({key: _select(cfg, key) for key in RESUME_KEYS})
+    path = out_dir / "cv_results" / SETTINGS_FILE
+    if not path.is_file():
+        atomic_write_json(path, {"settings": current, "changes": []})
         return
-    atomic_write_json(path, current)
+    stored = json.loads(path.read_text())
+    if "settings" not in stored:  # written before changes were recorded: plain key -> value
+        stored = {"settings": flatten_settings(stored), "changes": []}
+    allow = bool(cfg.cv.get("allow_changed_settings", False))
+    changes = check_settings(
+        stored["settings"], current, allow, str(out_dir), ALLOW_KEY, "another run_name"
+    )
+    if changes:
+        log.warning("%s: settings changed, allowed by %s=true:\n%s", out_dir, ALLOW_KEY, changes)
+        stored["changes"].append(
+            {
+                "changes": changes,
+                "allowed_by": f"{ALLOW_KEY}=true",
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+        )
+        stored["settings"] = current
+        atomic_write_json(path, stored)
+
+
+def check_search_space(cfg: DictConfig, datamodule: Any) -> None:
+    """Before the first trial: every searched key is used, and a point of the space builds.
+
+    Building the model once with the space's first values catches keys that only the model
+    can judge, e.g. a loss weight for a task the data does not have.
+    """
+    from trainlab.core.build import build_model
+    from trainlab.core.search.consumed import check_consumed
+    from trainlab.pipelines.kmer_cv.params import apply_params
+    from trainlab.pipelines.kmer_cv.search_space import KEY, parse_search_space
+
+    space = parse_search_space(cfg.cv.search_space)
+    keys = [*space.searched.distributions, *space.fixed]
+    check_consumed(cfg, keys, KEY)
+    point = {**space.fixed, **space.searched.first_point()}
+    try:
+        build_model(apply_params(cfg, point), datamodule.spec())
+    except ConfigError as err:
+        raise ConfigError(f"{KEY}: a trial's model cannot be built: {err}") from err
 
 
 def _select(cfg: DictConfig, key: str) -> Any:

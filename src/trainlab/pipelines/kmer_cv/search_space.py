@@ -1,8 +1,11 @@
-"""The CV search space, in the sweeper's grammar, parsed by the sweeper's own parser.
+"""The CV search space (`cv.search_space`), parsed by the search stack's own grammar.
 
 `cv.search_space` uses the same Hydra override grammar as `hparams_search` files:
 `choice(a, b)`, `range(start, stop, step)` (stop excluded), `interval(low, high)`,
-`tag(int, interval(...))`, `tag(log, ...)`; a plain value is fixed.
+`tag(int, interval(...))`, `tag(log, ...)`; a plain value is fixed. Keys are nested
+(`model: {net: {dropout: ...}}`) so the command line can remove or replace one
+(`~cv.search_space.model.net.dropout`); `{for_each: ${data.tasks}, search: ...}` gives one
+entry per task.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from trainlab.core.search.space import SearchSpace
 from trainlab.errors import ConfigError
+
+KEY = "cv.search_space"
 
 
 @dataclass
 class CvSearchSpace:
-    """Searched parameters (the sweeper's SearchSpace) and fixed values, by config key."""
+    """Searched parameters and fixed values, by config key."""
 
-    searched: Any
+    searched: SearchSpace
     fixed: dict[str, Any]
 
 
@@ -27,18 +33,16 @@ def parse_search_space(space: Mapping[str, Any] | None) -> CvSearchSpace:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import OverrideParseException
 
-    from hydra_plugins.trainlab_sweeper._search_space import parse_search_space as parse
+    from trainlab.core.search.space import flatten_params
+    from trainlab.core.search.space import parse_search_space as parse
 
     parser = OverridesParser.create()
     try:
-        searched = parse(space or {}, [], parser)
-        fixed = {
-            override.key_or_group: override.value()
-            for override in parser.parse_overrides(searched.fixed)
-        }
+        searched = parse(flatten_params(space, KEY), [], parser)
+        fixed = searched.fixed_values(parser)
     except OverrideParseException as err:
         raise ConfigError(
-            f"cv.search_space cannot be parsed ({err}); use choice(...), "
+            f"{KEY} cannot be parsed ({err}); use choice(...), "
             "range(start, stop, step), interval(low, high) or tag(log, interval(...))."
         ) from err
     return CvSearchSpace(searched, fixed)

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from trainlab.pipelines.kmer_cv.aggregate import (
-    aggregate_best_params,
     aggregate_metrics,
     nest_metrics,
     plot_results,
@@ -13,23 +12,6 @@ from trainlab.pipelines.kmer_cv.aggregate import (
     table_markdown,
     table_text,
 )
-
-
-def test_best_params_rules() -> None:
-    folds = [
-        {"lr": 1e-3, "n_layers": 2, "hidden_dim_0": 128, "batch_norm": True, "activation": "relu"},
-        {"lr": 3e-3, "n_layers": 3, "hidden_dim_0": 192, "batch_norm": False, "activation": "gelu"},
-        {"lr": 2e-3, "n_layers": 3, "hidden_dim_0": 64, "batch_norm": True, "activation": "gelu"},
-        {"lr": 2e-3, "n_layers": 2, "batch_norm": False, "activation": "relu"},
-    ]
-    best = aggregate_best_params(folds)
-    assert best["lr"] == pytest.approx(2e-3)
-    assert best["n_layers"] == 3 and isinstance(best["n_layers"], int)  # 2.5 rounds half up
-    assert best["hidden_dim_0"] == 128  # mean over the folds that have it
-    assert best["batch_norm"] is True  # tie 2:2 -> earliest fold
-    assert best["activation"] == "relu"
-    assert aggregate_best_params([{"x": 1}, {"x": 2.5}]) == {"x": 1.75}
-    assert aggregate_best_params([{"b": False}, {"b": True}, {"b": True}]) == {"b": True}
 
 
 def fold(f1: float, acc: float) -> dict:

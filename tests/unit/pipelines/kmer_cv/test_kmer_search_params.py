@@ -88,3 +88,25 @@ def test_trial_parameters_in_one_short_line() -> None:
         "n_layers=3 hidden=[512, 384, 320] dropout=0.162 batch_norm=False lr=0.00812 "
         "batch_size=32 w.sample_type=0.956"
     )
+
+
+def test_nested_keys_and_one_task_weight_per_task() -> None:
+    space = parse_search_space(
+        {
+            "model": {
+                "net": {"dropout": "interval(0.1, 0.5)"},
+                "task_weights": {"for_each": ["host", "site"], "search": "interval(0.5, 2.0)"},
+            },
+            "data.batch_size": 64,  # dotted keys still work
+        }
+    )
+    assert sorted(space.searched.distributions) == [
+        "model.net.dropout",
+        "model.task_weights.host",
+        "model.task_weights.site",
+    ]
+    assert space.fixed == {"data.batch_size": 64}
+    with pytest.raises(ConfigError, match="must be a non-empty list"):
+        parse_search_space({"model.task_weights": {"for_each": [], "search": "interval(0, 1)"}})
+    with pytest.raises(ConfigError, match="exactly `for_each`"):
+        parse_search_space({"model": {"task_weights": {"for_each": ["a"]}}})

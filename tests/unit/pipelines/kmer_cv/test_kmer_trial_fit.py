@@ -76,3 +76,26 @@ def test_a_seeded_fit_does_not_depend_on_what_ran_before(setup) -> None:
         result = fit_rows(trial, datamodule, train, val, max_epochs=3, lean=True, seed=11)
         histories.append([row["val/f1_weighted"] for row in result.history])
     assert histories[0] == histories[1]
+
+
+def test_scheduler_monitor_is_configurable_and_logged_in_lean_trials(setup) -> None:
+    cfg, datamodule, train, val = setup
+    plateau = {
+        "_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "_partial_": True,
+        "mode": "max",
+        "patience": 0,
+        "factor": 0.5,
+    }
+    trial = trial_config(
+        cfg,
+        {"model.scheduler": plateau, "model.scheduler_monitor": "val/material/f1_macro"},
+    )
+    # the trial logs the CV monitor and the scheduler's key, nothing else
+    assert list(trial.model.logged_metrics) == ["val/f1_weighted", "val/material/f1_macro"]
+    from trainlab.core.build import build_model
+
+    model = build_model(trial, datamodule.spec())
+    assert model.scheduler_monitor == "val/material/f1_macro"
+    result = fit_rows(trial, datamodule, train, val, max_epochs=4, patience=10, lean=True)
+    assert {"val/f1_weighted", "val/material/f1_macro"} <= set(result.history[0])

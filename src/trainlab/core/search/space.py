@@ -5,10 +5,18 @@ float) distribution over the values Hydra's range would produce (stop excluded);
 `interval(low, high)` a float distribution (`tag(int, ...)` for integers); `tag(log, ...)` a
 log scale; `shuffle(...)` a categorical over the listed values. Anything else is a fixed
 override every job gets.
+
+Keys may be dotted (`model.optimizer.lr: ...`, hydra-optuna-sweeper's form) or nested
+(`model: {optimizer: {lr: ...}}`); nested keys are what Hydra's command line can address
+(`~cv.search_space.model.net.dropout`, `cv.search_space.model.net.dropout=0.2`): it cannot
+address a key that itself contains dots. `{for_each: [a, b], search: <override>}` under a key
+stands for one entry `<key>.a`, `<key>.b` per listed item, e.g. one loss weight per task of
+`${data.tasks}`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +31,8 @@ if TYPE_CHECKING:
     from optuna.trial import Trial
 
 _PRIMITIVES = (bool, int, float, str)
+FOR_EACH = "for_each"
+SEARCH = "search"
 
 
 @dataclass
@@ -91,6 +101,109 @@ class SearchSpace:
                 )
         return grid
 
+    def first_point(self) -> dict[str, Any]:
+        """One point of the space: each categorical's first choice, each range's low end."""
+        from optuna.distributions import CategoricalDistribution
+
+        return {
+            name: dist.choices[0] if isinstance(dist, CategoricalDistribution) else dist.low
+            for name, dist in self.distributions.items()
+        }
+
+    def size(self) -> int | None:
+        """How many distinct parameter sets the space holds; None when it is continuous."""
+        try:
+            return math.prod(len(values) for values in self.grid().values())
+        except ConfigError:
+            return None
+
+    def fixed_values(self, parser: OverridesParser) -> dict[str, Any]:
+        """The fixed `key=value` entries as a mapping key -> value (deletions left out)."""
+        values = {}
+        for override in parser.parse_overrides(self.fixed):
+            if not override.is_delete():
+                values[override.key_or_group] = override.value()
+        return values
+
+    def problems(self, values: Mapping[str, Any], require_all: bool = True) -> list[str]:
+        """Why `values` is not a point of this space: one line per bad (or missing) entry."""
+        from optuna.distributions import CategoricalDistribution
+
+        found = []
+        for name, dist in self.distributions.items():
+            if name not in values:
+                if require_all:
+                    found.append(f"{name}: missing")
+                continue
+            value = values[name]
+            if isinstance(dist, CategoricalDistribution):
+                if not any(_same(value, choice) for choice in dist.choices):
+                    found.append(f"{name}={value!r} is not one of {list(dist.choices)}")
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                found.append(f"{name}={value!r} is not a number")
+                continue
+            if not dist.low <= value <= dist.high:
+                found.append(f"{name}={value!r} lies outside [{dist.low}, {dist.high}]")
+            elif dist.step is not None and not _on_step(value, dist.low, dist.step):
+                found.append(f"{name}={value!r} is not on the step {dist.step} from {dist.low}")
+            elif type(dist).__name__ == "IntDistribution" and value != int(value):
+                found.append(f"{name}={value!r} is not an integer")
+        return found
+
+
+def _same(value: Any, choice: Any) -> bool:
+    # True == 1 in Python; a categorical of booleans must not accept 1.
+    return (type(value) is type(choice) and value == choice) or (
+        isinstance(value, int | float)
+        and isinstance(choice, int | float)
+        and not isinstance(value, bool)
+        and not isinstance(choice, bool)
+        and value == choice
+    )
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    n = (value - low) / step
+    return abs(n - round(n)) < 1e-9 * max(1.0, abs(n))
+
+
+def flatten_params(params: Mapping[str, Any] | None, key: str = "search space") -> dict[str, Any]:
+    """Nested and dotted keys -> one dotted key per entry; `for_each` entries expanded.
+
+    Args:
+        params: the search space as written in the config (plain or OmegaConf mapping).
+        key: the config key of `params`, for error messages.
+    """
+    from omegaconf import OmegaConf
+
+    if OmegaConf.is_config(params):
+        params = OmegaConf.to_container(params, resolve=True)
+    flat: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        name = str(name)
+        if isinstance(value, Mapping) and set(value) == {FOR_EACH, SEARCH}:
+            items = value[FOR_EACH]
+            if not isinstance(items, Sequence) or isinstance(items, str) or not items:
+                raise ConfigError(
+                    f"{key}.{name}.{FOR_EACH}={items!r} must be a non-empty list (e.g. "
+                    "${data.tasks}). Fix: list the items, or remove the entry with "
+                    f"~{key}.{name}."
+                )
+            for item in items:
+                flat[f"{name}.{item}"] = value[SEARCH]
+        elif isinstance(value, Mapping) and value:
+            if FOR_EACH in value or SEARCH in value:
+                raise ConfigError(
+                    f"{key}.{name} has keys {sorted(value)}; a per-item entry has exactly "
+                    f"`{FOR_EACH}` (a list) and `{SEARCH}` (an override such as "
+                    "interval(0.5, 2.0))."
+                )
+            flat.update({f"{name}.{k}": v for k, v in flatten_params(value, key).items()})
+        else:
+            flat[name] = value
+    return flat
+
 
 def parse_search_space(
     params: Mapping[str, Any] | None,
@@ -102,7 +215,9 @@ def parse_search_space(
     A key given on the command line replaces the same key from `params`.
     """
     by_name: dict[str, Override] = {}
-    config_lines = [f"{key}={_config_value_as_override(v)}" for key, v in (params or {}).items()]
+    config_lines = [
+        f"{key}={_config_value_as_override(v)}" for key, v in flatten_params(params).items()
+    ]
     for override in [
         *parser.parse_overrides(config_lines),
         *parser.parse_overrides(list(arguments)),
