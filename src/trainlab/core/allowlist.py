@@ -56,6 +56,7 @@ DEFAULT_ALLOWED: tuple[str, ...] = (
     "lightning.pytorch.loggers.*",
     "lightning.pytorch.strategies.*",
     "lightning.pytorch.plugins.environments.*",
+    "lightning.fabric.plugins.environments.*",  # where the environments above are defined
     "lightning.pytorch.profilers.*",
     "torchmetrics.*",
     # Optuna samplers and pruners (sweeper and k-mer search)
@@ -138,9 +139,14 @@ def object_refusal(target: str, obj: Any, allowed: Sequence[str]) -> str | None:
     for prefix in _namespaces(allowed):
         if target.startswith(prefix + "."):
             module = getattr(obj, "__module__", None) or ""
-            if inspect.isclass(obj) and (module == prefix or module.startswith(prefix + ".")):
-                return None
             where = f"{module}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+            if inspect.isclass(obj) and (
+                module == prefix
+                or module.startswith(prefix + ".")
+                # re-exported from where it is defined, itself an allowed place
+                or text_refusal(where, allowed) is None
+            ):
+                return None
             return f"it resolves to {where}, which is not a class defined under `{prefix}`"
     return "no entry admits it"
 
