@@ -159,6 +159,7 @@ def test_command_line_targets_are_refused_before_torch_is_imported(tmp_path: Pat
         "+hydra.callbacks.x._target_=shutil.copyfile",
         "hydra.sweeper._target_=os.system",
         "+hydra.job_logging.handlers.x.class=shutil.copyfile",
+        "+hydra.sweeper.custom_search_space=os.system",
         "+model.net._args_=[{_target_: builtins.open}]",
         "+data.extra={_target_: functools.partial, _args_: [builtins.exec]}",
     ],

@@ -220,6 +220,13 @@ def hydra_problems(cfg: DictConfig, allowed: Sequence[str]) -> list[str]:
         node = _get(hydra, name)
         if node is not _UNRESOLVED:
             problems += config_problems(node, allowed, path=f"hydra.{name}")
+    custom = _get(hydra, "sweeper")
+    custom = _get(custom, "custom_search_space") if isinstance(custom, DictConfig) else None
+    if isinstance(custom, str) and custom:  # a function the sweeper calls by name
+        reason = text_refusal(custom, allowed)
+        if reason:
+            where = "hydra.sweeper.custom_search_space"
+            problems.append(refusal_message(custom, where, reason))
     for name in ("job_logging", "hydra_logging"):
         node = _get(hydra, name)
         if isinstance(node, DictConfig | Mapping):

@@ -124,3 +124,28 @@ def test_user_entries_come_only_from_the_command_line_or_configs_local(tmp_path)
         allowlist.trusted_extension(
             OmegaConf.create({"allowed_targets": [1]}), ["allowed_targets=[1]"], None, None
         )
+
+
+def test_sampler_and_pruner_targets_pass_the_allowlist(tmp_path) -> None:
+    from trainlab.core.optuna_study import build_from_spec, build_pruner
+
+    marker = tmp_path / "PWNED"
+    # a pruner spec is read back from the study storage, which others may write
+    with pytest.raises(ConfigError, match=r"`builtins\.open` is not an allowed target"):
+        build_pruner({"_target_": "builtins.open", "file": str(marker), "mode": "w"})
+    assert not marker.exists()
+    assert type(build_pruner({"name": "median"})).__name__ == "MedianPruner"
+    sampler = build_from_spec({"_target_": "optuna.samplers.RandomSampler"}, {}, "sampler")
+    assert type(sampler).__name__ == "RandomSampler"
+
+
+def test_values_bound_for_a_job_script_are_checked() -> None:
+    from trainlab.core.shell_values import shell_value_problems
+
+    slurm = OmegaConf.create({"partition": "gpu", "additional": {"mail-user": "me@lab.org"}})
+    assert shell_value_problems(slurm, "cv.slurm", ("additional",)) == []
+    slurm.partition = "gpu\ntouch x #"
+    slurm.additional = {"x y": "1", "qos": "a\x1bb"}
+    problems = shell_value_problems(slurm, "cv.slurm", ("additional",))
+    assert len(problems) == 3, problems
+    assert "cv.slurm.partition" in problems[0] and "control character" in problems[0]
