@@ -98,8 +98,10 @@ def plain_data(value: Any) -> Any:
     """
     if OmegaConf.is_config(value):
         value = OmegaConf.to_container(value, resolve=True)
-    if value is None or isinstance(value, bool | int | float | str):
+    if value is None or type(value) in (bool, int, float, str):
         return value
+    if isinstance(value, str):  # numpy.str_ and other subclasses pickle as their class
+        return str(value)
     if isinstance(value, dict):
         return {plain_data(k): plain_data(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -109,6 +111,10 @@ def plain_data(value: Any) -> Any:
         return plain_data(dataclasses.asdict(value))
     if hasattr(value, "tolist"):  # numpy scalars and arrays, tensors
         return plain_data(value.tolist())
+    if isinstance(value, int):  # IntEnum and other subclasses pickle as their class
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
     return str(value)
 
 
