@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.redaction import redact
 from trainlab.errors import ConfigError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.final import aggregate, train_final
@@ -54,7 +55,8 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
 
 def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
     """Refuse to mix results of different settings in one folder."""
-    current = {key: _select(cfg, key) for key in RESUME_KEYS}
+    # written as *** where a secret was (core.redaction), on both sides of the comparison
+    current = redact({key: _select(cfg, key) for key in RESUME_KEYS})
     path = out_dir / "cv_results" / "cv_settings.json"
     if path.is_file():
         stored = json.loads(path.read_text())
