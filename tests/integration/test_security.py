@@ -279,3 +279,16 @@ def test_result_files_follow_the_umask(run_cli, digits_dir: Path, log_dir: Path)
     run = next((log_dir / "train" / "runs").iterdir())
     for name in ("config.yaml", "metrics.json", "status.json", "summary.txt"):
         assert (run / name).stat().st_mode & 0o777 == 0o664, name
+
+
+def test_a_best_config_file_cannot_plant_a_target(run_cli, tmp_path: Path, capsys) -> None:
+    marker = tmp_path / "PWNED"
+    best = tmp_path / "best_config.yaml"
+    best.write_text(
+        "model:\n  optimizer:\n    lr: 0.01\n"
+        f"tags:\n  - _target_: builtins.open\n    file: {marker}\n    mode: w\n"
+    )
+    assert run_cli("train", f"best_config={best}") == 2
+    err = capsys.readouterr().err
+    assert "`builtins.open` is not an allowed target (tags[0]._target_" in err, err
+    assert not marker.exists()
