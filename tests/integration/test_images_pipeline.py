@@ -44,7 +44,7 @@ def test_train_writes_the_whole_run_folder(run_cli, digits_dir: Path, log_dir: P
     assert "status: finished" in summary and "best val/acc" in summary
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
     assert "data.data_dir=" in (run / "command.txt").read_text()
-    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert ckpt["trainlab"]["spec"]["tasks"]["label"] == [str(d) for d in range(10)]
     assert ckpt["trainlab"]["config"]["model"]["net"]["name"] == "small_cnn"
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -100,11 +100,11 @@ def test_resume_continues_and_reaches_the_uninterrupted_step_count(
     assert first.wait(timeout=120) != 0
     run = last.parent.parent
     assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
-    stopped_at = torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+    stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
     assert 0 < stopped_at < 36
     done = subprocess.run([*args, "resume=auto"], env=env, capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    final = torch.load(last, map_location="cpu", weights_only=False)
+    final = torch.load(last, map_location="cpu", weights_only=True)
     assert final["global_step"] == 12 * 3  # the same as an uninterrupted run
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "finished" and status["attempts"] == 2

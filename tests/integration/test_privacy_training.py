@@ -44,7 +44,7 @@ def test_one_dp_epoch_logs_epsilon_and_rebuilds_from_its_checkpoint(train_cli, t
         epsilons[0]
     )
 
-    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert not any("running_mean" in key for key in ckpt["state_dict"])  # GroupNorm, not BN
     assert ckpt["callbacks"]["DifferentialPrivacy"]["accountant"]["history"]
     from trainlab.core.build import build_model

@@ -35,34 +35,53 @@ def container_python(container: Mapping[str, Any] | None, bind_paths: Sequence[s
     return " ".join(shlex.quote(w) for w in words)
 
 
+def make_executor(settings: Mapping[str, Any], bind_paths: Sequence[str]) -> tuple[Any, str | None]:
+    """The submitit SLURM executor of `settings`, and the container's Python command if any.
+
+    Every value is checked first: it is written into the sbatch script, where a control
+    character (a newline above all) would start a shell line of its own.
+    """
+    import submitit
+
+    from trainlab.core.shell_values import check_shell_values
+
+    check_shell_values(
+        {k: v for k, v in settings.items() if k != "setup"},
+        "hydra.launcher",
+        flag_maps=("additional_parameters",),
+    )
+    # `setup` lines are shell commands by design (module load ...): one line per entry
+    check_shell_values({"setup": list(settings.get("setup") or [])}, "hydra.launcher")
+    python = container_python(settings.get("container"), bind_paths)
+    executor = submitit.AutoExecutor(
+        folder=settings["submitit_folder"],
+        cluster="slurm",
+        slurm_max_num_timeout=settings.get("max_num_timeout", 0),
+        slurm_python=python,
+    )
+    shared = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(
+        **{
+            key if key in shared else f"slurm_{key}": value
+            for key, value in settings.items()
+            if key not in _EXECUTOR_KEYS
+        }
+    )
+    return executor, python
+
+
 class TrainlabSlurmLauncher(SlurmLauncher):
     """Submits each batch of jobs as one SLURM job array; `container` wraps their Python."""
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> list[JobReturn]:
-        import submitit
-
         assert self.config is not None
         settings = dict(self.params)
         sweep_dir = Path(str(self.config.hydra.sweep.dir)).resolve()
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         cwd = str(self.config.hydra.runtime.cwd)
-        python = container_python(settings.get("container"), [cwd, str(sweep_dir)])
-        executor = submitit.AutoExecutor(
-            folder=settings["submitit_folder"],
-            cluster="slurm",
-            slurm_max_num_timeout=settings.get("max_num_timeout", 0),
-            slurm_python=python,
-        )
-        shared = set(OmegaConf.structured(BaseQueueConf).keys())
-        executor.update_parameters(
-            **{
-                key if key in shared else f"slurm_{key}": value
-                for key, value in settings.items()
-                if key not in _EXECUTOR_KEYS
-            }
-        )
+        executor, python = make_executor(settings, [cwd, str(sweep_dir)])
+        sweep_dir.mkdir(parents=True, exist_ok=True)
         log.info("SLURM job array of %d jobs, sweep folder %s", len(job_overrides), sweep_dir)
         if python:
             log.info("each job's Python: %s", python)

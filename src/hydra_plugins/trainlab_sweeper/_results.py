@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from trainlab.core.redaction import redact_text
+
 if TYPE_CHECKING:
     import optuna
 
@@ -24,7 +26,10 @@ CSV_DROPPED_ATTRS = ("user_attrs_traceback", "user_attrs_overrides")
 
 def _atomic_write(path: Path, write: Any, suffix: str = "") -> None:
     """Writes through a temporary file in the same folder, then renames it into place."""
+    from trainlab.io import current_umask
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide results from the group
     os.close(fd)
     try:
         write(tmp)
@@ -42,7 +47,7 @@ def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "name": "optuna",
         "study_name": study.study_name,
-        "storage": storage_spec,
+        "storage": redact_text(storage_spec),  # a database URL may carry user:password
         "trials": {
             s.name.lower(): sum(t.state == s for t in trials)
             for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

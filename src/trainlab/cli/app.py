@@ -13,7 +13,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from trainlab.cli.help import help_text, wants_quick_help
+from trainlab.cli.trust import check_before_hydra, check_job_config
 from trainlab.core.best_config import apply_best_config
+from trainlab.core.redaction import redact_text
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
@@ -104,6 +106,7 @@ def print_config_tree(cfg: DictConfig) -> None:
     for key in cfg:
         node = cfg.get(key)
         text = OmegaConf.to_yaml(node, resolve=True) if OmegaConf.is_config(node) else str(node)
+        text = redact_text(text)  # the console may be a SLURM log file
         tree.add(str(key)).add(Syntax(text, "yaml", theme="ansi_dark"))
     rich_print(tree)
 
@@ -126,6 +129,7 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
                 if "best_config" in cfg:
                     # best values of a search: above the config files, below the command line
                     apply_best_config(cfg, task_overrides(), hydra_choices())
+                check_job_config(cfg, task_overrides(), config_dir(), hydra_choices().get("local"))
                 validate(cfg, schema)
                 apply_extras(cfg)
                 return task(cfg)
@@ -143,6 +147,11 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
         def app() -> Any:
             # A new invocation chooses a new run folder (tests call several in one process).
             forget_run_dirs()
+            try:
+                check_before_hydra(config_dir(), config_name, sys.argv[1:])
+            except TrainlabError as err:
+                print(f"\nerror: {err}", file=sys.stderr)
+                sys.exit(2)
             if wants_quick_help(sys.argv[1:]):
                 try:
                     text = help_text(config_dir(), config_name, sys.argv[1:])

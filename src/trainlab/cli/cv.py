@@ -25,6 +25,12 @@ CV_SCHEMA = Schema(
 
 def run(cfg: DictConfig) -> Any:
     """Run the stages of ``mode`` and return their summary."""
+    from trainlab.core.allowlist import check_params
+    from trainlab.pipelines.kmer_cv.params import load_hyperparams
+
+    # hyperparameter JSON comes from files others wrote: checked before torch is imported
+    check_params(load_hyperparams(cfg.get("hyperparams")), f"hyperparams={cfg.hyperparams}")
+
     from trainlab.core.seeding import seed_everything
     from trainlab.core.train import route_lightning_logs
     from trainlab.pipelines.kmer_cv.runner import run_cv

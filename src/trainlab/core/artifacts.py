@@ -11,6 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.redaction import redact, redact_text
 from trainlab.core.run_dir import STATUS_FILE, read_status
 from trainlab.io import atomic_write_json, atomic_write_text
 
@@ -33,17 +34,17 @@ def write_run_metadata(
     A resumed attempt writes numbered copies beside the first ones; nothing is replaced.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = OmegaConf.to_yaml(cfg, resolve=True)
+    resolved = redact_text(OmegaConf.to_yaml(cfg, resolve=True))
     atomic_write_text(_next_free(run_dir / "config.yaml"), resolved)
     command = " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]])
     text = f"command: {command}\ncwd: {Path.cwd()}\noverrides:\n"
     text += "".join(f"  - {o}\n" for o in overrides) or "  []\n"
-    atomic_write_text(_next_free(run_dir / "command.txt"), text)
+    atomic_write_text(_next_free(run_dir / "command.txt"), redact_text(text))
     commit, diff = git_state(Path.cwd())
     atomic_write_text(_next_free(run_dir / "git.txt"), f"commit: {commit}\n")
     if diff:
-        atomic_write_text(_next_free(run_dir / "git.diff"), diff)
-    atomic_write_json(_next_free(run_dir / "hardware.json"), hardware)
+        atomic_write_text(_next_free(run_dir / "git.diff"), redact_text(diff))
+    atomic_write_json(_next_free(run_dir / "hardware.json"), redact(hardware))
 
 
 def git_state(cwd: Path) -> tuple[str, str]:
@@ -74,7 +75,7 @@ def set_status(run_dir: Path, status: str, **extra: Any) -> dict[str, Any]:
     if status in ("running", "finished"):
         record.pop("error", None)
     record.update(extra)
-    atomic_write_json(run_dir / STATUS_FILE, record)
+    atomic_write_json(run_dir / STATUS_FILE, redact(record))
     return record
 
 
@@ -95,7 +96,7 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     ]
     for key, value in sorted((summary.get("metrics") or {}).items()):
         lines.append(f"  {key}: {_fmt(value)}")
-    return atomic_write_text(run_dir / "summary.txt", "\n".join(lines) + "\n")
+    return atomic_write_text(run_dir / "summary.txt", redact_text("\n".join(lines) + "\n"))
 
 
 def _fmt(value: Any) -> str:

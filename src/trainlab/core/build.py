@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import lightning as L
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.errors import ConfigError
 
 

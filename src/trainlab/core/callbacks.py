@@ -14,11 +14,16 @@ class CheckpointMetadata(Callback):
     """Store the resolved config and the data spec in every checkpoint.
 
     With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``).
+    Both are plain data, so the checkpoint loads with ``weights_only=True``, and secrets in the
+    config are written as ``***`` (core.redaction).
     """
 
     def __init__(self, config: dict[str, Any], spec: dict[str, Any]) -> None:
-        self.config = config
-        self.spec = spec
+        from trainlab.core.checkpoint import plain_data
+        from trainlab.core.redaction import redact
+
+        self.config = redact(plain_data(config))
+        self.spec = redact(plain_data(spec))
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]

@@ -1,7 +1,20 @@
-"""Rebuild a trained model, and its data, from a trainlab checkpoint alone."""
+"""Rebuild a trained model, and its data, from a trainlab checkpoint alone.
+
+Checkpoints come from others (colleagues, downloads, shared file systems), so they are read
+with ``weights_only=True``: tensors and plain containers only, never arbitrary unpickling (a
+pickle can run any code while it loads). trainlab writes its metadata as plain data
+(``plain_data``), so its own checkpoints always load this way; nothing is registered with
+``torch.serialization.add_safe_globals`` (that list is process-wide, and would widen every
+other library's loads too). There is deliberately no opt-in to a full unpickling: see
+docs/security.md. The config a checkpoint carries is checked against this run's allowlist
+before anything is built from it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,8 +22,18 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core import allowlist
 from trainlab.core.build import build_datamodule, build_model
 from trainlab.errors import CheckpointError
+
+NOT_PLAIN = (
+    "{path} holds Python objects that are not plain data ({detail}). Loading them would run "
+    "code stored in the file, so trainlab refuses; a checkpoint written by `trainlab train` "
+    "never needs it. If the file is one you made yourself with an older trainlab or another "
+    "tool and you trust it, convert it once in your own Python session: load it with "
+    "torch.load(path, weights_only=False), keep `state_dict` and plain values, and "
+    "torch.save them to a new file (docs/security.md, 'Old checkpoints')."
+)
 
 
 @dataclass
@@ -30,11 +53,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"ckpt_path={path} does not exist: give a run's checkpoints/best.ckpt or last.ckpt"
         )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
-    if "trainlab" not in checkpoint:
+    checkpoint = load_weights_only(path)
+    if not isinstance(checkpoint, dict) or "trainlab" not in checkpoint:
         raise CheckpointError(
             f"{path} carries no trainlab metadata (config and data spec): it was not written by "
             f"`trainlab train`; retrain with trainlab or load it by hand"
@@ -42,12 +62,75 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
+def load_weights_only(path: str | Path, mmap: bool = False) -> Any:
+    """``torch.load(weights_only=True)`` with a message that says why a file is refused."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        detail = f"it calls {found.group(1)}" if found else str(err).splitlines()[0][:200]
+        raise CheckpointError(NOT_PLAIN.format(path=path, detail=detail)) from err
+    except Exception as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+
+
+def check_embedded_config(checkpoint: dict[str, Any], path: str | Path) -> None:
+    """Refuse a checkpoint whose embedded config names a target this run does not allow."""
+    config = (checkpoint.get("trainlab") or {}).get("config") if checkpoint else None
+    if isinstance(config, dict):
+        config = {k: v for k, v in config.items() if k != allowlist.KEY}
+        allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
+
+
+def check_resume_checkpoint(path: str | Path) -> None:
+    """Before Lightning resumes from ``path``: it loads as plain data and names allowed targets.
+
+    Memory-mapped, so the tensors are not read twice.
+    """
+    check_embedded_config(load_weights_only(path, mmap=True), path)
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` as containers, strings, numbers, bools and None only (what weights_only loads).
+
+    numpy scalars and arrays, Paths, dataclasses and OmegaConf nodes are converted; anything
+    else becomes its text.
+    """
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=True)
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, str):  # numpy.str_ and other subclasses pickle as their class
+        return str(value)
+    if isinstance(value, dict):
+        return {plain_data(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain_data(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain_data(dataclasses.asdict(value))
+    if hasattr(value, "tolist"):  # numpy scalars and arrays, tensors
+        return plain_data(value.tolist())
+    if isinstance(value, int):  # IntEnum and other subclasses pickle as their class
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
 def restore_model(path: str | Path, data_overrides: DictConfig | None = None) -> Restored:
-    """The LightningModule of a checkpoint with its trained weights, in eval mode."""
+    """The LightningModule of a checkpoint with its trained weights, in eval mode.
+
+    The checkpoint's config (with ``data_overrides`` merged) must pass this run's allowlist;
+    its own ``allowed_targets``, if any, is ignored.
+    """
     checkpoint = read_checkpoint(path)
-    config = OmegaConf.create(checkpoint["trainlab"]["config"])
+    plain = dict(checkpoint["trainlab"]["config"])
+    plain.pop(allowlist.KEY, None)
+    config = OmegaConf.create(plain)
     if data_overrides:
         config.data = OmegaConf.merge(config.data, data_overrides)
+    allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
     spec = checkpoint["trainlab"]["spec"]
     model = build_model(config, spec)
     model.load_state_dict(checkpoint["state_dict"])

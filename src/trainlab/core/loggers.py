@@ -30,6 +30,7 @@ def pin_logger_runs(logger_cfg: DictConfig | None, run_dir: Path) -> None:
             continue
         target = str(entry.get("_target_", ""))
         with open_dict(entry):
+            _redact_labels(entry)
             if target.endswith("WandbLogger") and not entry.get("id"):
                 ids.setdefault(name, uuid.uuid4().hex[:12])
                 entry.id = ids[name]
@@ -39,6 +40,27 @@ def pin_logger_runs(logger_cfg: DictConfig | None, run_dir: Path) -> None:
                 entry.run_id = ids[name]
     if changed:
         atomic_write_json(path, ids)
+
+
+# What a logger stores as the run's description; its connection settings (tracking_uri, api
+# keys) stay real, or the logger could not reach its server.
+LABEL_KEYS = ("name", "group", "tags", "notes", "experiment_name", "run_name", "project", "prefix")
+
+
+def _redact_labels(entry: DictConfig) -> None:
+    """Write the labels of a logger entry with secrets as *** (core.redaction)."""
+    from trainlab.core.redaction import redact
+
+    for key in LABEL_KEYS:
+        if key in entry and entry.get(key) is not None:
+            value = (
+                OmegaConf.to_container(entry[key], resolve=True)
+                if OmegaConf.is_config(entry[key])
+                else entry[key]
+            )
+            clean = redact(value)
+            if clean != value:
+                entry[key] = clean
 
 
 def remember_logger_runs(loggers: list[Any], logger_cfg: DictConfig | None, run_dir: Path) -> None:

@@ -131,7 +131,7 @@ def build_from_spec(spec: Mapping[str, Any], registry: Mapping[str, str], key: s
                 "or give _target_ with a class path."
             )
         target = registry[name]
-    cls = import_target(target, key)
+    cls = _allowed_class(target, key)
     try:
         return cls(**kwargs)
     except TypeError as err:
@@ -143,6 +143,19 @@ def build_from_spec(spec: Mapping[str, Any], registry: Mapping[str, str], key: s
             f"{key}: {target} needs a package that is not installed ({err}). "
             "Fix: pip install it (e.g. `cmaes` for the CMA-ES sampler)."
         ) from err
+
+
+def _allowed_class(target: str, key: str) -> Any:
+    """`import_target` for a sampler or pruner class, which must pass the allowlist: a pruner
+    spec is also read back from the study storage, which may sit on a shared file system."""
+    from trainlab.core import allowlist
+
+    reason = allowlist.text_refusal(target, allowlist.current())
+    cls = None if reason else import_target(target, key)
+    reason = reason or allowlist.object_refusal(target, cls, allowlist.current())
+    if reason:
+        raise ConfigError(allowlist.refusal_message(target, f"{key}._target_", reason))
+    return cls
 
 
 def build_pruner(spec: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:

@@ -109,7 +109,7 @@ def validate(cfg: DictConfig, schema: Schema) -> None:
 def _problems(cfg: DictConfig, schema: Schema) -> Iterable[str]:
     yield from _missing_values(cfg, "")
     for key in cfg:
-        if key == "hydra":
+        if key in ("hydra", "allowed_targets"):  # allowed_targets: checked by core.allowlist
             continue
         if key not in schema.keys:
             yield _unknown(key, key, schema.keys)

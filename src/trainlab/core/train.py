@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
 from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
+from trainlab.core.checkpoint import check_resume_checkpoint
 from trainlab.core.hardware import (
     format_report,
     hardware_report,
@@ -83,6 +84,8 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     resume_ckpt = resolve_resume(cfg, run_dir)
+    if resume_ckpt:
+        check_resume_checkpoint(resume_ckpt)  # plain data, allowed targets: before any work
     route_lightning_logs()
     hardware = hardware_report()
     log.info("run folder: %s\n%s", run_dir, format_report(hardware))
@@ -160,14 +163,12 @@ def _fit_and_test(
     loggers, history = parts.loggers, parts.history
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt, weights_only=True)
         remember_logger_runs(loggers, cfg.get("logger"), run_dir)
         metrics.update(_validation_metrics(trainer))
     best_path = _best_checkpoint(trainer)
     if cfg.get("test", True) and trainer.state.status.value != "interrupted":
-        results = trainer.test(
-            model, datamodule=datamodule, ckpt_path=best_path, weights_only=False
-        )
+        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
     if trainer.interrupted:
         set_status(run_dir, "interrupted")
@@ -206,7 +207,7 @@ def _write_reports(
     if not (hasattr(datamodule, "report_dataloaders") and hasattr(model, "tasks")):
         return
     if best_path:
-        state = torch.load(best_path, map_location="cpu", weights_only=False)["state_dict"]
+        state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
         model.load_state_dict(state)
     model = model.cpu().eval()
     tb = tensorboard_of(loggers)

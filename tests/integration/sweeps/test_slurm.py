@@ -172,6 +172,6 @@ def test_preempted_job_requeues_and_resumes_in_its_run_folder(
     assert "resuming from" in log and "last.ckpt" in log
     # The same number of optimiser steps as an uninterrupted run: the lost partial epoch
     # was trained again, nothing was trained twice.
-    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == epochs * batches
     assert last["epoch"] == epochs - 1

@@ -67,7 +67,7 @@ def test_predict_writes_evidence_and_probabilities(tmp_path):
     ]
     assert header[5:] == ["predicted", "prob_present"]
     # post a: one named criterion; post b: every criterion the model was trained on
-    spec = __import__("torch").load(ckpt, weights_only=False)["trainlab"]["spec"]
+    spec = __import__("torch").load(ckpt, weights_only=True)["trainlab"]["spec"]
     assert len(lines) - 1 == 1 + len(spec["criteria"])
     row = next(csv_rows(written))
     text = "I work at a bakery. I can't sleep at night lately."

@@ -27,7 +27,7 @@ def test_each_task_trains_with_the_tiny_encoder(tmp_path, experiment, expected):
     assert expected <= metrics.keys()
     assert all(0.0 <= metrics[k] <= 1.0 for k in expected if "loss" not in k)
     run = tmp_path / "run"
-    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     spec = ckpt["trainlab"]["spec"]
     assert spec["tasks"] == {"status": ["absent", "present"]} and spec["vocab_size"] > 10
     assert json.loads((run / "metrics.json").read_text())

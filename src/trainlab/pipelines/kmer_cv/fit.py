@@ -198,7 +198,7 @@ def fit_rows(
             if test is not None:
                 ckpt = str(result.checkpoint) if result.checkpoint else None
                 tested = trainer.test(
-                    model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=False
+                    model, datamodule=datamodule, ckpt_path=ckpt, verbose=False, weights_only=True
                 )
                 row = tested[0] if tested else {}
                 result.test_metrics = {k: float(v) for k, v in row.items()}

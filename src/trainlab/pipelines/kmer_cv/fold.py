@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.lean_fit import freeze_long_lived_objects
 from trainlab.core.search.samplers import resumed_seed
 from trainlab.core.search.trials import (

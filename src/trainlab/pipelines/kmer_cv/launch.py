@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.shell_values import check_shell_values
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def _same_code() -> list[str]:
     """sbatch setup lines that make jobs import the trainlab this process runs."""
     import trainlab
 
-    root = Path(trainlab.__file__).resolve().parents[1]
+    root = shlex.quote(str(Path(trainlab.__file__).resolve().parents[1]))
     return [f"export PYTHONPATH={root}${{PYTHONPATH:+:$PYTHONPATH}}"]
 
 
@@ -93,6 +95,7 @@ def _slurm(cfg: DictConfig, plain: dict, folds: list[int], out_dir: Path) -> lis
             "cv.launcher=local (parallel processes) or sequential."
         )
     slurm = cfg.cv.slurm
+    check_shell_values(slurm, "cv.slurm", flag_maps=("additional",))  # written into sbatch
     executor = submitit.AutoExecutor(folder=str(out_dir / "jobs" / "%j"), cluster="slurm")
     extra = OmegaConf.to_container(slurm.additional, resolve=True) if slurm.additional else {}
     executor.update_parameters(
@@ -119,6 +122,7 @@ def submit_finish_after(cfg: DictConfig, jobs: list[Any], out_dir: Path) -> Any:
     import submitit
 
     slurm = cfg.cv.slurm
+    check_shell_values(slurm, "cv.slurm", flag_maps=("additional",))
     plain = OmegaConf.to_container(cfg, resolve=True)
     executor = submitit.AutoExecutor(folder=str(out_dir / "jobs" / "%j"), cluster="slurm")
     ids = ":".join(job.job_id for job in jobs)

@@ -39,11 +39,11 @@ def load_hyperparams(value: Any) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     text = str(value)
-    if Path(text).is_file():
-        text = Path(text).read_text(encoding="utf-8")
     try:
+        if Path(text).is_file():
+            text = Path(text).read_text(encoding="utf-8")
         loaded = json.loads(text)
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # e.g. a checkpoint given here
         raise ConfigError(
             f"hyperparams={value!r} is neither a JSON file nor a JSON object ({err}). Give e.g. "
             "hyperparams=<run>/cv_results/best_hyperparameters.json"

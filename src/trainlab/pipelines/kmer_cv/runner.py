@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.redaction import redact
 from trainlab.core.search.settings import check_settings, flatten_settings
 from trainlab.errors import ConfigError
 from trainlab.io import atomic_write_json
@@ -76,7 +77,8 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
 
 def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
     """Refuse to mix results of different settings in one folder (unless allowed: recorded)."""
-    current = flatten_settings({key: _select(cfg, key) for key in RESUME_KEYS})
+    # written as *** where a secret was (core.redaction), on both sides of the comparison
+    current = flatten_settings(redact({key: _select(cfg, key) for key in RESUME_KEYS}))
     path = out_dir / "cv_results" / SETTINGS_FILE
     if not path.is_file():
         atomic_write_json(path, {"settings": current, "changes": []})
