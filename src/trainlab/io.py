@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -52,3 +54,41 @@ def write_new(path: str | os.PathLike, text: str) -> Path:
     if path.exists():
         raise FileExistsError(f"{path} exists; refusing to overwrite it")
     return atomic_write_text(path, text)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces ``path`` only when the block ends without error.
+
+    For writers that stream (checkpoints): the data goes to a temporary file in the same folder,
+    is flushed and fsynced, then renamed over ``path``. On any error, a full disk included, the
+    temporary file is removed and ``path`` keeps its earlier content. The file mode follows
+    :func:`atomic_write_bytes`.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename durable: without it a power cut can bring back the old name."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

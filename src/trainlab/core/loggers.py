@@ -64,8 +64,22 @@ def as_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def close_loggers(loggers: list[Any]) -> None:
-    """Finish logger runs that stay open otherwise (W&B writes its summary on finish)."""
+def close_loggers(loggers: list[Any], status: str = "finished") -> None:
+    """Finish logger runs with the run's outcome: ``finished``, ``failed`` or ``interrupted``.
+
+    Called in a ``finally``: W&B runs are finished with a non-zero exit code when the run did not
+    finish, MLflow runs end FINISHED, FAILED or KILLED. A logger that fails to close does not
+    hide the run's own error.
+    """
+    import logging
+
+    mlflow_status = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
     for logger in loggers:
-        if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
-            logger.experiment.finish()
+        kind = type(logger).__name__
+        try:
+            if kind == "WandbLogger" and logger._experiment is not None:
+                logger.experiment.finish(exit_code=0 if status == "finished" else 1)
+            elif kind == "MLFlowLogger":
+                logger.finalize(mlflow_status.get(status, "FAILED"))
+        except Exception as err:
+            logging.getLogger(__name__).warning("could not close %s: %s", kind, err)

@@ -1,0 +1,71 @@
+"""Kill the process at a named point of training, for the tests of exact resume.
+
+Set ``TRAINLAB_KILL_AT`` to one point; the run SIGKILLs itself there, as a preemption or an
+out-of-memory kill would, with nothing flushed or closed:
+
+- ``train_batch:<epoch>:<batch>``: after that training batch (mid-epoch);
+- ``epoch_start:<epoch>``: when that epoch starts, right after the previous epoch's checkpoints;
+- ``val_batch:<epoch>:<batch>``: after that validation batch;
+- ``test_batch:<batch>``: after that test batch.
+
+Only the tests set it; without it no callback is added.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+KILL_ENV = "TRAINLAB_KILL_AT"
+
+
+class KillAt(Callback):
+    """SIGKILL this process at ``point`` (see the module docstring)."""
+
+    def __init__(self, point: str) -> None:
+        self.point = point
+
+    def _at(self, point: str) -> None:
+        if point == self.point:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._at(f"epoch_start:{trainer.current_epoch}")
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, i: int
+    ) -> None:
+        self._at(f"train_batch:{trainer.current_epoch}:{i}")
+
+    def on_validation_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        i: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if not trainer.sanity_checking:
+            self._at(f"val_batch:{trainer.current_epoch}:{i}")
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        i: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        self._at(f"test_batch:{i}")
+
+
+def kill_callbacks() -> list[Callback]:
+    """``[KillAt(point)]`` when ``TRAINLAB_KILL_AT`` is set, else nothing."""
+    point = os.environ.get(KILL_ENV)
+    return [KillAt(point)] if point else []
