@@ -55,6 +55,7 @@ class ExactResume(Callback):
     def __init__(self, seed: int) -> None:
         self.seed = int(seed)
         self._epoch_ready: int | None = None
+        self._restored_metrics: dict[str, Any] = {}
 
     @property
     def state_key(self) -> str:
@@ -111,7 +112,14 @@ class ExactResume(Callback):
         rng_state.restore(state["rng"])
         if state.get("should_stop"):
             trainer.should_stop = True
-        trainer.callback_metrics.update(state.get("metrics") or {})
+        self._restored_metrics = dict(state.get("metrics") or {})
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # Lightning clears callback_metrics when a fit starts; a fit with nothing left to train
+        # logs none, so the last epoch's values come back from the checkpoint.
+        for name, value in self._restored_metrics.items():
+            trainer.callback_metrics.setdefault(name, value)
+        self._restored_metrics = {}
 
 
 def epochs_trained(trainer: L.Trainer) -> int:

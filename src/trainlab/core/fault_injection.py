@@ -8,30 +8,43 @@ out-of-memory kill would, with nothing flushed or closed:
 - ``val_batch:<epoch>:<batch>``: after that validation batch;
 - ``test_batch:<batch>``: after that test batch.
 
-Only the tests set it; without it no callback is added.
+With ``TRAINLAB_WAIT_AT=<point>`` and ``TRAINLAB_WAIT_FOR=<path>`` the run instead waits at
+the point until ``path`` exists (at most 10 minutes), so a test can act while it is alive there.
+
+Only the tests set these; without them no callback is added.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 KILL_ENV = "TRAINLAB_KILL_AT"
+WAIT_ENV = "TRAINLAB_WAIT_AT"
+WAIT_FOR_ENV = "TRAINLAB_WAIT_FOR"
 
 
 class KillAt(Callback):
     """SIGKILL this process at ``point`` (see the module docstring)."""
 
-    def __init__(self, point: str) -> None:
+    def __init__(self, point: str | None, wait_at: str | None = None, wait_for: str = "") -> None:
         self.point = point
+        self.wait_at = wait_at
+        self.wait_for = Path(wait_for)
 
     def _at(self, point: str) -> None:
         if point == self.point:
             os.kill(os.getpid(), signal.SIGKILL)
+        if point == self.wait_at:
+            deadline = time.monotonic() + 600
+            while not self.wait_for.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._at(f"epoch_start:{trainer.current_epoch}")
@@ -66,6 +79,8 @@ class KillAt(Callback):
 
 
 def kill_callbacks() -> list[Callback]:
-    """``[KillAt(point)]`` when ``TRAINLAB_KILL_AT`` is set, else nothing."""
-    point = os.environ.get(KILL_ENV)
-    return [KillAt(point)] if point else []
+    """``[KillAt(...)]`` when ``TRAINLAB_KILL_AT`` or ``TRAINLAB_WAIT_AT`` is set, else nothing."""
+    point, wait_at = os.environ.get(KILL_ENV), os.environ.get(WAIT_ENV)
+    if not (point or wait_at):
+        return []
+    return [KillAt(point, wait_at, os.environ.get(WAIT_FOR_ENV, ""))]

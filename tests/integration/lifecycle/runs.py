@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from tests.conftest import FAST, subprocess_env
 
 # Early stopping that fires at a known epoch: nothing improves by 0.5 after epoch 0, so with
@@ -53,9 +52,15 @@ def start(
     )
 
 
-def run(digits_dir: Path, log_dir: Path, *extra: str, kill_at: str | None = None) -> tuple[int, str]:
+def run(
+    digits_dir: Path,
+    log_dir: Path,
+    *extra: str,
+    kill_at: str | None = None,
+    env: dict | None = None,
+) -> tuple[int, str]:
     """Run one training process to its end; (exit status, output)."""
-    env = {"TRAINLAB_KILL_AT": kill_at} if kill_at else None
+    env = {**(env or {}), **({"TRAINLAB_KILL_AT": kill_at} if kill_at else {})}
     process = start(digits_dir, log_dir, *extra, env=env)
     output, _ = process.communicate(timeout=300)
     return process.returncode, output
