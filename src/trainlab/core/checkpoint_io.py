@@ -35,7 +35,33 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"(got {storage_options!r})"
             )
         with atomic_open(path) as handle:
-            torch.save(checkpoint, handle)
+            sink = _ErrorKeepingWriter(handle)
+            try:
+                torch.save(checkpoint, sink)
+            except RuntimeError as err:
+                # torch's zip writer reports a failed write as "unexpected pos ..."; the reason
+                # (a full disk: OSError ENOSPC) is what the run's status should say
+                if sink.error is not None:
+                    raise sink.error from err
+                raise
+
+
+class _ErrorKeepingWriter:
+    """A file handle for torch.save that keeps the OSError its zip writer would swallow."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
 
 
 def checkpoint_problem(path: Path) -> str | None:
