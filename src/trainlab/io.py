@@ -92,3 +92,31 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def temporary_path(path: str | os.PathLike) -> Path:
+    """A fresh, unused name beside ``path`` for a writer that needs a path (a memmap).
+
+    Write the file there, then :func:`commit_temporary` it into place.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    return Path(tmp)
+
+
+def commit_temporary(tmp: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Fsync the finished file ``tmp`` and rename it over ``path``; remove it on failure."""
+    try:
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(Path(path).parent)
+    return Path(path)
