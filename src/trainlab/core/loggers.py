@@ -42,15 +42,17 @@ def pin_logger_runs(logger_cfg: DictConfig | None, run_dir: Path) -> None:
 
 
 def remember_logger_runs(loggers: list[Any], logger_cfg: DictConfig | None, run_dir: Path) -> None:
-    """After the loggers started, save MLflow's run id so a resume can continue it."""
+    """Save MLflow's run id once it started, so a resume (after a failure too) continues it."""
     if not logger_cfg:
         return
     path = run_dir / IDS_FILE
     ids: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     names = [n for n, e in logger_cfg.items() if isinstance(e, DictConfig) and "_target_" in e]
     for name, logger in zip(names, loggers, strict=False):
-        if type(logger).__name__ == "MLFlowLogger" and name not in ids:
-            ids[name] = logger.run_id
+        # the private id: the public property would start a run that never began
+        run_id = getattr(logger, "_run_id", None)
+        if type(logger).__name__ == "MLFlowLogger" and name not in ids and run_id:
+            ids[name] = run_id
             atomic_write_json(path, ids)
 
 

@@ -90,6 +90,10 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
         raise
     finally:
         if parts is not None:
+            try:
+                remember_logger_runs(parts.loggers, cfg.get("logger"), run_dir)
+            except OSError as err:  # a full disk must not hide the run's own error
+                log.warning("could not save the logger run ids: %s", err)
             close_loggers(parts.loggers, outcome)
     return metrics
 
