@@ -163,6 +163,6 @@ def checkpoint_to_resume(
             + "). Move the folder's checkpoints away to train it from scratch with resume=auto"
         )
     if good != last:
-        log.warning("resuming from %s instead of %s, which does not load", good, last)
+        log.warning("resuming from %s instead of %s, which is missing or does not load", good, last)
     log.info("resuming from %s", good)
     return str(good)
