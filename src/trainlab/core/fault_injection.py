@@ -9,7 +9,8 @@ out-of-memory kill would, with nothing flushed or closed:
 - ``test_batch:<batch>``: after that test batch.
 
 With ``TRAINLAB_WAIT_AT=<point>`` and ``TRAINLAB_WAIT_FOR=<path>`` the run instead waits at
-the point until ``path`` exists (at most 10 minutes), so a test can act while it is alive there.
+the point until ``path`` exists (at most 10 minutes), so a test can act while it is alive there;
+it creates ``<path>.reached`` when it gets there.
 
 Only the tests set these; without them no callback is added.
 """
@@ -42,6 +43,8 @@ class KillAt(Callback):
         if point == self.point:
             os.kill(os.getpid(), signal.SIGKILL)
         if point == self.wait_at:
+            # tell the test the run is there: <wait_for>.reached
+            self.wait_for.with_name(self.wait_for.name + ".reached").touch()
             deadline = time.monotonic() + 600
             while not self.wait_for.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
