@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from trainlab.core.redaction import redact_text
+from trainlab.io import atomic_open, atomic_write_text
 
 if TYPE_CHECKING:
     import optuna
@@ -22,21 +21,6 @@ RESULTS_FILE = "optimization_results.yaml"
 TRIALS_FILE = "trials.csv"
 # Long or structured attributes stay in the study (optuna-dashboard shows them), not in the CSV.
 CSV_DROPPED_ATTRS = ("user_attrs_traceback", "user_attrs_overrides")
-
-
-def _atomic_write(path: Path, write: Any, suffix: str = "") -> None:
-    """Writes through a temporary file in the same folder, then renames it into place."""
-    from trainlab.io import current_umask
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would hide results from the group
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
@@ -80,10 +64,10 @@ def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
 def write_results(study: optuna.Study, folder: Path, storage_spec: str) -> None:
     """Writes optimization_results.yaml and trials.csv (atomically, after every batch)."""
     text = yaml.safe_dump(_plain(results_summary(study, storage_spec)), sort_keys=False)
-    _atomic_write(folder / RESULTS_FILE, lambda p: Path(p).write_text(text))
+    atomic_write_text(folder / RESULTS_FILE, text)
     frame = study.trials_dataframe()
     frame = frame.drop(columns=[c for c in CSV_DROPPED_ATTRS if c in frame.columns])
-    _atomic_write(folder / TRIALS_FILE, lambda p: frame.to_csv(p, index=False))
+    atomic_write_text(folder / TRIALS_FILE, frame.to_csv(index=False))
 
 
 def _plain(value: Any) -> Any:
@@ -142,7 +126,8 @@ def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
                 axes = draw()
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
             figure.tight_layout()
-            _atomic_write(folder / filename, lambda p, f=figure: f.savefig(p, dpi=100), ".png")
+            with atomic_open(folder / filename) as handle:
+                figure.savefig(handle, dpi=100, format="png")
             plt.close(figure)
             written.append(folder / filename)
         except Exception as err:  # a missing plot must not fail a finished sweep

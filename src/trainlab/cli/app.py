@@ -159,7 +159,10 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
                     return hydra_app()
                 print(text)
                 return None
-            return hydra_app()
+            try:
+                return hydra_app()
+            finally:
+                forget_run_dirs()  # unlock the run folders this invocation claimed
 
         return app
 

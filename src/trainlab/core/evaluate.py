@@ -12,6 +12,7 @@ from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.evaluation_report import write_evaluation_report
 from trainlab.core.hardware import hardware_report, loader_defaults
 from trainlab.core.train import _write_reports
+from trainlab.core.trainer_factory import inference_trainer
 from trainlab.errors import CheckpointError
 from trainlab.io import atomic_write_json
 
@@ -20,8 +21,6 @@ log = logging.getLogger(__name__)
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test the checkpoint's model; write ``metrics.json`` and reports in this run's folder."""
-    import lightning as L
-
     run_dir = Path(cfg.paths.output_dir)
     restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
@@ -29,16 +28,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule.setup("test")
     if hasattr(datamodule, "spec"):
         _check_same_classes(datamodule.spec(), restored.spec, cfg.ckpt_path)
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=cfg.trainer.devices,
-        precision=cfg.trainer.precision,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=str(run_dir),
-    )
+    trainer = inference_trainer(cfg.trainer, run_dir)
     results = trainer.test(restored.model, datamodule=datamodule, verbose=True)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     atomic_write_json(run_dir / "metrics.json", {"ckpt_path": str(cfg.ckpt_path), **metrics})

@@ -64,15 +64,17 @@ def _redact_labels(entry: DictConfig) -> None:
 
 
 def remember_logger_runs(loggers: list[Any], logger_cfg: DictConfig | None, run_dir: Path) -> None:
-    """After the loggers started, save MLflow's run id so a resume can continue it."""
+    """Save MLflow's run id once it started, so a resume (after a failure too) continues it."""
     if not logger_cfg:
         return
     path = run_dir / IDS_FILE
     ids: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     names = [n for n, e in logger_cfg.items() if isinstance(e, DictConfig) and "_target_" in e]
     for name, logger in zip(names, loggers, strict=False):
-        if type(logger).__name__ == "MLFlowLogger" and name not in ids:
-            ids[name] = logger.run_id
+        # the private id: the public property would start a run that never began
+        run_id = getattr(logger, "_run_id", None)
+        if type(logger).__name__ == "MLFlowLogger" and name not in ids and run_id:
+            ids[name] = run_id
             atomic_write_json(path, ids)
 
 
@@ -86,8 +88,22 @@ def as_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def close_loggers(loggers: list[Any]) -> None:
-    """Finish logger runs that stay open otherwise (W&B writes its summary on finish)."""
+def close_loggers(loggers: list[Any], status: str = "finished") -> None:
+    """Finish logger runs with the run's outcome: ``finished``, ``failed`` or ``interrupted``.
+
+    Called in a ``finally``: W&B runs are finished with a non-zero exit code when the run did not
+    finish, MLflow runs end FINISHED, FAILED or KILLED. A logger that fails to close does not
+    hide the run's own error.
+    """
+    import logging
+
+    mlflow_status = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
     for logger in loggers:
-        if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
-            logger.experiment.finish()
+        kind = type(logger).__name__
+        try:
+            if kind == "WandbLogger" and logger._experiment is not None:
+                logger.experiment.finish(exit_code=0 if status == "finished" else 1)
+            elif kind == "MLFlowLogger":
+                logger.finalize(mlflow_status.get(status, "FAILED"))
+        except Exception as err:
+            logging.getLogger(__name__).warning("could not close %s: %s", kind, err)

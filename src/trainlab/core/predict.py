@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.hardware import hardware_report, loader_defaults
+from trainlab.core.trainer_factory import inference_trainer
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -16,8 +17,6 @@ log = logging.getLogger(__name__)
 
 def predict(cfg: DictConfig) -> list[Path]:
     """Write the DataModule's prediction files for ``input`` and return their paths."""
-    import lightning as L
-
     restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
     for needed in ("setup_predict", "predict_dataloader", "write_predictions"):
@@ -27,16 +26,7 @@ def predict(cfg: DictConfig) -> list[Path]:
             )
     datamodule.setup_predict(str(cfg.input), restored.spec)
     out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else Path(cfg.paths.output_dir)
-    trainer = L.Trainer(
-        accelerator=cfg.trainer.accelerator,
-        devices=1,
-        precision=cfg.trainer.precision,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=str(out_dir),
-    )
+    trainer = inference_trainer(cfg.trainer, out_dir, devices=1)
     # Through the DataModule, so its batch hooks (normalisation) run as in training.
     outputs = trainer.predict(restored.model, datamodule=datamodule)
     written = datamodule.write_predictions(outputs, out_dir, restored.spec)

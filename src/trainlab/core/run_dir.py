@@ -1,7 +1,9 @@
-"""Where a run writes: one folder per run, never shared with an earlier run unless resuming.
+"""Where a run writes: one folder per run, claimed before anything is written into it.
 
-Hydra's ``hydra.run.dir`` calls :func:`choose_run_dir` through the ``trainlab_run_dir``
-resolver, so Hydra's own files, the logs and our artifacts all land in the folder chosen here.
+Hydra's ``hydra.run.dir`` (and ``hydra.sweep.dir``) calls :func:`choose_run_dir` through the
+``trainlab_run_dir`` resolver, so Hydra's own files, the logs and our artifacts all land in the
+folder chosen and locked here. Which existing folder a resume continues in is decided by
+:mod:`trainlab.core.resume`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ import sys
 import time
 from pathlib import Path
 
+from trainlab.core import run_lock
 from trainlab.errors import RunFolderError
 
 STATUS_FILE = "status.json"
 # The folders chosen by this invocation, kept in the environment so that the jobs it starts
 # in other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
-# instead of a new timestamped one. Each entry point starts afresh (forget_run_dirs).
+# instead of a new timestamped one. Each entry point starts afresh (forget_run_dirs). Only the
+# process that chose a folder claims it; its jobs work in subfolders they claim themselves.
 CHOSEN_ENV = "TRAINLAB_CHOSEN_RUN_DIRS"
 
 
@@ -33,22 +37,31 @@ def choose_run_dir(
     run_name: str | None = None,
     resume: str | None = None,
     resume_finished: bool = False,
+    experiment: str | None = None,
 ) -> str:
-    """Pick the run folder once per invocation (and its child processes) for the same arguments.
+    """Pick and claim the run folder once per invocation (and its child processes).
 
     - ``resume=<path>``: the run folder of that checkpoint or folder;
     - ``run_name`` set: ``base/run_name`` (a stable name, reused by ``resume=auto`` and requeues);
-    - ``resume=auto`` without a name: the newest unfinished run under ``base`` with a
-      ``last.ckpt``, or a new folder when there is none;
+    - ``resume=auto`` without a name: the newest unfinished run of the same experiment under
+      ``base`` with a ``last.ckpt``, or a new folder when there is none;
     - otherwise a new timestamped folder, suffixed ``_1``, ``_2``... when that name is taken.
+
+    The folder is locked for this process (:mod:`trainlab.core.run_lock`): a second live start
+    on it is refused at once.
     """
-    key = "|".join((str(base), str(run_name), str(resume)))
+    from trainlab.core.resume import none_if_empty, refuse_finished, resume_folder
+
+    key = "|".join((str(base), str(run_name), str(resume), str(experiment)))
     chosen = _chosen()
     if key not in chosen:
         try:
-            folder = _choose(Path(base), run_name, resume)
-            if _none(resume) and not resume_finished:
+            folder = resume_folder(Path(base), run_name, resume, experiment)
+            if folder is None:
+                folder = new_run_dir(Path(base))
+            elif none_if_empty(resume) and not resume_finished:
                 refuse_finished(folder)
+            run_lock.claim(folder)
         except RunFolderError as err:
             # Raised while Hydra resolves hydra.run.dir, before it writes anything: leave at
             # once with the message (an exception here would reach the user as a traceback).
@@ -60,64 +73,28 @@ def choose_run_dir(
 
 
 def forget_run_dirs() -> None:
-    """Forget the folders chosen so far, so the next invocation picks its own."""
+    """Forget (and unlock) the folders chosen so far, so the next invocation picks its own."""
     os.environ.pop(CHOSEN_ENV, None)
-
-
-def _none(value: str | None) -> str | None:
-    return None if value in (None, "", "None", "null") else value
-
-
-def _choose(base: Path, run_name: str | None, resume: str | None) -> Path:
-    run_name, resume = _none(run_name), _none(resume)
-    if resume not in (None, "auto"):
-        return run_dir_of(Path(resume))
-    if run_name:
-        folder = base / run_name
-        if resume is None and (folder / "checkpoints").is_dir():
-            raise RunFolderError(
-                f"{folder} already holds checkpoints of an earlier run. Continue it with "
-                f"resume=auto, or start a new run with another run_name"
-            )
-        return folder
-    if resume == "auto":
-        candidate = latest_unfinished_run(base)
-        if candidate is not None:
-            return candidate
-    return new_run_dir(base)
-
-
-def refuse_finished(folder: Path) -> None:
-    """Raise when ``folder`` holds a finished run (resuming it needs ``resume_finished=true``)."""
-    if read_status(folder).get("status") == "finished":
-        raise RunFolderError(
-            f"{folder} holds a finished run; refusing to resume it. To train it further, raise "
-            f"trainer.max_epochs and pass resume_finished=true"
-        )
-
-
-def run_dir_of(path: Path) -> Path:
-    """The run folder of a checkpoint file or run folder given to ``resume``/``ckpt_path``."""
-    path = path.expanduser()
-    if path.is_file() and path.suffix == ".ckpt":
-        return path.parent.parent if path.parent.name == "checkpoints" else path.parent
-    if path.is_dir():
-        return path
-    raise RunFolderError(
-        f"resume={path}: no such checkpoint or run folder. Use resume=auto, or the path of a "
-        f"run folder or of its checkpoints/last.ckpt"
-    )
+    run_lock.release_all()
 
 
 def new_run_dir(base: Path) -> Path:
-    """A fresh folder name under ``base`` that no earlier run uses."""
+    """Create a fresh folder under ``base`` that no other run uses, and return it.
+
+    The folder is made with an exclusive ``mkdir``: of runs started in the same second, each
+    gets its own ``_1``, ``_2``... suffix instead of sharing one folder.
+    """
+    base.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S")
     candidate = base / stamp
     suffix = 0
-    while candidate.exists():
-        suffix += 1
-        candidate = base / f"{stamp}_{suffix}"
-    return candidate
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = base / f"{stamp}_{suffix}"
 
 
 def read_status(run_dir: Path) -> dict:
@@ -129,16 +106,3 @@ def read_status(run_dir: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError:
         return {}
-
-
-def latest_unfinished_run(base: Path) -> Path | None:
-    """The newest run folder under ``base`` with a last.ckpt and no finished status."""
-    if not base.is_dir():
-        return None
-    runs = [
-        p
-        for p in base.iterdir()
-        if (p / "checkpoints" / "last.ckpt").is_file()
-        and read_status(p).get("status") != "finished"
-    ]
-    return max(runs, key=lambda p: (p / "checkpoints" / "last.ckpt").stat().st_mtime, default=None)

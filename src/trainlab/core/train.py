@@ -11,11 +11,14 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from trainlab.core import run_lock
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
 from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
 from trainlab.core.checkpoint import check_resume_checkpoint
+from trainlab.core.exact_resume import ExactResume, epochs_trained
+from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import (
     format_report,
     hardware_report,
@@ -31,9 +34,10 @@ from trainlab.core.loggers import (
 )
 from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
-from trainlab.core.run_dir import refuse_finished
+from trainlab.core.resume import checkpoint_to_resume
+from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
-from trainlab.errors import RunFolderError
+from trainlab.core.trainer_factory import build_trainer
 from trainlab.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -56,34 +60,13 @@ def route_lightning_logs() -> None:
         logger.propagate = True
 
 
-def resolve_resume(cfg: DictConfig, run_dir: Path) -> str | None:
-    """The checkpoint to continue from, following ``resume`` (null, auto or a path)."""
-    resume = cfg.get("resume")
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if resume in (None, ""):
-        if last.exists():
-            raise RunFolderError(
-                f"{run_dir} already holds checkpoints of an earlier run. Continue it with "
-                f"resume=auto, or start a new run with another run_name"
-            )
-        return None
-    ckpt = Path(resume) if str(resume).endswith(".ckpt") else last
-    if not cfg.get("resume_finished"):
-        refuse_finished(run_dir)
-    if not ckpt.is_file():
-        if resume == "auto":
-            log.info("resume=auto: no %s yet, starting from scratch", last)
-            return None
-        raise RunFolderError(f"resume={resume}: checkpoint {ckpt} does not exist")
-    log.info("resuming from %s", ckpt)
-    return str(ckpt)
-
-
 def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     """Run one training and return its final metrics (also written to ``metrics.json``)."""
     check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
-    resume_ckpt = resolve_resume(cfg, run_dir)
+    # a single run holds its folder since Hydra chose it; a sweep job claims its subfolder here
+    run_lock.claim(run_dir)
+    resume_ckpt = checkpoint_to_resume(run_dir, cfg.get("resume"), bool(cfg.get("resume_finished")))
     if resume_ckpt:
         check_resume_checkpoint(resume_ckpt)  # plain data, allowed targets: before any work
     route_lightning_logs()
@@ -93,15 +76,28 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     write_run_metadata(run_dir, cfg, overrides, hardware)
     started = time.time()
     set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
+    parts: RunParts | None = None
+    outcome = "failed"
     try:
-        metrics = _fit_and_test(cfg, run_dir, resume_ckpt, hardware, started)
+        with sigterm_as_exit():
+            parts = build_run(cfg, run_dir, hardware)
+            metrics = _fit_and_test(cfg, run_dir, resume_ckpt, parts, started)
+        outcome = "interrupted" if parts.trainer.interrupted else "finished"
     except (KeyboardInterrupt, SystemExit):
-        # Lightning turns Ctrl+C and SIGTERM into a graceful stop followed by SystemExit.
-        set_status(run_dir, "interrupted")
+        # Lightning turns Ctrl+C into a graceful stop followed by SystemExit; SIGTERM too here.
+        outcome = "interrupted"
+        record_status(run_dir, "interrupted")
         raise
     except BaseException as err:
-        set_status(run_dir, "failed", error=f"{type(err).__name__}: {err}")
+        record_status(run_dir, "failed", error=f"{type(err).__name__}: {err}")
         raise
+    finally:
+        if parts is not None:
+            try:
+                remember_logger_runs(parts.loggers, cfg.get("logger"), run_dir)
+            except OSError as err:  # a full disk must not hide the run's own error
+                log.warning("could not save the logger run ids: %s", err)
+            close_loggers(parts.loggers, outcome)
     return metrics
 
 
@@ -132,6 +128,8 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         *build_named(cfg.get("callbacks")),
         CheckpointMetadata(as_plain(cfg), spec),
         history,
+        ExactResume(cfg.seed),
+        *kill_callbacks(),
     ]
     if cfg.get("privacy"):
         callbacks.append(instantiate(cfg.privacy, _convert_="all"))
@@ -140,13 +138,12 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
     precision = resolve_precision(cfg.trainer.get("precision"), hardware)
     if cfg.get("privacy") and str(cfg.trainer.get("precision")) == "auto":
         precision = "32-true"  # Opacus' per-sample gradients need 32-bit training
-    trainer = instantiate(
+    trainer = build_trainer(
         cfg.trainer,
         callbacks=callbacks,
         logger=loggers or False,
         precision=precision,
         default_root_dir=str(run_dir),
-        _convert_="all",
     )
     return RunParts(datamodule, model, trainer, loggers, history)
 
@@ -155,10 +152,9 @@ def _fit_and_test(
     cfg: DictConfig,
     run_dir: Path,
     resume_ckpt: str | None,
-    hardware: dict[str, Any],
+    parts: RunParts,
     started: float,
 ) -> dict[str, float]:
-    parts = build_run(cfg, run_dir, hardware)
     datamodule, model, trainer = parts.datamodule, parts.model, parts.trainer
     loggers, history = parts.loggers, parts.history
     metrics: dict[str, float] = {}
@@ -171,12 +167,11 @@ def _fit_and_test(
         results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
         metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
     if trainer.interrupted:
-        set_status(run_dir, "interrupted")
+        record_status(run_dir, "interrupted")
         return metrics
     if trainer.is_global_zero:
         _write_reports(cfg, run_dir, model, datamodule, best_path, loggers, trainer.global_step)
         _finish(cfg, run_dir, trainer, history, best_path, metrics, started)
-    close_loggers(loggers)
     return metrics
 
 
@@ -243,7 +238,7 @@ def _finish(
             "started": record.get("started"),
             "finished": record.get("finished"),
             "duration_s": time.time() - started,
-            "epochs": trainer.current_epoch,
+            "epochs": epochs_trained(trainer),
             "monitor": cfg.monitor,
             "mode": cfg.mode,
             "best_score": best_score,

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 from torchmetrics import Metric
 
+from trainlab.io import atomic_open
+
 GROUPS = ("labelled", "unlabeled")
 
 
@@ -86,8 +88,7 @@ def plot_probability_histograms(history: list[dict], path: str | Path) -> Path:
     figure.supxlabel("predicted probability")
     figure.supylabel("share of rows")
     figure.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(tmp, dpi=80)
+    with atomic_open(path) as handle:
+        figure.savefig(handle, dpi=80, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(figure)
-    tmp.replace(path)
     return path

@@ -34,19 +34,11 @@ def predict_table(
     restored: Any, table_path: Path, trainer_cfg: DictConfig
 ) -> dict[str, np.ndarray]:
     """Probabilities, labels and polarities of a checkpoint's model on one Lance table."""
-    import lightning as L
+    from trainlab.core.trainer_factory import inference_trainer
 
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
     datamodule.setup_predict(str(table_path), restored.spec)
-    trainer = L.Trainer(
-        accelerator=trainer_cfg.get("accelerator", "auto"),
-        devices=1,
-        precision=trainer_cfg.get("precision", 32),
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = inference_trainer(trainer_cfg, None, devices=1)
     outputs = trainer.predict(restored.model, datamodule=datamodule)
     return {
         key: torch.cat([out[key].detach().cpu() for out in outputs]).numpy()

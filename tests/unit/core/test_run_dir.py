@@ -2,36 +2,147 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
+from trainlab.core import resume as rs
 from trainlab.core import run_dir as rd
+from trainlab.core import run_lock
 from trainlab.errors import RunFolderError
 from trainlab.io import atomic_write_json, write_new
 
 
+def _run(folder: Path, status: str, experiment: str | None = "images/digits") -> Path:
+    (folder / "checkpoints").mkdir(parents=True)
+    torch.save({"loops": {}, "state_dict": {}}, folder / "checkpoints" / "last.ckpt")
+    atomic_write_json(folder / "status.json", {"status": status, "experiment": experiment})
+    return folder
+
+
 def test_new_folders_never_collide(tmp_path: Path) -> None:
     first = rd.new_run_dir(tmp_path)
-    first.mkdir()
     second = rd.new_run_dir(tmp_path)
-    assert second != first and second.name.startswith(first.name)
+    assert first.is_dir() and second.is_dir() and second != first
+    assert second.name.startswith(first.name)
 
 
 def test_named_folder_with_checkpoints_needs_resume(tmp_path: Path) -> None:
     (tmp_path / "exp" / "checkpoints").mkdir(parents=True)
     with pytest.raises(RunFolderError, match="resume=auto"):
-        rd._choose(tmp_path, "exp", None)
-    assert rd._choose(tmp_path, "exp", "auto") == tmp_path / "exp"
+        rs.resume_folder(tmp_path, "exp", None, None)
+    assert rs.resume_folder(tmp_path, "exp", "auto", None) == tmp_path / "exp"
 
 
-def test_auto_picks_the_newest_unfinished_run(tmp_path: Path) -> None:
-    for name, status in (("a", "finished"), ("b", "interrupted")):
-        (tmp_path / name / "checkpoints").mkdir(parents=True)
-        (tmp_path / name / "checkpoints" / "last.ckpt").write_bytes(b"x")
-        atomic_write_json(tmp_path / name / "status.json", {"status": status})
-    assert rd._choose(tmp_path, None, "auto") == tmp_path / "b"
-    assert rd.run_dir_of(tmp_path / "b" / "checkpoints" / "last.ckpt") == tmp_path / "b"
+def test_auto_picks_the_newest_unfinished_run_of_the_same_experiment(tmp_path: Path) -> None:
+    _run(tmp_path / "a", "finished")
+    _run(tmp_path / "b", "interrupted")
+    _run(tmp_path / "c", "interrupted", experiment="images/other")
+    assert rs.resume_folder(tmp_path, None, "auto", "images/digits") == tmp_path / "b"
+    assert rs.resume_folder(tmp_path, None, "auto", "images/other") == tmp_path / "c"
+    assert rs.resume_folder(tmp_path, None, "auto", "text/criteria") is None
+    assert rs.run_dir_of(tmp_path / "b" / "checkpoints" / "last.ckpt") == tmp_path / "b"
+
+
+def test_auto_passes_over_a_run_held_by_a_live_process(tmp_path: Path) -> None:
+    _run(tmp_path / "busy", "running")
+    run_lock.claim(tmp_path / "busy")
+    try:
+        assert rs.resume_folder(tmp_path, None, "auto", "images/digits") is None
+    finally:
+        run_lock.release(tmp_path / "busy")
+    assert rs.resume_folder(tmp_path, None, "auto", "images/digits") == tmp_path / "busy"
+
+
+@pytest.mark.parametrize("name", ["../../..", "a/b", "/abs", "..", ".", " x"])
+def test_run_name_is_one_path_component(tmp_path: Path, name: str) -> None:
+    with pytest.raises(RunFolderError, match="run_name"):
+        rs.resume_folder(tmp_path, name, None, None)
+
+
+def test_resume_path_must_be_a_run_folder_or_a_checkpoint_in_one(tmp_path: Path) -> None:
+    stray = tmp_path / "downloads" / "model.ckpt"
+    stray.parent.mkdir()
+    torch.save({"state_dict": {}}, stray)
+    with pytest.raises(RunFolderError, match="not inside a run folder"):
+        rs.resume_folder(tmp_path, None, str(stray), None)
+    with pytest.raises(RunFolderError, match="no such run folder"):
+        rs.resume_folder(tmp_path, None, str(tmp_path / "downloads"), None)
+    run = _run(tmp_path / "runs" / "r1", "interrupted")
+    assert rs.resume_folder(tmp_path, None, str(run), None) == run
+    assert rs.resume_folder(tmp_path, None, str(run / "checkpoints" / "last.ckpt"), None) == run
+
+
+def test_torn_last_checkpoint_falls_back_to_the_newest_good_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run = _run(tmp_path / "r", "interrupted")
+    good = run / "checkpoints" / "best.ckpt"
+    torch.save({"loops": {}, "state_dict": {"w": torch.ones(1000)}}, good)
+    whole = good.read_bytes()
+    (run / "checkpoints" / "last.ckpt").write_bytes(whole[: len(whole) // 2])
+    with caplog.at_level(logging.WARNING):
+        assert rs.checkpoint_to_resume(run, "auto") == str(good)
+    assert "last.ckpt cannot be resumed from" in caplog.text
+    good.write_bytes(whole[:100])
+    with pytest.raises(RunFolderError, match="no checkpoint in"):
+        rs.checkpoint_to_resume(run, "auto")
+
+
+def test_finished_run_is_not_resumed(tmp_path: Path) -> None:
+    run = _run(tmp_path / "done", "finished")
+    with pytest.raises(RunFolderError, match="resume_finished=true"):
+        rs.checkpoint_to_resume(run, "auto")
+    assert rs.checkpoint_to_resume(run, "auto", resume_finished=True).endswith("last.ckpt")
+
+
+def test_live_lock_is_refused_naming_the_process(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from trainlab.core import run_lock; "
+            f"run_lock.claim(__import__('pathlib').Path({str(folder)!r})); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunFolderError, match=f"in use by PID {holder.pid} on host"):
+            run_lock.claim(folder)
+        assert run_lock.holder(folder).startswith(f"PID {holder.pid}")
+    finally:
+        holder.kill()
+        holder.wait()
+    # the holder died (SIGKILL): its lock is stale and taken over, with a note
+    run_lock.claim(folder)
+    try:
+        assert f"pid={os.getpid()}" in (folder / "run.lock").read_text()
+    finally:
+        run_lock.release(folder)
+
+
+def test_stale_lock_is_taken_over_with_a_note(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.lock").write_text(f"host=elsewhere\npid=999999\nstarted={time.time()}\n")
+    with caplog.at_level(logging.WARNING):
+        run_lock.claim(folder)
+    try:
+        assert "took over the lock" in caplog.text and "PID 999999" in caplog.text
+    finally:
+        run_lock.release(folder)
 
 
 def test_write_new_refuses_to_replace(tmp_path: Path) -> None:

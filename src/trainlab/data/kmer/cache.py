@@ -6,11 +6,12 @@ edited or replaced matrix is parsed again while an unchanged one, even copied or
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from trainlab.io import atomic_write_text, commit_temporary, temporary_path
 
 CACHE_VERSION = 1
 _BLOCK = 1 << 24
@@ -78,8 +79,7 @@ def load_cached(entry: Path, fp: Fingerprint) -> tuple[np.ndarray, list[str]] | 
 
 def open_cache_values(entry: Path, shape: tuple[int, int]) -> tuple[np.memmap, Path]:
     """Create a writable float32 `.npy` memmap under a temporary name in `entry`."""
-    entry.mkdir(parents=True, exist_ok=True)
-    tmp = entry / f"values.npy.{os.getpid()}.tmp"
+    tmp = temporary_path(entry / "values.npy")
     values = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     return values, tmp
 
@@ -88,7 +88,7 @@ def commit_cache(
     entry: Path, tmp_values: Path, fp: Fingerprint, shape: tuple[int, int], feature_ids: list[str]
 ) -> None:
     """Move the values into place and write the sidecar last, so only complete entries load."""
-    os.replace(tmp_values, entry / "values.npy")
+    commit_temporary(tmp_values, entry / "values.npy")
     meta = {
         "version": CACHE_VERSION,
         "size": fp.size,
@@ -96,6 +96,4 @@ def commit_cache(
         "shape": list(shape),
         "feature_ids": feature_ids,
     }
-    tmp_meta = entry / f"meta.json.{os.getpid()}.tmp"
-    tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
-    os.replace(tmp_meta, entry / "meta.json")
+    atomic_write_text(entry / "meta.json", json.dumps(meta))

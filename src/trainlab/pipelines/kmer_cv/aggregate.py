@@ -3,11 +3,12 @@
 The folds' best parameters are combined by trainlab.core.search.aggregate (by distribution).
 """
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from trainlab.io import atomic_open
 
 OVERALL = "overall"
 METRICS = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
@@ -121,9 +122,7 @@ def plot_results(aggregated: dict, path: str | Path) -> Path:
     ax.legend(fontsize=8, ncols=len(metrics), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
+    with atomic_open(path) as handle:
+        fig.savefig(handle, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
-    os.replace(tmp, path)
     return path

@@ -139,7 +139,7 @@ def fit_rows(
     With `seed`, torch is seeded first (initial weights, dropout): a fit then gives the same
     result whatever ran before it in the process (sequential or parallel folds, resumes).
     """
-    import lightning as L
+    from trainlab.core.trainer_factory import build_trainer
 
     datamodule.use_rows(train, val, test)
     datamodule.batch_size = int(cfg.data.batch_size)
@@ -171,7 +171,8 @@ def fit_rows(
         )
         callbacks += [checkpoint, CheckpointMetadata(as_plain(cfg), spec)]
     with tempfile.TemporaryDirectory(prefix="trainlab_fit_") as scratch:
-        trainer = L.Trainer(
+        trainer = build_trainer(
+            {},
             accelerator=cfg.trainer.get("accelerator", "auto"),
             devices=1,
             precision=resolve_precision(cfg.trainer.get("precision"), _hardware()),

@@ -1,0 +1,98 @@
+"""Checkpoints written whole or not at all, and checked before a run continues from one."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from trainlab.io import atomic_open
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's torch checkpoint writer, through :func:`trainlab.io.atomic_open`.
+
+    Lightning's own writer serialises into memory and then writes over the target file, so a
+    kill or a full disk during the write leaves a torn ``last.ckpt`` (measured: 532 kB of a
+    1.16 MB checkpoint on a full disk). Here the checkpoint goes to a temporary file in the same
+    folder, is fsynced and renamed: the previous checkpoint stays until the new one is whole, and
+    a failed save raises (the run then ends as failed) instead of leaving half a file.
+    """
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None
+    ) -> None:
+        import torch
+
+        if storage_options is not None:
+            raise TypeError(
+                f"{type(self).__name__}.save_checkpoint takes no storage_options "
+                f"(got {storage_options!r})"
+            )
+        with atomic_open(path) as handle:
+            sink = _ErrorKeepingWriter(handle)
+            try:
+                torch.save(checkpoint, sink)
+            except RuntimeError as err:
+                # torch's zip writer reports a failed write as "unexpected pos ..."; the reason
+                # (a full disk: OSError ENOSPC) is what the run's status should say
+                if sink.error is not None:
+                    raise sink.error from err
+                raise
+
+
+class _ErrorKeepingWriter:
+    """A file handle for torch.save that keeps the OSError its zip writer would swallow."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.handle.write(data)
+        except OSError as err:
+            self.error = err
+            raise
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be resumed from (unreadable, torn, no training state), or None."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torn zip, truncated pickle, disallowed type: all unusable
+        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    if not isinstance(checkpoint, dict) or "loops" not in checkpoint:
+        return "no training state (a weights-only checkpoint)"
+    return None
+
+
+def newest_good_checkpoint(folder: Path, first: Path) -> tuple[Path | None, list[str]]:
+    """``first`` if it loads, else the newest other loadable checkpoint of ``folder``.
+
+    Returns the checkpoint (None when none loads) and one note per checkpoint passed over.
+    """
+    notes: list[str] = []
+    others = sorted(
+        (p for p in folder.glob("*.ckpt") if p != first),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for candidate in [first, *others]:
+        if not candidate.is_file():
+            continue
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            return candidate, notes
+        notes.append(f"{candidate} cannot be resumed from ({problem})")
+    return None, notes

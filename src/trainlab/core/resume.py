@@ -1,0 +1,168 @@
+"""Every rule of ``resume`` and ``run_name`` in one place: which folder, which checkpoint.
+
+- ``run_name`` is one path component (no ``/``, ``..``, absolute paths).
+- ``resume=<path>``: a run folder, or a checkpoint inside one (``<run>/checkpoints/*.ckpt``).
+- ``resume=auto`` with ``run_name``: that folder; without: the newest run folder of the same task
+  (the folder ``base`` is per task) and the same experiment that has a ``last.ckpt``, is not
+  finished and is not held by a live process; a new folder when there is none.
+- A finished run is not resumed unless ``resume_finished=true``.
+- The checkpoint continued from must load; ``resume=auto`` falls back to the newest other
+  checkpoint of the run that does, with a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from trainlab.core.run_dir import read_status
+from trainlab.core.run_lock import holder
+from trainlab.errors import RunFolderError
+
+log = logging.getLogger(__name__)
+RUN_MARKERS = ("status.json", "config.yaml", ".hydra")
+
+
+def none_if_empty(value: Any) -> Any:
+    """None for the ways a config or resolver spells "not set"."""
+    return None if value in (None, "", "None", "null") else value
+
+
+def check_run_name(run_name: str | None) -> None:
+    """Refuse a ``run_name`` that is not one plain path component."""
+    if run_name is None:
+        return
+    name = str(run_name)
+    if (
+        name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or Path(name).is_absolute()
+        or name.strip() != name
+    ):
+        raise RunFolderError(
+            f"run_name={name!r} is not a plain folder name: use one name without '/', '\\', "
+            f"'..' or surrounding spaces, e.g. run_name=digits_lr3e-3"
+        )
+
+
+def is_run_folder(path: Path) -> bool:
+    """True for a folder a trainlab run wrote (it has a status, a config or Hydra's files)."""
+    return path.is_dir() and any((path / marker).exists() for marker in RUN_MARKERS)
+
+
+def run_dir_of(path: Path) -> Path:
+    """The run folder of ``resume=<path>``: a run folder, or a checkpoint inside one."""
+    path = Path(path).expanduser()
+    if path.is_file() and path.suffix == ".ckpt":
+        run = path.parent.parent
+        if path.parent.name == "checkpoints" and is_run_folder(run):
+            return run
+        raise RunFolderError(
+            f"resume={path}: this checkpoint is not inside a run folder "
+            f"(<run folder>/checkpoints/*.ckpt), so there is no run to continue. Give the run "
+            f"folder or its checkpoints/last.ckpt; to test or predict with the weights use "
+            f"`trainlab eval ckpt_path={path}`"
+        )
+    if is_run_folder(path):
+        return path
+    raise RunFolderError(
+        f"resume={path}: no such run folder or checkpoint. Use resume=auto, or the path of a "
+        f"run folder (logs/train/runs/<name>) or of its checkpoints/last.ckpt"
+    )
+
+
+def refuse_finished(folder: Path) -> None:
+    """Raise when ``folder`` holds a finished run (resuming it needs ``resume_finished=true``)."""
+    if read_status(folder).get("status") == "finished":
+        raise RunFolderError(
+            f"{folder} holds a finished run; refusing to resume it. To train it further, raise "
+            f"trainer.max_epochs and pass resume_finished=true"
+        )
+
+
+def latest_unfinished_run(base: Path, experiment: str | None = None) -> Path | None:
+    """The newest run under ``base`` of ``experiment`` with a last.ckpt, unfinished and free."""
+    if not base.is_dir():
+        return None
+    runs = []
+    for folder in base.iterdir():
+        last = folder / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            continue
+        status = read_status(folder)
+        if status.get("status") == "finished" or status.get("experiment") != experiment:
+            continue
+        if holder(folder) is not None:
+            continue  # a live run, not one to continue
+        runs.append((last.stat().st_mtime, folder))
+    return max(runs, default=(0, None))[1]
+
+
+def resume_folder(
+    base: Path, run_name: str | None, resume: str | None, experiment: str | None
+) -> Path | None:
+    """The existing folder a run continues in, or None when it starts a new one."""
+    run_name, resume = none_if_empty(run_name), none_if_empty(resume)
+    check_run_name(run_name)
+    if resume not in (None, "auto"):
+        return run_dir_of(Path(resume))
+    if run_name:
+        folder = base / run_name
+        if resume is None and (folder / "checkpoints").is_dir():
+            raise RunFolderError(
+                f"{folder} already holds checkpoints of an earlier run. Continue it with "
+                f"resume=auto, or start a new run with another run_name"
+            )
+        return folder
+    if resume == "auto":
+        return latest_unfinished_run(base, none_if_empty(experiment))
+    return None
+
+
+def checkpoint_to_resume(
+    run_dir: Path, resume: str | None, resume_finished: bool = False
+) -> str | None:
+    """The checkpoint this run continues from (None: from scratch), after checking it loads."""
+    from trainlab.core.checkpoint_io import checkpoint_problem, newest_good_checkpoint
+
+    resume = none_if_empty(resume)
+    folder = run_dir / "checkpoints"
+    last = folder / "last.ckpt"
+    if resume is None:
+        if last.exists():
+            raise RunFolderError(
+                f"{run_dir} already holds checkpoints of an earlier run. Continue it with "
+                f"resume=auto, or start a new run with another run_name"
+            )
+        return None
+    if not resume_finished:
+        refuse_finished(run_dir)
+    if str(resume).endswith(".ckpt"):
+        ckpt = Path(resume).expanduser()
+        problem = checkpoint_problem(ckpt) if ckpt.is_file() else "it does not exist"
+        if problem:
+            raise RunFolderError(
+                f"resume={resume}: cannot continue from it ({problem}). Use resume=auto to "
+                f"continue from the newest checkpoint of {run_dir} that loads"
+            )
+        log.info("resuming from %s", ckpt)
+        return str(ckpt)
+    if not any(folder.glob("*.ckpt")):
+        log.info("resume=%s: no %s yet, starting from scratch", resume, last)
+        return None
+    good, notes = newest_good_checkpoint(folder, last)
+    for note in notes:
+        log.warning("%s; passing over it", note)
+    if good is None:
+        raise RunFolderError(
+            f"resume={resume}: no checkpoint in {folder} loads ("
+            + "; ".join(notes)
+            + "). Move the folder's checkpoints away to train it from scratch with resume=auto"
+        )
+    if good != last:
+        log.warning("resuming from %s instead of %s, which is missing or does not load", good, last)
+    log.info("resuming from %s", good)
+    return str(good)

@@ -1,0 +1,68 @@
+"""Random-number-generator state as plain values, and seeds derived from (seed, epoch).
+
+Everything here goes into checkpoints that load with ``torch.load(weights_only=True)``: tensors,
+lists, ints, floats, strings, None. NumPy's own state holds an ndarray, which that loader refuses,
+so its key array is kept as a list of ints.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def derived_seed(seed: int, *path: int) -> int:
+    """A 63-bit seed that depends only on ``seed`` and ``path`` (an epoch, a stream number)."""
+    words = np.random.SeedSequence([int(seed) % 2**63, *path]).generate_state(2, np.uint32)
+    return int((int(words[0]) << 31) ^ int(words[1]))
+
+
+def reseed_globals(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's (CPU and every CUDA device) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds every CUDA device too
+
+
+def capture() -> dict[str, Any]:
+    """The global generators' states, as plain values."""
+    version, key, gauss = random.getstate()
+    name, np_key, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": {"version": version, "key": list(key), "gauss": gauss},
+        "numpy": {
+            "name": name,
+            "key": [int(v) for v in np_key],
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": [],
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore(state: dict[str, Any]) -> None:
+    """Put back the states :func:`capture` returned."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["key"]), py["gauss"]))
+    npy = state["numpy"]
+    np.random.set_state(
+        (
+            npy["name"],
+            np.asarray(npy["key"], dtype=np.uint32),
+            npy["pos"],
+            npy["has_gauss"],
+            npy["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)

@@ -1,0 +1,61 @@
+"""The one place a Lightning Trainer is made: training runs, evaluation, prediction, CV fits.
+
+Every Trainer writes checkpoints through :class:`AtomicCheckpointIO`, so no code path can leave a
+torn checkpoint behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from trainlab.core.checkpoint_io import AtomicCheckpointIO
+
+
+def _with_atomic_io(plugins: Any) -> list[Any]:
+    from lightning.fabric.plugins import CheckpointIO
+
+    plugins = list(plugins or [])
+    if not any(isinstance(p, CheckpointIO) for p in plugins):
+        plugins.append(AtomicCheckpointIO())
+    return plugins
+
+
+def build_trainer(settings: DictConfig | Mapping[str, Any], **overrides: Any) -> Any:
+    """A Trainer from a ``trainer`` config node (with ``_target_``) or plain keyword settings.
+
+    ``overrides`` win over ``settings`` (callbacks, loggers, precision, default_root_dir ...).
+    """
+    if isinstance(settings, DictConfig) and "_target_" in settings:
+        from hydra.utils import instantiate
+
+        given = settings.get("plugins")
+        overrides["plugins"] = _with_atomic_io(overrides.get("plugins", given))
+        return instantiate(settings, **overrides, _convert_="all")
+    import lightning as L
+
+    kwargs = {**dict(settings), **overrides}
+    kwargs.pop("_target_", None)
+    kwargs["plugins"] = _with_atomic_io(kwargs.get("plugins"))
+    return L.Trainer(**kwargs)
+
+
+def inference_trainer(
+    trainer_cfg: DictConfig | Mapping[str, Any], run_dir: str | Path | None, devices: Any = None
+) -> Any:
+    """A quiet Trainer for test/predict passes: no logger, no checkpoints, no progress bar."""
+    return build_trainer(
+        {
+            "accelerator": trainer_cfg.get("accelerator", "auto"),
+            "devices": devices if devices is not None else trainer_cfg.get("devices", 1),
+            "precision": trainer_cfg.get("precision", 32),
+        },
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(run_dir) if run_dir is not None else None,
+    )
