@@ -61,7 +61,8 @@ def planted_checkpoint(folder: Path, marker: Path) -> Path:
     path = folder / "planted" / "checkpoints" / "last.ckpt"
     path.parent.mkdir(parents=True)
     config = _config_with_target("builtins.open", marker)
-    torch.save({"state_dict": {}, "trainlab": {"config": config, "spec": {}}}, path)
+    # with training state ("loops"), so the resume rules reach the check of its config
+    torch.save({"state_dict": {}, "loops": {}, "trainlab": {"config": config, "spec": {}}}, path)
     return path
 
 
@@ -103,6 +104,8 @@ def test_resume_refuses_hostile_checkpoints_before_any_work(
     run_cli, attack, kind: str, digits_dir: Path, capsys
 ) -> None:
     ckpt = attack[kind]
+    # a run folder that died (the resume rules take only run folders): the load check must refuse
+    (ckpt.parent.parent / "status.json").write_text('{"status": "failed"}\n')
     assert run_cli(*train_args(digits_dir, f"resume={ckpt}")) == 2
     err = capsys.readouterr().err
     assert not attack["marker"].exists()

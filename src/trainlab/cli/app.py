@@ -57,6 +57,16 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
     if not OmegaConf.has_resolver("trainlab_cwd"):
         OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
+    if not OmegaConf.has_resolver("trainlab_folder_name"):
+        OmegaConf.register_new_resolver("trainlab_folder_name", folder_name)
+
+
+def folder_name(name: str | None) -> str | None:
+    """``name`` as one folder name: an experiment ``kmer/diana`` names the run ``kmer-diana``.
+
+    run_name must be a single path component (core/resume.py), experiment names have a slash.
+    """
+    return None if name is None else str(name).strip().replace("/", "-").replace("\\", "-")
 
 
 def is_multirun() -> bool:

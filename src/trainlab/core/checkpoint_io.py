@@ -66,12 +66,13 @@ class _ErrorKeepingWriter:
 
 def checkpoint_problem(path: Path) -> str | None:
     """Why ``path`` cannot be resumed from (unreadable, torn, no training state), or None."""
-    import torch
+    from trainlab.core.checkpoint import load_weights_only
+    from trainlab.errors import CheckpointError
 
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torn zip, truncated pickle, disallowed type: all unusable
-        return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        checkpoint = load_weights_only(path)
+    except CheckpointError as err:  # torn zip, truncated pickle, disallowed type: all unusable
+        return str(err)
     if not isinstance(checkpoint, dict) or "loops" not in checkpoint:
         return "no training state (a weights-only checkpoint)"
     return None
