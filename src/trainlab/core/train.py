@@ -32,6 +32,7 @@ from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
 from trainlab.core.run_dir import refuse_finished
 from trainlab.core.seeding import seed_everything
+from trainlab.core.validation_record import ValidationRecord, tested_and_last
 from trainlab.errors import RunFolderError
 from trainlab.io import atomic_write_json
 
@@ -129,6 +130,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         *build_named(cfg.get("callbacks")),
         CheckpointMetadata(as_plain(cfg), spec),
         history,
+        ValidationRecord(),
     ]
     if cfg.get("privacy"):
         callbacks.append(instantiate(cfg.privacy, _convert_="all"))
@@ -186,11 +188,8 @@ def _best_checkpoint(trainer: Any) -> str | None:
 
 
 def _validation_metrics(trainer: Any) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in trainer.callback_metrics.items()
-        if k.startswith(("val/", "train/")) and torch.is_tensor(v) and v.numel() == 1
-    }
+    # the tested (best) checkpoint's figures, not the last epoch's (those: last_epoch/...)
+    return tested_and_last(trainer)
 
 
 def _write_reports(
