@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trainlab.cli.help import help_text, wants_quick_help
 from trainlab.core.best_config import apply_best_config
+from trainlab.core.config_checks import unknown_override_keys
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
@@ -150,6 +151,13 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
                     return hydra_app()
                 print(text)
                 return None
+            unknown = unknown_override_keys(config_dir(), config_name, sys.argv[1:])
+            if unknown:
+                print(
+                    "\nerror: " + "\n  - ".join(["invalid command line:", *unknown]),
+                    file=sys.stderr,
+                )
+                sys.exit(2)
             return hydra_app()
 
         return app

@@ -102,6 +102,10 @@ COMPONENT_KEYS = {
 def validate(cfg: DictConfig, schema: Schema) -> None:
     """Raise ConfigError naming the key, the value and the fix for the first problem found."""
     problems = list(_problems(cfg, schema))
+    if not problems:  # values are checked once keys and types are right
+        from trainlab.core.config_checks import value_problems
+
+        problems = list(value_problems(cfg))
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
