@@ -128,14 +128,23 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
 ]
 
 
-def value_problems(cfg: DictConfig) -> Iterable[str]:
-    """Every problem with a value of ``cfg`` (key, value, what is wrong and the fix)."""
+def value_problems(cfg: DictConfig) -> list[str]:
+    """Every problem with a value of ``cfg`` (key, value, what is wrong and the fix).
+
+    The nnPU prior check reads the training table, so it runs only when the rest is sound.
+    """
+    problems: list[str] = []
     for group in CHECKED_GROUPS:
         node = _get(cfg, group)
         if isinstance(node, DictConfig):
-            yield from _leaf_problems(node, group)
-    yield from _mode_problems(cfg)
-    yield from _fold_problems(cfg)
+            problems.extend(_leaf_problems(node, group))
+    problems.extend(_mode_problems(cfg))
+    problems.extend(_fold_problems(cfg))
+    if not problems:
+        from trainlab.core.pu_priors import pu_prior_problems
+
+        problems.extend(pu_prior_problems(cfg))
+    return problems
 
 
 def _leaf_problems(node: DictConfig, path: str) -> Iterable[str]:
