@@ -50,8 +50,9 @@ def pu_prior_problems(cfg: DictConfig) -> list[str]:
         return []
     source = f"model.priors_file={model.get('priors_file')}" if model.get("priors_file") else ""
     given = f"priors given: {priors} ({source or 'model.priors'})" if priors else "no priors given"
+    shown = "null" if polarity is None else polarity
     return [
-        f"model.loss=nnpu: {where} holds {present} spectra (data.polarity={polarity}) but "
+        f"model.loss=nnpu: {where} holds {present} spectra (data.polarity={shown}) but "
         f"there is no prior for {missing}; {given}. Fix: {PRIOR_REMEDY.format(name=missing[0])}"
     ]
 

@@ -68,8 +68,8 @@ def test_nnpu_without_priors_on_measured_data_stops_before_building(
     args = nnpu_args(
         root,
         f"model.priors_file={priors}",
-        "+model.priors.negative=0.2",
-        "+model.priors.positive=0.35",
+        "model.priors.negative=0.2",
+        "model.priors.positive=0.35",
         "trainer.max_epochs=1",
         "+trainer.limit_train_batches=1",
         "+trainer.limit_val_batches=1",
@@ -88,7 +88,7 @@ def test_polarity_check_reads_the_tables_not_the_config(
 ) -> None:
     # data.polarity=null, but the tables hold positive-mode rows only: one prior is enough
     root = measured_tables(tmp_path / "positive_only", positive_mode_share=1.0)
-    args = nnpu_args(root, "+model.priors.positive=0.4", "debug=fdr", "run_name=pos")
+    args = nnpu_args(root, "model.priors.positive=0.4", "debug=fdr", "run_name=pos")
     assert run_cli(*args) == 0
     status = json.loads((log_dir / "debug" / "runs" / "pos" / "status.json").read_text())
     assert status["status"] == "finished"
