@@ -63,6 +63,15 @@ def _batches_limit(value: Any) -> str | None:
     return None if 0.0 <= value <= 1.0 else "as a share of the batches, must lie in [0, 1]"
 
 
+def _one_of(*allowed: Any) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if any(value == a and type(value) is type(a) for a in allowed):
+            return None
+        return f"must be one of {' or '.join(map(repr, allowed))} (or null)"
+
+    return check
+
+
 POSITIVE = _int_at_least(1)
 NON_NEGATIVE = _int_at_least(0)
 POSITIVE_NUMBER = _number_in(0, math.inf, low_open=True, high_open=True)
@@ -79,6 +88,7 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("data.channels", POSITIVE, "1 (grayscale) or 3 (RGB)"),
     ("data.max_length", POSITIVE, "tokens per example, e.g. 256"),
     ("data.fold", NON_NEGATIVE, "a fold number from 0"),
+    ("data.polarity", _one_of(0, 1), "1 positive mode, 0 negative mode, null both"),
     ("data.num_workers", NON_NEGATIVE, "0 (load in the main process) or more, or null"),
     ("data.prefetch_factor", POSITIVE, "batches per worker loaded ahead, or null"),
     ("data.test_fraction", SHARE, "a share of the rows, e.g. 0.2"),
