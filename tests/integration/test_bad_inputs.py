@@ -52,6 +52,9 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     # folds and splits
     ("fold_missing", ["data.fold=7"], ["`data.fold=7` does not exist", "folds [0, 1, 2]"]),
     ("fold_negative", ["data.fold=-1"], ["`data.fold=-1` must be >= 0"]),
+    ("data_dir_missing", ["data.data_dir=/no/such/dir"], ["does not hold raw/ or splits/"]),
+    ("accelerator_unknown", ["trainer.accelerator=gpux"], ["trainer.accelerator='gpux'"]),
+    ("precision_unknown", ["trainer.precision=8"], ["`trainer.precision=8` must be one of"]),
     # trainer
     ("max_epochs_below_minus_1", ["trainer.max_epochs=-2"], ["`trainer.max_epochs=-2` must be"]),
     ("max_epochs_text", ["trainer.max_epochs=ten"], ["trainer.max_epochs='ten'", "expected int"]),
@@ -68,7 +71,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     # modes and keys
     ("mode_unknown", ["mode=maximum"], ["`mode='maximum'` is not one of ['min', 'max']", "max"]),
     ("top_key_typo", ["mointor=val/acc"], ["unknown key `mointor`", "`monitor`", "+mointor="]),
-    ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "+learning_rate"]),
+    ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "remove it"]),
     ("trainer_key_typo", ["+trainer.max_epoch=3"], ["trainer.max_epoch", "`max_epochs`"]),
     ("model_key_typo", ["+model.label_smothing=0.1"], ["model.label_smothing", "label_smoothing"]),
     # k-mer data files
@@ -78,6 +81,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("kmer_matrix_inf", ["{kmer:inf}"], ["inf at sample row 1", "feature column 0"]),
     ("kmer_text_inf", ["{kmer_text:inf}"], ["unitigs.frac.mat:2: an infinite value (inf)"]),
     ("kmer_text_nan", ["{kmer_text:nan}"], ["unitigs.frac.mat:3: a NaN or missing value"]),
+    ("kmer_matrix_missing", ["{kmer:missing}"], ["missing.npz` does not exist"]),
     ("kmer_dropout", ["{kmer}", "model.net.dropout=1.5"], ["model.net.dropout=1.5", "[0, 1)"]),
     ("kmer_test_fraction", ["{kmer}", "data.test_fraction=1.2"], ["data.test_fraction=1.2"]),
     ("kmer_eval_batch_0", ["{kmer}", "data.eval_batch_size=0"], ["data.eval_batch_size=0"]),

@@ -23,6 +23,18 @@ CHECKED_GROUPS = ("data", "model", "trainer", "cv", "final", "callbacks", "priva
 # `trainlab cv` modes; pipelines/kmer_cv/runner.py enforces the same (a test keeps them equal)
 CV_MODES = ("optimize", "aggregate", "train", "full")
 MONITOR_MODES = ("min", "max")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu")
+# Lightning 2.x precision names, and trainlab's "auto" (chosen from the hardware)
+PRECISIONS = (
+    "auto", "32-true", "32", 32, "16-mixed", "16", 16, "bf16-mixed", "bf16", "16-true",
+    "bf16-true", "64-true", "64", 64, "transformer-engine", "transformer-engine-float16",
+)  # fmt: skip
+# data files that must exist unless the generator named in the second entry writes them
+DATA_FILES = {
+    "data.matrix_path": "synthetic",
+    "data.metadata_path": "synthetic",
+    "data.fof_path": None,
+}
 
 
 def _is_number(value: Any) -> bool:
@@ -123,6 +135,8 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("trainer.gradient_clip_val", NON_NEGATIVE_NUMBER, "e.g. 1.0, or null"),
     ("trainer.num_sanity_val_steps", _int_at_least(-1), "e.g. 2, 0 to skip, -1 for all"),
     ("trainer.devices", lambda v: "must be >= 1 or -1 (all)" if v == 0 else None, "e.g. 1"),
+    ("trainer.accelerator", _one_of(*ACCELERATORS), "auto picks the GPU when there is one"),
+    ("trainer.precision", _one_of(*PRECISIONS), "auto, 32-true, bf16-mixed or 16-mixed"),
     ("cv.n_trials", POSITIVE, "search trials per outer fold, e.g. cv.n_trials=8"),
     ("cv.n_folds", _int_at_least(2), "outer folds, e.g. cv.n_folds=5"),
     ("cv.n_inner_splits", _int_at_least(2), "inner splits, e.g. cv.n_inner_splits=3"),
@@ -150,6 +164,7 @@ def value_problems(cfg: DictConfig) -> list[str]:
             problems.extend(_leaf_problems(node, group))
     problems.extend(_mode_problems(cfg))
     problems.extend(_fold_problems(cfg))
+    problems.extend(_file_problems(cfg))
     if not problems:
         from trainlab.core.pu_priors import pu_prior_problems
 
@@ -189,10 +204,12 @@ def _mode_problems(cfg: DictConfig) -> Iterable[str]:
 
 
 def _fold_problems(cfg: DictConfig) -> Iterable[str]:
-    """``data.fold`` of a split image folder must be one of the folds its splits/ holds."""
+    """A split image folder must exist, and ``data.fold`` be one of the folds it holds."""
     data = _get(cfg, "data")
     if not isinstance(data, DictConfig) or "fold" not in data or "data_dir" not in data:
         return
+    if not str(data.get("_target_", "")).endswith(".ImageFolderDataModule"):
+        return  # the split layout below is the class-folder image one
     fold, data_dir = _get(data, "fold"), _get(data, "data_dir")
     if not isinstance(fold, int) or isinstance(fold, bool) or not isinstance(data_dir, str):
         return
@@ -207,13 +224,36 @@ def _fold_problems(cfg: DictConfig) -> Iterable[str]:
     elif _get(data, "embedded") == "digits":
         folds, where = list(range(5)), "the embedded digits are split into"
     else:
-        return  # no splits yet: the data module names the missing split files
+        raw = Path(data_dir) / "raw"
+        found = "has raw/ but no splits/" if raw.is_dir() else "does not hold raw/ or splits/"
+        yield (
+            f"`data.data_dir={data_dir}` {found}: put the class folders in {raw}/<class>/ and "
+            f"run `trainlab split data_dir={data_dir}`, or use data.embedded=digits"
+        )
+        return
+    if fold < 0:
+        return  # the >= 0 rule names it
     if fold not in folds:
         listed = ", ".join(map(str, folds)) or "none"
         yield (
             f"`data.fold={fold}` does not exist: {where} folds [{listed}]; "
             f"set data.fold to one of them"
         )
+
+
+def _file_problems(cfg: DictConfig) -> Iterable[str]:
+    """Data files that do not exist (and that no generator will write)."""
+    data = _get(cfg, "data")
+    if not isinstance(data, DictConfig):
+        return
+    for full, generator in DATA_FILES.items():
+        key = full.split(".", 1)[1]
+        value = _get(data, key) if key in data else None
+        if not isinstance(value, str) or value == "" or Path(value).exists():
+            continue
+        if generator and _get(data, generator) not in (None, _SKIP):
+            continue
+        yield f"`{full}={value}` does not exist: set {full} to the path of the file"
 
 
 _SKIP = object()
