@@ -79,7 +79,8 @@ def _one_of(*allowed: Any) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if any(value == a and type(value) is type(a) for a in allowed):
             return None
-        return f"must be one of {' or '.join(map(repr, allowed))} (or null)"
+        names = list(dict.fromkeys(str(a) for a in allowed))
+        return f"must be one of {' or '.join(names)} (or null)"
 
     return check
 
