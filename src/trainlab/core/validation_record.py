@@ -8,6 +8,7 @@ epoch whose monitored value is the checkpoint callback's best score.
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -16,6 +17,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 
 from trainlab.core.artifacts import LAST, LAST_EPOCH, TESTED_EPOCH
+
+log = logging.getLogger(__name__)
 
 
 def scalar_metrics(metrics: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, float]:
@@ -98,6 +101,13 @@ def tested_and_last(trainer: Any) -> dict[str, float]:
         result.update(last)
         if record is not None and record.epochs:
             result[TESTED_EPOCH] = float(record.epochs[-1]["epoch"])
+    else:
+        log.warning(
+            "the tested checkpoint %s matches no recorded epoch: its validation figures are "
+            "not reported (only the last epoch's, under %s)",
+            _best_path(trainer),
+            LAST,
+        )
     return result
 
 
