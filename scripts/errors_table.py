@@ -62,6 +62,8 @@ def command(args: list[str]) -> str:
     place = first.strip("{}")
     if first == "{cv}":
         head = "trainlab cv"
+    elif first == "{prior}":
+        head = "trainlab prior"
     elif first == "{spectra}":
         head = "trainlab train experiment=spectra/nnpu"
     elif first == "{measured}":

@@ -68,6 +68,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("devices_0", ["trainer.devices=0"], ["`trainer.devices=0` must be >= 1 or -1"]),
     ("gradient_clip_negative", ["trainer.gradient_clip_val=-1"], ["gradient_clip_val=-1"]),
     ("patience_negative", ["callbacks.early_stopping.patience=-1"], ["patience=-1", ">= 0"]),
+    ("max_epochs_float", ["trainer.max_epochs=1.5"], ["trainer.max_epochs=1.5", "expected int"]),
+    ("seed_text", ["seed=abc"], ["`seed='abc'` has type str, expected int"]),
     # modes and keys
     ("mode_unknown", ["mode=maximum"], ["`mode='maximum'` is not one of ['min', 'max']", "max"]),
     ("top_key_typo", ["mointor=val/acc"], ["unknown key `mointor`", "`monitor`", "+mointor="]),
@@ -92,12 +94,23 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("cv_n_folds_1", ["{cv}", "cv.n_folds=1"], ["`cv.n_folds=1` must be >= 2"]),
     ("cv_max_epochs_0", ["{cv}", "cv.max_epochs=0"], ["`cv.max_epochs=0` must be >= 1"]),
     ("cv_validation_split", ["{cv}", "cv.validation_split=0"], ["cv.validation_split=0"]),
+    ("cv_inner_splits_1", ["{cv}", "cv.n_inner_splits=1"], ["`cv.n_inner_splits=1` must be"]),
+    ("cv_patience_negative", ["{cv}", "cv.patience=-1"], ["`cv.patience=-1` must be >= 0"]),
+    ("final_max_epochs_0", ["{cv}", "final.max_epochs=0"], ["`final.max_epochs=0` must be"]),
     ("cv_key_typo", ["{cv}", "n_trials=3"], ["unknown key `n_trials`", "+n_trials=3"]),
     # spectra
     ("spectra_polarity_2", ["{spectra}", "data.polarity=2"], ["`data.polarity=2`", "0 or 1"]),
     ("spectra_synthetic_rows_0", ["{spectra}", "data.synthetic.n_train=0"], ["n_train=0"]),
     ("nnpu_prior_above_1", ["{spectra}", "model.priors.positive=1.5"], ["priors.positive=1.5"]),
     ("nnpu_no_priors_measured", ["{measured}"], ["no prior for ['positive', 'negative']"]),
+    ("synthetic_prior_1", ["{spectra}", "data.synthetic.priors.positive=1.5"], ["(0, 1]"]),
+    (
+        "nnpu_priors_file_missing",
+        ["{measured}", "model.priors_file=/no/priors.json"],
+        ["cannot read"],
+    ),
+    ("prior_force_text", ["{prior}", "force=maybe"], ["`force='maybe'` has type str"]),
+    ("prior_no_checkpoints", ["{prior}", "checkpoints=[]"], ["checkpoints=[] is empty"]),
     ("convert_empty_mgf", ["{convert:empty.mgf}"], ["empty.mgf is empty (no spectra)"]),
     ("convert_ms1_only", ["{convert:ms1.mgf}"], ["ms1.mgf has 2 spectra, none MS2"]),
     ("convert_no_inputs", ["{convert:nothing_here}"], ["no .mgf or .mzML files found"]),
@@ -158,6 +171,9 @@ def expand(args: list[str], digits: Path, files: Path, spectra: Path, tmp: Path)
     first, rest = args[0], args[1:]
     if first == "{cv}":
         return ["cv", QUIET, *rest]
+    if first == "{prior}":
+        defaults = [] if any(a.startswith("checkpoints=") for a in rest) else ["checkpoints=[a]"]
+        return ["prior", QUIET, *defaults, *rest]
     if first == "{spectra}":
         return ["train", "experiment=spectra/nnpu", f"paths.data_dir={tmp}", *FAST, *rest]
     if first == "{measured}":
