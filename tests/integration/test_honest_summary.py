@@ -7,6 +7,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import torch
 from tests.conftest import only_run, train_args
 
@@ -40,3 +41,19 @@ def test_metrics_are_those_of_the_tested_checkpoint(
     assert "last epoch (epoch 2), NOT the tested checkpoint:" in summary
     block = summary.split(f"validation of the tested checkpoint (epoch {tested}):")[1]
     assert f"val/acc: {metrics['val/acc']:.4f}" in block.split("test of")[0]
+
+
+@pytest.mark.slow
+def test_ddp_spawn_reports_the_tested_checkpoint_too(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    # ddp_spawn fits in child processes: the record comes back through the best checkpoint
+    args = train_args(digits_dir, "trainer=ddp_sim", "mode=min", "~callbacks.early_stopping")
+    assert run_cli(*args) == 0
+    run = only_run(log_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    assert metrics["tested_checkpoint/epoch"] == ckpt["epoch"]
+    record = ckpt["callbacks"]["ValidationRecord"]["epochs"][-1]
+    assert metrics["val/acc"] == record["metrics"]["val/acc"]
+    assert "test/acc" in metrics and "last_epoch/val/acc" in metrics

@@ -119,8 +119,12 @@ def metric_sections(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
         if key in (TESTED_EPOCH, LAST_EPOCH):
             continue
         if key.startswith(LAST):
-            title = f"last epoch ({'epoch ' + str(int(last)) if last is not None else 'final'})"
-            title += ", NOT the tested checkpoint" if last != tested else ", = tested checkpoint"
+            if last is None:  # e.g. ddp_spawn: the epoch number stayed in the child processes
+                title = "last epoch (the final one; may differ from the tested checkpoint)"
+            elif last != tested:
+                title = f"last epoch (epoch {int(last)}), NOT the tested checkpoint"
+            else:
+                title = f"last epoch (epoch {int(last)}), = the tested checkpoint"
         elif key.startswith("val/"):
             title = f"validation of the tested checkpoint ({at})"
         elif key.startswith("test/"):

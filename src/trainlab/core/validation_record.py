@@ -91,9 +91,16 @@ def tested_and_last(trainer: Any) -> dict[str, float]:
     last = scalar_metrics(trainer.callback_metrics, ("val/", "train/"))
     record = next((c for c in trainer.callbacks if isinstance(c, ValidationRecord)), None)
     result = {f"{LAST}{k}": v for k, v in last.items()}
-    if record is not None and record.epochs:
-        result[LAST_EPOCH] = float(record.epochs[-1]["epoch"])
-    tested = _tested_entry(trainer, record)
+    if record is not None and not record.epochs and _best_path(trainer):
+        # ddp_spawn fits in child processes and sends back neither this callback's state nor
+        # the best score; the best checkpoint carries rank 0's record up to the epoch it was
+        # saved at, so its last entry is the tested checkpoint's
+        saved = _record_in(_best_path(trainer))
+        tested = saved[-1] if saved else None
+    else:
+        if record is not None and record.epochs:
+            result[LAST_EPOCH] = float(record.epochs[-1]["epoch"])
+        tested = _tested_entry(trainer, record)
     if tested is not None:
         result.update(tested["metrics"])
         result[TESTED_EPOCH] = float(tested["epoch"])
@@ -109,6 +116,16 @@ def tested_and_last(trainer: Any) -> dict[str, float]:
             LAST,
         )
     return result
+
+
+def _record_in(path: str) -> list[dict[str, Any]]:
+    """The ValidationRecord entries stored in a checkpoint (empty when unreadable)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as err:  # an unreadable state is reported as unknown, not fatal
+        log.warning("cannot read the validation record of %s: %s", path, err)
+        return []
+    return list(checkpoint.get("callbacks", {}).get("ValidationRecord", {}).get("epochs", []))
 
 
 def _best_path(trainer: Any) -> str:
