@@ -20,6 +20,14 @@ folder byte for byte as it was. Configuration problems stop the run before it wr
 or reads any data; problems inside data files are found when the file is read, and name the file,
 the line or byte offset and the fix. Temporary paths are shortened to `<tmp>`.
 
+Where the checks live: key and type checks in `trainlab/core/schema.py`; value checks (sizes,
+numbers, folds, modes, accelerator and precision names, data files that must exist) in the rule
+table of `trainlab/core/config_checks.py` (a dotted pattern, a test and the fix: add a rule
+there); unknown top-level keys on the command line, with "did you mean" and the `+key=` form, in
+`config_checks.unknown_override_keys`, before Hydra composes; nnPU priors against the tables in
+`trainlab/core/pu_priors.py`; problems inside files in the readers (`data/kmer/metadata.py`,
+`data/kmer/matrix.py`, `data/kmer/fof.py`, `data/spectra/convert.py`).
+
 Regenerate after changing a message:
 
 ```bash
