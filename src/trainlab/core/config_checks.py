@@ -92,6 +92,8 @@ NON_NEGATIVE_NUMBER = _number_in(0, math.inf, high_open=True)
 SHARE = _number_in(0, 1, low_open=True, high_open=True)
 PRIOR = _number_in(0, 1, low_open=True)
 DROPOUT = _number_in(0, 1, high_open=True)
+# 0 is legal (torch accepts it; sweeps use it as a hopeless trial), negative or text is not
+LEARNING_RATE = NON_NEGATIVE_NUMBER
 
 # (pattern, check, fix): the first pattern that matches a leaf decides
 RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
@@ -110,12 +112,12 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("data.synthetic.m??_peaks", POSITIVE, "peaks per synthetic spectrum, e.g. 10"),
     ("data.synthetic.priors.*", PRIOR, "a class prior in (0, 1]"),
     ("data.synthetic.label_frequency.*", PRIOR, "a label frequency in (0, 1]"),
-    ("model.optimizer.lr", POSITIVE_NUMBER, "e.g. model.optimizer.lr=0.001"),
+    ("model.optimizer.lr", LEARNING_RATE, "e.g. model.optimizer.lr=0.001"),
     ("model.*min_lr", NON_NEGATIVE_NUMBER, "a learning-rate floor, e.g. 0 or 1e-6"),
-    ("model.*_lr", POSITIVE_NUMBER, "a learning rate, e.g. 1e-4"),
-    ("model.*.lr", POSITIVE_NUMBER, "a learning rate, e.g. 1e-4"),
-    ("model.lr", POSITIVE_NUMBER, "a learning rate, e.g. 1e-4"),
-    ("model.*learning_rate", POSITIVE_NUMBER, "a learning rate, e.g. 1e-4"),
+    ("model.*_lr", LEARNING_RATE, "a learning rate, e.g. 1e-4"),
+    ("model.*.lr", LEARNING_RATE, "a learning rate, e.g. 1e-4"),
+    ("model.lr", LEARNING_RATE, "a learning rate, e.g. 1e-4"),
+    ("model.*learning_rate", LEARNING_RATE, "a learning rate, e.g. 1e-4"),
     ("model.*weight_decay", NON_NEGATIVE_NUMBER, "e.g. 1e-5, or 0"),
     ("model.optimizer.momentum", _number_in(0, 1), "e.g. 0.9"),
     ("model.optimizer.eps", POSITIVE_NUMBER, "e.g. 1e-8"),
