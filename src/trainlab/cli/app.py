@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from trainlab.cli.help import help_text, wants_quick_help
 from trainlab.cli.trust import check_before_hydra, check_job_config
 from trainlab.core.best_config import apply_best_config
+from trainlab.core.config_checks import unknown_override_keys
 from trainlab.core.redaction import redact_text
 from trainlab.core.run_dir import choose_run_dir, forget_run_dirs
 from trainlab.core.schema import Schema, validate
@@ -169,6 +170,13 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
                     return hydra_app()
                 print(text)
                 return None
+            unknown = unknown_override_keys(config_dir(), config_name, sys.argv[1:])
+            if unknown:
+                print(
+                    "\nerror: " + "\n  - ".join(["invalid command line:", *unknown]),
+                    file=sys.stderr,
+                )
+                sys.exit(2)
             try:
                 return hydra_app()
             finally:

@@ -69,11 +69,15 @@ def run(cfg: DictConfig) -> Any:
             ],
         },
     )
-    if report.failed:
+    empty = [f.problems[-1] for f in report.files if f.status == "no MS2 scans"]
+    if report.failed or empty:
         names = ", ".join(str(f.path) for f in report.failed)
+        rejected = (
+            f"{len(report.failed)} file(s) rejected and not written: {names}. " if names else ""
+        )
         raise DataError(
-            f"{len(report.failed)} file(s) rejected and not written: {names}. The other files "
-            "were written; fix these and rerun (files already in the table are skipped)"
+            f"{rejected}{' '.join(empty)}{'. ' if empty else ''}Any other files were written; fix "
+            "these and rerun (files already in the table are skipped)"
         )
     return report
 

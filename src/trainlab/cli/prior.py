@@ -27,6 +27,7 @@ PRIOR_SCHEMA = Schema(
         "seed": "int",
         "run_name": "str | None",
         "resume": "str | None",
+        "force": "bool",
     },
     required={"checkpoints"},
     target_groups=(),

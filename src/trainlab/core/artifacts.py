@@ -15,6 +15,11 @@ from trainlab.core.redaction import redact, redact_text
 from trainlab.core.run_dir import STATUS_FILE, read_status
 from trainlab.io import atomic_write_json, atomic_write_text
 
+# flat metric names of a run (metrics.json): the last epoch's figures carry LAST as a prefix
+LAST = "last_epoch/"
+TESTED_EPOCH = "tested_checkpoint/epoch"
+LAST_EPOCH = "last_epoch/epoch"
+
 
 def _next_free(path: Path) -> Path:
     """``path`` itself, or ``name.<n>.suffix`` when a resumed attempt already wrote it."""
@@ -80,7 +85,12 @@ def set_status(run_dir: Path, status: str, **extra: Any) -> dict[str, Any]:
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
-    """``summary.txt``: status, timing, best validation score and its epoch, final metrics."""
+    """``summary.txt``: status, timing, best validation score and its epoch, then the metrics.
+
+    The metrics come in sections (:func:`metric_sections`): the tested checkpoint's validation,
+    test and training figures side by side, then the last epoch's, labelled as such. Extra
+    sections go in ``summary["sections"]`` as ``(title, {name: value})`` pairs.
+    """
     lines = [
         f"status: {summary.get('status')}",
         f"experiment: {summary.get('experiment')}",
@@ -92,11 +102,42 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
         f"best {summary.get('monitor')}: {_fmt(summary.get('best_score'))} "
         f"at epoch {summary.get('best_epoch')}",
         f"best checkpoint: {summary.get('best_checkpoint')}",
-        "final metrics:",
     ]
-    for key, value in sorted((summary.get("metrics") or {}).items()):
-        lines.append(f"  {key}: {_fmt(value)}")
+    sections = [*metric_sections(summary.get("metrics") or {}), *summary.get("sections", [])]
+    for title, values in sections:
+        lines.append(f"{title}:")
+        lines.extend(f"  {key}: {_fmt(value)}" for key, value in sorted(values.items()))
     return atomic_write_text(run_dir / "summary.txt", redact_text("\n".join(lines) + "\n"))
+
+
+def metric_sections(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Group flat run metrics (see ``core.validation_record``) into titled summary sections."""
+    tested = metrics.get(TESTED_EPOCH)
+    last = metrics.get(LAST_EPOCH)
+    at = f"epoch {int(tested)}" if isinstance(tested, float) else "epoch unknown"
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in metrics.items():
+        if key in (TESTED_EPOCH, LAST_EPOCH):
+            continue
+        if key.startswith(LAST):
+            if last is None:  # e.g. ddp_spawn: the epoch number stayed in the child processes
+                title = "last epoch (the final one; may differ from the tested checkpoint)"
+            elif last != tested:
+                title = f"last epoch (epoch {int(last)}), NOT the tested checkpoint"
+            else:
+                title = f"last epoch (epoch {int(last)}), = the tested checkpoint"
+        elif key.startswith("val/"):
+            title = f"validation of the tested checkpoint ({at})"
+        elif key.startswith("test/"):
+            title = "test of the tested checkpoint"
+        elif key.startswith("train/"):
+            title = f"training figures of the tested checkpoint's epoch ({at})"
+        else:
+            title = "other metrics"
+        groups.setdefault(title, {})[key] = value
+    order = ("validation", "test", "training", "last epoch", "other")
+    rank = {title: [title.startswith(o) for o in order].index(True) for title in groups}
+    return sorted(groups.items(), key=lambda item: rank[item[0]])
 
 
 def _fmt(value: Any) -> str:

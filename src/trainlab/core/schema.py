@@ -102,6 +102,10 @@ COMPONENT_KEYS = {
 def validate(cfg: DictConfig, schema: Schema) -> None:
     """Raise ConfigError naming the key, the value and the fix for the first problem found."""
     problems = list(_problems(cfg, schema))
+    if not problems:  # values are checked once keys and types are right
+        from trainlab.core.config_checks import value_problems
+
+        problems = list(value_problems(cfg))
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
 
@@ -210,10 +214,16 @@ def _resolve_error(node: DictConfig, key: Any) -> str:
 
 def _unknown(full: str, key: Any, known: Mapping[str, Any], where: str | None = None) -> str:
     close = difflib.get_close_matches(str(key), list(known), n=3)
-    hint = f"did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+    hint = f" did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
     place = f" (not a parameter of {where})" if where else ""
-    add = "" if where or full.startswith("trainer.") else f" To add it on purpose: `+{full}=...`."
-    return f"unknown key `{full}`{place}. {hint}{add}".replace(". .", ".").strip()
+    if where or full.startswith("trainer."):
+        add = ""
+    elif "." not in full:
+        # added with +key=...: nothing reads a top-level key the entry point does not know
+        add = " Nothing reads it: remove it, or set the option inside its group (`model.x=...`)."
+    else:
+        add = f" To add it on purpose: `+{full}=...`."
+    return f"unknown key `{full}`{place}.{hint}{add}"
 
 
 def _wrong_type(full: str, value: Any, annotation: str) -> str:

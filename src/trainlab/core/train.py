@@ -38,6 +38,7 @@ from trainlab.core.resume import checkpoint_to_resume
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
 from trainlab.core.trainer_factory import build_trainer
+from trainlab.core.validation_record import ValidationRecord, tested_and_last
 from trainlab.io import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         *build_named(cfg.get("callbacks")),
         CheckpointMetadata(as_plain(cfg), spec),
         history,
+        ValidationRecord(),
         ExactResume(cfg.seed),
         *kill_callbacks(),
     ]
@@ -182,11 +184,8 @@ def _best_checkpoint(trainer: Any) -> str | None:
 
 
 def _validation_metrics(trainer: Any) -> dict[str, float]:
-    return {
-        k: float(v)
-        for k, v in trainer.callback_metrics.items()
-        if k.startswith(("val/", "train/")) and torch.is_tensor(v) and v.numel() == 1
-    }
+    # the tested (best) checkpoint's figures, not the last epoch's (those: last_epoch/...)
+    return tested_and_last(trainer)
 
 
 def _write_reports(

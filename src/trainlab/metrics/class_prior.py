@@ -8,11 +8,16 @@ labelled positives, and the class prior is P(y=1) = P(s=1) / c = s / c.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 POLARITY_NAMES = {1: "positive", 0: "negative"}
+# below this validation AUROC a classifier's c is refused (0.5 is chance)
+MIN_AUROC = 0.6
+# a prior above this leaves almost no negatives: an underestimated c, not a real prior
+MAX_PRIOR = 0.95
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,26 @@ class PriorEstimate:
     n_labelled_positives: int
     n_training_rows: int
     clipped: bool
+    # how well the classifier separates labelled from unlabeled rows of the labelled set: an
+    # estimate from a classifier near chance (AUROC about 0.5) means nothing
+    auroc: float = math.nan
+    recall: float = math.nan
+
+    def refusals(self) -> list[str]:
+        """Why this estimate must not be used (empty when it may)."""
+        reasons = []
+        if not self.auroc >= MIN_AUROC:
+            reasons.append(
+                f"validation AUROC {self.auroc:.3f} < {MIN_AUROC}: the BCE classifier is near "
+                "chance, so c and the prior are noise; train it longer or on more data"
+            )
+        if not 0 < self.prior <= MAX_PRIOR:
+            clipped = " (s / c was above 1 and clipped)" if self.clipped else ""
+            reasons.append(
+                f"prior {self.prior:.3f}{clipped} is outside (0, {MAX_PRIOR}]: c = "
+                f"{self.label_frequency:.3f} is underestimated; train the BCE classifier better"
+            )
+        return reasons
 
     def to_dict(self) -> dict:
         """Plain-number form for JSON."""
@@ -47,12 +72,26 @@ def labelled_share(training_labels: np.ndarray) -> float:
     return float((labels == 1).mean())
 
 
+def separation(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(AUROC of labelled vs unlabeled, recall of labelled rows at 0.5); NaN AUROC when one of
+    the two groups is empty."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.asarray(labels) == 1
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    recall = float((probabilities[labels] >= 0.5).mean()) if labels.any() else math.nan
+    if labels.all() or not labels.any():
+        return math.nan, recall
+    return float(roc_auc_score(labels, probabilities)), recall
+
+
 def estimate_prior(
     training_labels: np.ndarray, probabilities: np.ndarray, labels: np.ndarray
 ) -> PriorEstimate:
     """prior = s / c from training labels and a classifier's probabilities on a labelled set.
 
-    A prior above 1 (c underestimated) is clipped to 1 and flagged.
+    A prior above 1 (c underestimated) is clipped to 1 and flagged. The classifier's AUROC and
+    recall on the same set come with it (see :meth:`PriorEstimate.refusals`).
     """
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -61,6 +100,7 @@ def estimate_prior(
     if c <= 0:
         raise ValueError("label frequency c is 0: the classifier never predicts positives")
     prior = s / c
+    auroc, recall = separation(probabilities, labels)
     return PriorEstimate(
         prior=float(min(prior, 1.0)),
         label_frequency=c,
@@ -68,6 +108,8 @@ def estimate_prior(
         n_labelled_positives=int((labels == 1).sum()),
         n_training_rows=int(np.asarray(training_labels).size),
         clipped=prior > 1.0,
+        auroc=auroc,
+        recall=recall,
     )
 
 

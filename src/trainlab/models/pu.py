@@ -40,6 +40,21 @@ def read_priors_file(path: str | Path) -> dict[str, float]:
     return {k: float(v) for k, v in priors.items() if k in POLARITY_INDEX}
 
 
+PRIOR_REMEDY = (
+    "set model.priors.{name}=<prior> (it overrides model.priors_file for that polarity), or "
+    "estimate it with `trainlab prior checkpoints=[<BCE checkpoint of {name} mode>]` and pass "
+    "model.priors_file=<its priors.json>, or keep only the polarities that have a prior with "
+    "data.polarity=1 (positive) / 0 (negative)"
+)
+
+
+def merge_priors(priors_file: str | Path | None, priors: dict[str, float] | None) -> dict:
+    """The file's priors, each replaced by an explicit ``priors`` entry of the same polarity."""
+    merged = read_priors_file(priors_file) if priors_file else {}
+    merged.update({k: float(v) for k, v in (priors or {}).items() if v is not None})
+    return merged
+
+
 class BinaryPUClassifier(L.LightningModule):
     """One logit per spectrum trained with BCE (labelled vs unlabeled) or nnPU.
 
@@ -47,7 +62,8 @@ class BinaryPUClassifier(L.LightningModule):
         net: module called as ``net(mz, intensity, precursor_mz, instrument_settings)``.
         loss: ``bce`` or ``nnpu``.
         priors: class prior per polarity, e.g. ``{positive: 0.4, negative: 0.25}`` (nnPU).
-        priors_file: a ``priors.json`` from ``trainlab prior``; when set it replaces ``priors``.
+        priors_file: a ``priors.json`` from ``trainlab prior``; an entry of ``priors`` overrides
+            the file's prior of that polarity.
         beta, gamma, surrogate: nnPU settings (see ``trainlab.losses.pu.nnpu_loss``).
         encoder_lr: AdamW learning rate of the spectrum encoder.
         linear_lr: AdamW learning rate of everything else.
@@ -102,10 +118,10 @@ class BinaryPUClassifier(L.LightningModule):
         )
 
     def resolve_priors(self) -> None:
-        """Fill the prior buffer from ``priors`` or ``priors_file`` (nnPU only)."""
+        """Fill the prior buffer from ``priors_file``, overridden per polarity by ``priors``."""
         if self.loss_name != "nnpu":
             return
-        priors = read_priors_file(self.priors_file) if self.priors_file else self.priors
+        priors = merge_priors(self.priors_file, self.priors)
         if not priors and torch.isnan(self.priors_by_polarity).all():
             raise ConfigError(
                 "model.loss=nnpu needs class priors: set model.priors.positive=... and "
@@ -125,16 +141,18 @@ class BinaryPUClassifier(L.LightningModule):
             self.resolve_priors()
 
     def _check_priors_cover_data(self) -> None:
+        # second line of defence (core.pu_priors checks before anything is built): the
+        # polarities the training rows actually hold, not the ones data.polarity allows
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.loss_name != "nnpu" or not hasattr(datamodule, "polarity"):
+        counts = getattr(datamodule, "label_counts", {}).get("train_data")
+        if self.loss_name != "nnpu" or not counts:
             return
-        wanted = {1: ["positive"], 0: ["negative"]}.get(datamodule.polarity, list(POLARITY_INDEX))
-        missing = [n for n in wanted if math.isnan(self.priors_by_polarity[POLARITY_INDEX[n]])]
+        present = [name for name, pair in counts.items() if sum(pair) > 0]
+        missing = [n for n in present if math.isnan(self.priors_by_polarity[POLARITY_INDEX[n]])]
         if missing:
             raise ConfigError(
-                f"data.polarity={datamodule.polarity} brings {missing} spectra but there is no "
-                f"prior for them: set model.priors.{missing[0]}=... (or model.priors_file), "
-                "or filter with data.polarity"
+                f"the training rows hold {missing} spectra but there is no prior for them: "
+                f"{PRIOR_REMEDY.format(name=missing[0])}"
             )
 
     def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:

@@ -3,7 +3,8 @@
 Each BCE checkpoint was trained on one polarity (``data.polarity``) or on both. Its
 probabilities on the labelled set (``validation_data`` by default) give c per polarity; the
 training table gives s; prior = s / c. On the synthetic data the estimate is compared with the
-known true prior and the error is reported.
+known true prior and the error is reported. Estimates from a classifier near chance
+(validation AUROC < 0.6) or priors outside (0, 0.95] are refused unless ``force=true``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ from trainlab.data.spectra.datamodule import table_rows
 from trainlab.data.spectra.schema import POLARITY_NAMES, TRAIN_TABLE
 from trainlab.data.spectra.store import table_uri
 from trainlab.data.spectra.synthetic import read_truth
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, TrainlabError
 from trainlab.io import atomic_write_json
-from trainlab.metrics.class_prior import estimate_priors_by_polarity
+from trainlab.metrics.class_prior import PriorEstimate, estimate_priors_by_polarity
 
 log = logging.getLogger(__name__)
 PRIORS_FILE = "priors.json"
+
+
+class PriorRefused(TrainlabError):
+    """The estimates come from a classifier near chance, or the prior is implausible."""
 
 
 def predict_table(
@@ -52,6 +57,7 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
     if not checkpoints:
         raise ConfigError("checkpoints=[] is empty: give the BCE checkpoints, one per polarity")
     estimates: dict[str, dict[str, Any]] = {}
+    found_all: dict[str, PriorEstimate] = {}
     root = None
     for path in checkpoints:
         restored = restore_model(path, cfg.get("data") or None)
@@ -75,6 +81,22 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
                     f"and {path}); give one checkpoint per polarity"
                 )
             estimates[name] = {**estimate.to_dict(), "checkpoint": str(path)}
+            found_all[name] = estimate
+    table = format_estimates(found_all)
+    log.info("prior estimates on %s:\n%s", cfg.labelled_table, table)
+    refusals = {name: e.refusals() for name, e in found_all.items() if e.refusals()}
+    forced = bool(cfg.get("force"))
+    if refusals and not forced:
+        reasons = "\n".join(
+            f"  {name} ({estimates[name]['checkpoint']}): {'; '.join(r)}"
+            for name, r in refusals.items()
+        )
+        raise PriorRefused(
+            f"refusing to write priors from these estimates:\n{table}\n{reasons}\n"
+            "Remedy: retrain the BCE checkpoint(s) named above until they separate labelled "
+            "from unlabeled spectra; or, knowing the risk, rerun with force=true (recorded in "
+            "priors.json)."
+        )
     result: dict[str, Any] = {
         "priors": {name: e["prior"] for name, e in estimates.items()},
         "method": "Elkan & Noto 2008: prior = s / c (s: labelled share in training rows, "
@@ -82,6 +104,8 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
         "root": str(root),
         "labelled_table": cfg.labelled_table,
         "estimates": estimates,
+        "forced": forced,
+        "refusals_overridden": refusals if forced else {},
     }
     truth = read_truth(root) if root is not None else None
     if truth is not None:
@@ -92,6 +116,17 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out, result)
     result["path"] = str(out)
     return result
+
+
+def format_estimates(estimates: dict[str, PriorEstimate]) -> str:
+    """One line per polarity: validation AUROC, recall, c-hat, s and the prior."""
+    header = f"  {'polarity':<9} {'AUROC':>6} {'recall':>6} {'c_hat':>6} {'s':>6} {'prior':>6}"
+    rows = [
+        f"  {name:<9} {e.auroc:>6.3f} {e.recall:>6.3f} {e.label_frequency:>6.3f} "
+        f"{e.labelled_share:>6.3f} {e.prior:>6.3f}" + ("  (clipped)" if e.clipped else "")
+        for name, e in estimates.items()
+    ]
+    return "\n".join([header, *rows])
 
 
 def compare_with_truth(priors: dict[str, float], truth: dict[str, Any]) -> dict[str, Any]:

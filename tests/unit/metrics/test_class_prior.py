@@ -36,3 +36,15 @@ def test_priors_by_polarity_use_each_polarity_alone():
 def test_missing_labelled_positives_raise():
     with pytest.raises(ValueError, match="labelled positives"):
         estimate_prior(np.array([1, 0]), np.array([0.2]), np.array([0]))
+
+
+def test_auroc_and_recall_come_with_the_estimate_and_decide_refusals():
+    labels = np.array([1, 1, 0, 0])
+    good = estimate_prior(np.array([1, 0, 0, 0, 0]), np.array([0.9, 0.6, 0.2, 0.1]), labels)
+    assert good.auroc == pytest.approx(1.0) and good.recall == pytest.approx(1.0)
+    assert good.refusals() == []  # prior 0.2 / 0.75
+    chance = estimate_prior(np.array([1, 0, 0, 0, 0]), np.array([0.3, 0.7, 0.3, 0.7]), labels)
+    assert chance.auroc == pytest.approx(0.5)
+    assert any("AUROC 0.500 < 0.6" in r for r in chance.refusals())
+    clipped = estimate_prior(np.array([1, 1, 1, 0]), np.array([0.5, 0.4, 0.1, 0.1]), labels)
+    assert clipped.clipped and any("outside (0, 0.95]" in r for r in clipped.refusals())

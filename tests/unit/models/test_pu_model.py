@@ -75,13 +75,14 @@ def test_bce_optimizer_has_two_learning_rates():
     ]
 
 
-def test_priors_file_replaces_typed_priors(tmp_path):
+def test_typed_priors_override_the_file_per_polarity(tmp_path):
     path = tmp_path / "priors.json"
     path.write_text(json.dumps({"priors": {"positive": 0.3, "negative": 0.2}, "estimates": {}}))
     assert read_priors_file(path) == {"positive": 0.3, "negative": 0.2}
     model = tiny_model(loss="nnpu", priors={"positive": 0.9}, priors_file=str(path))
     model.resolve_priors()
-    assert model.priors_by_polarity.tolist() == pytest.approx([0.2, 0.3])
+    # negative from the file, positive typed in (index 0 negative, 1 positive)
+    assert model.priors_by_polarity.tolist() == pytest.approx([0.2, 0.9])
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ConfigError, match="no priors by polarity"):
         read_priors_file(tmp_path / "bad.json")

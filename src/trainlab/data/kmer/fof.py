@@ -43,9 +43,12 @@ def read_fof(path: str | Path) -> list[str]:
     Raises:
         DataError: a line without `:`, an empty id, or a duplicated id.
     """
+    from trainlab.data.kmer.metadata import check_utf8
+
     path = Path(path)
     ids: list[str] = []
     seen: dict[str, int] = {}
+    check_utf8(path, "data.fof_path")
     with path.open(encoding="utf-8") as handle:
         for lineno, raw in enumerate(handle, start=1):
             line = raw.strip()

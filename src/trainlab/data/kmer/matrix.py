@@ -115,13 +115,10 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
                 block = block[:, :-1]  # trailing space at line ends
             if block.shape[1] != n_samples:
                 raise _column_count_error(path, block.shape[1], n_samples)
-            bad = np.isnan(block).any(axis=1)
+            bad = ~np.isfinite(block).all(axis=1)
             if bad.any():
-                line = start + int(np.argmax(bad)) + 1
-                raise DataError(
-                    f"{path}:{line}: missing or empty value in unitig row. Every row must be "
-                    f"'<unitig_id>' followed by {n_samples} numbers separated by single spaces."
-                )
+                row = int(np.argmax(bad))
+                raise _bad_value_error(path, start + row + 1, block[row], n_samples)
             out[:, start : start + len(block)] = block.T
             feature_ids.extend(chunk.index.astype(str))
             start += len(block)
@@ -136,6 +133,37 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     return feature_ids
 
 
+def _bad_value_error(path: Path, line: int, values: np.ndarray, n_samples: int) -> DataError:
+    """NaN, inf or a missing cell in a text-matrix row, named as what it is."""
+    column = int(np.argmax(~np.isfinite(values)))
+    value = values[column]
+    what = (
+        "an infinite value (inf)"
+        if np.isinf(value)
+        else "a NaN or missing value (the cell is 'nan'/'NA' or empty)"
+    )
+    return DataError(
+        f"{path}:{line}: {what} in sample column {column + 1} of this unitig row. Every row "
+        f"must be '<unitig_id>' followed by {n_samples} finite numbers separated by single "
+        "spaces: fix or drop the row, or regenerate the matrix."
+    )
+
+
+def check_finite(path: Path, values: np.ndarray, rows_per_pass: int = 4096) -> None:
+    """Raise DataError naming the first sample row and column holding NaN or inf."""
+    for start in range(0, values.shape[0], rows_per_pass):
+        block = np.asarray(values[start : start + rows_per_pass])
+        bad = ~np.isfinite(block)
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            kind = "inf" if np.isinf(block[row, column]) else "NaN"
+            raise DataError(
+                f"{path}: {kind} at sample row {start + row} (0-based), feature column {column}. "
+                "A k-mer matrix must hold finite numbers: fix the values (e.g. replace NaN by 0 "
+                "where the k-mer is absent) and save it again."
+            )
+
+
 def _column_count_error(path: Path, got: int, expected: int) -> DataError:
     return DataError(
         f"{path} has {got} sample columns but the fof lists {expected} samples. "
@@ -146,6 +174,10 @@ def _column_count_error(path: Path, got: int, expected: int) -> DataError:
 def _check_2d(path: Path, values: np.ndarray) -> np.ndarray:
     if values.ndim != 2:
         raise DataError(f"{path}: expected a 2-D samples x features array, got {values.shape}.")
+    if not np.issubdtype(values.dtype, np.number):
+        raise DataError(f"{path}: holds {values.dtype} values; a k-mer matrix must be numeric.")
+    # one pass over the file (memory-mapped, in row blocks) is cheap next to training on it
+    check_finite(path, values)
     if values.dtype != np.float32:
         values = np.asarray(values, dtype=np.float32)
     return values
@@ -202,4 +234,5 @@ def _load_parquet(path: Path, fof_path: str | Path | None) -> KmerMatrix:
             "or the index and only numeric feature columns."
         )
     values = frame.to_numpy(dtype=np.float32)
+    check_finite(path, values)
     return _with_ids(path, values, sample_ids, [str(c) for c in frame.columns], fof_path)

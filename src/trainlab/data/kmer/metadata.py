@@ -30,6 +30,21 @@ class Labels:
     groups: np.ndarray | None
 
 
+def check_utf8(path: Path, key: str) -> None:
+    """Raise DataError naming the byte offset and line of the first byte that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise DataError(
+            f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at byte offset {err.start} "
+            f"(line {line}) cannot be decoded ({err.reason}). Re-save it as UTF-8, e.g. "
+            f"`iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}`, and point "
+            f"{key} at the converted file."
+        ) from None
+
+
 def read_metadata(
     path: str | Path,
     id_column: str = DEFAULT_ID_COLUMN,
@@ -46,6 +61,7 @@ def read_metadata(
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Metadata file {path} does not exist. Set data.metadata_path.")
+    check_utf8(path, "data.metadata_path")
     frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
     frame.columns = [str(c).strip() for c in frame.columns]
     wanted = [id_column, *task_columns] + ([group_column] if group_column else [])

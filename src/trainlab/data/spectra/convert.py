@@ -239,6 +239,12 @@ def _read_file(
         rows, raw = rows.filter(pa.array(keep)), raw[keep]
     if rows.num_rows == 0:
         result.status = "no MS2 scans"
+        what = "is empty (no spectra)" if position == 0 else f"has {position} spectra, none MS2"
+        result.problems.append(
+            f"{path} {what}: each row is an MS2 scan paired with its MS1 scan, so it adds "
+            "nothing; check that it is the right file (MS2 scans need MSLEVEL=2 in MGF or "
+            "'ms level' 2 in mzML) or leave it out of inputs"
+        )
         return
     result.table, result.raw_settings, result.rows = rows, raw, rows.num_rows
 

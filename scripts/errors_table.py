@@ -1,0 +1,101 @@
+"""Write docs/errors.md from the messages test_bad_inputs.py recorded.
+
+TRAINLAB_ERRORS_DOC=docs/errors.md pytest tests/integration/test_bad_inputs.py
+python scripts/errors_table.py docs/errors.jsonl docs/errors.md
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+HEADER = """# Bad inputs and what trainlab answers
+
+Every case below was run through the real command line by
+`tests/integration/test_bad_inputs.py` (one parametrized case each). Each one exits with status 2
+and the message shown (printed after `error: `), never a traceback, and leaves an existing run
+folder byte for byte as it was. Configuration problems stop the run before it writes its config
+or reads any data; problems inside data files are found when the file is read, and name the file,
+the line or byte offset and the fix. Temporary paths are shortened to `<tmp>`.
+
+Where the checks live: key and type checks in `trainlab/core/schema.py`; value checks (sizes,
+numbers, folds, modes, accelerator and precision names, data files that must exist) in the rule
+table of `trainlab/core/config_checks.py` (a dotted pattern, a test and the fix: add a rule
+there); unknown top-level keys on the command line, with "did you mean" and the `+key=` form, in
+`config_checks.unknown_override_keys`, before Hydra composes; nnPU priors against the tables in
+`trainlab/core/pu_priors.py`; problems inside files in the readers (`data/kmer/metadata.py`,
+`data/kmer/matrix.py`, `data/kmer/fof.py`, `data/spectra/convert.py`).
+
+Regenerate after changing a message:
+
+```bash
+TRAINLAB_ERRORS_DOC=docs/errors.md .venv/bin/python -m pytest tests/integration/test_bad_inputs.py
+.venv/bin/python scripts/errors_table.py docs/errors.jsonl docs/errors.md && rm docs/errors.jsonl
+```
+
+| case | input | message |
+|---|---|---|
+"""
+
+
+def _cell(text: str) -> str:
+    text = re.sub(r"/tmp/pytest-of-[^/]+/pytest-\d+/[^/\s]+", "<tmp>", text)
+    for lead in ("invalid configuration:\n  - ", "invalid command line:\n  - "):
+        text = text.replace(lead, "")
+    return text.replace("|", "\\|").replace("\n", "<br>")
+
+
+KMER_FILES = {
+    "kmer": "a valid matrix.npz and metadata TSV",
+    "kmer:meta_latin1.tsv": "metadata TSV saved as Latin-1, brûlé on line 3",
+    "kmer_text:fof_latin1": "MUSET text matrix whose kmtricks.fof is Latin-1 on line 2",
+    "kmer:nan": "matrix.npz with NaN at row 3, column 2",
+    "kmer:inf": "matrix.npz with inf at row 1, column 0",
+    "kmer:missing": "data.matrix_path naming a file that does not exist",
+    "kmer_text:inf": "MUSET text matrix with inf on line 2",
+    "kmer_text:nan": "MUSET text matrix with nan on line 3",
+}
+CONVERT_FILES = {
+    "empty.mgf": "an empty MGF",
+    "ms1.mgf": "an MGF with two MS1 scans only",
+    "nothing_here": "a folder without .mgf/.mzML",
+}
+
+
+def command(args: list[str]) -> str:
+    """The case's command line, with its fixture placeholders described."""
+    first, rest = args[0], " ".join(args[1:])
+    place = first.strip("{}")
+    if first == "{cv}":
+        head = "trainlab cv"
+    elif first == "{prior}":
+        head = "trainlab prior"
+    elif first == "{spectra}":
+        head = "trainlab train experiment=spectra/nnpu"
+    elif first == "{measured}":
+        head = (
+            "trainlab train experiment=spectra/nnpu data.root=<measured tables> data.synthetic=null"
+        )
+    elif place in KMER_FILES:
+        head = f"trainlab train experiment=kmer/diana (data: {KMER_FILES[place]})"
+    elif place.startswith("convert:"):
+        head = f"trainlab convert inputs=[{CONVERT_FILES[place.split(':')[1]]}]"
+    else:
+        head, rest = "trainlab train", " ".join(args)
+    return f"{head} {rest}".strip()
+
+
+def main(source: str, target: str) -> None:
+    rows = [json.loads(line) for line in Path(source).read_text().splitlines() if line.strip()]
+    seen: dict[str, dict] = {row["id"]: row for row in rows}
+    lines = [
+        f"| {row['id']} | `{command(row['args'])}` | {_cell(row['message'])} |"
+        for row in seen.values()
+    ]
+    Path(target).write_text(HEADER + "\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

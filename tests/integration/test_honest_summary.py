@@ -1,0 +1,59 @@
+"""summary.txt and metrics.json put the TESTED checkpoint's validation figures beside its test
+figures; the last epoch's are labelled as such."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import only_run, train_args
+
+
+def test_metrics_are_those_of_the_tested_checkpoint(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    # mode=min on accuracy makes the best checkpoint an early, worse epoch than the last one
+    args = train_args(digits_dir, "mode=min", "trainer.max_epochs=3", "~callbacks.early_stopping")
+    assert run_cli(*args) == 0
+    run = only_run(log_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    with open(run / "csv" / "metrics.csv") as handle:
+        per_epoch = {
+            int(row["epoch"]): float(row["val/acc"])
+            for row in csv.DictReader(handle)
+            if row["val/acc"]
+        }
+    tested = int(metrics["tested_checkpoint/epoch"])
+    assert tested == ckpt["epoch"]
+    assert metrics["last_epoch/epoch"] == 2
+    assert tested != 2, per_epoch  # the setting above makes them differ
+    assert metrics["val/acc"] == min(per_epoch.values()) == per_epoch[tested]
+    assert metrics["last_epoch/val/acc"] == per_epoch[2] > metrics["val/acc"]
+    assert "last_epoch/train/loss" in metrics and "train/loss" in metrics
+    assert metrics["train/loss"] != metrics["last_epoch/train/loss"]
+    summary = (run / "summary.txt").read_text()
+    assert f"validation of the tested checkpoint (epoch {tested}):" in summary
+    assert "test of the tested checkpoint:" in summary
+    assert "last epoch (epoch 2), NOT the tested checkpoint:" in summary
+    block = summary.split(f"validation of the tested checkpoint (epoch {tested}):")[1]
+    assert f"val/acc: {metrics['val/acc']:.4f}" in block.split("test of")[0]
+
+
+@pytest.mark.slow
+def test_ddp_spawn_reports_the_tested_checkpoint_too(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    # ddp_spawn fits in child processes: the record comes back through the best checkpoint
+    args = train_args(digits_dir, "trainer=ddp_sim", "mode=min", "~callbacks.early_stopping")
+    assert run_cli(*args) == 0
+    run = only_run(log_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    assert metrics["tested_checkpoint/epoch"] == ckpt["epoch"]
+    record = ckpt["callbacks"]["ValidationRecord"]["epochs"][-1]
+    assert metrics["val/acc"] == record["metrics"]["val/acc"]
+    assert "test/acc" in metrics and "last_epoch/val/acc" in metrics

@@ -1,0 +1,75 @@
+"""Value checks of a composed config and the check of unknown top-level overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from trainlab.cli.app import config_dir
+from trainlab.core.config_checks import CV_MODES, unknown_override_keys, value_problems
+
+
+def test_cv_modes_match_the_pipeline() -> None:
+    from trainlab.pipelines.kmer_cv.runner import MODES
+
+    assert tuple(MODES) == CV_MODES
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        ({"data": {"batch_size": 0}}, "`data.batch_size=0` must be >= 1"),
+        ({"model": {"optimizer": {"lr": "fast"}}}, "must be a number"),
+        ({"model": {"net": {"dropout": 1.0}}}, "must lie in [0, 1)"),
+        ({"trainer": {"max_epochs": -3}}, "must be >= -1"),
+        ({"trainer": {"limit_val_batches": 2.5}}, "must lie in [0, 1]"),
+        ({"cv": {"n_trials": 0}, "mode": "full"}, "`cv.n_trials=0` must be >= 1"),
+        ({"cv": {}, "mode": "bogus"}, "is not one of ['optimize'"),
+        ({"mode": "mx"}, "did you mean `mode=max`"),
+        ({"model": {"priors": {"positive": 0.0}}}, "must lie in (0, 1]"),
+        ({"data": {"polarity": 2}}, "must be one of 0 or 1"),
+    ],
+)
+def test_bad_values_are_named(node: dict, expected: str) -> None:
+    problems = value_problems(OmegaConf.create(node))
+    assert any(expected in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"data": {"batch_size": 1, "polarity": None, "test_fraction": 0.2}},
+        {"model": {"optimizer": {"lr": 1e-3, "weight_decay": 0}}},
+        {"trainer": {"max_epochs": -1, "limit_val_batches": 3, "precision": "bf16-mixed"}},
+        {"mode": "min"},
+        {"cv": {"n_trials": 1, "n_folds": 2}, "mode": "aggregate"},
+    ],
+)
+def test_good_values_pass(node: dict) -> None:
+    assert value_problems(OmegaConf.create(node)) == []
+
+
+def test_fold_must_exist_and_the_folds_are_listed(tmp_path: Path) -> None:
+    (tmp_path / "splits").mkdir()
+    for k in (0, 1):
+        (tmp_path / "splits" / f"fold_{k}_train.txt").write_text("")
+    data = {"_target_": "x.ImageFolderDataModule", "data_dir": str(tmp_path), "fold": 4}
+    problems = value_problems(OmegaConf.create({"data": data}))
+    assert problems == [
+        f"`data.fold=4` does not exist: {tmp_path / 'splits'} holds folds [0, 1]; "
+        "set data.fold to one of them"
+    ]
+    data["fold"] = 1
+    assert value_problems(OmegaConf.create({"data": data})) == []
+
+
+def test_unknown_top_level_override_gets_a_suggestion_and_the_plus_hint() -> None:
+    problems = unknown_override_keys(config_dir(), "train", ["seeed=3", "trainer.max_epochs=2"])
+    assert len(problems) == 1
+    assert "unknown key `seeed`" in problems[0] and "`seed`" in problems[0]
+    assert "`+seeed=3`" in problems[0]
+    # known keys, groups, additions and deletions are Hydra's to handle
+    ok = ["seed=3", "experiment=kmer/diana", "+x=1", "~callbacks.lr_monitor", "hydra.verbose=1"]
+    assert unknown_override_keys(config_dir(), "train", ok) == []
