@@ -33,14 +33,17 @@ def scalar_metrics(metrics: dict[str, Any], prefixes: tuple[str, ...]) -> dict[s
 class ValidationRecord(Callback):
     """Each validated epoch's ``val/`` metrics and that epoch's ``train/`` metrics.
 
-    The epoch's training figures are added to its entry when the next epoch starts or fit
-    ends. Its state
-    goes into checkpoints (it runs before the ModelCheckpoint callbacks, which Lightning orders
-    last), so a resumed run still knows every earlier epoch.
+    The epoch's training figures are added to its entry when the next epoch starts or fit ends,
+    and also when a checkpoint is written at the end of a training epoch: the LightningModule
+    logs its epoch figures in its own ``on_train_epoch_end``, after this callback's hook and
+    before the monitoring callbacks (``last_checkpoint`` saves there), so ``state_dict`` adds
+    them then. A run resumed from ``last.ckpt`` still knows every earlier epoch's figures.
     """
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, Any]] = []
+        self._trainer: L.Trainer | None = None
+        self._epoch_ended = False
 
     @property
     def state_key(self) -> str:
@@ -52,7 +55,14 @@ class ValidationRecord(Callback):
         values = scalar_metrics(trainer.callback_metrics, ("val/",))
         self.epochs.append({"epoch": trainer.current_epoch, "metrics": values})
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self._trainer = trainer
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_ended = True  # the module's own epoch-end logging comes right after
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_ended = False
         self._attach_training_figures(trainer)
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -66,6 +76,12 @@ class ValidationRecord(Callback):
             self.epochs[-1]["metrics"].update(train)
 
     def state_dict(self) -> dict[str, Any]:
+        trainer = self._trainer
+        # a save at the end of a training epoch: this epoch's figures are final now
+        ended = self._epoch_ended and trainer is not None and self.epochs
+        if ended and self.epochs[-1]["epoch"] == trainer.current_epoch:
+            train = scalar_metrics(trainer.callback_metrics, ("train/",))
+            self.epochs[-1]["metrics"].update(train)
         return {"epochs": self.epochs}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

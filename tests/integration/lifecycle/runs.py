@@ -82,7 +82,8 @@ def assert_same_run(reference: Path, other: Path) -> None:
         got_cb = {k: v for k, v in got["callbacks"].items() if k.startswith("EarlyStopping")}
         assert ref_cb == got_cb, name
     metrics = [json.loads((p / "metrics.json").read_text()) for p in (reference, other)]
-    assert metrics[0] == metrics[1]
+    differ = {k: (metrics[0].get(k), metrics[1].get(k)) for k in metrics[0].keys() | metrics[1]}
+    assert metrics[0] == metrics[1], {k: v for k, v in differ.items() if v[0] != v[1]}
     reports = sorted(p.relative_to(reference) for p in (reference / "reports").rglob("*.json"))
     assert reports, "the reference run wrote no reports"
     for rel in reports:
