@@ -53,14 +53,40 @@ def _binary(values, accession: str, name: str) -> str:
     )
 
 
-def _spectrum(index: int, s: dict, label_param: str | None) -> str:
+THERMO_ID = "controllerType=0 controllerNumber=1 scan={scan}"
+
+
+def acquisition(cycles: int = 4, per_cycle: int = 3, seconds_per_scan: float = 0.4) -> list[dict]:
+    """A small DDA run in acquisition order: each cycle one MS1 scan, then ``per_cycle`` MS2
+    scans whose precursors are peaks of that MS1 scan (distinct m/z, increasing times)."""
+    scans, number, seconds = [], 1, 60.0
+    for cycle in range(cycles):
+        peaks = [300.0 + 50 * k + 7.3 * cycle for k in range(per_cycle)]
+        intensity = [100.0 * (k + 1) + 10 * cycle for k in range(per_cycle)]
+        scans.append(ms1(number, peaks, intensity, rt_min=seconds / 60.0))
+        first = number
+        for precursor in peaks:
+            number, seconds = number + 1, seconds + seconds_per_scan
+            scan = ms2(number, precursor, rt_min=seconds / 60.0)
+            scan["ms1"] = first
+            scans.append(scan)
+        number, seconds = number + 1, seconds + seconds_per_scan
+    return scans
+
+
+def ms1_first(scans: list[dict]) -> list[dict]:
+    """The same scans stored as some converters write them: every MS1 first, then the MS2."""
+    return [s for s in scans if s["level"] == 1] + [s for s in scans if s["level"] == 2]
+
+
+def _spectrum(index: int, s: dict, label_param: str | None, id_format: str, refs: bool) -> str:
     pol = (
         '<cvParam cvRef="MS" accession="MS:1000130" name="positive scan" value=""/>'
         if s["polarity"] == "positive"
         else '<cvParam cvRef="MS" accession="MS:1000129" name="negative scan" value=""/>'
     )
     parts = [
-        f'<spectrum index="{index}" id="controllerType=0 controllerNumber=1 scan={s["scan"]}" '
+        f'<spectrum index="{index}" id="{id_format.format(scan=s["scan"], index=index)}" '
         f'defaultArrayLength="{len(s["mz"])}">',
         f'<cvParam cvRef="MS" accession="MS:1000511" name="ms level" value="{s["level"]}"/>',
         pol,
@@ -81,8 +107,13 @@ def _spectrum(index: int, s: dict, label_param: str | None) -> str:
     )
     if s["level"] == 2 and s["precursor"] is not None:
         parts.append(
-            '<precursorList count="1"><precursor>'
-            "<isolationWindow>"
+            '<precursorList count="1">'
+            + (
+                f'<precursor spectrumRef="{id_format.format(scan=s["ms1"], index=-1)}">'
+                if refs and s.get("ms1") is not None
+                else "<precursor>"
+            )
+            + "<isolationWindow>"
             f'<cvParam cvRef="MS" accession="MS:1000827" name="isolation window target m/z" '
             f'value="{s["precursor"]}"/>'
             '<cvParam cvRef="MS" accession="MS:1000828" name="isolation window lower offset" '
@@ -109,9 +140,19 @@ def _spectrum(index: int, s: dict, label_param: str | None) -> str:
     return "".join(parts)
 
 
-def write_mzml(path: Path, scans: list[dict], label_param: str | None = None) -> Path:
-    """Write ``scans`` as a minimal valid mzML file."""
-    body = "\n".join(_spectrum(i, s, label_param) for i, s in enumerate(scans))
+def write_mzml(
+    path: Path,
+    scans: list[dict],
+    label_param: str | None = None,
+    id_format: str = THERMO_ID,
+    refs: bool = False,
+) -> Path:
+    """Write ``scans`` as a minimal valid mzML file (hand-written, following mzML 1.1).
+
+    ``id_format`` makes each nativeID from ``{scan}`` and ``{index}``; with ``refs`` each MS2
+    precursor names its MS1 scan (``scan["ms1"]``) in ``spectrumRef`` (forms with ``{scan}``).
+    """
+    body = "\n".join(_spectrum(i, s, label_param, id_format, refs) for i, s in enumerate(scans))
     path.write_text(
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<mzML xmlns="http://psi.hupo.org/ms/mzml" version="1.1.0">'
