@@ -11,19 +11,33 @@ from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 
 class CheckpointMetadata(Callback):
-    """Store the resolved config and the data spec in every checkpoint.
+    """Store the resolved config, the data spec, the epoch and its monitored score in every
+    checkpoint.
 
-    With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``).
+    With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``),
+    and ``best.ckpt`` says which epoch it is without a score in its file name (names with ``=``
+    need quoting on Hydra's command line).
     """
 
-    def __init__(self, config: dict[str, Any], spec: dict[str, Any]) -> None:
+    def __init__(
+        self, config: dict[str, Any], spec: dict[str, Any], monitor: str | None = None
+    ) -> None:
         self.config = config
         self.spec = spec
+        self.monitor = monitor if monitor is not None else config.get("monitor")
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        checkpoint["trainlab"] = {"config": self.config, "spec": self.spec}
+        score = trainer.callback_metrics.get(self.monitor) if self.monitor else None
+        checkpoint["trainlab"] = {
+            "config": self.config,
+            "spec": self.spec,
+            "epoch": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step),
+            "monitor": self.monitor,
+            "score": None if score is None else float(score),
+        }
 
 
 class MonitorHistory(Callback):
