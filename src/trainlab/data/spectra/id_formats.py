@@ -183,7 +183,7 @@ def read_pepxml(path: str | Path) -> list[Psm]:
     from pyteomics import pepxml
 
     psms = []
-    with pepxml.PepXML(str(path)) as reader:
+    with pepxml.PepXML(str(path), use_index=False) as reader:
         for query in reader:
             hits = [h for h in query.get("search_hit", []) or [] if h.get("hit_rank", 1) == 1]
             if not hits:
