@@ -238,3 +238,23 @@ def write_identifications(
         "mzTab": f"/data/{run}" if refs else f"/data/{stem}.mgf",
     }[fmt]
     return WRITERS[fmt](path, psms, target, refs)
+
+
+def psms_of(scans: list[dict], seed: int = 0) -> list[dict]:
+    """PSMs of a :func:`spectra_files.dda_run`: each identified scan at q <= 0.01, and on a
+    tenth of the other scans a decoy or a target above the threshold (the filter drops them)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    psms = []
+    for index, s in enumerate(x for x in scans if x["level"] == 2):
+        rt, mz = s["rt_min"] * 60 + 0.01, s["precursor"]
+        charge = s.get("charge", 2)
+        if s.get("peptide"):
+            q = float(rng.uniform(0, 0.01))
+            psms.append(psm(s["peptide"], s["scan"], rt, mz, q=q, charge=charge, index=index))
+        elif rng.random() < 0.1:
+            decoy = bool(rng.random() < 0.5)
+            q = float(rng.uniform(0.02, 0.5))
+            psms.append(psm("DECOYPEPK", s["scan"], rt, mz, q=q, decoy=decoy, index=index))
+    return psms

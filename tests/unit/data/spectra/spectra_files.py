@@ -74,6 +74,41 @@ def acquisition(cycles: int = 4, per_cycle: int = 3, seconds_per_scan: float = 0
     return scans
 
 
+def dda_run(cycles: int, per_cycle: int = 6, seed: int = 0, run: str = "run") -> list[dict]:
+    """A simulated DDA run with a learnable label: each MS1 scan has 20-60 peaks, its most
+    intense peaks are selected for MS2, and an MS2 scan is identified (``s["peptide"]``) with a
+    probability rising with its precursor's intensity and charge 2 (about 8 % of scans).
+
+    Real search results depend on far more than this; the point is a signal that a model can
+    find in the converted rows (precursor intensity and charge), so that training curves mean
+    something.
+    """
+    rng = np.random.default_rng(seed)
+    scans, number, seconds = [], 1, 60.0
+    for _ in range(cycles):
+        n = int(rng.integers(20, 60))
+        mz = np.sort(rng.uniform(350, 1200, n)).round(4)
+        intensity = rng.lognormal(10, 1.5, n).round(1)
+        scans.append(ms1(number, mz.tolist(), intensity.tolist(), rt_min=seconds / 60))
+        first = number
+        for k in np.argsort(-intensity)[:per_cycle]:
+            number, seconds = number + 1, seconds + float(rng.uniform(0.05, 0.3))
+            charge = int(rng.choice([1, 2, 3], p=[0.2, 0.5, 0.3]))
+            logit = 1.6 * (np.log10(intensity[k]) - 5.2) + (1.5 if charge == 2 else -1.0)
+            scan = ms2(number, float(mz[k]), rt_min=seconds / 60)
+            scan.update(
+                ms1=first,
+                charge=charge,
+                precursor_intensity=float(intensity[k]),
+                peptide=f"{run.upper()}PEP{number}K"
+                if rng.random() < 1 / (1 + np.exp(-(logit - 3.6)))
+                else None,
+            )
+            scans.append(scan)
+        number, seconds = number + 1, seconds + float(rng.uniform(0.3, 0.6))
+    return scans
+
+
 def ms1_first(scans: list[dict]) -> list[dict]:
     """The same scans stored as some converters write them: every MS1 first, then the MS2."""
     return [s for s in scans if s["level"] == 1] + [s for s in scans if s["level"] == 2]
@@ -123,8 +158,10 @@ def _spectrum(index: int, s: dict, label_param: str | None, id_format: str, refs
             '<selectedIonList count="1"><selectedIon>'
             f'<cvParam cvRef="MS" accession="MS:1000744" name="selected ion m/z" '
             f'value="{s["precursor"]}"/>'
-            '<cvParam cvRef="MS" accession="MS:1000041" name="charge state" value="1"/>'
-            '<cvParam cvRef="MS" accession="MS:1000042" name="peak intensity" value="1000"/>'
+            '<cvParam cvRef="MS" accession="MS:1000041" name="charge state" '
+            f'value="{s.get("charge", 1)}"/>'
+            '<cvParam cvRef="MS" accession="MS:1000042" name="peak intensity" '
+            f'value="{s.get("precursor_intensity", 1000)}"/>'
             "</selectedIon></selectedIonList>"
             '<activation><cvParam cvRef="MS" accession="MS:1000422" '
             'name="beam-type collision-induced dissociation" value=""/>'
