@@ -151,3 +151,19 @@ def test_mgf_without_times_pairs_in_file_order(tmp_path):
     assert [r["ms1_scan_number"] for r in _rows(tmp_path / "root")] == [1, 3]
     assert report.files[0].pairing["paired_by"]["file order"] == 2
     assert report.files[0].pairing["stored_in_acquisition_order"] is None
+
+
+def test_baseline_features_are_settings_and_precursor(tmp_path):
+    from trainlab.data.spectra.features import FEATURE_NAMES, baseline_features
+
+    scans = acquisition(cycles=2, per_cycle=3)
+    scans[5]["polarity"] = "negative"  # an MS2 without a negative MS1: pairs with none
+    root = tmp_path / "root"
+    convert_files([write_mzml(tmp_path / "run.mzML", scans)], root, on_bad_row="skip")
+    x, y = baseline_features(root, "train_data")
+    rows = _rows(root)
+    assert x.shape == (len(rows), len(FEATURE_NAMES)) == (5, 23)
+    assert x[:, -1].tolist() == pytest.approx([r["precursor_mz"] for r in rows])
+    np.testing.assert_allclose(x[:, :22], [r["instrument_settings"] for r in rows])
+    assert y.tolist() == [0.0] * 5
+    assert baseline_features(root, "train_data", polarity=0)[0].shape == (0, 23)
