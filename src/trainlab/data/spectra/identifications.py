@@ -231,7 +231,7 @@ class IdentificationLinker:
             self.files.append(id_file)
         self._taken: dict[Path, dict[int, tuple[float, Psm]]] = defaultdict(dict)
         # counts made while linking each spectra file, undone if that file is not written
-        self._notes: dict[Path, list[tuple[_IdFile, str]]] = {}
+        self._notes: dict[Path, list[tuple[_IdFile, str, str]]] = {}
 
     def _spectra_file(self, psm: Psm, source: Path) -> tuple[Path | None, str]:
         if psm.run:
@@ -255,8 +255,12 @@ class IdentificationLinker:
     def skip(self, path: Path, reason: str) -> None:
         """The spectra file ``path`` is not written: its PSMs become unmatched."""
         self._taken.pop(path, None)
-        for id_file, key in self._notes.pop(path, []):
+        for id_file, key, why in self._notes.pop(path, []):
             id_file.outcome[key] -= 1
+            if key == "unmatched":
+                id_file.unmatched_reasons[why] -= 1
+                if not id_file.unmatched_reasons[why]:
+                    del id_file.unmatched_reasons[why]
         for id_file in self.files:
             for psm in id_file.by_input.pop(path, []):
                 id_file.note("unmatched", psm, reason)
@@ -270,7 +274,7 @@ class IdentificationLinker:
 
             def note(key: str, psm: Psm, reason: str = "", id_file: _IdFile = id_file) -> None:
                 id_file.note(key, psm, reason)
-                notes.append((id_file, key))
+                notes.append((id_file, key, reason))
 
             for psm in id_file.by_input.get(path, []):
                 scan, how, candidates = index.find(psm)

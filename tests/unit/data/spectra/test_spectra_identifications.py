@@ -151,3 +151,21 @@ def test_file_names_from_paths_and_urls():
     assert file_name("C:\\data\\run1.mzML") == "run1.mzML"
     assert file_name("/data/run1.mgf") == "run1.mgf"
     assert file_name("null") is None
+
+
+def test_psms_of_files_not_written_are_unmatched(tmp_path):
+    scans, psms = run_and_psms()
+    mzml = write_mzml(tmp_path / "run1.mzML", ms1_first(scans))
+    ids = write_identifications(tmp_path, "idXML", psms, "run1.mzML", refs=True)
+    convert_files([mzml], tmp_path / "root", identifications=[ids])
+    again = convert_files([mzml], tmp_path / "root", identifications=[ids])
+    counts = again.identifications[0]
+    assert (counts["matched"], counts["unmatched"]) == (0, 5)
+    assert counts["unmatched_reasons"] == {"spectra file already present": 5}
+    scans[-1]["precursor"] = None  # a bad row: the whole file is rejected after linking
+    broken = write_mzml(tmp_path / "run1.mzML", ms1_first(scans))
+    report = convert_files([broken], tmp_path / "other", identifications=[ids])
+    counts = report.identifications[0]
+    assert report.files[0].status == "rejected"
+    assert (counts["matched"], counts["matched_by_reference"], counts["unmatched"]) == (0, 0, 5)
+    assert counts["unmatched_reasons"] == {"spectra file rejected": 5}
