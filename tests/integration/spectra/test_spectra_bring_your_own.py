@@ -16,8 +16,6 @@ TINY = [
     "model.net.nhead=2",
     "model.net.dim_feedforward=32",
     "model.net.n_layers=1",
-    "model.net.instrument_hidden_dim=16",
-    "model.net.fusion_hidden_dim=16",
 ]
 
 
@@ -59,7 +57,7 @@ def test_convert_identifications_and_train_on_them(run_cli, log_dir, tmp_path):
     convert_run(run_cli, log_dir, raw, root, "train_data", 300, 1)
     convert_run(run_cli, log_dir, raw, root, "validation_data", 100, 2)
     convert_run(run_cli, log_dir, raw, root, "test_1", 40, 3)
-    epochs = 8
+    epochs = 10
     assert (
         run_cli(
             "train",
