@@ -23,10 +23,13 @@ def test_experiments_have_the_production_defaults(name, polarity, loss):
     assert (cfg.model.linear_lr, cfg.model.encoder_lr, cfg.model.weight_decay) == (1e-5, 5e-6, 1e-3)
     assert (cfg.trainer.max_epochs, cfg.data.batch_size) == (30, 256)
     assert (cfg.data.polarity, cfg.model.loss) == (polarity, loss)
-    assert cfg.monitor == "val/auroc" and cfg.mode == "max"
-    assert cfg.callbacks.early_stopping.monitor == "val/auroc"
+    # threshold-free monitors: BCE (whose probabilities give the prior) on the log-loss,
+    # nnPU on AUROC
+    monitor, mode = ("val/loss", "min") if loss == "bce" else ("val/auroc", "max")
+    assert (cfg.monitor, cfg.mode) == (monitor, mode)
+    assert cfg.callbacks.early_stopping.monitor == monitor
     assert cfg.callbacks.early_stopping.patience == 10
-    assert cfg.callbacks.model_checkpoint.monitor == "val/auroc"
+    assert cfg.callbacks.model_checkpoint.monitor == monitor
     assert cfg.callbacks.model_checkpoint.filename == "best"
     assert cfg.callbacks.last_checkpoint.filename == "last"
     assert cfg.data._target_.endswith("SpectraDataModule")

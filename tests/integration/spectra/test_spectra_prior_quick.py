@@ -31,8 +31,8 @@ def test_prior_and_predict_from_one_bce_checkpoint(run_cli, log_dir, tmp_path, c
     ckpt = best_checkpoint(run_dir)
     # best.ckpt says which epoch it is and its score (no longer in the file name)
     meta = torch.load(ckpt, weights_only=False)["trainlab"]
-    assert (meta["epoch"], meta["monitor"]) == (0, "val/auroc")
-    assert meta["score"] == pytest.approx(metrics["val/auroc"])
+    assert (meta["epoch"], meta["monitor"]) == (0, "val/loss")
+    assert meta["score"] == pytest.approx(metrics["val/loss"])
     assert run_cli("prior", f"checkpoints=['{ckpt}']", "run_name=p", QUIET) == 0
     written = json.loads((log_dir / "prior" / "runs" / "p" / "priors.json").read_text())
     assert list(written["priors"]) == ["positive"]  # the checkpoint saw positive mode only
