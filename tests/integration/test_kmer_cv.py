@@ -47,7 +47,7 @@ def test_full_run_then_predict(env: Path) -> None:
         }  # fmt: skip
         assert record["fold_id"] == k and record["total_folds"] == 2
         assert record["n_train"] + record["n_test"] == 120
-        assert Path(record["best_model_path"]).name == "best_model.ckpt"
+        assert Path(record["best_model_path"]).name == "best.ckpt"
         assert 0.0 <= record["test_metrics"]["overall"]["f1_weighted"] <= 1.0
         assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 2
     best = json.loads((results / "best_hyperparameters.json").read_text())
@@ -73,7 +73,7 @@ def test_full_run_then_predict(env: Path) -> None:
     assert "| overall | f1_weighted |" in (results / "results_table.md").read_text()
     assert (results / "results.png").is_file()
     final = out / "final_model"
-    for name in ("best_model.ckpt", "training_history.json", "label_encoders.json"):
+    for name in ("best.ckpt", "training_history.json", "label_encoders.json"):
         assert (final / name).is_file(), name
     config = json.loads((final / "final_training_config.json").read_text())
     assert config["n_train"] + config["n_validation"] == 120
@@ -89,7 +89,7 @@ def test_full_run_then_predict(env: Path) -> None:
     main(
         [
             "predict",
-            f"ckpt_path={final / 'best_model.ckpt'}",
+            f"ckpt_path={final / 'best.ckpt'}",
             f"input={new / 'samples.npy'}",
             f"output_dir={env / 'pred'}",
             "trainer.accelerator=cpu",

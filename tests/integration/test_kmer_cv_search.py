@@ -74,9 +74,10 @@ def test_killed_search_resumes_without_repeating_a_finished_parameter_set(env: P
             trials = fold_study(run).trials
             complete = [t for t in trials if t.state == TrialState.COMPLETE]
             running = trials[-1] if trials else None
-            if len(complete) >= 2 and running.state == TrialState.RUNNING:
-                if len(running.params) == len(complete[0].params):  # training, not drawing
-                    break
+            # the third trial is training (all its parameters drawn), not drawing
+            third = len(complete) >= 2 and running.state == TrialState.RUNNING
+            if third and len(running.params) == len(complete[0].params):
+                break
         else:
             pytest.fail("the search never reached its third trial")
     finally:

@@ -1,4 +1,9 @@
-"""``trainlab convert inputs=[...] root=... table=train_data``: MGF/mzML -> Lance tables."""
+"""``trainlab convert inputs=[...] root=... table=train_data``: MGF/mzML -> Lance tables.
+
+Labels come from ``label_column``, ``labels_csv`` or ``identifications=[<idXML|mzid|pepXML|
+mzTab>]``; the report (``convert_report.json`` in the run folder) says how MS2 scans were paired
+with MS1 scans, flags implausible pairings and counts matched / unmatched identifications.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from trainlab.cli.app import entry_point
 from trainlab.core.schema import Schema
@@ -22,6 +27,10 @@ CONVERT_SCHEMA = Schema(
         "table": "str",
         "label_column": "str | None",
         "labels_csv": "str | None",
+        "identifications": "list | str | None",
+        "identification_filter": "dict",
+        "identification_matching": "dict",
+        "max_seconds_since_ms1": "float | int",
         "dataset_id": "str | None",
         "on_bad_row": "str",
         "standardization": "str | None",
@@ -45,30 +54,28 @@ def run(cfg: DictConfig) -> Any:
     files = list(iter_supported(inputs))
     if not files:
         raise DataError(f"inputs={inputs}: no .mgf or .mzML files found")
+    identifications = cfg.get("identifications") or []
+    if isinstance(identifications, str):
+        identifications = [identifications]
     report = convert_files(
         files,
         cfg.root,
         cfg.table,
         label_column=cfg.label_column,
         labels_csv=cfg.labels_csv,
+        identifications=list(identifications),
+        identification_filter=OmegaConf.to_container(cfg.identification_filter),
+        identification_matching=OmegaConf.to_container(cfg.identification_matching),
         dataset_id=cfg.dataset_id,
         on_bad_row=cfg.on_bad_row,
         standardization=cfg.standardization,
+        max_seconds_since_ms1=float(cfg.max_seconds_since_ms1),
     )
     log.info("%s", report.summary())
-    atomic_write_json(
-        Path(cfg.paths.output_dir) / "convert_report.json",
-        {
-            "root": str(report.root),
-            "table": report.table,
-            "rows_written": report.rows_written,
-            "standardization": str(report.standardization) if report.standardization else None,
-            "files": [
-                {"path": str(f.path), "status": f.status, "rows": f.rows, "problems": f.problems}
-                for f in report.files
-            ],
-        },
-    )
+    for f in report.files:
+        for warning in f.warnings:
+            log.warning("%s: %s", f.path, warning)
+    atomic_write_json(Path(cfg.paths.output_dir) / "convert_report.json", report_json(report))
     empty = [f.problems[-1] for f in report.files if f.status == "no MS2 scans"]
     if report.failed or empty:
         names = ", ".join(str(f.path) for f in report.failed)
@@ -80,6 +87,30 @@ def run(cfg: DictConfig) -> Any:
             "these and rerun (files already in the table are skipped)"
         )
     return report
+
+
+def report_json(report: Any) -> dict:
+    """The content of ``convert_report.json``."""
+    return {
+        "root": str(report.root),
+        "table": report.table,
+        "rows_written": report.rows_written,
+        "standardization": str(report.standardization) if report.standardization else None,
+        "constant_settings": report.constant_settings,
+        "files": [
+            {
+                "path": str(f.path),
+                "status": f.status,
+                "rows": f.rows,
+                "labelled": f.labelled,
+                "problems": f.problems,
+                "pairing": f.pairing,
+                "checks": f.checks,
+            }
+            for f in report.files
+        ],
+        "identifications": report.identifications,
+    }
 
 
 main = entry_point("convert", CONVERT_SCHEMA)(run)

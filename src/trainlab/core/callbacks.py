@@ -11,24 +11,38 @@ from lightning.pytorch.callbacks import Callback, RichProgressBar
 
 
 class CheckpointMetadata(Callback):
-    """Store the resolved config and the data spec in every checkpoint.
+    """Store the resolved config, the data spec, the epoch and its monitored score in every
+    checkpoint.
 
-    With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``).
-    Both are plain data, so the checkpoint loads with ``weights_only=True``, and secrets in the
-    config are written as ``***`` (core.redaction).
+    With these a model is rebuilt from the checkpoint alone (``trainlab predict ckpt_path=...``),
+    and ``best.ckpt`` says which epoch it is without a score in its file name (names with ``=``
+    need quoting on Hydra's command line). Config and spec are plain data, so the checkpoint
+    loads with ``weights_only=True``, and secrets in the config are written as ``***``
+    (core.redaction).
     """
 
-    def __init__(self, config: dict[str, Any], spec: dict[str, Any]) -> None:
+    def __init__(
+        self, config: dict[str, Any], spec: dict[str, Any], monitor: str | None = None
+    ) -> None:
         from trainlab.core.checkpoint import plain_data
         from trainlab.core.redaction import redact
 
         self.config = redact(plain_data(config))
         self.spec = redact(plain_data(spec))
+        self.monitor = monitor if monitor is not None else self.config.get("monitor")
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
     ) -> None:
-        checkpoint["trainlab"] = {"config": self.config, "spec": self.spec}
+        score = trainer.callback_metrics.get(self.monitor) if self.monitor else None
+        checkpoint["trainlab"] = {
+            "config": self.config,
+            "spec": self.spec,
+            "epoch": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step),
+            "monitor": self.monitor,
+            "score": None if score is None else float(score),
+        }
 
 
 class MonitorHistory(Callback):

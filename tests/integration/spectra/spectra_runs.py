@@ -61,7 +61,7 @@ def train_experiment(
 
 
 def best_checkpoint(run_dir: Path) -> Path:
-    """The one best checkpoint of a run, by the researchers' file name."""
-    found = sorted((run_dir / "checkpoints").glob("best_model-epoch=*-val_recall=0.*.ckpt"))
-    assert len(found) == 1, found
-    return found[0]
+    """The one best checkpoint of a run: ``checkpoints/best.ckpt`` beside ``last.ckpt``."""
+    found = sorted(p.name for p in (run_dir / "checkpoints").glob("*.ckpt"))
+    assert found == ["best.ckpt", "last.ckpt"], found
+    return run_dir / "checkpoints" / "best.ckpt"

@@ -23,12 +23,15 @@ def test_experiments_have_the_production_defaults(name, polarity, loss):
     assert (cfg.model.linear_lr, cfg.model.encoder_lr, cfg.model.weight_decay) == (1e-5, 5e-6, 1e-3)
     assert (cfg.trainer.max_epochs, cfg.data.batch_size) == (30, 256)
     assert (cfg.data.polarity, cfg.model.loss) == (polarity, loss)
-    assert cfg.monitor == "val/recall" and cfg.mode == "max"
+    # threshold-free monitors: BCE (whose probabilities give the prior) on the log-loss,
+    # nnPU on AUROC
+    monitor, mode = ("val/loss", "min") if loss == "bce" else ("val/auroc", "max")
+    assert (cfg.monitor, cfg.mode) == (monitor, mode)
+    assert cfg.callbacks.early_stopping.monitor == monitor
     assert cfg.callbacks.early_stopping.patience == 10
-    assert cfg.callbacks.model_checkpoint.monitor == "val/recall"
-    assert cfg.callbacks.model_checkpoint.filename == (
-        "best_model-epoch={epoch:02d}-val_recall={val/recall:.4f}"
-    )
+    assert cfg.callbacks.model_checkpoint.monitor == monitor
+    assert cfg.callbacks.model_checkpoint.filename == "best"
+    assert cfg.callbacks.last_checkpoint.filename == "last"
     assert cfg.data._target_.endswith("SpectraDataModule")
 
 

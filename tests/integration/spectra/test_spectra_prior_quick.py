@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import torch
 from spectra_runs import QUIET, best_checkpoint, train_experiment
 
 from trainlab.pipelines.pu_prior import compare_with_truth
@@ -24,10 +25,14 @@ def test_compare_with_truth_reports_errors():
 
 def test_prior_and_predict_from_one_bce_checkpoint(run_cli, log_dir, tmp_path, capsys):
     data = tmp_path / "data"
-    run_dir, _ = train_experiment(
+    run_dir, metrics = train_experiment(
         run_cli, log_dir, "bce_pos", data, "trainer.max_epochs=1", "data.synthetic.n_train=400"
     )
     ckpt = best_checkpoint(run_dir)
+    # best.ckpt says which epoch it is and its score (no longer in the file name)
+    meta = torch.load(ckpt, weights_only=True)["trainlab"]
+    assert (meta["epoch"], meta["monitor"]) == (0, "val/loss")
+    assert meta["score"] == pytest.approx(metrics["val/loss"])
     # one short epoch leaves the classifier near chance (AUROC 0.59 measured), which `trainlab
     # prior` refuses; this test is about the files, so it forces them (test_pu_priors: refusal)
     forced = "force=true"

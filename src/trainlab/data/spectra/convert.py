@@ -3,7 +3,9 @@
 Every input file is read and checked completely before anything is written; each good file is
 then appended as its own Lance version, so a file that fails leaves every earlier file's rows in
 place. Files whose name is already in the table are skipped, which makes a rerun after a fix
-safe. Each MS2 scan becomes one row holding the preceding MS1 scan of the same polarity.
+safe. Each MS2 scan becomes one row holding the MS1 scan its precursor was selected from
+(:mod:`trainlab.data.spectra.pairing`); labels come from a label column, a CSV of identified
+scans or search-engine identification files (:mod:`trainlab.data.spectra.identifications`).
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer, raw_settings
-from trainlab.data.spectra.scans import Scan, filter_peaks, parse_label, read_mgf, read_mzml
-from trainlab.data.spectra.schema import N_INSTRUMENT_SETTINGS, SPECTRA_SCHEMA, RowProblem
+from trainlab.data.spectra.convert_checks import check_rows, constant_settings
+from trainlab.data.spectra.identifications import IdentificationLinker
+from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer
+from trainlab.data.spectra.pairing import compact, pair_scans
+from trainlab.data.spectra.rows import RowBuilder
+from trainlab.data.spectra.scans import Scan, read_mgf, read_mzml
+from trainlab.data.spectra.schema import SPECTRA_SCHEMA, RowProblem
 from trainlab.data.spectra.store import (
     conform,
     find_problems,
@@ -43,9 +49,18 @@ class FileResult:
     path: Path
     status: str = "pending"  # written | rejected | already present | no MS2 scans
     rows: int = 0
+    labelled: int = 0
     problems: list[str] = field(default_factory=list)
+    # how MS2 scans were paired with MS1 scans, and the plausibility checks of the rows
+    pairing: dict = field(default_factory=dict)
+    checks: dict = field(default_factory=dict)
     table: pa.Table | None = None
     raw_settings: np.ndarray | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Signs of a wrong pairing or odd settings (the file is still written)."""
+        return self.checks.get("warnings", [])
 
 
 @dataclass
@@ -56,6 +71,10 @@ class ConvertReport:
     table: str
     files: list[FileResult]
     standardization: Path | None = None
+    # per identification file: PSMs read, passing the filter, matched / unmatched / ambiguous
+    identifications: list[dict] = field(default_factory=list)
+    # numeric settings with one value over every row written (they carry no information)
+    constant_settings: list[str] = field(default_factory=list)
 
     @property
     def rows_written(self) -> int:
@@ -69,9 +88,16 @@ class ConvertReport:
 
     def summary(self) -> str:
         """Human-readable lines: one per file, then the total."""
-        lines = [f"{f.path}: {f.status}, {f.rows} rows" for f in self.files]
+        lines = [f"{f.path}: {f.status}, {f.rows} rows ({f.labelled} labelled)" for f in self.files]
         for f in self.files:
             lines += [f"  {problem}" for problem in f.problems]
+            lines += [f"  warning: {w}" for w in f.warnings]
+        for ids in self.identifications:
+            lines.append(
+                f"{ids['path']}: {ids['passing']} PSMs pass ({ids['filter']}), "
+                f"{ids['matched']} matched, {ids['unmatched']} unmatched, "
+                f"{ids['ambiguous']} ambiguous"
+            )
         lines.append(f"{self.rows_written} rows written to {table_uri(self.root, self.table)}")
         return "\n".join(lines)
 
@@ -122,9 +148,13 @@ def convert_files(
     *,
     label_column: str | None = None,
     labels_csv: str | Path | None = None,
+    identifications: Iterable[str | Path] | None = None,
+    identification_filter: dict | None = None,
+    identification_matching: dict | None = None,
     dataset_id: str | None = None,
     on_bad_row: str = "error",
     standardization: str | Path | None = None,
+    max_seconds_since_ms1: float = 30.0,
 ) -> ConvertReport:
     """Convert MGF/mzML ``paths`` and append them to ``<root>/<table>``.
 
@@ -134,33 +164,62 @@ def convert_files(
         table: ``train_data``, ``validation_data`` or ``test_<n>``.
         label_column: MGF parameter or mzML userParam holding 1 (identified) / 0.
         labels_csv: CSV of identified scans (see :func:`load_identified_scans`).
+        identifications: idXML, mzIdentML, pepXML or mzTab files; scans with a target PSM
+            passing ``identification_filter`` are labelled 1 with the peptide as compound name.
+        identification_filter: see :class:`~trainlab.data.spectra.identifications.PsmFilter`.
+        identification_matching: see
+            :class:`~trainlab.data.spectra.identifications.MatchTolerance`.
         dataset_id: value of the ``dataset_id`` column; default the file's folder name.
         on_bad_row: ``error`` rejects a file with any bad row; ``skip`` drops bad rows and
             lists them in the report.
         standardization: instrument statistics JSON to use instead of
             ``<root>/instrument_standardization.json`` (fitted on the first conversion).
+        max_seconds_since_ms1: rows further from their MS1 scan are flagged in the report.
     """
-    if label_column and labels_csv:
-        raise DataError("give label_column or labels_csv, not both")
+    identifications = list(identifications or [])
+    given = [
+        n
+        for n, v in (
+            ("label_column", label_column),
+            ("labels_csv", labels_csv),
+            ("identifications", identifications),
+        )
+        if v
+    ]
+    if len(given) > 1:
+        raise DataError(f"give one source of labels, not both {' and '.join(given)}")
     if on_bad_row not in BAD_ROW_POLICIES:
         raise DataError(f"on_bad_row={on_bad_row!r} is not one of {BAD_ROW_POLICIES}")
     root = Path(root)
+    paths = [Path(p) for p in paths]
     table_uri(root, table)  # check the name before reading any file
     identified = load_identified_scans(labels_csv) if labels_csv else None
+    linker = (
+        IdentificationLinker(identifications, paths, identification_filter, identification_matching)
+        if identifications
+        else None
+    )
     present = _files_in_table(root, table)
     results = []
-    for path in map(Path, paths):
+    for path in paths:
         result = FileResult(path)
         if path.name in present:
             result.status = "already present"
         else:
-            _read_file(result, identified, label_column, dataset_id, on_bad_row)
+            labels = _Labels(identified, linker, label_column)
+            _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
+        if linker is not None and result.status != "pending":
+            linker.skip(path, f"spectra file {result.status}")
         results.append(result)
     report = ConvertReport(root, table, results)
+    if linker is not None:
+        report.identifications = linker.reports()
     good = [r for r in results if r.status == "pending"]
     if not good:
         return report
-    report.standardization, standardizer = _standardizer(root, standardization, good)
+    everything = np.concatenate([r.raw_settings for r in good])
+    report.constant_settings = constant_settings(everything)
+    report.standardization, standardizer = _standardizer(root, standardization, everything)
     for result in good:
         settings = standardizer.transform(result.raw_settings)
         rows = result.table.set_column(
@@ -173,6 +232,30 @@ def convert_files(
     return report
 
 
+@dataclass
+class _Labels:
+    """Where one conversion's labels come from: a labels CSV, identification files or a
+    label column (None of them: every row is unlabeled)."""
+
+    csv: dict | None
+    linker: IdentificationLinker | None
+    column: str | None
+
+    def identified(self, path: Path, scans: list[Scan]) -> dict[int, str] | None:
+        """File position of each identified MS2 scan -> compound name; None: label column."""
+        ms2 = [s for s in scans if s.ms_level == 2]
+        if self.linker is not None:
+            return self.linker.identified(path, ms2)
+        if self.csv is not None:
+            stem = _stem(path.name)
+            return {
+                s.position: self.csv[(stem, s.scan_number)]
+                for s in ms2
+                if (stem, s.scan_number) in self.csv
+            }
+        return None if self.column else {}
+
+
 def _files_in_table(root: Path, table: str) -> set[str]:
     try:
         dataset = open_spectra(root, table)
@@ -183,23 +266,23 @@ def _files_in_table(root: Path, table: str) -> set[str]:
 
 
 def _standardizer(
-    root: Path, given: str | Path | None, good: list[FileResult]
+    root: Path, given: str | Path | None, raw: np.ndarray
 ) -> tuple[Path, Standardizer]:
     if given is not None:
         return Path(given), Standardizer.load(given)
     path = root / STANDARDIZATION_FILE
     if path.exists():
         return path, Standardizer.load(path)
-    standardizer = Standardizer.fit(np.concatenate([r.raw_settings for r in good]))
+    standardizer = Standardizer.fit(raw)
     return standardizer.save(path), standardizer
 
 
 def _read_file(
     result: FileResult,
-    identified: dict | None,
-    label_column: str | None,
+    labels: _Labels,
     dataset_id: str | None,
     on_bad_row: str,
+    max_seconds_since_ms1: float,
 ) -> None:
     path = result.path
     reader = READERS.get(path.suffix.lower())
@@ -211,16 +294,22 @@ def _read_file(
         result.status = "rejected"
         result.problems.append(f"{path}: no such file")
         return
-    builder = _RowBuilder(path, identified, dataset_id or path.resolve().parent.name)
+    scans: list[Scan] = []
     position = 0
     try:
-        for scan in reader(path, label_column):
+        for scan in reader(path, labels.column):
             position = scan.position + 1
-            builder.add(scan)
+            scans.append(compact(scan))
     except Exception as err:  # a parser error anywhere in the file rejects the whole file
         result.status = "rejected"
         result.problems.append(f"{path}: cannot read spectrum #{position} ({err})")
         return
+    pairs, result.pairing = pair_scans(scans)
+    builder = RowBuilder(
+        path, dataset_id or path.resolve().parent.name, labels.identified(path, scans)
+    )
+    for pair in pairs:
+        builder.add(pair)
     rows, raw, positions, problems = builder.finish()
     bad = {p.position for p in problems}
     if rows.num_rows:
@@ -246,135 +335,11 @@ def _read_file(
             "'ms level' 2 in mzML) or leave it out of inputs"
         )
         return
+    result.checks = check_rows(
+        raw, rows.column("ms1_scan_number").to_pylist(), result.pairing, max_seconds_since_ms1
+    )
     result.table, result.raw_settings, result.rows = rows, raw, rows.num_rows
-
-
-class _RowBuilder:
-    """Pairs each MS2 scan with the latest MS1 scan of its polarity and collects rows."""
-
-    def __init__(self, path: Path, identified: dict | None, dataset_id: str) -> None:
-        self.path, self.identified, self.dataset_id = path, identified, dataset_id
-        self.stem = _stem(path.name)
-        self.last_ms1: dict[int | None, Scan] = {}
-        self.columns: dict[str, list] = {name: [] for name in SPECTRA_SCHEMA.names}
-        self.raw: list[np.ndarray] = []
-        self.positions: list[int] = []
-        self.problems: list[RowProblem] = []
-
-    def add(self, scan: Scan) -> None:
-        if scan.ms_level == 1:
-            self.last_ms1[scan.polarity] = scan
-            self.last_ms1[None] = scan
-        elif scan.ms_level == 2:
-            self._add_ms2(scan)
-
-    def _problem(self, scan: Scan, column: str, message: str) -> None:
-        self.problems.append(
-            RowProblem(scan.position, column, f"scan {scan.scan_number}: {message}")
-        )
-
-    def _add_ms2(self, scan: Scan) -> None:
-        ms1 = self.last_ms1.get(scan.polarity)
-        polarity = scan.polarity if scan.polarity is not None else getattr(ms1, "polarity", None)
-        label, compound = self._label(scan)
-        if ms1 is None:
-            return self._problem(scan, "mz_array", "no MS1 scan of its polarity before it")
-        if polarity is None:
-            return self._problem(scan, "instrument_settings", "polarity is not given")
-        if scan.precursor_mz is None:
-            return self._problem(scan, "precursor_mz", "precursor m/z is not given")
-        if label is None:
-            return self._problem(scan, "label", f"{scan.label!r} is not 1/0 or true/false")
-        mz, intensity = filter_peaks(ms1.mz, ms1.intensity)
-        raw = _settings(ms1, scan, polarity)
-        self.raw.append(raw)
-        self.positions.append(scan.position)
-        values = {
-            "ms1_scan_number": ms1.scan_number,
-            "ms2_scan_number": scan.scan_number,
-            "mz_array": mz,
-            "intensity_array": intensity,
-            # standardised when written; the raw one-hot part lets the rows be checked now
-            "instrument_settings": np.nan_to_num(raw).astype(np.float32),
-            "precursor_mz": scan.precursor_mz,
-            "label": label,
-            "compound_name": compound,
-            "source_file": self.path.name,
-            "dataset_id": self.dataset_id,
-            "mzml_filepath": scan.mzml_filepath or str(self.path.resolve()),
-        }
-        for name, value in values.items():
-            self.columns[name].append(value)
-
-    def _label(self, scan: Scan) -> tuple[float | None, str]:
-        if self.identified is not None:
-            key = (self.stem, scan.scan_number)
-            if key in self.identified:
-                return 1.0, self.identified[key] or scan.compound_name or ""
-            return 0.0, scan.compound_name or ""
-        if scan.label is None:
-            return 0.0, scan.compound_name or ""
-        return parse_label(scan.label), scan.compound_name or ""
-
-    def finish(self) -> tuple[pa.Table, np.ndarray, list[int], list[RowProblem]]:
-        arrays = [
-            pa.array(
-                [np.asarray(v) for v in self.columns[f.name]]
-                if pa.types.is_list(f.type)
-                else self.columns[f.name],
-                type=f.type,
-            )
-            for f in SPECTRA_SCHEMA
-        ]
-        raw = np.stack(self.raw) if self.raw else np.zeros((0, N_INSTRUMENT_SETTINGS))
-        return (
-            pa.Table.from_arrays(arrays, schema=SPECTRA_SCHEMA),
-            raw,
-            self.positions,
-            self.problems,
-        )
-
-
-def _log10(value: float | None) -> float | None:
-    return float(np.log10(value)) if value is not None and value > 0 else None
-
-
-def _settings(ms1: Scan, ms2: Scan, polarity: int) -> np.ndarray:
-    raw_intensity = ms1.intensity[np.isfinite(ms1.intensity)]
-    tic = ms1.total_ion_current or (float(raw_intensity.sum()) if len(raw_intensity) else None)
-    bpi = ms1.base_peak_intensity or (float(raw_intensity.max()) if len(raw_intensity) else None)
-    seconds = None
-    if ms1.retention_time_s is not None and ms2.retention_time_s is not None:
-        seconds = ms2.retention_time_s - ms1.retention_time_s
-    numeric = {
-        "ms1_retention_time_min": None
-        if ms1.retention_time_s is None
-        else ms1.retention_time_s / 60.0,
-        "ms1_injection_time_ms": ms1.injection_time_ms,
-        "ms1_log10_total_ion_current": _log10(tic),
-        "ms1_log10_base_peak_intensity": _log10(bpi),
-        "ms1_scan_window_lower_mz": ms1.window_lower,
-        "ms1_scan_window_upper_mz": ms1.window_upper,
-        "ms1_log10_peak_count": float(np.log10(1 + len(ms1.mz))),
-        "ms2_injection_time_ms": ms2.injection_time_ms,
-        "ms2_collision_energy": ms2.collision_energy,
-        "isolation_window_width": ms2.isolation_width,
-        "precursor_charge": ms2.precursor_charge,
-        "precursor_log10_intensity": _log10(ms2.precursor_intensity),
-        "scans_since_ms1": ms2.scan_number - ms1.scan_number,
-        "seconds_since_ms1": seconds,
-    }
-    categorical = {
-        "polarity": "positive" if polarity == 1 else "negative",
-        "activation": ms2.activation if ms2.activation in ("cid", "hcd") else None,
-        "ms1_spectrum_type": ms1.spectrum_type
-        if ms1.spectrum_type in ("centroid", "profile")
-        else None,
-        "ms2_spectrum_type": ms2.spectrum_type
-        if ms2.spectrum_type in ("centroid", "profile")
-        else None,
-    }
-    return raw_settings(numeric, categorical)
+    result.labelled = int(pc.sum(rows.column("label")).as_py() or 0)
 
 
 def iter_supported(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -1,7 +1,11 @@
 """Scans read from MGF and mzML files (pyteomics) into one plain record type.
 
-mzML gives everything from its cvParams. MGF entries use these parameters (case-insensitive):
-``MSLEVEL`` (default 2), ``SCANS`` (else ``scan=N`` in ``TITLE``, else the entry's position + 1),
+mzML gives everything from its cvParams; scan numbers come from the nativeID
+(:mod:`trainlab.data.spectra.native_ids`), else the spectrum's index + 1, and the precursor's
+``spectrumRef`` names the MS1 scan it was selected from. MGF entries use these parameters
+(case-insensitive): ``MSLEVEL`` (default 2), ``SCANS`` (else the scan in ``TITLE``: a
+``NativeID:"..."`` part, ``scan=N`` or a TPP ``base.start.end.charge`` title, else the entry's
+position + 1),
 ``PEPMASS``, ``CHARGE``, ``IONMODE`` or ``POLARITY`` (else the sign of ``CHARGE``),
 ``RTINSECONDS``, ``ION_INJECTION_TIME``, ``COLLISION_ENERGY``, ``ACTIVATION`` (CID or HCD),
 ``ISOLATION_WIDTH``, ``SPECTRUM_TYPE`` (centroid or profile), ``SCAN_WINDOW_LOWER``,
@@ -10,16 +14,20 @@ mzML gives everything from its cvParams. MGF entries use these parameters (case-
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trainlab.data.spectra.native_ids import (
+    NativeId,
+    native_id_in_title,
+    parse_native_id,
+    scan_from_title,
+)
 from trainlab.data.spectra.schema import MAX_PEAKS, MIN_RELATIVE_INTENSITY, NEGATIVE, POSITIVE
 
-_SCAN_IN_ID = re.compile(r"scan=(\d+)")
 _TRUE = {"1", "1.0", "true", "yes", "y", "identified", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "unlabeled", "unlabelled", "f", ""}
 
@@ -50,6 +58,14 @@ class Scan:
     label: str | None = None
     compound_name: str | None = None
     mzml_filepath: str | None = None
+    # the spectrum's own identifier (mzML nativeID, MGF NativeID in the title)
+    native_id: str | None = None
+    # the precursor's spectrumRef: the nativeID of the MS1 scan it was selected from
+    precursor_ref: str | None = None
+    # whether scan_number counts acquisitions over the file (Thermo/scan=/spectrum= forms)
+    number_ordered: bool = False
+    # peaks in the raw spectrum (set when the peaks are filtered or dropped)
+    peak_count: int | None = None
 
 
 def filter_peaks(
@@ -103,14 +119,11 @@ def _float(value: object) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _scan_number(text: str | None, position: int) -> int:
-    if text:
-        match = _SCAN_IN_ID.search(str(text))
-        if match:
-            return int(match.group(1))
-        if str(text).strip().isdigit():
-            return int(str(text).strip())
-    return position + 1
+def _scan_number(parsed: NativeId | None, position: int) -> tuple[int, bool]:
+    """(scan number, whether it counts acquisitions); position + 1 when the id has none."""
+    if parsed is not None and parsed.number is not None:
+        return parsed.number, parsed.acquisition_ordered
+    return position + 1, False
 
 
 def read_mzml(path: str | Path, label_column: str | None = None) -> Iterator[Scan]:
@@ -152,9 +165,14 @@ def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
     elif "collision-induced dissociation" in activation:
         kind = "cid"
     charge = _float(ion.get("charge state"))
+    native_id = spectrum.get("id")
+    number, ordered = _scan_number(parse_native_id(native_id), int(spectrum.get("index", position)))
     return Scan(
         position=position,
-        scan_number=_scan_number(spectrum.get("id"), int(spectrum.get("index", position))),
+        scan_number=number,
+        number_ordered=ordered,
+        native_id=None if native_id is None else str(native_id),
+        precursor_ref=precursor.get("spectrumRef"),
         ms_level=int(spectrum.get("ms level", 1)),
         mz=np.asarray(spectrum.get("m/z array", []), dtype=np.float64),
         intensity=np.asarray(spectrum.get("intensity array", []), dtype=np.float64),
@@ -209,9 +227,14 @@ def _mgf_scan(entry: dict, params: dict, position: int, label_key: str | None) -
     activation = str(params.get("activation", "")).strip().lower() or None
     spectrum_type = str(params.get("spectrum_type", "")).strip().lower() or None
     scans = params.get("scans")
+    title = params.get("title")
+    parsed = parse_native_id(scans) if scans else scan_from_title(title)
+    number, ordered = _scan_number(parsed, position)
     return Scan(
         position=position,
-        scan_number=_scan_number(scans if scans else params.get("title"), position),
+        scan_number=number,
+        number_ordered=ordered,
+        native_id=native_id_in_title(title),
         ms_level=int(_float(params.get("mslevel")) or 2),
         mz=np.asarray(entry.get("m/z array", []), dtype=np.float64),
         intensity=np.asarray(entry.get("intensity array", []), dtype=np.float64),

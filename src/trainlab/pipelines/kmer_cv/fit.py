@@ -132,7 +132,7 @@ def fit_rows(
 ) -> FitResult:
     """Train on `train`, select the epoch on `val`, optionally test the best epoch on `test`.
 
-    With `checkpoint_dir`, the best epoch is saved as `best_model.ckpt` carrying the config and
+    With `checkpoint_dir`, the best epoch is saved as `best.ckpt` carrying the config and
     data spec (so `trainlab predict` rebuilds it); the test fold is never used to choose it.
     With `lean` (search trials: no checkpoint, no test), the fit runs in the lean Fabric loop
     of `trainlab.core.lean_fit` when the trainer config allows it, else through the Trainer.
@@ -162,14 +162,14 @@ def fit_rows(
     if checkpoint_dir is not None:
         checkpoint = ModelCheckpoint(
             dirpath=str(checkpoint_dir),
-            filename="best_model",
+            filename="best",
             monitor=monitor.key,
             mode=monitor.mode,
             save_top_k=1,
             auto_insert_metric_name=False,
             enable_version_counter=False,
         )
-        callbacks += [checkpoint, CheckpointMetadata(as_plain(cfg), spec)]
+        callbacks += [checkpoint, CheckpointMetadata(as_plain(cfg), spec, monitor=monitor.key)]
     with tempfile.TemporaryDirectory(prefix="trainlab_fit_") as scratch:
         trainer = build_trainer(
             {},

@@ -53,14 +53,75 @@ def _binary(values, accession: str, name: str) -> str:
     )
 
 
-def _spectrum(index: int, s: dict, label_param: str | None) -> str:
+THERMO_ID = "controllerType=0 controllerNumber=1 scan={scan}"
+
+
+def acquisition(cycles: int = 4, per_cycle: int = 3, seconds_per_scan: float = 0.4) -> list[dict]:
+    """A small DDA run in acquisition order: each cycle one MS1 scan, then ``per_cycle`` MS2
+    scans whose precursors are peaks of that MS1 scan (distinct m/z, increasing times)."""
+    scans, number, seconds = [], 1, 60.0
+    for cycle in range(cycles):
+        peaks = [300.0 + 50 * k + 7.3 * cycle for k in range(per_cycle)]
+        intensity = [100.0 * (k + 1) + 10 * cycle for k in range(per_cycle)]
+        scans.append(ms1(number, peaks, intensity, rt_min=seconds / 60.0))
+        first = number
+        for precursor in peaks:
+            number, seconds = number + 1, seconds + seconds_per_scan
+            scan = ms2(number, precursor, rt_min=seconds / 60.0)
+            scan["ms1"] = first
+            scans.append(scan)
+        number, seconds = number + 1, seconds + seconds_per_scan
+    return scans
+
+
+def dda_run(cycles: int, per_cycle: int = 6, seed: int = 0, run: str = "run") -> list[dict]:
+    """A simulated DDA run with a learnable label: each MS1 scan has 20-60 peaks, its most
+    intense peaks are selected for MS2, and an MS2 scan is identified (``s["peptide"]``) with a
+    probability rising with its precursor's intensity and charge 2 (about 8 % of scans).
+
+    Real search results depend on far more than this; the point is a signal that a model can
+    find in the converted rows (precursor intensity and charge), so that training curves mean
+    something.
+    """
+    rng = np.random.default_rng(seed)
+    scans, number, seconds = [], 1, 60.0
+    for _ in range(cycles):
+        n = int(rng.integers(20, 60))
+        mz = np.sort(rng.uniform(350, 1200, n)).round(4)
+        intensity = rng.lognormal(10, 1.5, n).round(1)
+        scans.append(ms1(number, mz.tolist(), intensity.tolist(), rt_min=seconds / 60))
+        first = number
+        for k in np.argsort(-intensity)[:per_cycle]:
+            number, seconds = number + 1, seconds + float(rng.uniform(0.05, 0.3))
+            charge = int(rng.choice([1, 2, 3], p=[0.2, 0.5, 0.3]))
+            logit = 1.6 * (np.log10(intensity[k]) - 5.2) + (1.5 if charge == 2 else -1.0)
+            scan = ms2(number, float(mz[k]), rt_min=seconds / 60)
+            scan.update(
+                ms1=first,
+                charge=charge,
+                precursor_intensity=float(intensity[k]),
+                peptide=f"{run.upper()}PEP{number}K"
+                if rng.random() < 1 / (1 + np.exp(-(logit - 3.6)))
+                else None,
+            )
+            scans.append(scan)
+        number, seconds = number + 1, seconds + float(rng.uniform(0.3, 0.6))
+    return scans
+
+
+def ms1_first(scans: list[dict]) -> list[dict]:
+    """The same scans stored as some converters write them: every MS1 first, then the MS2."""
+    return [s for s in scans if s["level"] == 1] + [s for s in scans if s["level"] == 2]
+
+
+def _spectrum(index: int, s: dict, label_param: str | None, id_format: str, refs: bool) -> str:
     pol = (
         '<cvParam cvRef="MS" accession="MS:1000130" name="positive scan" value=""/>'
         if s["polarity"] == "positive"
         else '<cvParam cvRef="MS" accession="MS:1000129" name="negative scan" value=""/>'
     )
     parts = [
-        f'<spectrum index="{index}" id="controllerType=0 controllerNumber=1 scan={s["scan"]}" '
+        f'<spectrum index="{index}" id="{id_format.format(scan=s["scan"], index=index)}" '
         f'defaultArrayLength="{len(s["mz"])}">',
         f'<cvParam cvRef="MS" accession="MS:1000511" name="ms level" value="{s["level"]}"/>',
         pol,
@@ -81,8 +142,13 @@ def _spectrum(index: int, s: dict, label_param: str | None) -> str:
     )
     if s["level"] == 2 and s["precursor"] is not None:
         parts.append(
-            '<precursorList count="1"><precursor>'
-            "<isolationWindow>"
+            '<precursorList count="1">'
+            + (
+                f'<precursor spectrumRef="{id_format.format(scan=s["ms1"], index=-1)}">'
+                if refs and s.get("ms1") is not None
+                else "<precursor>"
+            )
+            + "<isolationWindow>"
             f'<cvParam cvRef="MS" accession="MS:1000827" name="isolation window target m/z" '
             f'value="{s["precursor"]}"/>'
             '<cvParam cvRef="MS" accession="MS:1000828" name="isolation window lower offset" '
@@ -92,8 +158,10 @@ def _spectrum(index: int, s: dict, label_param: str | None) -> str:
             '<selectedIonList count="1"><selectedIon>'
             f'<cvParam cvRef="MS" accession="MS:1000744" name="selected ion m/z" '
             f'value="{s["precursor"]}"/>'
-            '<cvParam cvRef="MS" accession="MS:1000041" name="charge state" value="1"/>'
-            '<cvParam cvRef="MS" accession="MS:1000042" name="peak intensity" value="1000"/>'
+            '<cvParam cvRef="MS" accession="MS:1000041" name="charge state" '
+            f'value="{s.get("charge", 1)}"/>'
+            '<cvParam cvRef="MS" accession="MS:1000042" name="peak intensity" '
+            f'value="{s.get("precursor_intensity", 1000)}"/>'
             "</selectedIon></selectedIonList>"
             '<activation><cvParam cvRef="MS" accession="MS:1000422" '
             'name="beam-type collision-induced dissociation" value=""/>'
@@ -109,9 +177,19 @@ def _spectrum(index: int, s: dict, label_param: str | None) -> str:
     return "".join(parts)
 
 
-def write_mzml(path: Path, scans: list[dict], label_param: str | None = None) -> Path:
-    """Write ``scans`` as a minimal valid mzML file."""
-    body = "\n".join(_spectrum(i, s, label_param) for i, s in enumerate(scans))
+def write_mzml(
+    path: Path,
+    scans: list[dict],
+    label_param: str | None = None,
+    id_format: str = THERMO_ID,
+    refs: bool = False,
+) -> Path:
+    """Write ``scans`` as a minimal valid mzML file (hand-written, following mzML 1.1).
+
+    ``id_format`` makes each nativeID from ``{scan}`` and ``{index}``; with ``refs`` each MS2
+    precursor names its MS1 scan (``scan["ms1"]``) in ``spectrumRef`` (forms with ``{scan}``).
+    """
+    body = "\n".join(_spectrum(i, s, label_param, id_format, refs) for i, s in enumerate(scans))
     path.write_text(
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<mzML xmlns="http://psi.hupo.org/ms/mzml" version="1.1.0">'

@@ -108,7 +108,7 @@ def test_bad_file_is_reported_and_earlier_rows_stay(tmp_path):
 def test_bad_rows_reject_the_file_with_positions_or_are_skipped(tmp_path):
     root = tmp_path / "root"
     scans = run_scans(label_two="maybe")
-    scans.insert(0, ms2(7, 300.0))  # position 0: no MS1 before it
+    scans.insert(0, ms2(7, 300.0, rt_min=0.5))  # position 0: acquired before any MS1 scan
     scans[3]["precursor"] = None  # position 3 = scan 3: no precursor m/z
     path = write_mgf(tmp_path / "bad_rows.mgf", scans)
     report = convert_files([path], root, label_column="LABEL")
@@ -136,7 +136,7 @@ def test_rerun_skips_files_already_in_the_table(tmp_path):
 
 
 def test_conflicting_options_are_refused(tmp_path):
-    with pytest.raises(DataError, match="not both"):
+    with pytest.raises(DataError, match="not both label_column and labels_csv"):
         convert_files([], tmp_path, label_column="L", labels_csv="x.csv")
     with pytest.raises(DataError, match="on_bad_row"):
         convert_files([], tmp_path, on_bad_row="ignore")
