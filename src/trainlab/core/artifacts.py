@@ -95,6 +95,11 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     ]
     for key, value in sorted((summary.get("metrics") or {}).items()):
         lines.append(f"  {key}: {_fmt(value)}")
+    from trainlab.core.baselines import format_baselines
+
+    lines += format_baselines(
+        summary.get("baselines"), summary.get("metrics") or {}, summary.get("duration_s")
+    )
     return atomic_write_text(run_dir / "summary.txt", "\n".join(lines) + "\n")
 
 

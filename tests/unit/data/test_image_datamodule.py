@@ -20,6 +20,8 @@ def test_reads_the_fold_and_normalises(digits_dir: Path) -> None:
         "num_classes": 10,
         "in_channels": 1,
         "image_size": 8,
+        "mean": [0.3],
+        "std": [0.4],
     }
     sizes = {name: len(ds) for name, ds in dm.datasets.items()}
     assert sizes["test"] == 270 and sizes["train"] + sizes["val"] == 1797 - 270
