@@ -202,3 +202,13 @@ def run_baselines(cfg: Any, run_dir: Path, model: Any, datamodule: Any) -> dict[
     block = compute_baselines(cfg.get("baselines"), datamodule, threshold=model_threshold(model))
     write_baselines(run_dir, block)
     return block
+
+
+def beside_model(
+    block: dict[str, Any] | None, model_metrics: dict[str, float]
+) -> dict[str, Any] | None:
+    """The block with the model's own values of the same metric keys under ``model``."""
+    if block is None:
+        return None
+    keys = dict.fromkeys(k for scores in block["scores"].values() for k in scores)
+    return {**block, "model": {k: model_metrics[k] for k in keys if k in model_metrics}}

@@ -101,9 +101,7 @@ def classification_baselines(
                 result.notes.append(f"{task}: one class in the training rows, linear = majority")
                 predictions[LINEAR] = predictions[MAJORITY]
             else:
-                probs = fit_predict_linear(
-                    x_train[train_keep], ytr, x_test[test_keep], settings
-                )
+                probs = fit_predict_linear(x_train[train_keep], ytr, x_test[test_keep], settings)
                 predictions[LINEAR] = seen[probs.argmax(axis=1)]
         for name, predicted in predictions.items():
             confmat = np.zeros((len(classes), len(classes)), dtype=np.int64)

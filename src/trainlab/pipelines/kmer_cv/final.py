@@ -22,6 +22,7 @@ from trainlab.pipelines.kmer_cv.aggregate import (
     table_markdown,
     table_text,
 )
+from trainlab.pipelines.kmer_cv.baselines import add_baseline_columns, baselines_by_fold_markdown
 from trainlab.pipelines.kmer_cv.fit import MONITOR, fit_rows, fit_seed
 from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
@@ -46,7 +47,9 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         )
     best = aggregate_best_params([r["best_params"] for r in records])
     aggregated = aggregate_metrics([r["test_metrics"] for r in records])
-    rows = results_table(aggregated)
+    rows = add_baseline_columns(results_table(aggregated), records)
+    if by_fold := baselines_by_fold_markdown(records):
+        atomic_write_text(results_dir / "baselines_by_fold.md", by_fold)
     atomic_write_json(results_dir / "best_hyperparameters.json", best)
     atomic_write_json(results_dir / "aggregated_results.json", aggregated)
     atomic_write_text(results_dir / "results_table.md", table_markdown(rows))
