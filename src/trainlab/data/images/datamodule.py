@@ -285,10 +285,11 @@ class ImageFolderDataModule(L.LightningDataModule):
         transform = self.train_transform if training else self.eval_transform
         return transform(images), targets
 
-    def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
-        """Predict on an image file, a folder of images, or a split file."""
-        self.classes = list(spec["tasks"]["label"])
-        # the size, channels and normalisation the model was trained with, not re-derived here
+    def use_trained_spec(self, spec: dict[str, Any]) -> None:
+        """Take the size, channels and normalisation a checkpoint was trained with.
+
+        Evaluating or predicting must not re-derive them from whatever data is at hand.
+        """
         self.image_size = spec.get("image_size") or self.image_size
         self.channels = spec.get("in_channels") or self.channels
         if "mean" in spec:
@@ -296,6 +297,11 @@ class ImageFolderDataModule(L.LightningDataModule):
         elif self.mean is None:  # checkpoints written before spec carried them
             self.mean, self.std = [0.5] * self.channels, [0.5] * self.channels
         self._make_transforms()
+
+    def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
+        """Predict on an image file, a folder of images, or a split file."""
+        self.classes = list(spec["tasks"]["label"])
+        self.use_trained_spec(spec)
         path = Path(input_path)
         if path.is_file() and path.suffix == ".txt":
             entries = [
