@@ -33,7 +33,8 @@ def test_experiment_runs_a_fast_dev_run(
     experiment: str, run_cli, shared_data_dir: Path, monkeypatch: pytest.MonkeyPatch, log_dir
 ) -> None:
     monkeypatch.setenv("TRAINLAB_DATA_DIR", str(shared_data_dir))
-    assert run_cli("train", f"experiment={experiment}", "debug=fdr", *FAST) == 0
+    extra = _user_data_args(experiment, shared_data_dir)
+    assert run_cli("train", f"experiment={experiment}", "debug=fdr", *FAST, *extra) == 0
     runs = list((log_dir / "debug" / "runs").iterdir())
     assert len(runs) == 1
     status = json.loads((runs[0] / "status.json").read_text())
@@ -42,6 +43,20 @@ def test_experiment_runs_a_fast_dev_run(
     assert any(k.startswith("test/") for k in metrics), metrics  # it ran to the test
     assert all(math.isfinite(v) for v in metrics.values() if isinstance(v, float))
     assert "status: finished" in (runs[0] / "summary.txt").read_text()
+
+
+def _user_data_args(experiment: str, data_dir: Path) -> list[str]:
+    """Experiments that train on the user's own data get the embedded digits as that data."""
+    if experiment != "images/folder":
+        return []
+    folder = data_dir / "digits_as_user_folder"
+    if not (folder / "splits").is_dir():
+        from trainlab.data.images.digits import write_digits
+        from trainlab.data.images.split import split_folder
+
+        write_digits(folder)
+        split_folder(folder)
+    return [f"data.data_dir={folder}"]
 
 
 def _models_used_by_experiments() -> set[str]:

@@ -58,6 +58,11 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("trainlab_run_dir", choose_run_dir)
     if not OmegaConf.has_resolver("trainlab_cwd"):
         OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
+    if not OmegaConf.has_resolver("trainlab_basename"):
+        # the last component of a path: an experiment named after its data folder
+        OmegaConf.register_new_resolver(
+            "trainlab_basename", lambda path: Path(str(path)).expanduser().resolve().name
+        )
     if not OmegaConf.has_resolver("trainlab_folder_name"):
         OmegaConf.register_new_resolver("trainlab_folder_name", folder_name)
 

@@ -17,6 +17,7 @@ EVAL_SCHEMA = Schema(
         "trainer": "dict",
         "paths": "dict",
         "extras": "dict",
+        "baselines": "dict | None",
         "run_name": "str | None",
         "resume": "str | None",
         "seed": "int",

@@ -107,6 +107,11 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> Path:
     for title, values in sections:
         lines.append(f"{title}:")
         lines.extend(f"  {key}: {_fmt(value)}" for key, value in sorted(values.items()))
+    from trainlab.core.baselines import format_baselines
+
+    lines += format_baselines(
+        summary.get("baselines"), summary.get("metrics") or {}, summary.get("duration_s")
+    )
     return atomic_write_text(run_dir / "summary.txt", redact_text("\n".join(lines) + "\n"))
 
 

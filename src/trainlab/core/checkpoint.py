@@ -141,4 +141,6 @@ def restore_model(path: str | Path, data_overrides: DictConfig | None = None) ->
 def restore_datamodule(restored: Restored, loader_defaults: dict[str, Any] | None = None) -> Any:
     """The checkpoint's DataModule, set up so its class order matches the trained model."""
     datamodule = build_datamodule(restored.config.data, loader_defaults)
+    if hasattr(datamodule, "use_trained_spec"):  # e.g. image size and normalisation
+        datamodule.use_trained_spec(restored.spec)
     return datamodule

@@ -8,6 +8,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trainlab.core.baselines import beside_model, format_baselines, run_baselines
 from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.evaluation_report import write_evaluation_report
 from trainlab.core.hardware import hardware_report, loader_defaults
@@ -33,9 +34,15 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
     atomic_write_json(run_dir / "metrics.json", {"ckpt_path": str(cfg.ckpt_path), **metrics})
     _write_reports(cfg, run_dir, restored.model, datamodule, None, [], 0)
+    baselines = beside_model(run_baselines(cfg, run_dir, restored.model, datamodule), metrics)
     write_evaluation_report(
-        run_dir, restored.model, datamodule, extra={"ckpt_path": str(cfg.ckpt_path)}
+        run_dir,
+        restored.model,
+        datamodule,
+        extra={"ckpt_path": str(cfg.ckpt_path), "baselines": baselines},
     )
+    if baselines:
+        log.info("%s", "\n".join(format_baselines(baselines, metrics)))
     log.info("evaluation of %s written to %s", cfg.ckpt_path, run_dir)
     return metrics
 

@@ -96,6 +96,7 @@ COMPONENT_KEYS = {
     "logger": "dict | None",
     "paths": "dict",
     "extras": "dict",
+    "baselines": "dict | None",
 }
 
 

@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from trainlab.core import run_lock
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
+from trainlab.core.baselines import run_baselines
 from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
 from trainlab.core.checkpoint import check_resume_checkpoint
@@ -173,7 +174,10 @@ def _fit_and_test(
         return metrics
     if trainer.is_global_zero:
         _write_reports(cfg, run_dir, model, datamodule, best_path, loggers, trainer.global_step)
-        _finish(cfg, run_dir, trainer, history, best_path, metrics, started)
+        baselines = (
+            run_baselines(cfg, run_dir, model, datamodule) if cfg.get("test", True) else None
+        )
+        _finish(cfg, run_dir, trainer, history, best_path, metrics, started, baselines)
     return metrics
 
 
@@ -225,6 +229,7 @@ def _finish(
     best_path: str | None,
     metrics: dict[str, float],
     started: float,
+    baselines: dict[str, Any] | None = None,
 ) -> None:
     best_epoch, best_score = history.best()
     atomic_write_json(run_dir / "metrics.json", metrics)
@@ -244,6 +249,7 @@ def _finish(
             "best_epoch": best_epoch,
             "best_checkpoint": best_path,
             "metrics": metrics,
+            "baselines": baselines,
         },
     )
     log.info(

@@ -2,7 +2,7 @@
 
 Names:
     * built-in, plain torch, torchvision key names: ``list_backbones()`` (resnet18, resnet34,
-      resnet50, mobilenet_v2, efficientnet_b0, small_cnn);
+      resnet50, mobilenet_v2, efficientnet_b0, small_cnn, compact_resnet);
     * ``timm/<name>`` and ``torchvision/<name>`` when those optional libraries import.
 
 Pretrained weights come only from a local file (``weights=/path/resnet18.pth``): a torchvision
@@ -22,7 +22,7 @@ from torch import nn
 from trainlab.errors import ConfigError
 
 # imported for their @register_backbone side effect
-from trainlab.nets import efficientnet, mobilenet, resnet, small_cnn  # noqa: F401
+from trainlab.nets import compact_resnet, efficientnet, mobilenet, resnet, small_cnn  # noqa: F401
 from trainlab.nets.external import create_timm, create_torchvision
 from trainlab.nets.registry import get_backbone_entry, list_backbones, register_backbone
 from trainlab.nets.weights import load_backbone_weights

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from trainlab.data.images.datamodule import ImageFolderDataModule
@@ -20,6 +21,8 @@ def test_reads_the_fold_and_normalises(digits_dir: Path) -> None:
         "num_classes": 10,
         "in_channels": 1,
         "image_size": 8,
+        "mean": [0.3],
+        "std": [0.4],
     }
     sizes = {name: len(ds) for name, ds in dm.datasets.items()}
     assert sizes["test"] == 270 and sizes["train"] + sizes["val"] == 1797 - 270
@@ -67,3 +70,22 @@ def test_normalising_leaves_the_cached_images_alone() -> None:
     out = BatchTransform([0.3], [0.4])(images)
     assert torch.equal(images, before)
     assert torch.allclose(out, (before.float() / 255 - 0.3) / 0.4, atol=1e-6)
+
+
+def test_unset_size_channels_and_statistics_come_from_the_training_split(digits_dir: Path) -> None:
+    dm = ImageFolderDataModule(str(digits_dir), fold=0)
+    dm.setup("fit")
+    assert (dm.image_size, dm.channels) == (8, 1)
+    pixels = dm.datasets["train"].images.double() / 255
+    assert dm.mean == pytest.approx([float(pixels.mean())], abs=1e-6)
+    assert dm.std == pytest.approx([float(pixels.std())], abs=1e-6)
+    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert abs(float(x.mean())) < 0.3  # normalised with the training split's own statistics
+
+
+def test_a_checkpoint_spec_wins_over_the_data_at_hand(digits_dir: Path) -> None:
+    dm = ImageFolderDataModule(str(digits_dir), fold=0)
+    dm.use_trained_spec({"image_size": 6, "in_channels": 3, "mean": [0.1] * 3, "std": [0.2] * 3})
+    dm.setup("test")
+    assert (dm.image_size, dm.channels, dm.mean) == (6, 3, [0.1] * 3)
+    assert dm.datasets["test"].images.shape[1:] == (3, 6, 6)

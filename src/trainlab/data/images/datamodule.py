@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from torch.utils.data import DataLoader, Dataset
 from trainlab.data.images.split import read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 class ImageListDataset(Dataset):
@@ -77,6 +80,16 @@ class ImageListDataset(Dataset):
             return self.images[index], self.targets[index]
         return torch.stack([self._decode(self.paths[i]) for i in indices]), self.targets[index]
 
+    def all_images(self, limit: int | None = None) -> torch.Tensor:
+        """uint8 images (N, C, H, W): all of them, or ``limit`` evenly spaced ones."""
+        if limit is not None and len(self) > limit:
+            index = np.linspace(0, len(self) - 1, limit).round().astype(int).tolist()
+        else:
+            index = list(range(len(self)))
+        if self.images is not None:
+            return self.images[index]
+        return torch.stack([self._decode(self.paths[i]) for i in index])
+
 
 def _keep_batch(batch: Any) -> Any:
     return batch
@@ -85,8 +98,11 @@ def _keep_batch(batch: Any) -> Any:
 class ImageFolderDataModule(L.LightningDataModule):
     """Train/val from ``splits/fold_<k>_{train,val}.txt``, test from ``splits/test.txt``.
 
-    Classes are the sorted names of the class folders seen in the training split. Loader
-    settings left as None are filled from the hardware by the core.
+    Classes are the sorted names of the class folders seen in the training split. Settings
+    left as None come from the training split at setup: ``image_size`` (the median shorter side,
+    at most ``max_image_size``), ``channels`` (3 when any image has colour, else 1), and the
+    per-channel ``mean``/``std``; ``spec()`` carries them into checkpoints. Loader settings left
+    as None are filled from the hardware by the core.
     """
 
     def __init__(
@@ -94,8 +110,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         data_dir: str,
         fold: int = 0,
         batch_size: int = 64,
-        image_size: int = 32,
-        channels: int = 3,
+        image_size: int | None = None,
+        channels: int | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         augment: dict[str, Any] | None = None,
@@ -106,17 +122,24 @@ class ImageFolderDataModule(L.LightningDataModule):
         prefetch_factor: int | None = None,
         seed: int = 42,
         embedded: str | None = None,
+        max_image_size: int = 32,
     ) -> None:
         super().__init__()
-        if channels not in (1, 3):
-            raise DataError(f"data.channels={channels}: use 1 (grayscale) or 3 (RGB)")
+        if channels not in (None, 1, 3):
+            raise DataError(f"data.channels={channels}: use 1 (grayscale), 3 (RGB) or null")
+        for key, value in (("image_size", image_size), ("max_image_size", max_image_size)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise DataError(f"data.{key}={value!r}: use a positive number of pixels")
+        if (mean is None) != (std is None):
+            raise DataError("set both data.mean and data.std, or neither (then both are computed)")
         self.data_dir = Path(data_dir)
         self.fold = fold
         self.batch_size = batch_size
         self.image_size = image_size
         self.channels = channels
-        self.mean = list(mean) if mean is not None else [0.5] * channels
-        self.std = list(std) if std is not None else [0.5] * channels
+        self.max_image_size = max_image_size
+        self.mean = list(mean) if mean is not None else None
+        self.std = list(std) if std is not None else None
         self.augment = AugmentConfig(**(augment or {}))
         self.cache = cache
         self.loader_options = {
@@ -129,8 +152,10 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.embedded = embedded
         self.classes: list[str] = []
         self.datasets: dict[str, ImageListDataset] = {}
-        self.train_transform = BatchTransform(self.mean, self.std, self.augment)
-        self.eval_transform = BatchTransform(self.mean, self.std, None)
+        self.train_transform: BatchTransform | None = None
+        self.eval_transform: BatchTransform | None = None
+        if self.mean is not None:
+            self._make_transforms()
         self._predict_dataset: ImageListDataset | None = None
 
     def prepare_data(self) -> None:
@@ -161,9 +186,35 @@ class ImageFolderDataModule(L.LightningDataModule):
         val = read_split(splits / f"fold_{self.fold}_val.txt", self.data_dir)
         test = read_split(splits / "test.txt", self.data_dir)
         self.classes = sorted({name for _, name in train})
+        if self.image_size is None or self.channels is None:
+            from trainlab.data.images.statistics import inspect_images
+
+            side, channels = inspect_images(self.data_dir, [rel for rel, _ in train])
+            self.image_size = self.image_size or min(side, self.max_image_size)
+            self.channels = self.channels or channels
         options = (self.image_size, self.channels, self.cache)
         for name, entries in (("train", train), ("val", val), ("test", test)):
             self.datasets[name] = ImageListDataset(self.data_dir, entries, self.classes, *options)
+        if self.mean is None:
+            from trainlab.data.images.statistics import STATS_SAMPLE, channel_statistics
+
+            limit = None if self.cache else STATS_SAMPLE
+            self.mean, self.std = channel_statistics(self.datasets["train"].all_images(limit))
+            self._make_transforms()
+        log.info(
+            "images: %d classes, %dx%d, %d channel(s), mean %s, std %s (train %d, val %d, test %d)",
+            len(self.classes),
+            self.image_size,
+            self.image_size,
+            self.channels,
+            self.mean,
+            self.std,
+            *(len(self.datasets[n]) for n in ("train", "val", "test")),
+        )
+
+    def _make_transforms(self) -> None:
+        self.train_transform = BatchTransform(self.mean, self.std, self.augment)
+        self.eval_transform = BatchTransform(self.mean, self.std, None)
 
     def spec(self) -> dict[str, Any]:
         """What the model builder needs from the data."""
@@ -172,7 +223,16 @@ class ImageFolderDataModule(L.LightningDataModule):
             "num_classes": len(self.classes),
             "in_channels": self.channels,
             "image_size": self.image_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
         }
+
+    def baseline_features(self, split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], str]:
+        """Flattened pixels on a 0..1 scale and the labels of a split, for the linear baseline."""
+        dataset = self.datasets[split]
+        pixels = dataset.all_images().reshape(len(dataset), -1).numpy().astype(np.float32) / 255
+        size = f"{self.image_size}x{self.image_size}x{self.channels}"
+        return "classification", pixels, {"label": dataset.targets.numpy()}, f"{size} pixels"
 
     def class_counts(self) -> dict[str, list[int]]:
         """Training-row counts per class, for inverse-frequency class weights."""
@@ -225,9 +285,23 @@ class ImageFolderDataModule(L.LightningDataModule):
         transform = self.train_transform if training else self.eval_transform
         return transform(images), targets
 
+    def use_trained_spec(self, spec: dict[str, Any]) -> None:
+        """Take the size, channels and normalisation a checkpoint was trained with.
+
+        Evaluating or predicting must not re-derive them from whatever data is at hand.
+        """
+        self.image_size = spec.get("image_size") or self.image_size
+        self.channels = spec.get("in_channels") or self.channels
+        if "mean" in spec:
+            self.mean, self.std = list(spec["mean"]), list(spec["std"])
+        elif self.mean is None:  # checkpoints written before spec carried them
+            self.mean, self.std = [0.5] * self.channels, [0.5] * self.channels
+        self._make_transforms()
+
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Predict on an image file, a folder of images, or a split file."""
         self.classes = list(spec["tasks"]["label"])
+        self.use_trained_spec(spec)
         path = Path(input_path)
         if path.is_file() and path.suffix == ".txt":
             entries = [

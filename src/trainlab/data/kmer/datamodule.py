@@ -168,6 +168,13 @@ class KmerMatrixDataModule(L.LightningDataModule):
         """Labelled training rows per class and task (for inverse-frequency weights)."""
         return self.load().class_counts(self.rows.get("train"))
 
+    def baseline_features(self, split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], str]:
+        """``("classification", x, {task: labels}, description)`` of a split's rows."""
+        data = self.load()
+        rows = self.rows[split]
+        labels = {task: data.y[rows, i] for i, task in enumerate(data.tasks)}
+        return "classification", data.x[rows], labels, f"{data.x.shape[1]} k-mer features"
+
     # ------------------------------------------------------------- loaders
     def _device(self) -> torch.device:
         trainer = getattr(self, "trainer", None)

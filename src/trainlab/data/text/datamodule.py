@@ -243,6 +243,25 @@ class TextDataModule(L.LightningDataModule, ABC):
             "span_reports": dict(self.span_reports),
         }
 
+    def baseline_features(self, split: str) -> tuple[str, Any, dict[str, Any], str] | None:
+        """Token counts over the training split's vocabulary and the criterion labels, for the
+        linear baseline; None for span-only data (no class labels to predict)."""
+        import numpy as np
+
+        tensors = self.datasets[split].tensors
+        if "labels" not in tensors:
+            return None
+        train = self.datasets["train"].tensors
+        vocabulary = np.unique(train["input_ids"][train["attention_mask"].bool()].numpy())
+        ids, mask = tensors["input_ids"].numpy(), tensors["attention_mask"].numpy().astype(bool)
+        column = np.searchsorted(vocabulary, ids).clip(max=len(vocabulary) - 1)
+        known = mask & (vocabulary[column] == ids)  # tokens the training split never had: dropped
+        rows = np.broadcast_to(np.arange(len(ids))[:, None], ids.shape)
+        counts = np.zeros((len(ids), len(vocabulary)), dtype=np.float32)
+        np.add.at(counts, (rows[known], column[known]), 1.0)
+        labels = {TASK: tensors["labels"].numpy()}
+        return "classification", counts, labels, f"counts of {len(vocabulary)} training tokens"
+
     def class_counts(self) -> dict[str, list[int]]:
         """Training-row counts per class, for inverse-frequency class weights."""
         labels = self.datasets["train"].tensors["labels"]

@@ -74,11 +74,21 @@ def results_table(aggregated: dict) -> list[dict]:
     return rows
 
 
+def _columns(rows: list[dict]) -> tuple[str, ...]:
+    # baseline means (`majority`, `logreg`) follow when the rows carry them
+    extra = tuple(k for k in ("majority", "logreg") if rows and k in rows[0])
+    return ("mean", "std", "min", "max", *extra)
+
+
 def table_markdown(rows: list[dict]) -> str:
     """Markdown table of `results_table` rows."""
-    lines = ["| task | metric | mean | std | min | max |", "|---|---|---:|---:|---:|---:|"]
+    columns = _columns(rows)
+    lines = [
+        "| task | metric | " + " | ".join(columns) + " |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
     for r in rows:
-        numbers = " | ".join(f"{r[k]:.4f}" for k in ("mean", "std", "min", "max"))
+        numbers = " | ".join(f"{r[k]:.4f}" for k in columns)
         lines.append(f"| {r['task']} | {r['metric']} | {numbers} |")
     return "\n".join(lines) + "\n"
 
@@ -87,12 +97,11 @@ def table_text(rows: list[dict]) -> str:
     """Fixed-width table of `results_table` rows, for the terminal."""
     task_w = max([len("task")] + [len(r["task"]) for r in rows])
     metric_w = max([len("metric")] + [len(r["metric"]) for r in rows])
-    header = (
-        f"{'task':<{task_w}}  {'metric':<{metric_w}}  {'mean':>7} {'std':>7} {'min':>7} {'max':>7}"
-    )
+    columns = _columns(rows)
+    header = f"{'task':<{task_w}}  {'metric':<{metric_w}}  " + " ".join(f"{c:>8}" for c in columns)
     lines = [header, "-" * len(header)]
     for r in rows:
-        numbers = " ".join(f"{r[k]:7.4f}" for k in ("mean", "std", "min", "max"))
+        numbers = " ".join(f"{r[k]:8.4f}" for k in columns)
         lines.append(f"{r['task']:<{task_w}}  {r['metric']:<{metric_w}}  {numbers}")
     return "\n".join(lines) + "\n"
 

@@ -23,6 +23,7 @@ from trainlab.pipelines.kmer_cv.aggregate import (
     table_markdown,
     table_text,
 )
+from trainlab.pipelines.kmer_cv.baselines import add_baseline_columns, baselines_by_fold_markdown
 from trainlab.pipelines.kmer_cv.fit import Monitor, fit_rows, fit_seed, monitor_of
 from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
@@ -55,7 +56,9 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         maximize=monitor.mode == "max",
     )
     aggregated = aggregate_metrics([r["test_metrics"] for r in records])
-    rows = results_table(aggregated)
+    rows = add_baseline_columns(results_table(aggregated), records)
+    if by_fold := baselines_by_fold_markdown(records):
+        atomic_write_text(results_dir / "baselines_by_fold.md", by_fold)
     atomic_write_json(results_dir / "best_hyperparameters.json", best)
     record = {
         "test_metrics": aggregated,

@@ -25,6 +25,7 @@ from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
+from trainlab.pipelines.kmer_cv.baselines import fold_baselines
 from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, monitor_of, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
@@ -125,6 +126,8 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         "best_validation_score": result.best_score,
         "monitor": monitor_of(cfg).key,
         "search": search,
+        # majority and logistic regression on the same fit/test rows as the model
+        "baselines": fold_baselines(cfg.get("baselines"), datamodule, fit, test),
     }
     atomic_write_json(folder / f"multitask_fold_{fold}_results_{stamp}.json", record)
     test_key = "test/" + monitor_of(cfg).key.split("/", 1)[1]

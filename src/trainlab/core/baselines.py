@@ -1,0 +1,214 @@
+"""Baselines beside every reported score: the same training rows, the same test rows.
+
+The DataModule hands over its rows as arrays (``baseline_features(split)``; the spectra tables
+through ``trainlab.data.spectra.tabular``), ``trainlab.metrics.baselines`` fits and scores, and
+this module times it, writes ``baselines.json`` and formats the table that ``summary.txt``, the
+evaluation report and the CV results print beside the model's numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainlab.errors import ConfigError
+from trainlab.metrics.baselines import (
+    BASELINE_NAMES,
+    LinearSettings,
+    classification_baselines,
+    pu_baselines,
+)
+
+log = logging.getLogger(__name__)
+BASELINES_FILE = "baselines.json"
+DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "linear": True,
+    # Logistic regression costs about rows x features x iterations: past this many training
+    # cells (e.g. 16,000 RGB images of 32x32) only the majority baseline runs, with a note.
+    "max_train_cells": 50_000_000,
+    "C": 1.0,
+    "max_iter": 1000,
+}
+SHORT_NAMES = {"majority": "majority", "logistic_regression": "logreg"}
+
+
+def baseline_settings(node: Any) -> dict[str, Any]:
+    """The ``baselines`` config node with defaults filled; unknown keys are refused."""
+    if node is None:
+        return {**DEFAULTS, "enabled": False}
+    given = dict(node)
+    unknown = sorted(set(given) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            f"baselines.{unknown[0]} is not a baselines setting; use one of {sorted(DEFAULTS)} "
+            f"(e.g. baselines.enabled=false to switch them off)"
+        )
+    settings = {**DEFAULTS, **given}
+    for key in ("enabled", "linear"):
+        if not isinstance(settings[key], bool):
+            raise ConfigError(f"baselines.{key}={settings[key]!r}: use true or false")
+    return settings
+
+
+def _features(datamodule: Any, split: str) -> tuple[str, np.ndarray, Any, str] | None:
+    """(kind, features, labels, description) of a split, or None when the data has none."""
+    if hasattr(datamodule, "baseline_features"):
+        return datamodule.baseline_features(split)
+    datasets = getattr(datamodule, "datasets", None)
+    if isinstance(datasets, dict) and hasattr(datasets.get(split), "uri"):
+        from trainlab.data.spectra.tabular import spectra_baseline_features
+
+        return spectra_baseline_features(datasets[split])
+    return None
+
+
+def has_split(datamodule: Any, split: str) -> bool:
+    """Whether the DataModule holds rows of ``split`` (after setup)."""
+    rows = getattr(datamodule, "rows", None)
+    if isinstance(rows, dict):
+        return split in rows and len(rows[split]) > 0
+    datasets = getattr(datamodule, "datasets", None)
+    return isinstance(datasets, dict) and split in datasets and len(datasets[split]) > 0
+
+
+def model_threshold(model: Any) -> float:
+    """The probability at which a PU model calls a spectrum positive in its metrics (0.5)."""
+    metrics = getattr(model, "metrics", None)
+    try:
+        return float(metrics["test_metrics"].threshold)
+    except (TypeError, KeyError, AttributeError):
+        return 0.5
+
+
+def compute_baselines(
+    node: Any,
+    datamodule: Any,
+    test_split: str = "test",
+    prefix: str = "test",
+    threshold: float = 0.5,
+) -> dict[str, Any] | None:
+    """Fit the baselines on the ``train`` rows, score them on ``test_split``; None when off.
+
+    Returns ``{"scores": {baseline: {metric: value}}, "seconds", "n_train", "n_test",
+    "features", "notes"}``; ``scores`` keys are the model's metric keys (``test/acc``).
+    """
+    settings = baseline_settings(node)
+    if not settings["enabled"]:
+        return None
+    if not (has_split(datamodule, "train") and has_split(datamodule, test_split)):
+        log.info("baselines skipped: the data has no train and %s rows", test_split)
+        return None
+    started = time.perf_counter()
+    train = _features(datamodule, "train")
+    test = _features(datamodule, test_split)
+    if train is None or test is None:
+        log.info("baselines skipped: %s gives no baseline features", type(datamodule).__name__)
+        return None
+    kind, x_train, y_train, description = train
+    _, x_test, y_test, _ = test
+    linear = settings["linear"]
+    notes: list[str] = []
+    cells = int(x_train.shape[0]) * int(x_train.shape[1])
+    if linear and cells > settings["max_train_cells"]:
+        linear = False
+        notes.append(
+            f"logistic regression skipped: {x_train.shape[0]} x {x_train.shape[1]} training "
+            f"cells > baselines.max_train_cells={settings['max_train_cells']}"
+        )
+    linear_settings = LinearSettings(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+    if kind == "pu":
+        result = pu_baselines(
+            x_train, y_train, x_test, y_test, linear_settings, threshold, prefix, linear
+        )
+    else:
+        tasks = datamodule.spec()["tasks"]
+        result = classification_baselines(
+            x_train, y_train, x_test, y_test, tasks, linear_settings, prefix, linear
+        )
+    seconds = time.perf_counter() - started
+    block = {
+        "scores": result.scores,
+        "seconds": seconds,
+        "n_train": int(x_train.shape[0]),
+        "n_test": int(x_test.shape[0]),
+        "features": description,
+        "notes": notes + result.notes,
+    }
+    log.info("baselines on %s: %.2f s, %s", description, seconds, _short(result.scores, prefix))
+    return block
+
+
+def _short(scores: dict[str, dict[str, float]], prefix: str) -> str:
+    parts = []
+    for name, values in scores.items():
+        key = next((k for k in values if k.count("/") == 1), None)
+        if key:
+            parts.append(f"{SHORT_NAMES.get(name, name)} {key} {values[key]:.4f}")
+    return ", ".join(parts)
+
+
+def write_baselines(run_dir: Path, block: dict[str, Any] | None) -> Path | None:
+    """``baselines.json`` in the run folder (nothing when baselines are off)."""
+    if block is None:
+        return None
+    from trainlab.io import atomic_write_json
+
+    return atomic_write_json(Path(run_dir) / BASELINES_FILE, block)
+
+
+def format_baselines(
+    block: dict[str, Any] | None, model_metrics: dict[str, float], run_seconds: float | None = None
+) -> list[str]:
+    """Lines of a table: each metric of the baselines, the model's value beside theirs."""
+    if not block:
+        return []
+    names = [n for n in BASELINE_NAMES if n in block["scores"]]
+    keys = list(dict.fromkeys(k for n in names for k in block["scores"][n]))
+    cost = f"{block['seconds']:.2f} s"
+    if run_seconds:
+        cost += f", {100 * block['seconds'] / run_seconds:.1f} % of the run"
+    lines = [
+        f"baselines (fitted on the {block['n_train']} training rows, scored on the same "
+        f"{block['n_test']} test rows as the model; {block['features']}; {cost}):"
+    ]
+    width = max([len("metric"), *map(len, keys)])
+    header = f"  {'metric':<{width}}  {'model':>8}" + "".join(
+        f"  {SHORT_NAMES.get(n, n):>8}" for n in names
+    )
+    lines.append(header)
+    for key in keys:
+        row = f"  {key:<{width}}  {_cell(model_metrics.get(key))}"
+        row += "".join(f"  {_cell(block['scores'][n].get(key))}" for n in names)
+        lines.append(row)
+    lines.extend(f"  note: {note}" for note in block.get("notes", []))
+    return lines
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return f"{'-':>8}"
+    value = float(value)
+    return f"{'nan':>8}" if math.isnan(value) else f"{value:8.4f}"
+
+
+def run_baselines(cfg: Any, run_dir: Path, model: Any, datamodule: Any) -> dict[str, Any] | None:
+    """The baselines of a finished run on its test rows, written to ``baselines.json``."""
+    block = compute_baselines(cfg.get("baselines"), datamodule, threshold=model_threshold(model))
+    write_baselines(run_dir, block)
+    return block
+
+
+def beside_model(
+    block: dict[str, Any] | None, model_metrics: dict[str, float]
+) -> dict[str, Any] | None:
+    """The block with the model's own values of the same metric keys under ``model``."""
+    if block is None:
+        return None
+    keys = dict.fromkeys(k for scores in block["scores"].values() for k in scores)
+    return {**block, "model": {k: model_metrics[k] for k in keys if k in model_metrics}}
