@@ -60,11 +60,14 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("trainlab_cwd", launch_cwd)
     if not OmegaConf.has_resolver("trainlab_basename"):
         # the last component of a path: an experiment named after its data folder
-        OmegaConf.register_new_resolver(
-            "trainlab_basename", lambda path: Path(str(path)).expanduser().resolve().name
-        )
+        OmegaConf.register_new_resolver("trainlab_basename", basename)
     if not OmegaConf.has_resolver("trainlab_folder_name"):
         OmegaConf.register_new_resolver("trainlab_folder_name", folder_name)
+
+
+def basename(path: str | None) -> str:
+    """The last component of ``path`` (``folder`` while no path is given yet)."""
+    return "folder" if path is None else Path(str(path)).expanduser().resolve().name
 
 
 def folder_name(name: str | None) -> str | None:

@@ -175,7 +175,7 @@ def format_baselines(
         cost += f", {100 * block['seconds'] / run_seconds:.1f} % of the run"
     lines = [
         f"baselines (fitted on the {block['n_train']} training rows, scored on the same "
-        f"{block['n_test']} test rows as the model; {block['features']}; {cost}):"
+        f"{block['n_test']} test rows as the model; {block['features']}):"
     ]
     width = max([len("metric"), *map(len, keys)])
     header = f"  {'metric':<{width}}  {'model':>8}" + "".join(
@@ -187,6 +187,8 @@ def format_baselines(
         row += "".join(f"  {_cell(block['scores'][n].get(key))}" for n in names)
         lines.append(row)
     lines.extend(f"  note: {note}" for note in block.get("notes", []))
+    # a line of its own, like the run's duration: the only figure that differs between reruns
+    lines.append(f"duration of the baselines: {cost}")
     return lines
 
 
