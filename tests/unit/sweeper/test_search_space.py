@@ -160,3 +160,36 @@ def test_nested_params_of_a_search_file_are_dropped_and_replaced_from_the_comman
     assert sorted(space.distributions) == ["model.optimizer.lr", "model.optimizer.weight_decay"]
     assert space.distributions["model.optimizer.lr"] == FloatDistribution(0.001, 0.01)
     assert space.fixed == ["data.batch_size=64"]
+
+
+@pytest.mark.parametrize(
+    ("search", "dropped"),
+    [
+        ("text/stage0_sanity", "model.optimizer.lr"),
+        ("text/stage1_coarse", "model.net.dropout"),
+        ("text/stage2_fine", "trainer.accumulate_grad_batches"),
+    ],
+)
+def test_every_text_search_stage_can_drop_an_entry_from_the_command_line(
+    parser, search: str, dropped: str
+) -> None:
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from trainlab.cli.app import register_resolvers
+
+    register_resolvers()
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        composed = [
+            compose(
+                "train",
+                overrides=["experiment=text/criteria", f"hparams_search={search}", *extra],
+                return_hydra_config=True,
+            )
+            for extra in ([], [f"~hydra.sweeper.params.{dropped}"])
+        ]
+    full, less = (parse_search_space(c.hydra.sweeper.params, [], parser) for c in composed)
+    assert dropped in full.distributions
+    assert sorted(less.distributions) == sorted(set(full.distributions) - {dropped})

@@ -3,9 +3,10 @@ trial (and its values end up in the results as if they had mattered).
 
 A key is consumed when the config holds it, or when the nearest node above it that names a
 `_target_` takes the next part of the key as an argument (by name, or through `**kwargs`).
-Arguments that are mappings keyed by the data (`model.task_weights.<task>`) are checked by the
-component itself when it is built (see `MultiHeadClassifier`); a pipeline builds its model once
-with a point of the space before the first trial for that (trainlab.pipelines.kmer_cv).
+Arguments that are mappings keyed by the data (`model.task_weights.<task>`) are checked against
+the config's list of those keys (`data.tasks`) when it has one (KEYED_BY_DATA), and by the
+component itself when it is built (see `MultiHeadClassifier`); the k-mer CV also builds its
+model once with a point of the space before the first trial (trainlab.pipelines.kmer_cv).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from trainlab.core.optuna_study import import_target
 from trainlab.errors import ConfigError
 
 _ABSENT = object()
+# constructor arguments that are mappings keyed by the data -> the config key listing the keys
+KEYED_BY_DATA = {"task_weights": "data.tasks"}
 
 
 def unconsumed_keys(cfg: DictConfig, keys: Iterable[str]) -> dict[str, str]:
@@ -52,9 +55,14 @@ def check_consumed(cfg: DictConfig, keys: Iterable[str], where: str) -> None:
 
 
 def _why_unconsumed(cfg: DictConfig, key: str) -> str | None:
+    parts = key.split(".")
+    if len(parts) >= 2 and parts[-2] in KEYED_BY_DATA:
+        # also when the config holds the key: a default weight for a task the data lacks
+        why = _why_not_a_data_key(cfg, parts[-2:], ".".join(parts[:-2]))
+        if why:
+            return why
     if _select(cfg, key) is not _ABSENT:
         return None
-    parts = key.split(".")
     for depth in range(len(parts) - 1, 0, -1):
         node = _select(cfg, ".".join(parts[:depth]))
         if node is _ABSENT or node is None:
@@ -79,6 +87,18 @@ def _why_not_accepted(target: str, argument: str, node_key: str) -> str | None:
         return None
     named = sorted(n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL)
     return f"{node_key} ({target}) takes no argument {argument!r}; it takes {named}"
+
+
+def _why_not_a_data_key(cfg: DictConfig, rest: list[str], node_key: str) -> str | None:
+    """`<node>.task_weights.<name>`: `name` must be in `data.tasks` when the config lists them."""
+    listed = KEYED_BY_DATA[rest[0]]
+    names = _select(cfg, listed)
+    if names is _ABSENT or isinstance(names, str) or not isinstance(names, Iterable):
+        return None
+    names = [str(n) for n in names]
+    if rest[1] in names:
+        return None
+    return f"{node_key}.{rest[0]} is keyed by {listed} = {names}; {rest[1]!r} is not one of them"
 
 
 def _select(cfg: DictConfig, key: str) -> Any:
