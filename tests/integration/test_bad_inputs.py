@@ -98,6 +98,12 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("cv_patience_negative", ["{cv}", "cv.patience=-1"], ["`cv.patience=-1` must be >= 0"]),
     ("final_max_epochs_0", ["{cv}", "final.max_epochs=0"], ["`final.max_epochs=0` must be"]),
     ("cv_key_typo", ["{cv}", "n_trials=3"], ["unknown key `n_trials`", "+n_trials=3"]),
+    # sweeps: the sweeper's own settings are refused before any trial, without a traceback
+    (
+        "sweep_n_trials_0",
+        ["{sweep}", "hparams_search=images_optuna", "hydra.sweeper.n_trials=0"],
+        ["hydra.sweeper.n_trials=0 must be a positive integer", "hydra.sweeper.n_trials=20"],
+    ),
     # spectra
     ("spectra_polarity_2", ["{spectra}", "data.polarity=2"], ["`data.polarity=2`", "0 or 1"]),
     ("spectra_synthetic_rows_0", ["{spectra}", "data.synthetic.n_train=0"], ["n_train=0"]),
@@ -171,6 +177,9 @@ def expand(args: list[str], digits: Path, files: Path, spectra: Path, tmp: Path)
     first, rest = args[0], args[1:]
     if first == "{cv}":
         return ["cv", QUIET, *rest]
+    if first == "{sweep}":  # Hydra's -m must come before the overrides
+        train, *overrides = train_args(digits, *rest)
+        return [train, "-m", *overrides]
     if first == "{prior}":
         defaults = [] if any(a.startswith("checkpoints=") for a in rest) else ["checkpoints=[a]"]
         return ["prior", QUIET, *defaults, *rest]

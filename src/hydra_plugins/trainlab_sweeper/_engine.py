@@ -357,7 +357,9 @@ def _directions(value: Any) -> tuple[str, ...]:
 
 def _positive_int(value: Any, key: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"hydra.sweeper.{key}={value!r} must be a positive integer.")
+        raise ConfigError(
+            f"hydra.sweeper.{key}={value!r} must be a positive integer, e.g. hydra.sweeper.{key}=20"
+        )
     return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
@@ -35,14 +37,24 @@ class TrainlabOptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        from trainlab.errors import TrainlabError
+
         from ._engine import OptunaSearch
 
         assert self.config is not None and self.hydra_context is not None
-        search = OptunaSearch(
-            settings=self.settings,
-            config=self.config,
-            launcher=self.launcher,
-            hydra_context=self.hydra_context,
-            validate_batch=self.validate_batch_is_legal,
-        )
-        return search.run(arguments)
+        try:
+            search = OptunaSearch(
+                settings=self.settings,
+                config=self.config,
+                launcher=self.launcher,
+                hydra_context=self.hydra_context,
+                validate_batch=self.validate_batch_is_legal,
+            )
+            return search.run(arguments)
+        except TrainlabError as err:
+            # Hydra would print a traceback; a bad setting deserves its message alone, as a
+            # single run's does. HYDRA_FULL_ERROR=1 keeps Hydra's convention: the exception.
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"\nerror: {err}", file=sys.stderr)
+            raise SystemExit(2) from err
