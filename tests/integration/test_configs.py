@@ -133,7 +133,11 @@ GROUP_OPTIONS = _group_options()
     ("group", "option"), GROUP_OPTIONS, ids=[f"{g}={o}" for g, o in GROUP_OPTIONS]
 )
 def test_every_group_option_composes_and_validates(
-    group: str, option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    group: str,
+    option: str,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from trainlab.cli.train import TRAIN_SCHEMA
     from trainlab.core.schema import validate
@@ -144,7 +148,10 @@ def test_every_group_option_composes_and_validates(
         experiment = _experiment_using(group, option)
         assert experiment, f"configs/{group}/{option}.yaml is used by no experiment"
         overrides = [f"experiment={experiment}", *overrides]
-    cfg = _compose("train", overrides)
+    experiment = option if group == "experiment" else overrides[0].partition("=")[2]
+    # an experiment on the user's own folder needs one (written outside TRAINLAB_DATA_DIR)
+    user_data = tmp_path_factory.mktemp("user_data")
+    cfg = _compose("train", [*overrides, *_user_data_args(experiment, user_data)])
     validate(cfg, TRAIN_SCHEMA)
     assert not list(tmp_path.iterdir()), "validation must not write data"
 

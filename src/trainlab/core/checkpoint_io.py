@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"{type(self).__name__}.save_checkpoint takes no storage_options "
                 f"(got {storage_options!r})"
             )
-        with atomic_open(path) as handle:
+        with signals_deferred(), atomic_open(path) as handle:
             sink = _ErrorKeepingWriter(handle)
             try:
                 torch.save(checkpoint, sink)
@@ -44,6 +48,42 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 if sink.error is not None:
                     raise sink.error from err
                 raise
+
+
+# the signals whose Python handlers save checkpoints or stop a run (Lightning's SLURM requeue on
+# SIGUSR1, graceful stops on SIGTERM/SIGINT)
+_DEFERRED = tuple(
+    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGUSR1", None)) if s is not None
+)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Python signal handlers until the block ends, then run them.
+
+    torch.save into a Python file object calls back into Python for every write, so a handler
+    could run in the middle of a checkpoint; Lightning's SLURM requeue handler saves another
+    checkpoint right there, and the outer one then fails with "unexpected pos" (seen in the
+    requeue test on the local SLURM cluster). Deferred, the handler runs once the file is whole.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers only ever run in the main thread
+        return
+    pending: list[int] = []
+    saved = {}
+    for number in _DEFERRED:
+        handler = signal.getsignal(number)
+        if handler is None:  # installed outside Python: leave it alone
+            continue
+        saved[number] = handler
+        signal.signal(number, lambda received, frame: pending.append(received))
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+        for number in pending:
+            signal.raise_signal(number)
 
 
 class _ErrorKeepingWriter:
