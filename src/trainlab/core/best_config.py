@@ -43,16 +43,19 @@ def read_best_config(path: str | Path) -> dict[str, Any]:
     return dict(data)
 
 
-def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; keys starting with `_` are metadata and skipped."""
+def flatten(
+    values: Mapping[str, Any], prefix: str = "", skip_private: bool = True
+) -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}; keys starting with `_` are metadata and skipped, unless
+    ``skip_private`` is false (a changed `_target_` is a changed setting)."""
     flat: dict[str, Any] = {}
     for key, value in values.items():
         key = str(key)
-        if key.startswith("_"):
+        if skip_private and key.startswith("_"):
             continue
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, f"{dotted}."))
+            flat.update(flatten(value, f"{dotted}.", skip_private))
         else:
             flat[dotted] = value
     return flat

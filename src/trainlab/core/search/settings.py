@@ -50,16 +50,11 @@ def override_settings(overrides: Iterable[Override], searched: Iterable[str]) ->
     return settings
 
 
-def flatten_settings(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     """Nested config values -> dotted key -> JSON-able leaf, for a readable old -> new list."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_settings(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
-    return flat
+    from trainlab.core.best_config import flatten
+
+    return flatten(values, skip_private=False)
 
 
 def changed_settings(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
