@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.redaction import redact
 from trainlab.core.search.aggregate import aggregate_params
 from trainlab.data.kmer.folds import validation_split
 from trainlab.errors import DataError
@@ -164,7 +165,8 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         "best_validation_score": result.best_score,
         "best_model_path": str(result.checkpoint) if result.checkpoint else None,
         "duration_s": time.time() - started,
-        "config": OmegaConf.to_container(final_cfg, resolve=True),
+        # secrets as *** (core.redaction): the record is a file of the shared run folder
+        "config": redact(OmegaConf.to_container(final_cfg, resolve=True)),
     }
     atomic_write_json(config_path, record)  # written last: marks the final training finished
     log.info("final model: %s (%s %.4f)", result.checkpoint, monitor_of(cfg).key, result.best_score)

@@ -26,25 +26,46 @@ def set_threads(cfg: DictConfig) -> None:
         torch.set_num_threads(int(threads))
 
 
-def fold_job(plain_cfg: dict, fold: int, out_dir: str) -> dict:
+def _job_config(sealed_cfg: dict) -> DictConfig:
+    """The job's config with its secrets back (core.job_secrets), output redacted."""
+    from trainlab.core.job_secrets import protect_job_output, unseal
+
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    protect_job_output()  # the job's stdout/stderr are files in <run>/jobs/
+    cfg = OmegaConf.create(unseal(sealed_cfg))
+    set_threads(cfg)
+    return cfg
+
+
+def fold_job(sealed_cfg: dict, fold: int, out_dir: str) -> dict:
     """Entry point of a fold job in another process (pickled by submitit)."""
+    from trainlab.core.job_secrets import redacted_failure
     from trainlab.pipelines.kmer_cv.fold import run_fold
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    cfg = OmegaConf.create(plain_cfg)
-    set_threads(cfg)
-    return run_fold(cfg, fold, Path(out_dir))
+    try:
+        return run_fold(_job_config(sealed_cfg), fold, Path(out_dir))
+    except Exception as err:  # submitit pickles the traceback text into <run>/jobs/
+        raise redacted_failure(err) from None
 
 
-def finish_job(plain_cfg: dict, out_dir: str) -> dict:
+def finish_job(sealed_cfg: dict, out_dir: str) -> dict:
     """Aggregate the folds and train the final model (the job after a SLURM array)."""
+    from trainlab.core.job_secrets import redacted_failure
     from trainlab.pipelines.kmer_cv.final import aggregate, train_final
 
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
-    cfg = OmegaConf.create(plain_cfg)
-    set_threads(cfg)
-    aggregate(cfg, Path(out_dir))
-    return train_final(cfg, Path(out_dir))
+    try:
+        cfg = _job_config(sealed_cfg)
+        aggregate(cfg, Path(out_dir))
+        return train_final(cfg, Path(out_dir))
+    except Exception as err:
+        raise redacted_failure(err) from None
+
+
+def sealed_config(cfg: DictConfig) -> tuple[dict, dict[str, str]]:
+    """The resolved config for a job's pickle, secrets replaced (core/job_secrets.py)."""
+    from trainlab.core.job_secrets import seal
+
+    return seal(OmegaConf.to_container(cfg, resolve=True))
 
 
 def run_fold_jobs(
@@ -60,9 +81,11 @@ def run_fold_jobs(
         from trainlab.pipelines.kmer_cv.fold import run_fold
 
         return [run_fold(cfg, k, out_dir, datamodule) for k in folds]
-    plain = OmegaConf.to_container(cfg, resolve=True)
     import submitit
 
+    from trainlab.core.job_secrets import carried
+
+    plain, carriers = sealed_config(cfg)
     if launcher == "local":
         local = cfg.cv.local
         executor = submitit.LocalExecutor(folder=str(out_dir / "jobs" / "%j"))
@@ -71,11 +94,13 @@ def run_fold_jobs(
         width = max(1, int(local.n_parallel))
         for start in range(0, len(folds), width):
             wave = folds[start : start + width]
-            jobs = [executor.submit(fold_job, plain, k, str(out_dir)) for k in wave]
+            with carried(carriers):  # the job processes inherit them at start
+                jobs = [executor.submit(fold_job, plain, k, str(out_dir)) for k in wave]
             log.info("local fold jobs %s: %s", wave, [j.job_id for j in jobs])
             results += [job.result() for job in jobs]
         return results
-    return _slurm(cfg, plain, folds, out_dir)
+    with carried(carriers):  # sbatch exports the submitting environment to the jobs
+        return _slurm(cfg, plain, folds, out_dir)
 
 
 def _same_code() -> list[str]:
@@ -123,7 +148,9 @@ def submit_finish_after(cfg: DictConfig, jobs: list[Any], out_dir: Path) -> Any:
 
     slurm = cfg.cv.slurm
     check_shell_values(slurm, "cv.slurm", flag_maps=("additional",))
-    plain = OmegaConf.to_container(cfg, resolve=True)
+    from trainlab.core.job_secrets import carried
+
+    plain, carriers = sealed_config(cfg)
     executor = submitit.AutoExecutor(folder=str(out_dir / "jobs" / "%j"), cluster="slurm")
     ids = ":".join(job.job_id for job in jobs)
     extra = OmegaConf.to_container(slurm.additional, resolve=True) if slurm.additional else {}
@@ -137,4 +164,5 @@ def submit_finish_after(cfg: DictConfig, jobs: list[Any], out_dir: Path) -> Any:
         slurm_additional_parameters={**extra, "dependency": f"afterok:{ids}"},
         slurm_setup=_same_code(),
     )
-    return executor.submit(finish_job, plain, str(out_dir))
+    with carried(carriers):
+        return executor.submit(finish_job, plain, str(out_dir))

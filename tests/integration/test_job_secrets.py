@@ -1,0 +1,121 @@
+"""Secrets reach no file of a run or sweep folder when jobs run in other processes (submitit).
+
+docs/security.md#3: the k-mer CV's local/SLURM fold jobs and Hydra's submitit launchers pickle
+a job's arguments and result into the run or sweep folder; the planted secrets must be in none
+of those bytes, while the jobs themselves still see the real values.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from trainlab.cli.main import main
+from trainlab.core.job_secrets import carried, seal, unseal
+
+SECRET_KEY = "sk-planted-4f9c2a7e1b"
+SECRET_PASSWORD = "pl4nted-db-pw"
+DB_URL = f"postgresql://alice:{SECRET_PASSWORD}@db.lab.org/x"
+
+
+@pytest.fixture
+def secrets(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("TRAINLAB_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("TRAINLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("TRAINLAB_TEST_API_KEY", SECRET_KEY)
+    monkeypatch.setenv("TRAINLAB_TEST_DB_URL", DB_URL)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "logs"
+
+
+def leaks(root: Path) -> list[str]:
+    """Every file under root (pickles, logs, databases) that holds a planted secret's bytes."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            found += [
+                f"{path.relative_to(root)}: {s}"
+                for s in (SECRET_KEY, SECRET_PASSWORD)
+                if s.encode() in data
+            ]
+    return found
+
+
+def test_seal_round_trip_reads_secrets_from_the_environment() -> None:
+    env = {"LAB_API_KEY": SECRET_KEY}
+    plain = {"a": f"x-{SECRET_KEY}", "b": [DB_URL], "c": 3, DB_URL: "key"}
+    sealed, carriers = seal(plain, env)
+    text = json.dumps(sealed)
+    assert SECRET_KEY not in text and SECRET_PASSWORD not in text, text
+    assert sorted(carriers.values()) == sorted([SECRET_KEY, f"alice:{SECRET_PASSWORD}"])
+    assert unseal(sealed, carriers) == plain
+    with carried(carriers):
+        assert unseal(sealed) == plain
+    from trainlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"`a` holds a secret .* --export=ALL"):
+        unseal(sealed, {})
+
+
+def test_cv_local_fold_jobs_write_no_secret(secrets: Path) -> None:
+    # the fold jobs receive the planted values (they are in the config the folds train with):
+    # a tag with the URI and an experiment name with the key, resolved from the environment
+    main(
+        [
+            "cv",
+            "experiment=kmer/diana",
+            "data.synthetic={n_samples:96,n_unitigs:64,n_projects:6,seed:1}",
+            "cv.n_folds=2",
+            "cv.n_inner_splits=2",
+            "cv.n_trials=1",
+            "cv.max_epochs=2",
+            "cv.patience=1",
+            "cv.sampler.n_startup_trials=1",
+            "final.max_epochs=2",
+            "trainer.accelerator=cpu",
+            "extras.print_config=false",
+            "run_name=secret",
+            "mode=full",
+            "cv.launcher=local",
+            "cv.local.n_parallel=2",
+            "experiment_name=exp-${oc.env:TRAINLAB_TEST_API_KEY}",
+            "tags=[a,'${oc.env:TRAINLAB_TEST_DB_URL}']",
+        ]
+    )
+    run = secrets / "cv" / "runs" / "secret"
+    jobs = [p for p in (run / "jobs").iterdir() if p.name.isdigit()]
+    assert len(jobs) == 2 and all(list(j.glob("*_submitted.pkl")) for j in jobs), jobs
+    assert len(list(run.glob("cv_results/fold_*/multitask_fold_*.json"))) == 2
+    assert (run / "final_model" / "final_training_config.json").is_file()
+    assert not leaks(run), leaks(run)
+    record = json.loads((run / "final_model" / "final_training_config.json").read_text())
+    assert record["config"]["tags"] == ["a", "postgresql://***@db.lab.org/x"]
+    assert record["config"]["experiment_name"] == "exp-***"
+
+
+def test_failed_sweep_job_pickles_no_secret(secrets: Path, capsys) -> None:
+    # a job whose error message names the secret (a data path holding it): submitit pickles
+    # the failed job's result into the sweep folder's .submitit/
+    with pytest.raises(SystemExit):  # Hydra reports the failed job and exits
+        main(
+            [
+                "train",
+                "-m",
+                "launcher=submitit_local",
+                "seed=1",
+                "extras.print_config=false",
+                "data.embedded=null",
+                "data.data_dir=/nonexistent/${oc.env:TRAINLAB_TEST_API_KEY}",
+                "logger=csv",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert "data.data_dir=/nonexistent/***` does not hold" in err, err[-2000:]
+    assert SECRET_KEY not in err
+    sweep = next((secrets / "train" / "multiruns").iterdir())
+    assert list(sweep.rglob("*_result.pkl")), "submitit wrote no result pickle"
+    assert not leaks(sweep), leaks(sweep)
