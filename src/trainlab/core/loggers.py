@@ -9,6 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from trainlab.core.tracker_params import kind_of
 from trainlab.io import atomic_write_json
 
 IDS_FILE = "logger_ids.json"
@@ -73,14 +74,14 @@ def remember_logger_runs(loggers: list[Any], logger_cfg: DictConfig | None, run_
     for name, logger in zip(names, loggers, strict=False):
         # the private id: the public property would start a run that never began
         run_id = getattr(logger, "_run_id", None)
-        if type(logger).__name__ == "MLFlowLogger" and name not in ids and run_id:
+        if kind_of(logger) == "MLFlowLogger" and name not in ids and run_id:
             ids[name] = run_id
             atomic_write_json(path, ids)
 
 
 def tensorboard_of(loggers: list[Any]) -> Any:
     """The TensorBoard logger among ``loggers``, if any."""
-    return next((lg for lg in loggers if type(lg).__name__ == "TensorBoardLogger"), None)
+    return next((lg for lg in loggers if kind_of(lg) == "TensorBoardLogger"), None)
 
 
 def as_plain(cfg: DictConfig) -> dict[str, Any]:
@@ -88,18 +89,24 @@ def as_plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
 
 
-def close_loggers(loggers: list[Any], status: str = "finished") -> None:
+def close_loggers(
+    loggers: list[Any], status: str = "finished", run_dir: Path | None = None
+) -> None:
     """Finish logger runs with the run's outcome: ``finished``, ``failed`` or ``interrupted``.
 
-    Called in a ``finally``: W&B runs are finished with a non-zero exit code when the run did not
-    finish, MLflow runs end FINISHED, FAILED or KILLED. A logger that fails to close does not
-    hide the run's own error.
+    Called in a ``finally``: with ``run_dir``, the trackers first get the final metrics, the
+    status and the run's files (core.tracker_params); then W&B runs are finished with a
+    non-zero exit code when the run did not finish, MLflow runs end FINISHED, FAILED or
+    KILLED. A logger that fails to close does not hide the run's own error.
     """
     import logging
 
+    from trainlab.core.tracker_params import send_final
+
+    send_final(loggers, run_dir, status)
     mlflow_status = {"finished": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
     for logger in loggers:
-        kind = type(logger).__name__
+        kind = kind_of(logger)
         try:
             if kind == "WandbLogger" and logger._experiment is not None:
                 logger.experiment.finish(exit_code=0 if status == "finished" else 1)

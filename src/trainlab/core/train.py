@@ -38,6 +38,7 @@ from trainlab.core.reports import collect_predictions, write_classification_repo
 from trainlab.core.resume import checkpoint_to_resume
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
+from trainlab.core.tracker_hooks import SendHyperparameters
 from trainlab.core.trainer_factory import build_trainer
 from trainlab.core.validation_record import ValidationRecord, tested_and_last
 from trainlab.io import atomic_write_json
@@ -99,7 +100,7 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
                 remember_logger_runs(parts.loggers, cfg.get("logger"), run_dir)
             except OSError as err:  # a full disk must not hide the run's own error
                 log.warning("could not save the logger run ids: %s", err)
-            close_loggers(parts.loggers, outcome)
+            close_loggers(parts.loggers, outcome, run_dir)
     return metrics
 
 
@@ -132,6 +133,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         history,
         ValidationRecord(),
         ExactResume(cfg.seed),
+        SendHyperparameters(as_plain(cfg)),
         *kill_callbacks(),
     ]
     if cfg.get("privacy"):

@@ -1,0 +1,124 @@
+"""Every tracker receives the run's hyperparameters, read back through its own API or files.
+
+docs/trackers.md: the flat, redacted config goes to MLflow (params, tags, artifacts),
+TensorBoard (hparams.yaml and the HParams plugin with the final metrics), W&B offline (config
+and summary) and the CSV logger (hparams.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.conftest import only_run, train_args
+from tests.wandb_records import read_records
+
+SECRET_KEY = "sk-tracker-secret-93f1c"
+
+
+def _mlflow_run(log_dir: Path):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{log_dir}/mlflow.db")
+    experiment = client.get_experiment_by_name("images/digits")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1, runs
+    return client, runs[0]
+
+
+def _wandb_records(run: Path) -> tuple[dict, dict]:
+    """(config, summary) of the offline W&B run file, once its writer has flushed both."""
+    files = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert len(files) == 1, files
+    deadline = time.time() + 60
+    while True:
+        config, summary = {}, {}
+        for record in read_records(files[0]):
+            kind = record.WhichOneof("record_type")
+            if kind == "config":
+                for item in record.config.update:
+                    config[item.key] = json.loads(item.value_json)
+            elif kind == "summary":
+                for item in record.summary.update:
+                    summary[item.key or "/".join(item.nested_key)] = item.value_json
+        if ("model" in config and "status" in summary) or time.time() > deadline:
+            return config, summary
+        time.sleep(1)
+
+
+def test_every_tracker_receives_the_hyperparameters(
+    run_cli, digits_dir: Path, log_dir: Path, monkeypatch
+) -> None:
+    pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("TRAINLAB_TRACKER_API_KEY", SECRET_KEY)
+    args = train_args(
+        digits_dir,
+        "logger=[csv,tensorboard,wandb,mlflow]",
+        "model.optimizer.lr=0.0123",
+        "tags=[digits,'key-${oc.env:TRAINLAB_TRACKER_API_KEY}']",
+        "logger.mlflow.log_best_checkpoint=true",
+    )
+    assert run_cli(*[a for a in args if a != "logger=csv"]) == 0
+    run = only_run(log_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+
+    # MLflow: params (flat, redacted), tags, a readable run name, artifacts
+    client, mlrun = _mlflow_run(log_dir)
+    params = mlrun.data.params
+    assert params["model.optimizer.lr"] == "0.0123"
+    assert params["tags"] == '["digits", "key-***"]'
+    assert len(params) > 100, len(params)  # more than one log_batch request
+    tags = mlrun.data.tags
+    assert tags["mlflow.runName"] == f"images/digits/{run.name}"
+    assert tags["experiment"] == "images/digits" and tags["run_folder"] == str(run)
+    commit = (run / "git.txt").read_text().split("commit:")[1].strip()
+    if len(commit) == 40:
+        assert tags["mlflow.source.git.commit"] == commit
+    artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
+    assert {"config.yaml", "summary.txt", "metrics.json", "reports", "checkpoints"} <= artifacts
+    assert [a.path for a in client.list_artifacts(mlrun.info.run_id, "checkpoints")] == [
+        "checkpoints/best.ckpt"
+    ]
+    assert mlrun.info.status == "FINISHED"
+
+    # TensorBoard: hparams.yaml, and the HParams plugin's session with the final metrics
+    hparams = yaml.safe_load((run / "tensorboard" / "hparams.yaml").read_text())
+    assert hparams["model.optimizer.lr"] == 0.0123 and "key-***" in hparams["tags"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/session_start_info"]
+    ).session_start_info
+    assert start.hparams["model.optimizer.lr"].number_value == pytest.approx(0.0123)
+    assert start.hparams["run.status"].string_value == "finished"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(
+        content["_hparams_/experiment"]
+    ).experiment
+    metric_tags = {m.name.tag for m in experiment.metric_infos}
+    assert "final/test/acc" in metric_tags and "final/val/acc" in metric_tags
+    final = events.Scalars("final/test/acc")
+    assert final[-1].value == pytest.approx(metrics["test/acc"], rel=1e-5)
+
+    # W&B offline: the nested config and the final metrics in the summary
+    config, summary = _wandb_records(run)
+    assert config["model"]["optimizer"]["lr"] == 0.0123
+    assert config["tags"] == ["digits", "key-***"]
+    assert json.loads(summary["status"]) == "finished"
+    assert float(summary["val/acc"]) == pytest.approx(metrics["val/acc"], rel=1e-5)
+
+    # CSV: hparams.yaml holds the nested config
+    csv_hparams = yaml.safe_load((run / "csv" / "hparams.yaml").read_text())
+    assert csv_hparams["model"]["optimizer"]["lr"] == 0.0123
+
+    # the secret reached no tracker's files
+    for root in (run, log_dir / "mlflow.db", log_dir / "mlruns"):
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        assert not [p for p in files if SECRET_KEY.encode() in p.read_bytes()]
