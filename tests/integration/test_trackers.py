@@ -122,3 +122,47 @@ def test_every_tracker_receives_the_hyperparameters(
     for root in (run, log_dir / "mlflow.db", log_dir / "mlruns"):
         files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
         assert not [p for p in files if SECRET_KEY.encode() in p.read_bytes()]
+
+
+def test_a_failed_run_shows_failed_in_every_tracker(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    # fails inside fit, after the trackers got the config: the checkpoint's monitor is missing
+    args = train_args(
+        digits_dir,
+        "logger=[tensorboard,wandb,mlflow]",
+        "trainer.max_epochs=1",
+        "callbacks.model_checkpoint.monitor=val/nope",
+    )
+    assert run_cli(*[a for a in args if a != "logger=csv"]) != 0
+    run = only_run(log_dir)
+    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+
+    client, mlrun = _mlflow_run(log_dir)
+    assert mlrun.info.status == "FAILED"
+    assert mlrun.data.params["callbacks.model_checkpoint.monitor"] == "val/nope"
+    assert "status.json" in {a.path for a in client.list_artifacts(mlrun.info.run_id)}
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    start = plugin_data_pb2.HParamsPluginData.FromString(
+        events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    ).session_start_info
+    assert start.hparams["run.status"].string_value == "failed"
+    assert events.Scalars("final/finished")[-1].value == 0.0
+
+    files = list((run / "wandb").glob("offline-run-*/run-*.wandb"))
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        exits = [r.exit for r in read_records(files[0]) if r.WhichOneof("record_type") == "exit"]
+        if exits:
+            break
+        time.sleep(1)
+    assert exits and exits[-1].exit_code == 1
+    _, summary = _wandb_records(run)
+    assert json.loads(summary["status"]) == "failed"
