@@ -61,6 +61,7 @@ def test_seal_round_trip_reads_secrets_from_the_environment() -> None:
         unseal(sealed, {})
 
 
+@pytest.mark.slow  # ~75 s here: two fold processes that each import torch, then a final fit
 def test_cv_local_fold_jobs_write_no_secret(secrets: Path) -> None:
     # the fold jobs receive the planted values (they are in the config the folds train with):
     # a tag with the URI and an experiment name with the key, resolved from the environment
