@@ -84,6 +84,7 @@ def test_every_tracker_receives_the_hyperparameters(
         "checkpoints/best.ckpt"
     ]
     assert mlrun.info.status == "FINISHED"
+    assert mlrun.data.metrics["final/test/acc"] == pytest.approx(metrics["test/acc"], rel=1e-5)
 
     # TensorBoard: hparams.yaml, and the HParams plugin's session with the final metrics
     hparams = yaml.safe_load((run / "tensorboard" / "hparams.yaml").read_text())

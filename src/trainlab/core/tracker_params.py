@@ -7,9 +7,9 @@ The resolved config, redacted (core.redaction: secrets never reach a logger), go
   flat config (``model.optimizer.lr``), ``run.status`` and the final metrics as ``final/<name>``
   (the tested checkpoint's figures of metrics.json), so the HParams tab compares runs;
 - MLflow: every flat key as a param (batches of 100, values cut to MLflow's limit), tags
-  (experiment, run folder, git commit), and when the run ends config.yaml, summary.txt,
-  metrics.json and reports/ as artifacts, plus the best checkpoint with
-  ``log_best_checkpoint: true`` (core/mlflow_logger.py);
+  (experiment, run folder, git commit), and when the run ends metrics.json as ``final/<name>``
+  metrics and config.yaml, summary.txt, metrics.json and reports/ as artifacts, plus the
+  best checkpoint with ``log_best_checkpoint: true`` (core/mlflow_logger.py);
 - W&B: the nested config as the run's config, and metrics.json and the status in its summary.
 """
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 # MLflow's request limits (mlflow/utils/validation.py, and the REST API's LogBatch: at most
 # 100 params per request); the value limit is the installed client's (6000 since MLflow 2.x)
 MLFLOW_PARAMS_PER_BATCH = 100
+MLFLOW_METRICS_PER_BATCH = 1000
 MLFLOW_KEY_LENGTH = 250
 MLFLOW_TAG_LENGTH = 5000
 FINAL_PREFIX = "final/"
@@ -158,6 +159,7 @@ def send_final(loggers: list[Any], run_dir: Path | None, status: str) -> None:
             elif kind == "WandbLogger" and logger._experiment is not None:
                 logger.experiment.summary.update({**metrics, "status": status})
             elif kind == "MLFlowLogger" and getattr(logger, "_run_id", None):
+                _mlflow_final(logger, metrics)
                 _mlflow_artifacts(logger, run_dir)
         except Exception as err:
             log.warning("could not send the final results to %s: %s", kind, err)
@@ -174,6 +176,22 @@ def _tensorboard_hparams(logger: Any, metrics: Mapping[str, float], status: str)
     final[f"{FINAL_PREFIX}finished"] = 1.0 if status == "finished" else 0.0
     logger.log_hyperparams(params, metrics=final)
     logger.finalize("success" if status == "finished" else status)  # flush the event file
+
+
+def _mlflow_final(logger: Any, metrics: Mapping[str, float]) -> None:
+    """metrics.json as ``final/<name>``: the run table then shows the tested checkpoint's
+    figures (``val/acc`` there is the last logged epoch's)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [
+        Metric(f"{FINAL_PREFIX}{k}"[:MLFLOW_KEY_LENGTH], v, now, 0) for k, v in metrics.items()
+    ]
+    for start in range(0, len(items), MLFLOW_METRICS_PER_BATCH):
+        batch = items[start : start + MLFLOW_METRICS_PER_BATCH]
+        logger.experiment.log_batch(logger._run_id, metrics=batch)
 
 
 ARTIFACTS = ("config.yaml", "summary.txt", "metrics.json", "status.json", "reports")
