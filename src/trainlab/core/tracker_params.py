@@ -30,6 +30,7 @@ MLFLOW_METRICS_PER_BATCH = 1000
 MLFLOW_KEY_LENGTH = 250
 MLFLOW_TAG_LENGTH = 5000
 FINAL_PREFIX = "final/"
+CUT = " ... (cut; whole value in config.yaml)"
 
 
 def kind_of(logger: Any) -> str:
@@ -102,7 +103,7 @@ def _mlflow_params(logger: Any, flat: Mapping[str, Any]) -> None:
     for key, value in flat.items():
         text = str(value)
         if len(text) > limit:
-            text = text[: limit - 40] + " ... (cut; whole value in config.yaml)"
+            text = text[: limit - len(CUT)] + CUT
         key = key[:MLFLOW_KEY_LENGTH]
         if key in logged:
             if logged[key] != text:
