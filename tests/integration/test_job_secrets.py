@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from trainlab.cli.main import main
-from trainlab.core.job_secrets import carried, seal, unseal
 
 SECRET_KEY = "sk-planted-4f9c2a7e1b"
 SECRET_PASSWORD = "pl4nted-db-pw"
@@ -43,22 +42,6 @@ def leaks(root: Path) -> list[str]:
                 if s.encode() in data
             ]
     return found
-
-
-def test_seal_round_trip_reads_secrets_from_the_environment() -> None:
-    env = {"LAB_API_KEY": SECRET_KEY}
-    plain = {"a": f"x-{SECRET_KEY}", "b": [DB_URL], "c": 3, DB_URL: "key"}
-    sealed, carriers = seal(plain, env)
-    text = json.dumps(sealed)
-    assert SECRET_KEY not in text and SECRET_PASSWORD not in text, text
-    assert sorted(carriers.values()) == sorted([SECRET_KEY, f"alice:{SECRET_PASSWORD}"])
-    assert unseal(sealed, carriers) == plain
-    with carried(carriers):
-        assert unseal(sealed) == plain
-    from trainlab.errors import ConfigError
-
-    with pytest.raises(ConfigError, match=r"`a` holds a secret .* --export=ALL"):
-        unseal(sealed, {})
 
 
 @pytest.mark.slow  # ~75 s here: two fold processes that each import torch, then a final fit

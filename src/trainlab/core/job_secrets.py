@@ -157,6 +157,15 @@ class RedactingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return self.stream.isatty()
 
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+    def __getattr__(self, name: str) -> Any:
+        # anything else a library asks of sys.stdout (errors, buffer ...) is the real stream's;
+        # bytes written to `buffer` bypass the redaction, as native output does
+        return getattr(self.stream, name)
+
 
 def protect_job_output() -> None:
     """Redact this job process's stdout, stderr and every root logging handler (idempotent)."""
