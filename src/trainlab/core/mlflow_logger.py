@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
@@ -20,3 +21,22 @@ class TrainlabMLFlowLogger(MLFlowLogger):
     def __init__(self, *args: Any, log_best_checkpoint: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.log_best_checkpoint = bool(log_best_checkpoint)
+
+    @property
+    def experiment(self) -> Any:
+        """The MLflow client; the process's ``MLFLOW_TRACKING_URI`` is left as it was.
+
+        Lightning calls ``mlflow.set_tracking_uri``, which also exports the URI to
+        ``os.environ`` "so that subprocess can inherit it": every later run started from this
+        process (a notebook's next run, a test's child process) then wrote into this run's
+        store instead of its own default (seen as a lifecycle test that passed alone and
+        failed after an in-process MLflow run).
+        """
+        before = os.environ.get("MLFLOW_TRACKING_URI")
+        try:
+            return super().experiment
+        finally:
+            if before is None:
+                os.environ.pop("MLFLOW_TRACKING_URI", None)
+            else:
+                os.environ["MLFLOW_TRACKING_URI"] = before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -42,11 +43,14 @@ def test_mlflow_params_in_batches_cut_to_the_limit_and_kept_on_resume(
 
     # a file store: the same client-side limits, without SQLite's schema migrations (~10 s)
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = (tmp_path / "mlruns").as_uri()
     n = MLFLOW_PARAMS_PER_BATCH * 2 + 17  # three log_batch requests
     config = {"p": {f"k{i}": i for i in range(n)}, "long": "x" * (mlflow_value_limit() + 100)}
     logger = TrainlabMLFlowLogger(experiment_name="e", run_name="e/r", tracking_uri=uri)
     send_hyperparameters([logger], config)
+    # the store of this run is not exported to the runs this process starts next
+    assert "MLFLOW_TRACKING_URI" not in os.environ
     params = logger.experiment.get_run(logger.run_id).data.params
     assert len(params) == n + 1
     assert len(params["long"]) == mlflow_value_limit()
