@@ -78,6 +78,8 @@ def test_every_tracker_receives_the_hyperparameters(
     commit = (run / "git.txt").read_text().split("commit:")[1].strip()
     if len(commit) == 40:
         assert tags["mlflow.source.git.commit"] == commit
+    # the artifacts of the default SQLite store lie in the log folder, not in the current one
+    assert mlrun.info.artifact_uri.startswith((log_dir / "mlruns").as_uri()), mlrun.info
     artifacts = {a.path for a in client.list_artifacts(mlrun.info.run_id)}
     assert {"config.yaml", "summary.txt", "metrics.json", "reports", "checkpoints"} <= artifacts
     assert [a.path for a in client.list_artifacts(mlrun.info.run_id, "checkpoints")] == [

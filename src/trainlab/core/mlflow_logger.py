@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import MLFlowLogger
@@ -19,6 +20,11 @@ class TrainlabMLFlowLogger(MLFlowLogger):
     """
 
     def __init__(self, *args: Any, log_best_checkpoint: bool = False, **kwargs: Any) -> None:
+        uri, save_dir = str(kwargs.get("tracking_uri") or ""), kwargs.get("save_dir")
+        if uri.startswith("sqlite:") and save_dir and not kwargs.get("artifact_location"):
+            # MLflow's default artifact root for a database store is ./mlruns of the current
+            # folder: the artifacts of `make train` landed in the checkout, not in logs/
+            kwargs["artifact_location"] = Path(save_dir).resolve().as_uri()
         super().__init__(*args, **kwargs)
         self.log_best_checkpoint = bool(log_best_checkpoint)
 
