@@ -10,7 +10,7 @@ out-of-memory kill would, with nothing flushed or closed:
 - ``lean_batch:<fit>:<epoch>:<batch>``, ``lean_epoch_end:<fit>:<epoch>``: in a lean fit
   (``trainlab.core.lean_fit``) named ``<fit>``, after that batch, or after that epoch's state
   save;
-- ``cv_trial_end:<fold>:<trial>``: in the k-mer CV, after that trial is recorded.
+- ``cv_trial_end:fold_<k>:<trial>``: in the k-mer CV, after that trial (its index) is recorded.
 
 With ``TRAINLAB_WAIT_AT=<point>`` and ``TRAINLAB_WAIT_FOR=<path>`` the run instead waits at
 the point until ``path`` exists (at most 10 minutes), so a test can act while it is alive there;
