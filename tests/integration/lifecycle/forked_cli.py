@@ -5,7 +5,7 @@
 imported once here; each command then runs in a fork with ``TRAINLAB_KILL_AT`` set to its point
 (``trainlab.core.fault_injection``), so it dies there with SIGKILL as a preempted job would. A
 fresh interpreter per command would spend ~15 s on imports on a loaded machine. Prints one JSON
-line: each command's exit status (negative: killed by that signal).
+line: each command's exit status (negative: killed by that signal) and wall seconds.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 
 
 def forked(args: list[str], kill_at: str | None) -> int:
@@ -47,5 +48,9 @@ if __name__ == "__main__":
     import trainlab.pipelines.kmer_cv.runner  # noqa: F401
 
     plan = json.loads(sys.argv[1])
-    exits = [forked(step["args"], step.get("kill_at")) for step in plan]
-    print(json.dumps(exits))
+    exits, seconds = [], []
+    for step in plan:
+        started = time.monotonic()
+        exits.append(forked(step["args"], step.get("kill_at")))
+        seconds.append(round(time.monotonic() - started, 1))
+    print(json.dumps({"exits": exits, "seconds": seconds}))

@@ -81,7 +81,7 @@ def test_killed_cv_folds_resume_identical(tmp_path: Path) -> None:
     )
     output = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, output
-    exits = json.loads(result.stdout.strip().splitlines()[-1])
+    exits = json.loads(result.stdout.strip().splitlines()[-1])["exits"]
     assert exits == [0, -9, -9, -9, 0], output  # every kill point was reached
     reference, killed = logs / "cv" / "runs" / "reference", logs / "cv" / "runs" / "killed"
     retried = [t for t in trials_run(killed, 0) if t[0] == 1]
