@@ -1,7 +1,9 @@
 """Run ``trainlab`` commands one after another in forked processes, some SIGKILLed.
 
 ``python -m tests.integration.lifecycle.forked_cli '<plan JSON>'``: the plan is a list of
-``{"args": [...], "kill_at": point or null}``. torch, Lightning, Optuna and the CV pipeline are
+``{"args": [...], "kill_at": point or null, "env": {...}, "background": bool}``; a background
+command (e.g. the uninterrupted reference) runs beside the next ones and is waited for at the
+end. torch, Lightning, Optuna and the CV pipeline are
 imported once here; each command then runs in a fork with ``TRAINLAB_KILL_AT`` set to its point
 (``trainlab.core.fault_injection``), so it dies there with SIGKILL as a preempted job would. A
 fresh interpreter per command would spend ~15 s on imports on a loaded machine. Prints one JSON
@@ -16,8 +18,8 @@ import sys
 import time
 
 
-def forked(args: list[str], kill_at: str | None) -> int:
-    """Run ``trainlab <args>`` in a forked process; its exit status (-signal when killed)."""
+def start(args: list[str], kill_at: str | None, env: dict[str, str]) -> int:
+    """Start ``trainlab <args>`` in a forked process; its PID."""
     from trainlab.cli.main import main
     from trainlab.core.fault_injection import KILL_ENV
 
@@ -25,6 +27,7 @@ def forked(args: list[str], kill_at: str | None) -> int:
     if pid == 0:
         code = 1
         try:
+            os.environ.update(env)
             if kill_at:
                 os.environ[KILL_ENV] = kill_at
             main(args)
@@ -35,6 +38,11 @@ def forked(args: list[str], kill_at: str | None) -> int:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
+    return pid
+
+
+def wait(pid: int) -> int:
+    """The exit status of a forked command (-signal when killed)."""
     _, status = os.waitpid(pid, 0)
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
@@ -48,9 +56,17 @@ if __name__ == "__main__":
     import trainlab.pipelines.kmer_cv.runner  # noqa: F401
 
     plan = json.loads(sys.argv[1])
-    exits, seconds = [], []
-    for step in plan:
+    exits: list[int | None] = [None] * len(plan)
+    seconds: list[float | None] = [None] * len(plan)
+    background = {}
+    for number, step in enumerate(plan):
         started = time.monotonic()
-        exits.append(forked(step["args"], step.get("kill_at")))
-        seconds.append(round(time.monotonic() - started, 1))
+        pid = start(step["args"], step.get("kill_at"), step.get("env") or {})
+        if step.get("background"):
+            background[number] = pid
+            continue
+        exits[number] = wait(pid)
+        seconds[number] = round(time.monotonic() - started, 1)
+    for number, pid in background.items():
+        exits[number] = wait(pid)
     print(json.dumps({"exits": exits, "seconds": seconds}))

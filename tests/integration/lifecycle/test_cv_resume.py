@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from tests.conftest import REPO, subprocess_env
 
@@ -27,14 +28,33 @@ CV = [
     "trainer.accelerator=cpu",
     "extras.print_config=false",
 ]
-# One CV run killed three times in a row and started again after each kill with the same
-# command (a CV run resumes its folder): inside trial 1 of fold 0 (its second inner split,
-# epoch 1; the first split and epoch 0 of the second have saved states), between trials 1 and 2,
-# and in epoch 1 of fold 0's retrain (a Trainer fit: redone from its seed).
-KILLS = [
-    "lean_batch:fold_0_trial1_split1:1:0",
-    "cv_trial_end:fold_0:1",
-    "train_batch:1:0",
+# One CV run killed several times in a row and started again after each kill with the same
+# command (a CV run resumes its folder). The default chain: inside trial 1 of fold 0 (its second
+# inner split, epoch 1: the first split and epoch 0 of the second have saved states), then
+# between trials 1 and 2. The slow chains add a fold's retrain (a Trainer fit: redone from its
+# seed), a kill before any state was saved, right after a save, between trials of fold 1 and
+# inside fold 1's trials (with fold 0 finished and read back).
+CHAINS = [
+    pytest.param(
+        ["lean_batch:fold_0_trial1_split1:1:0", "cv_trial_end:fold_0:1"],
+        id="in_trial_between_trials",
+    ),
+    pytest.param(
+        ["lean_batch:fold_0_trial1_split1:1:0", "cv_trial_end:fold_0:1", "train_batch:1:0"],
+        id="and_fold_retrain",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
+        [
+            "lean_batch:fold_0_trial0_split0:0:0",
+            "lean_epoch_end:fold_0_trial2_split0:1",
+            "cv_trial_end:fold_1:0",
+            "lean_batch:fold_1_trial1_split1:1:0",
+            "train_batch:2:0",
+        ],
+        id="five_other_points",
+        marks=pytest.mark.slow,
+    ),
 ]
 # what differs between two runs by design: when, where, and Optuna's trial numbers (a retried
 # trial gets a new number; its index, `best_trial`, is the same)
@@ -61,14 +81,19 @@ def trials_run(run: Path, fold: int) -> list[tuple]:
     return sorted(
         (t.user_attrs["trainlab_index"], t.params, t.state.name, t.value, t.intermediate_values)
         for t in study.get_trials(deepcopy=False)
-        if not t.user_attrs.get("trainlab_interrupted")
+        if "trainlab_index" in t.user_attrs  # not an interrupted trial or a skipped repeat
+        and not t.user_attrs.get("trainlab_interrupted")
     )
 
 
-def test_killed_cv_folds_resume_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kills", CHAINS)
+def test_killed_cv_folds_resume_identical(tmp_path: Path, kills: list[str]) -> None:
     logs = tmp_path / "logs"
-    plan = [{"args": [*CV, "run_name=reference"]}]
-    plan += [{"args": [*CV, "run_name=killed"], "kill_at": point} for point in KILLS]
+    # the uninterrupted reference runs beside the killed one (its own copy of the synthetic
+    # data: both write it on first use)
+    reference_data = {"TRAINLAB_DATA_DIR": str(tmp_path / "reference_data")}
+    plan = [{"args": [*CV, "run_name=reference"], "env": reference_data, "background": True}]
+    plan += [{"args": [*CV, "run_name=killed"], "kill_at": point} for point in kills]
     plan += [{"args": [*CV, "run_name=killed"]}]
     env = {**subprocess_env(logs), "TRAINLAB_DATA_DIR": str(tmp_path / "data")}
     result = subprocess.run(
@@ -82,10 +107,11 @@ def test_killed_cv_folds_resume_identical(tmp_path: Path) -> None:
     output = (result.stdout + result.stderr)[-4000:]
     assert result.returncode == 0, output
     exits = json.loads(result.stdout.strip().splitlines()[-1])["exits"]
-    assert exits == [0, -9, -9, -9, 0], output  # every kill point was reached
+    assert exits == [0] + [-9] * len(kills) + [0], output  # every kill point was reached
     reference, killed = logs / "cv" / "runs" / "reference", logs / "cv" / "runs" / "killed"
-    retried = [t for t in trials_run(killed, 0) if t[0] == 1]
-    assert len(retried) == 1, "trial 1 ran to an end once, after its retry"
+    for fold in (0, 1):
+        indices = [t[0] for t in trials_run(killed, fold)]
+        assert indices == [0, 1, 2], "each trial ran to an end once (a cut one after its retry)"
     for fold in (0, 1):
         ours, theirs = fold_record(killed, fold), fold_record(reference, fold)
         assert ours == theirs, fold  # parameters, test scores per task, epoch, baselines
