@@ -8,6 +8,11 @@ therefore run here: the same LightningModule (`setup`, `configure_optimizers`,
 `training_step`, `validation_step`, the epoch-end hooks and `self.log`), driven by Lightning
 Fabric, which places the model and applies precision (autocast, gradient scaling) as the
 Trainer's plugins do. Whatever ends in a checkpoint or a report goes through the Trainer.
+
+A seeded lean fit draws every random number of an epoch from (seed, epoch), as Trainer runs do
+(``trainlab.core.exact_resume``), and with a :class:`LeanCheckpoint` it saves its state at epoch
+ends (``trainlab.core.lean_checkpoint``): a fit killed and started again with the same settings
+continues and ends bit-identical to the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -22,7 +27,13 @@ from lightning.fabric import Fabric
 from lightning.fabric.loggers import Logger
 from torch import nn
 
+from trainlab.core import rng_state
+from trainlab.core.exact_resume import loader_generators
+from trainlab.core.fault_injection import point_hook
+from trainlab.core.lean_checkpoint import LeanCheckpoint, StateSaver
 from trainlab.errors import ConfigError
+
+__all__ = ["LeanCheckpoint", "LeanFitSettings", "lean_fit", "lean_fit_unsupported"]
 
 
 @dataclass
@@ -39,6 +50,11 @@ class LeanFitSettings:
         precision: a resolved Lightning precision (``32-true``, ``bf16-mixed``, ``16-mixed``).
         gradient_clip_val: clip gradients at this value (None: no clipping).
         gradient_clip_algorithm: ``norm`` or ``value``.
+        seed: reseed every epoch from (seed, epoch), so an epoch's draws (batch order,
+            dropout) do not depend on what ran before it; None: no reseeding.
+        checkpoint: save the fit's state at epoch ends and continue from a saved one
+            (needs ``seed``).
+        name: the fit's name in fault-injection points (tests only).
     """
 
     max_epochs: int
@@ -49,6 +65,18 @@ class LeanFitSettings:
     precision: str = "32-true"
     gradient_clip_val: float | None = None
     gradient_clip_algorithm: str = "norm"
+    seed: int | None = None
+    checkpoint: LeanCheckpoint | None = None
+    name: str = "lean"
+
+    def fingerprint(self) -> str:
+        """What a saved state must have been written with to be continued."""
+        fixed = (
+            self.max_epochs, self.monitor, self.mode, self.patience, self.precision,
+            self.gradient_clip_val, self.gradient_clip_algorithm, self.seed,
+        )  # fmt: skip
+        extra = self.checkpoint.fingerprint if self.checkpoint else ""
+        return f"{fixed!r}|{extra}"
 
 
 def lean_fit_unsupported(trainer_cfg: Any) -> str | None:
@@ -149,12 +177,21 @@ def _fit(
     val_batches = datamodule.val_dataloader()
     modes = _TrainingModes(lightning_module)
     sign = 1.0 if settings.mode == "max" else -1.0
-    best, wait = -math.inf, 0
+    loop = _LoopState()
+    saver = _saver(settings)
+    parts = _Parts(lightning_module, optimizer.optimizer, scheduler, _scaler(fabric))
+    saved = saver.load() if saver is not None else None
+    if saved is not None:
+        loop = parts.restore(saved, recorder)
+    hook = point_hook()
 
     lightning_module.on_fit_start()
-    for epoch in range(settings.max_epochs):
+    last_epoch = loop.next_epoch if loop.finished else settings.max_epochs
+    for epoch in range(loop.next_epoch, last_epoch):  # none left when the saved fit ended
         recorder.start_epoch(epoch)
         modes.set(True)
+        if settings.seed is not None:
+            _reseed(settings.seed, epoch, train_batches)
         lightning_module.on_train_epoch_start()
         for index, batch in enumerate(train_batches):
             batch = fabric.to_device(batch)  # no-op for in-memory batches already there
@@ -168,6 +205,8 @@ def _fit(
             optimizer.step()
             if scheduler is not None and interval == "step":
                 scheduler.step()
+            if hook is not None:
+                hook(f"lean_batch:{settings.name}:{epoch}:{index}")
         modes.set(False)
         lightning_module.on_validation_epoch_start()
         with torch.no_grad(), fabric.autocast():
@@ -184,17 +223,98 @@ def _fit(
                 f"the module logged no {settings.monitor!r} (logged: {sorted(row)}); "
                 "set the monitor to a key it logs"
             )
-        if not math.isfinite(score):
+        stop = _early_stop(loop, sign * score, settings.patience)
+        loop.next_epoch = epoch + 1
+        loop.finished = stop or loop.next_epoch >= settings.max_epochs
+        if saver is not None and saver.due():
+            saver.save(parts.state(loop, recorder))
+        if hook is not None:
+            hook(f"lean_epoch_end:{settings.name}:{epoch}")
+        if stop:
             break
-        if sign * score > best:
-            best, wait = sign * score, 0
-        else:
-            wait += 1
-            if settings.patience is not None and wait >= settings.patience:
-                break
     lightning_module.on_fit_end()
     modes.set(True)
     return recorder.epochs
+
+
+@dataclass
+class _LoopState:
+    """Where the epoch loop stands: next epoch, early-stopping state, whether it ended."""
+
+    next_epoch: int = 0
+    best: float = -math.inf  # the monitor, signed so that higher is better
+    wait: int = 0
+    finished: bool = False
+
+
+def _early_stop(loop: _LoopState, signed_score: float, patience: int | None) -> bool:
+    """Update the early-stopping state with this epoch's score; whether to stop."""
+    if not math.isfinite(signed_score):
+        return True
+    if signed_score > loop.best:
+        loop.best, loop.wait = signed_score, 0
+        return False
+    loop.wait += 1
+    return patience is not None and loop.wait >= patience
+
+
+def _reseed(seed: int, epoch: int, train_batches: Any) -> None:
+    # the same derivation as trainlab.core.exact_resume.ExactResume (stream 0: globals,
+    # stream 1: the training loader), so a seeded lean fit and a Trainer fit draw alike
+    rng_state.reseed_globals(rng_state.derived_seed(seed, epoch, 0))
+    for generator in loader_generators(train_batches):
+        generator.manual_seed(rng_state.derived_seed(seed, epoch, 1, 0))
+
+
+def _saver(settings: LeanFitSettings) -> StateSaver | None:
+    if settings.checkpoint is None:
+        return None
+    if settings.seed is None:
+        raise ConfigError(
+            f"a lean fit saving its state to {settings.checkpoint.path} needs a seed (the "
+            "draws of a continued epoch must repeat): pass LeanFitSettings(seed=...)"
+        )
+    return StateSaver(settings.checkpoint, settings.fingerprint())
+
+
+def _scaler(fabric: Fabric) -> Any:
+    # 16-mixed precision scales gradients; its scale and growth tracker decide later steps
+    return getattr(fabric.strategy.precision, "scaler", None)
+
+
+@dataclass
+class _Parts:
+    """What a lean fit's state holds besides the loop: module, optimizer, scheduler, scaler."""
+
+    module: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+
+    def state(self, loop: _LoopState, recorder: EpochRecorder) -> dict[str, Any]:
+        return {
+            "next_epoch": loop.next_epoch,
+            "best": loop.best,
+            "wait": loop.wait,
+            "finished": loop.finished,
+            "history": [dict(row) for row in recorder.epochs],
+            "model": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": rng_state.capture(),
+        }
+
+    def restore(self, state: dict[str, Any], recorder: EpochRecorder) -> _LoopState:
+        self.module.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler") is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        rng_state.restore(state["rng"])
+        recorder.epochs = [dict(row) for row in state["history"]]
+        return _LoopState(state["next_epoch"], state["best"], state["wait"], state["finished"])
 
 
 def _optimizers(module: Any) -> tuple[torch.optim.Optimizer, Any, str, str | None]:

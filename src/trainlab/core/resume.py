@@ -126,7 +126,18 @@ def checkpoint_to_resume(
     run_dir: Path, resume: str | None, resume_finished: bool = False
 ) -> str | None:
     """The checkpoint this run continues from (None: from scratch), after checking it loads."""
-    from trainlab.core.checkpoint_io import checkpoint_problem, newest_good_checkpoint
+    return resume_checkpoint(run_dir, resume, resume_finished)[0]
+
+
+def resume_checkpoint(
+    run_dir: Path, resume: str | None, resume_finished: bool = False
+) -> tuple[str | None, dict[str, Any] | None]:
+    """The checkpoint this run continues from and its content, loaded once to check it.
+
+    (None, None): from scratch. The content goes to the Trainer's checkpoint IO
+    (``AtomicCheckpointIO.preload``), so the file is read once, not once per check.
+    """
+    from trainlab.core.checkpoint_io import newest_good_checkpoint, read_resumable
 
     resume = none_if_empty(resume)
     folder = run_dir / "checkpoints"
@@ -137,23 +148,23 @@ def checkpoint_to_resume(
                 f"{run_dir} already holds checkpoints of an earlier run. Continue it with "
                 f"resume=auto, or start a new run with another run_name"
             )
-        return None
+        return None, None
     if not resume_finished:
         refuse_finished(run_dir)
     if str(resume).endswith(".ckpt"):
         ckpt = Path(resume).expanduser()
-        problem = checkpoint_problem(ckpt) if ckpt.is_file() else "it does not exist"
+        loaded, problem = read_resumable(ckpt) if ckpt.is_file() else (None, "it does not exist")
         if problem:
             raise RunFolderError(
                 f"resume={resume}: cannot continue from it ({problem}). Use resume=auto to "
                 f"continue from the newest checkpoint of {run_dir} that loads"
             )
         log.info("resuming from %s", ckpt)
-        return str(ckpt)
+        return str(ckpt), loaded
     if not any(folder.glob("*.ckpt")):
         log.info("resume=%s: no %s yet, starting from scratch", resume, last)
-        return None
-    good, notes = newest_good_checkpoint(folder, last)
+        return None, None
+    good, loaded, notes = newest_good_checkpoint(folder, last)
     for note in notes:
         log.warning("%s; passing over it", note)
     if good is None:
@@ -165,4 +176,4 @@ def checkpoint_to_resume(
     if good != last:
         log.warning("resuming from %s instead of %s, which is missing or does not load", good, last)
     log.info("resuming from %s", good)
-    return str(good)
+    return str(good), loaded

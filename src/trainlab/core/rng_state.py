@@ -7,6 +7,7 @@ so its key array is kept as a list of ints.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from typing import Any
 
@@ -15,16 +16,24 @@ import torch
 
 
 def derived_seed(seed: int, *path: int) -> int:
-    """A 63-bit seed that depends only on ``seed`` and ``path`` (an epoch, a stream number)."""
-    words = np.random.SeedSequence([int(seed) % 2**63, *path]).generate_state(2, np.uint32)
-    return int((int(words[0]) << 31) ^ int(words[1]))
+    """A 63-bit seed that depends only on ``seed`` and ``path`` (an epoch, a stream number).
+
+    A BLAKE2b hash of the integers: ~2 us, where NumPy's SeedSequence took 60-250 us, twice per
+    epoch of a lean search fit (epochs of ~30 ms).
+    """
+    data = b"".join(int(value).to_bytes(16, "little", signed=True) for value in (seed, *path))
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1
 
 
 def reseed_globals(seed: int) -> None:
     """Seed Python's, NumPy's and torch's (CPU and every CUDA device) global generators."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)  # seeds every CUDA device too
+    # not torch.manual_seed: without a started CUDA it records a stack trace for its queued
+    # CUDA seeding, ~1.5 ms a call (measured), a tenth of a lean search epoch
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)  # every device; queued until CUDA starts
 
 
 def capture() -> dict[str, Any]:

@@ -17,7 +17,8 @@ from trainlab.core.artifacts import set_status, write_run_metadata, write_summar
 from trainlab.core.baselines import run_baselines
 from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
-from trainlab.core.checkpoint import check_resume_checkpoint
+from trainlab.core.checkpoint import check_embedded_config
+from trainlab.core.checkpoint_io import preload
 from trainlab.core.exact_resume import ExactResume, epochs_trained
 from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import (
@@ -35,7 +36,7 @@ from trainlab.core.loggers import (
 )
 from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
-from trainlab.core.resume import checkpoint_to_resume
+from trainlab.core.resume import resume_checkpoint
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
 from trainlab.core.tracker_hooks import SendHyperparameters
@@ -69,9 +70,11 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     run_dir = Path(cfg.paths.output_dir)
     # a single run holds its folder since Hydra chose it; a sweep job claims its subfolder here
     run_lock.claim(run_dir)
-    resume_ckpt = checkpoint_to_resume(run_dir, cfg.get("resume"), bool(cfg.get("resume_finished")))
+    resume_ckpt, loaded = resume_checkpoint(
+        run_dir, cfg.get("resume"), bool(cfg.get("resume_finished"))
+    )
     if resume_ckpt:
-        check_resume_checkpoint(resume_ckpt)  # plain data, allowed targets: before any work
+        check_embedded_config(loaded, resume_ckpt)  # allowed targets: before any work
     route_lightning_logs()
     hardware = hardware_report()
     log.info("run folder: %s\n%s", run_dir, format_report(hardware))
@@ -84,6 +87,8 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     try:
         with sigterm_as_exit():
             parts = build_run(cfg, run_dir, hardware)
+            preload(parts.trainer, resume_ckpt, loaded)  # read once: the check's copy
+            loaded = None  # the Trainer's now; not kept for the whole run
             metrics = _fit_and_test(cfg, run_dir, resume_ckpt, parts, started)
         outcome = "interrupted" if parts.trainer.interrupted else "finished"
     except (KeyboardInterrupt, SystemExit):

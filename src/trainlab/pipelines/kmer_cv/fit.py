@@ -18,8 +18,10 @@ from omegaconf import DictConfig
 
 from trainlab.core.build import build_model
 from trainlab.core.callbacks import CheckpointMetadata
+from trainlab.core.exact_resume import ExactResume
+from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import hardware_report, resolve_precision
-from trainlab.core.lean_fit import LeanFitSettings, lean_fit, lean_fit_unsupported
+from trainlab.core.lean_fit import LeanCheckpoint, LeanFitSettings, lean_fit, lean_fit_unsupported
 from trainlab.core.loggers import as_plain
 
 MODES = ("max", "min")
@@ -129,6 +131,8 @@ def fit_rows(
     checkpoint_dir: Path | None = None,
     lean: bool = False,
     seed: int | None = None,
+    lean_checkpoint: LeanCheckpoint | None = None,
+    name: str = "lean",
 ) -> FitResult:
     """Train on `train`, select the epoch on `val`, optionally test the best epoch on `test`.
 
@@ -136,8 +140,11 @@ def fit_rows(
     data spec (so `trainlab predict` rebuilds it); the test fold is never used to choose it.
     With `lean` (search trials: no checkpoint, no test), the fit runs in the lean Fabric loop
     of `trainlab.core.lean_fit` when the trainer config allows it, else through the Trainer.
-    With `seed`, torch is seeded first (initial weights, dropout): a fit then gives the same
-    result whatever ran before it in the process (sequential or parallel folds, resumes).
+    With `seed`, torch is seeded first (initial weights) and every epoch's draws (batch order,
+    dropout) come from (seed, epoch), in the lean loop and through the Trainer alike: a fit
+    then gives the same result whatever ran before it in the process (sequential or parallel
+    folds, resumes). A lean fit with `lean_checkpoint` saves its state at epoch ends and, started
+    again after a kill, continues from it (`name` names it in fault-injection points).
     """
     from trainlab.core.trainer_factory import build_trainer
 
@@ -151,13 +158,18 @@ def fit_rows(
     if lean and checkpoint_dir is None and test is None:
         reason = lean_fit_unsupported(_trainer_settings(cfg))
         if reason is None:
-            return _lean_fit_rows(cfg, model, datamodule, max_epochs, patience, monitor)
+            settings = _lean_settings(cfg, max_epochs, patience, monitor)
+            settings.seed, settings.checkpoint, settings.name = seed, lean_checkpoint, name
+            return _lean_fit_rows(model, datamodule, settings, monitor)
         _warn_not_lean(reason)
     history = EpochHistory()
     callbacks: list[Callback] = [
         history,
         EarlyStopping(monitor=monitor.key, mode=monitor.mode, patience=patience),
+        *kill_callbacks(),
     ]
+    if seed is not None:  # the lean loop's per-epoch draws (trainlab.core.exact_resume)
+        callbacks.append(ExactResume(seed))
     checkpoint = None
     if checkpoint_dir is not None:
         checkpoint = ModelCheckpoint(
@@ -211,15 +223,10 @@ def fit_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
-def _lean_fit_rows(
-    cfg: DictConfig,
-    model: Any,
-    datamodule: Any,
-    max_epochs: int,
-    patience: int,
-    monitor: Monitor,
-) -> FitResult:
-    settings = LeanFitSettings(
+def _lean_settings(
+    cfg: DictConfig, max_epochs: int, patience: int, monitor: Monitor
+) -> LeanFitSettings:
+    return LeanFitSettings(
         max_epochs=max_epochs,
         monitor=monitor.key,
         mode=monitor.mode,
@@ -229,6 +236,11 @@ def _lean_fit_rows(
         gradient_clip_val=cfg.trainer.get("gradient_clip_val"),
         gradient_clip_algorithm=cfg.trainer.get("gradient_clip_algorithm") or "norm",
     )
+
+
+def _lean_fit_rows(
+    model: Any, datamodule: Any, settings: LeanFitSettings, monitor: Monitor
+) -> FitResult:
     epochs = lean_fit(model, datamodule, settings)
     return FitResult(*best_epoch(epochs, monitor), epochs)
 

@@ -12,17 +12,18 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
-from trainlab.core.lean_fit import freeze_long_lived_objects
-from trainlab.core.search.samplers import resumed_seed
+from trainlab.core.fault_injection import point_hook
+from trainlab.core.lean_fit import LeanCheckpoint, freeze_long_lived_objects
 from trainlab.core.search.trials import (
     SearchSpaceExhausted,
     ask_new,
     counted,
     end_all_interrupted,
+    params_key,
     tell_quietly,
 )
 from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
-from trainlab.errors import DataError
+from trainlab.errors import ConfigError, DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
 from trainlab.pipelines.kmer_cv.baselines import fold_baselines
@@ -31,6 +32,8 @@ from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, loa
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
 log = logging.getLogger(__name__)
+#: Trial user attribute: the trial's index, the number of trials that ran before it.
+INDEX_ATTR = "trainlab_index"
 
 
 def fold_dir(out_dir: Path, fold: int) -> Path:
@@ -148,7 +151,11 @@ def optimize_fold(
     best `monitor` value, reported split by split for median pruning.
 
     Resumes the fold's journal: trials an interrupted run left RUNNING run again, and no
-    finished parameter set is proposed again (trainlab.core.search.trials).
+    finished parameter set is proposed again (trainlab.core.search.trials). A resumed fold
+    ends as the uninterrupted one would have (docs/reliability.md): a trial's place in the
+    search (its index: the trials that ran before it) decides the sampler's seed and the
+    trial's fit seeds, and a retried trial takes the index of the one it repeats; lean trial
+    fits save their state under `trial_states/` (cv.trial_checkpoint_s) and continue from it.
     """
     import optuna
     from optuna.storages import JournalStorage
@@ -160,15 +167,11 @@ def optimize_fold(
     monitor = monitor_of(cfg)
     inner = kfold_splits(train, strata, cfg.cv.n_inner_splits, seed, groups)
     storage = JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
-    n_existing = _n_trials_in(storage, folder.name)
     study = optuna.create_study(
         study_name=folder.name,
         storage=storage,
         direction=monitor.direction,
-        sampler=optuna.samplers.TPESampler(
-            seed=resumed_seed(seed, n_existing),
-            n_startup_trials=cfg.cv.sampler.n_startup_trials,
-        ),
+        sampler=_trial_sampler(cfg, seed, 0),  # replaced before every trial
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=cfg.cv.pruner.n_startup_trials,
             n_warmup_steps=cfg.cv.pruner.n_warmup_steps,
@@ -180,10 +183,14 @@ def optimize_fold(
     remaining = max(0, int(cfg.cv.n_trials) - counted(study))
     log.info("%s: %d trials done, %d to run", folder.name, counted(study), remaining)
 
-    def objective(trial: optuna.Trial, params: dict[str, Any]) -> float:
+    states = TrialStates(folder / "trial_states", cfg.cv.get("trial_checkpoint_s", 60))
+    hook = point_hook()
+
+    def objective(trial: optuna.Trial, params: dict[str, Any], index: int) -> float:
         trial_cfg = trial_config(cfg, params)
         scores = []
         for step, (inner_train, inner_val) in enumerate(inner):
+            fit = fit_seed(seed, index, step)
             result = fit_rows(
                 trial_cfg,
                 datamodule,
@@ -192,7 +199,9 @@ def optimize_fold(
                 max_epochs=cfg.cv.max_epochs,
                 patience=cfg.cv.patience,
                 lean=bool(cfg.cv.lean_trials),
-                seed=fit_seed(seed, trial.number, step),
+                seed=fit,
+                lean_checkpoint=states.checkpoint(index, step, f"{params_key(params)}|{fit}"),
+                name=f"{folder.name}_trial{index}_split{step}",
             )
             scores.append(result.best_score)
             trial.report(float(np.mean(scores)), step)
@@ -210,27 +219,38 @@ def optimize_fold(
 
     size = space.searched.size()
     for _ in range(remaining):
+        # the trials that ran before this one; the same for a trial and its retry after a kill
+        index = counted(study)
+        states.drop_others(index)
+        study.sampler = _trial_sampler(cfg, seed, index)
         try:
             trial, params = ask_new(study, lambda t: suggest(t, space), size=size)
         except SearchSpaceExhausted as err:
             log.warning("%s: %s", folder.name, err)
             break
+        trial.set_user_attr(INDEX_ATTR, index)
         try:
-            value = objective(trial, params)
+            value = objective(trial, params, index)
         except optuna.TrialPruned:
             tell_quietly(study, trial, state=TrialState.PRUNED)
-            continue
         except Exception:
             tell_quietly(study, trial, state=TrialState.FAIL)
             raise
-        tell_quietly(study, trial, value)
+        else:
+            tell_quietly(study, trial, value)
+        states.drop_others(None)
+        if hook is not None:
+            hook(f"cv_trial_end:{folder.name}:{index}")
+    states.remove_folder()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise DataError(f"{folder.name}: no trial completed; raise cv.n_trials or check the data.")
     best = study.best_trial
     params = {**space.fixed, **best.params}
     search = {
-        "best_trial": best.number,
+        # the index (trials run before it): the same in a resumed fold; Optuna's number is not
+        "best_trial": best.user_attrs.get(INDEX_ATTR, best.number),
+        "best_optuna_trial": best.number,
         "best_inner_score": best.value,
         "monitor": monitor.key,
         "n_complete": len(complete),
@@ -240,9 +260,44 @@ def optimize_fold(
     return params, search
 
 
-def _n_trials_in(storage: Any, study_name: str) -> int:
-    try:
-        study_id = storage.get_study_id_from_name(study_name)
-    except KeyError:
-        return 0
-    return len(storage.get_all_trials(study_id, deepcopy=False))
+def _trial_sampler(cfg: DictConfig, seed: int, index: int) -> Any:
+    """TPE seeded from (fold seed, trial index): a resumed fold proposes what the
+    uninterrupted one did, where one sampler seeded once would be at another point of its
+    stream (it drew for the trials before the kill in another process)."""
+    import optuna
+
+    return optuna.samplers.TPESampler(
+        seed=fit_seed(seed, index), n_startup_trials=cfg.cv.sampler.n_startup_trials
+    )
+
+
+class TrialStates:
+    """The state files of the lean fits of the trial in progress (one per inner split)."""
+
+    def __init__(self, folder: Path, every_s: Any) -> None:
+        self.folder = folder
+        self.every_s = None if every_s is None else float(every_s)
+        if self.every_s is not None and self.every_s < 0:
+            raise ConfigError(
+                f"cv.trial_checkpoint_s={every_s}: use seconds >= 0 (0: every epoch) or null "
+                "(trial fits save no state; a killed trial starts over)"
+            )
+
+    def checkpoint(self, index: int, step: int, fingerprint: str) -> LeanCheckpoint | None:
+        if self.every_s is None:
+            return None
+        path = self.folder / f"trial_{index}_split_{step}.pt"
+        return LeanCheckpoint(path, every_s=self.every_s, fingerprint=fingerprint)
+
+    def drop_others(self, index: int | None) -> None:
+        """Remove state files of other trials (all, with None): they are finished."""
+        if not self.folder.is_dir():
+            return
+        for path in self.folder.glob("trial_*.pt"):
+            if index is None or not path.name.startswith(f"trial_{index}_"):
+                path.unlink(missing_ok=True)
+
+    def remove_folder(self) -> None:
+        self.drop_others(None)
+        if self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()

@@ -57,6 +57,20 @@ def test_lean_trial_equals_the_trainer_trial(setup) -> None:
     )
 
 
+def test_seeded_lean_trial_equals_the_seeded_trainer_trial(setup) -> None:
+    # seeded fits reseed every epoch from (seed, epoch): the lean loop itself, the Trainer
+    # through trainlab.core.exact_resume.ExactResume; both must draw alike
+    cfg, datamodule, train, val = setup
+    trial = trial_config(cfg, {"model.optimizer.lr": 0.01, "data.batch_size": 32})
+    lean, reference = (
+        fit_rows(trial, datamodule, train, val, max_epochs=6, patience=30, lean=lean, seed=3)
+        for lean in (True, False)
+    )
+    assert len(lean.history) == len(reference.history) == 6
+    for ours, theirs in zip(lean.history, reference.history, strict=True):
+        assert ours["val/f1_weighted"] == pytest.approx(theirs["val/f1_weighted"], abs=1e-6)
+
+
 def test_deterministic_trials_go_through_the_trainer(setup, caplog) -> None:
     cfg, datamodule, train, val = setup
     trial = trial_config(cfg, {})
