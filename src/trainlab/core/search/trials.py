@@ -104,6 +104,7 @@ def ask_new(
     propose: Callable[[optuna.trial.Trial], Any],
     size: int | None = None,
     taken: Iterable[Mapping[str, Any]] = (),
+    redraw_seed: int | None = None,
 ) -> tuple[optuna.trial.Trial, Any]:
     """A new trial whose parameters no finished trial (nor `taken`) has; with `propose`'s result.
 
@@ -114,6 +115,9 @@ def ask_new(
         size: how many parameter sets the space holds (None: continuous); with it, an
             exhausted space is reported at once instead of after `MAX_ATTEMPTS` repeats.
         taken: parameter sets of trials asked but not finished yet (one launch batch).
+        redraw_seed: seeds the random redraws after a repeat (None: the Optuna trial number,
+            which differs when a killed trial is retried; a resumable caller passes a seed
+            of its own that a retry keeps).
 
     Raises:
         SearchSpaceExhausted: no new parameter set was found.
@@ -147,7 +151,8 @@ def ask_new(
             tell_quietly(study, trial, state=optuna.trial.TrialState.FAIL)
             log.info("trial %d repeats trial %d's parameters: skipped", trial.number, first)
             # Draw at random from here on: the sampler would likely propose the same again.
-            study.sampler = optuna.samplers.RandomSampler(seed=trial.number + attempt)
+            base = trial.number if redraw_seed is None else redraw_seed
+            study.sampler = optuna.samplers.RandomSampler(seed=base + attempt)
     finally:
         study.sampler = sampler
     raise SearchSpaceExhausted(

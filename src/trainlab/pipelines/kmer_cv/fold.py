@@ -224,7 +224,12 @@ def optimize_fold(
         states.drop_others(index)
         study.sampler = _trial_sampler(cfg, seed, index)
         try:
-            trial, params = ask_new(study, lambda t: suggest(t, space), size=size)
+            trial, params = ask_new(
+                study,
+                lambda t: suggest(t, space),
+                size=size,
+                redraw_seed=fit_seed(seed, index) + 1,  # kept by a retry, unlike trial.number
+            )
         except SearchSpaceExhausted as err:
             log.warning("%s: %s", folder.name, err)
             break
