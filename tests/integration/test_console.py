@@ -1,0 +1,115 @@
+"""What `trainlab` prints when its output is a file or a pipe (SLURM logs, `make train | tee`).
+
+Real commands in subprocesses with stdout to a pipe: few lines, each once, paths whole, no
+third-party tips, one line per epoch, and a learning-curves PNG in the run folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from tests.conftest import REPO, only_run
+
+# the start of a plain console line: "[2026-12-01 17:52:13] INFO "
+PREFIX = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] [A-Z]+ ")
+NOISE = (
+    "💡 Tip",
+    "litlogger",
+    "The `srun` command is available",
+    "LeafSpec",
+    "Trainer already configured with model summary",
+    "Total FLOPs",
+    "GPU available: False, used: False",
+    "┏",  # a Rich table (the config tree, Lightning's summary or test table)
+    "├──",
+)
+
+
+def trainlab(log_dir: Path, *args: str, timeout: int = 300) -> list[str]:
+    """Run `trainlab <args>` with stdout and stderr to a pipe; its output lines."""
+    env = {**os.environ, "TRAINLAB_LOG_DIR": str(log_dir), "COLUMNS": "80"}
+    env.pop("TRAINLAB_CONFIG_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout
+    return result.stdout.splitlines()
+
+
+def check_console(lines: list[str], max_lines: int) -> list[str]:
+    """Common rules: line budget, no noise, every message once; returns the messages."""
+    text = "\n".join(lines)
+    assert len(lines) <= max_lines, text
+    for noise in NOISE:
+        assert noise not in text, f"{noise!r} printed:\n{text}"
+    messages = [PREFIX.sub("", line) for line in lines if line.strip()]
+    repeated = [m for m, n in Counter(messages).items() if n > 1]
+    assert not repeated, f"printed more than once: {repeated}\n{text}"
+    return messages
+
+
+def test_train_and_eval_print_few_whole_lines_once(tmp_path: Path, digits_dir: Path) -> None:
+    log_dir = tmp_path / "logs"
+    lines = trainlab(
+        log_dir,
+        "train",
+        f"data.data_dir={digits_dir}",
+        "data.embedded=null",
+        "trainer.max_epochs=2",
+        "+trainer.limit_train_batches=3",
+        "+trainer.limit_val_batches=2",
+        "logger=csv",
+    )
+    check_console(lines, max_lines=30)
+    run = only_run(log_dir)
+    text = "\n".join(lines)
+    # paths whole on one line although COLUMNS=80 and the path is longer
+    assert len(str(run)) > 40
+    assert any(f"run folder: {run}" in line for line in lines), text
+    assert any(f"results: {run}" in line for line in lines), text
+    # one summary line per epoch, numbered like the checkpoints (from 0), with the monitor
+    epochs = [line for line in lines if " epoch 0/1 " in line or " epoch 1/1 " in line]
+    assert len(epochs) == 2, text
+    assert all("train/loss" in line and "val/acc" in line for line in epochs), text
+    assert "ETA" in epochs[0]
+    assert any(line.startswith("model: ") or "INFO model: " in line for line in lines), text
+    assert (run / "config.yaml").is_file()
+    assert (run / "learning_curves.png").is_file()
+
+    # eval routes Lightning's lines through the run's handlers once (they printed twice)
+    lines = trainlab(log_dir, "eval", f"ckpt_path={run}/checkpoints/best.ckpt")
+    messages = check_console(
+        [line for line in lines if not line.startswith(("│", "┃", "┡", "└", "┏"))], 25
+    )
+    assert any(m.startswith("evaluation of ") for m in messages), "\n".join(lines)
+
+
+def test_print_config_shows_the_tree_on_request(tmp_path: Path, digits_dir: Path) -> None:
+    lines = trainlab(
+        tmp_path / "logs",
+        "train",
+        f"data.data_dir={digits_dir}",
+        "data.embedded=null",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=1",
+        "+trainer.limit_val_batches=1",
+        "test=false",
+        "logger=csv",
+        "extras.print_config=true",
+    )
+    text = "\n".join(lines)
+    assert "├── model" in text and "_target_: trainlab.models" in text, text
+    # the tree is not cut at 80 columns either: the run folder's checkpoint path is whole
+    run = only_run(tmp_path / "logs")
+    assert f"dirpath: {run}/checkpoints" in text, text
