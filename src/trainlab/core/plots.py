@@ -162,3 +162,17 @@ def write_learning_curves(
         log.warning("could not draw the learning curves from %s: %s", source, err)
         return None
     return atomic_write_bytes(run_dir / LEARNING_CURVES, png)
+
+
+def write_epoch_curves(
+    folder: str | Path, epochs: dict[int, dict[str, float]], monitor: str, mode: str, title: str
+) -> Path | None:
+    """``<folder>/learning_curves.png`` from recorded epochs (``core.progress.EpochRecord``)."""
+    if not epochs:
+        return None
+    try:
+        png = learning_curves_png(epochs, monitor, mode, title)
+    except Exception as err:  # a figure must not fail a finished fit
+        log.warning("could not draw the learning curves of %s: %s", folder, err)
+        return None
+    return atomic_write_bytes(Path(folder) / LEARNING_CURVES, png)

@@ -101,6 +101,37 @@ class EpochLines(Callback):
         self.best = (int(best[0]), float(best[1])) if best else None
 
 
+class EpochRecord(Callback):
+    """Every epoch's train/ and val/ figures, ``{epoch: {metric: value}}``, for the learning
+    curves of fits without a CSV logger (CV folds, final models).
+
+    Read when the next epoch starts or fit ends: a module logs its epoch figures after the
+    callbacks' ``on_train_epoch_end`` has run, and validation before it.
+    """
+
+    def __init__(self) -> None:
+        self.epochs: dict[int, dict[str, float]] = {}
+        self._ended: int | None = None
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._ended = trainer.current_epoch
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._take(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._take(trainer)
+
+    def _take(self, trainer: L.Trainer) -> None:
+        ended, self._ended = self._ended, None
+        if ended is None:
+            return
+        row = self.epochs.setdefault(ended, {})
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(("train/", "val/")):
+                row[key] = _number(value)
+
+
 def _number(value: Any) -> float:
     try:
         return float(value)

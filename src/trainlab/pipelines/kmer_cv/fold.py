@@ -12,6 +12,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
+from trainlab.core.console import StepProgress
 from trainlab.core.lean_fit import freeze_long_lived_objects
 from trainlab.core.search.samplers import resumed_seed
 from trainlab.core.search.trials import (
@@ -197,18 +198,11 @@ def optimize_fold(
             scores.append(result.best_score)
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
-                log.info("%s trial %d pruned after split %d", folder.name, trial.number, step)
-                raise optuna.TrialPruned()
-        log.info(
-            "%s trial %d: %.4f  %s",
-            folder.name,
-            trial.number,
-            np.mean(scores),
-            describe_params(params),
-        )
+                raise optuna.TrialPruned(f"after split {step}")
         return float(np.mean(scores))
 
     size = space.searched.size()
+    progress = StepProgress(f"{folder.name} trial", remaining, log)  # i/N, ETA, best so far
     for _ in range(remaining):
         try:
             trial, params = ask_new(study, lambda t: suggest(t, space), size=size)
@@ -217,13 +211,16 @@ def optimize_fold(
             break
         try:
             value = objective(trial, params)
-        except optuna.TrialPruned:
+        except optuna.TrialPruned as pruned:
             tell_quietly(study, trial, state=TrialState.PRUNED)
+            progress.step(f"#{trial.number} pruned {pruned}{best_so_far(study, monitor.key)}")
             continue
         except Exception:
             tell_quietly(study, trial, state=TrialState.FAIL)
             raise
         tell_quietly(study, trial, value)
+        detail = f"#{trial.number} {value:.4f} {describe_params(params)}"
+        progress.step(detail + best_so_far(study, monitor.key))
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
         raise DataError(f"{folder.name}: no trial completed; raise cv.n_trials or check the data.")
@@ -238,6 +235,15 @@ def optimize_fold(
         "n_inner_splits": len(inner),
     }
     return params, search
+
+
+def best_so_far(study: Any, metric: str) -> str:
+    """`` | best val/acc 0.9123 (#4)``, or nothing before a trial completed."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return ""
+    return f" | best {metric} {best.value:.4f} (#{best.number})"
 
 
 def _n_trials_in(storage: Any, study_name: str) -> int:
