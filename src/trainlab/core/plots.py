@@ -176,3 +176,65 @@ def write_epoch_curves(
         log.warning("could not draw the learning curves of %s: %s", folder, err)
         return None
     return atomic_write_bytes(Path(folder) / LEARNING_CURVES, png)
+
+
+PRIOR_SCORES = "prior_scores.png"
+
+
+def prior_scores_png(panels: list[dict]) -> bytes:
+    """Per polarity: the model's scores on the labelled set, labelled vs unlabeled rows.
+
+    Each panel is ``{"name", "prob", "label", "estimate"}`` (``estimate`` a
+    ``metrics.class_prior.PriorEstimate``). The line marks c, the mean score of the labelled
+    positives; the title gives the prior s / c and the AUROC the estimate rests on.
+    """
+    import numpy as np
+
+    figure = new_figure(5.0 * max(len(panels), 1), 3.8)
+    axes = figure.subplots(1, max(len(panels), 1), squeeze=False)[0]
+    bins = np.linspace(0.0, 1.0, 41)
+    for ax, panel in zip(axes, panels, strict=False):
+        prob, label = np.asarray(panel["prob"], float), np.asarray(panel["label"])
+        estimate = panel["estimate"]
+        for value, name, colour in ((1, "labelled", "tab:orange"), (0, "unlabeled", "tab:blue")):
+            scores = prob[label == value]
+            if scores.size:
+                weights = np.full(scores.size, 1.0 / scores.size)
+                ax.hist(
+                    scores,
+                    bins=bins,
+                    weights=weights,
+                    alpha=0.55,
+                    color=colour,
+                    label=f"{name} ({scores.size})",
+                )
+        ax.axvline(
+            estimate.label_frequency,
+            color="crimson",
+            linestyle="--",
+            label=f"c = {estimate.label_frequency:.3f}",
+        )
+        ax.set_title(
+            f"{panel['name']}: prior {estimate.prior:.3f}{' (clipped)' if estimate.clipped else ''}"
+            f" = s {estimate.labelled_share:.3f} / c, "
+            f"AUROC {estimate.auroc:.3f}",
+            fontsize=9,
+        )
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("predicted probability (BCE model)")
+        ax.set_ylabel("share of the group's rows")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return png_bytes(figure)
+
+
+def write_prior_scores(folder: str | Path, panels: list[dict]) -> Path | None:
+    """``<folder>/prior_scores.png`` (see :func:`prior_scores_png`); None when not drawn."""
+    if not panels:
+        return None
+    try:
+        png = prior_scores_png(panels)
+    except Exception as err:  # a figure must not lose the estimates
+        log.warning("could not draw %s: %s", PRIOR_SCORES, err)
+        return None
+    return atomic_write_bytes(Path(folder) / PRIOR_SCORES, png)
