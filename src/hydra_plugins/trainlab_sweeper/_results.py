@@ -106,6 +106,11 @@ def write_plots(study: optuna.Study, folder: Path, names: list[str] | None = Non
         suffix = "" if len(directions) == 1 else f"_{i}"
         target = None if len(directions) == 1 else (lambda t, i=i: t.values[i])
         name = objective_label(names[i], direction.name.lower())
+        # With a target, Optuna's importance evaluator assumes lower is better: a maximised
+        # objective is ranked on its negation (importances only; no value is drawn)
+        ranked = target
+        if target is not None and direction.name.lower() == "maximize":
+            ranked = lambda t, i=i: -t.values[i]  # noqa: E731
         jobs.append(
             (
                 f"optimization_history{suffix}.png",
@@ -117,7 +122,7 @@ def write_plots(study: optuna.Study, folder: Path, names: list[str] | None = Non
         jobs.append(
             (
                 f"param_importances{suffix}.png",
-                lambda target=target, name=name: ovm.plot_param_importances(
+                lambda target=ranked, name=name: ovm.plot_param_importances(
                     study, target=target, target_name=name
                 ),
             )
