@@ -140,6 +140,8 @@ def write_plots(study: optuna.Study, folder: Path, names: list[str] | None = Non
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 # a short sweep: importances are drawn equal, the figure says so itself
                 warnings.filterwarnings("ignore", message="The number of trials is too small")
+                # the direction is handled above (ranked on the negation when maximised)
+                warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
                 axes = draw()
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
             for ax in figure.axes:
