@@ -105,14 +105,17 @@ class ThrottledRichProgressBar(RichProgressBar):
     Args:
         refresh_rate: Redraws per second (0 turns the bar off).
         leave: Keep the bar of each finished epoch on screen.
+        only_on_terminal: Stay off when standard output is not a terminal.
     """
 
-    def __init__(self, refresh_rate: int = 5, leave: bool = False) -> None:
+    def __init__(
+        self, refresh_rate: int = 5, leave: bool = False, only_on_terminal: bool = True
+    ) -> None:
         from trainlab.core.console import stdout_is_terminal
 
         super().__init__(refresh_rate=refresh_rate, leave=leave)
         self._next_update = 0.0
-        self._on_terminal = stdout_is_terminal()
+        self._on_terminal = stdout_is_terminal() or not only_on_terminal
 
     @property
     def is_enabled(self) -> bool:
