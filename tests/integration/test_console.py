@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from tests.conftest import REPO, only_run
 
 # the start of a plain console line: "[2026-12-01 17:52:13] INFO "
@@ -134,6 +135,7 @@ KMER_CV = [
 ]
 
 
+@pytest.mark.slow  # 3 fits per fold: 37 s alone, 140 s on the shared 2-core machine
 def test_kmer_cv_reports_folds_and_trials_with_i_of_n(tmp_path: Path) -> None:
     from PIL import Image
 
