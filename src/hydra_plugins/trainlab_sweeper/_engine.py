@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
+from trainlab.core.console import StepProgress
 from trainlab.core.optuna_study import (
     PRUNED_ATTR,
     PRUNER_ATTR,
@@ -100,6 +101,7 @@ class OptunaSearch:
         self.custom_search_space = (
             import_target(str(custom), "hydra.sweeper.custom_search_space") if custom else None
         )
+        self.progress: StepProgress | None = None
 
     def run(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         """Runs trials until the study holds `n_trials` finished ones (or too many failed)."""
@@ -117,6 +119,8 @@ class OptunaSearch:
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self._open_study(space, settings)
+        # one line per finished trial: i/N, ETA and the best so far
+        self.progress = StepProgress("trial", max(self.n_trials - counted(study), 0), log)
         returns: list[Sequence[JobReturn]] = []
         try:
             while (remaining := self.n_trials - counted(study)) > 0:
@@ -131,7 +135,7 @@ class OptunaSearch:
         finally:
             write_results(study, self.sweep_dir, self.storage_spec)
             if self.settings.get("plots", True):
-                write_plots(study, self.sweep_dir)
+                write_plots(study, self.sweep_dir, metric_names(self.config, self.directions))
         _log_summary(study, self.sweep_dir)
         return returns
 
@@ -329,18 +333,50 @@ class OptunaSearch:
         err = None if result.status == JobStatus.COMPLETED else result._return_value
         if pruned_at is not None or isinstance(err, optuna.TrialPruned):
             tell_quietly(study, trial, state=TrialState.PRUNED)
-            log.info("trial %d PRUNED at step %s", trial.number, pruned_at)
+            self._step(study, f"#{trial.number} pruned at step {pruned_at}")
             return
         if err is not None:
             _fail(trial, err, study)
+            self._step(study, f"#{trial.number} failed")
             return
         try:
             values = _objective_values(result.return_value, len(self.directions))
         except ValueError as value_err:
             _fail(trial, value_err, study)
+            self._step(study, f"#{trial.number} failed")
             return
         tell_quietly(study, trial, values)
-        log.info("trial %d COMPLETE %s %s", trial.number, values, trial.params)
+        shown = ", ".join(f"{v:.4g}" for v in (values if isinstance(values, list) else [values]))
+        self._step(study, f"#{trial.number} {shown} {trial.params}")
+
+    def _step(self, study: optuna.Study, detail: str) -> None:
+        if self.progress is not None:
+            self.progress.step(
+                detail + best_so_far(study, metric_names(self.config, self.directions))
+            )
+
+
+def metric_names(config: DictConfig, directions: Sequence[str]) -> list[str]:
+    """The objectives' names: the task's ``optimized_metric`` (``val/acc``), else objective i."""
+    metric = OmegaConf.select(config, "optimized_metric", default=None)
+    if isinstance(metric, str) and len(directions) == 1:
+        return [metric]
+    if OmegaConf.is_list(metric) and len(metric) == len(directions):
+        return [str(m) for m in metric]
+    return [
+        "objective" if len(directions) == 1 else f"objective {i}" for i in range(len(directions))
+    ]
+
+
+def best_so_far(study: optuna.Study, names: list[str]) -> str:
+    """`` | best val/acc 0.9812 (#3)``; the Pareto front's size with several objectives."""
+    if len(study.directions) > 1:
+        return f" | Pareto front: {len(study.best_trials)} trials"
+    try:
+        best = study.best_trial
+    except ValueError:
+        return ""
+    return f" | best {names[0]} {best.value:.4g} (#{best.number})"
 
 
 def _directions(value: Any) -> tuple[str, ...]:

@@ -81,10 +81,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
+def objective_label(name: str, direction: str) -> str:
+    """``val/acc (maximize)``: an axis label that says which way is better."""
+    return f"{name} ({direction})"
+
+
+def write_plots(study: optuna.Study, folder: Path, names: list[str] | None = None) -> list[Path]:
     """Optimisation history and parameter importances per objective, Pareto front if several.
 
-    A plot that cannot be drawn yet (too few finished trials) is skipped with a log line.
+    Axes name the metric and its direction (``val/acc (maximize)``), not Optuna's "Objective
+    Value". A plot that cannot be drawn yet (too few finished trials) is skipped with a log line.
     """
     import matplotlib
 
@@ -94,11 +100,17 @@ def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
     from optuna.visualization import matplotlib as ovm
 
     directions = study.directions
+    names = names or [f"objective {i}" for i in range(len(directions))]
     jobs: list[tuple[str, Any]] = []
-    for i in range(len(directions)):
+    for i, direction in enumerate(directions):
         suffix = "" if len(directions) == 1 else f"_{i}"
         target = None if len(directions) == 1 else (lambda t, i=i: t.values[i])
-        name = "Objective Value" if len(directions) == 1 else f"Objective {i}"
+        name = objective_label(names[i], direction.name.lower())
+        # With a target, Optuna's importance evaluator assumes lower is better: a maximised
+        # objective is ranked on its negation (importances only; no value is drawn)
+        ranked = target
+        if target is not None and direction.name.lower() == "maximize":
+            ranked = lambda t, i=i: -t.values[i]  # noqa: E731
         jobs.append(
             (
                 f"optimization_history{suffix}.png",
@@ -110,21 +122,31 @@ def write_plots(study: optuna.Study, folder: Path) -> list[Path]:
         jobs.append(
             (
                 f"param_importances{suffix}.png",
-                lambda target=target, name=name: ovm.plot_param_importances(
+                lambda target=ranked, name=name: ovm.plot_param_importances(
                     study, target=target, target_name=name
                 ),
             )
         )
     if len(directions) in (2, 3):
-        jobs.append(("pareto_front.png", lambda: ovm.plot_pareto_front(study)))
+        labels = [
+            objective_label(n, d.name.lower()) for n, d in zip(names, directions, strict=True)
+        ]
+        jobs.append(("pareto_front.png", lambda: ovm.plot_pareto_front(study, target_names=labels)))
 
     written = []
     for filename, draw in jobs:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                # a short sweep: importances are drawn equal, the figure says so itself
+                warnings.filterwarnings("ignore", message="The number of trials is too small")
+                # the direction is handled above (ranked on the negation when maximised)
+                warnings.filterwarnings("ignore", message="PedAnovaImportanceEvaluator computes")
                 axes = draw()
             figure = getattr(axes, "figure", None) or axes.flat[0].figure
+            for ax in figure.axes:
+                if ax.get_xlabel() == "Trial":  # trial numbers, not 0.5 steps
+                    ax.xaxis.get_major_locator().set_params(integer=True)
             figure.tight_layout()
             with atomic_open(folder / filename) as handle:
                 figure.savefig(handle, dpi=100, format="png")

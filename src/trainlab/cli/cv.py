@@ -31,8 +31,8 @@ def run(cfg: DictConfig) -> Any:
     # hyperparameter JSON comes from files others wrote: checked before torch is imported
     check_params(load_hyperparams(cfg.get("hyperparams")), f"hyperparams={cfg.hyperparams}")
 
+    from trainlab.core.console import route_lightning_logs
     from trainlab.core.seeding import seed_everything
-    from trainlab.core.train import route_lightning_logs
     from trainlab.pipelines.kmer_cv.runner import run_cv
 
     route_lightning_logs()

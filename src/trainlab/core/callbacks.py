@@ -98,16 +98,28 @@ class ThrottledRichProgressBar(RichProgressBar):
     Lightning's bar updates its task and re-reads the logged metrics after every training batch
     (about 0.1 ms, 1 % of a small model's step on a CPU), although Rich redraws only
     ``refresh_rate`` times a second. This one passes progress on at most that often, and always
-    at the last batch of an epoch.
+    at the last batch of an epoch. Off a terminal it stays off (Rich would print only the
+    final frame of each bar, cut at 80 columns); ``core.progress.EpochLines`` writes one line
+    per epoch there.
 
     Args:
         refresh_rate: Redraws per second (0 turns the bar off).
         leave: Keep the bar of each finished epoch on screen.
+        only_on_terminal: Stay off when standard output is not a terminal.
     """
 
-    def __init__(self, refresh_rate: int = 5, leave: bool = False) -> None:
+    def __init__(
+        self, refresh_rate: int = 5, leave: bool = False, only_on_terminal: bool = True
+    ) -> None:
+        from trainlab.core.console import stdout_is_terminal
+
         super().__init__(refresh_rate=refresh_rate, leave=leave)
         self._next_update = 0.0
+        self._on_terminal = stdout_is_terminal() or not only_on_terminal
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._on_terminal and super().is_enabled
 
     def on_train_batch_end(
         self,

@@ -19,6 +19,7 @@ from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
 from trainlab.core.checkpoint import check_embedded_config
 from trainlab.core.checkpoint_io import preload
+from trainlab.core.console import finished_text, route_lightning_logs, stdout_is_terminal
 from trainlab.core.exact_resume import ExactResume, epochs_trained
 from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import (
@@ -34,6 +35,7 @@ from trainlab.core.loggers import (
     remember_logger_runs,
     tensorboard_of,
 )
+from trainlab.core.plots import write_learning_curves
 from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
 from trainlab.core.resume import resume_checkpoint
@@ -45,23 +47,6 @@ from trainlab.core.validation_record import ValidationRecord, tested_and_last
 from trainlab.io import atomic_write_json
 
 log = logging.getLogger(__name__)
-
-
-def route_lightning_logs() -> None:
-    """Send Lightning's messages through the run's handlers (console + log file) only once."""
-    names = (
-        "lightning",
-        "lightning.pytorch",
-        "lightning.fabric",
-        "lightning_fabric",
-        "pytorch_lightning",
-    )
-    for name in names:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if type(handler) is logging.StreamHandler:
-                logger.removeHandler(handler)
-        logger.propagate = True
 
 
 def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
@@ -174,7 +159,10 @@ def _fit_and_test(
         metrics.update(_validation_metrics(trainer))
     best_path = _best_checkpoint(trainer)
     if cfg.get("test", True) and trainer.state.status.value != "interrupted":
-        results = trainer.test(model, datamodule=datamodule, ckpt_path=best_path, weights_only=True)
+        verbose = stdout_is_terminal()  # off a terminal the finished lines carry the test figures
+        results = trainer.test(
+            model, datamodule=datamodule, ckpt_path=best_path, weights_only=True, verbose=verbose
+        )
         metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
     if trainer.interrupted:
         record_status(run_dir, "interrupted")
@@ -259,10 +247,6 @@ def _finish(
             "baselines": baselines,
         },
     )
-    log.info(
-        "finished: results in %s\n%s\nlearning curves: tensorboard --logdir %s | notebook: "
-        "notebooks/results.ipynb",
-        run_dir,
-        summary.read_text(encoding="utf-8").rstrip(),
-        run_dir / "tensorboard",
-    )
+    write_learning_curves(run_dir, cfg.monitor, cfg.mode)
+    # a few lines on the console; summary.txt holds everything
+    log.info("%s", finished_text(run_dir, summary, cfg.monitor, best_epoch, best_score, metrics))

@@ -24,11 +24,21 @@ def _with_atomic_io(plugins: Any) -> list[Any]:
     return plugins
 
 
+def _summary_given(callbacks: Any) -> bool:
+    from lightning.pytorch.callbacks import ModelSummary
+
+    return any(isinstance(c, ModelSummary) for c in callbacks or [])
+
+
 def build_trainer(settings: DictConfig | Mapping[str, Any], **overrides: Any) -> Any:
     """A Trainer from a ``trainer`` config node (with ``_target_``) or plain keyword settings.
 
     ``overrides`` win over ``settings`` (callbacks, loggers, precision, default_root_dir ...).
     """
+    if _summary_given(overrides.get("callbacks")):
+        # the callbacks' summary prints; Lightning's own one would be skipped with a log line
+        # ("Trainer already configured with model summary callbacks") on every run
+        overrides["enable_model_summary"] = False
     if isinstance(settings, DictConfig) and "_target_" in settings:
         from hydra.utils import instantiate
 

@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 
 from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.hardware import hardware_report, loader_defaults
+from trainlab.core.plots import write_prior_scores
 from trainlab.data.spectra.datamodule import table_rows
 from trainlab.data.spectra.schema import POLARITY_NAMES, TRAIN_TABLE
 from trainlab.data.spectra.store import table_uri
@@ -58,6 +59,7 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("checkpoints=[] is empty: give the BCE checkpoints, one per polarity")
     estimates: dict[str, dict[str, Any]] = {}
     found_all: dict[str, PriorEstimate] = {}
+    panels: list[dict[str, Any]] = []  # prior_scores.png
     root = None
     for path in checkpoints:
         restored = restore_model(path, cfg.get("data") or None)
@@ -82,8 +84,21 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
                 )
             estimates[name] = {**estimate.to_dict(), "checkpoint": str(path)}
             found_all[name] = estimate
+            code = next(c for c, n in POLARITY_NAMES.items() if n == name)
+            rows = predicted["polarity"] == code
+            panels.append(
+                {
+                    "name": f"{name} mode",
+                    "prob": predicted["prob"][rows],
+                    "label": predicted["label"][rows],
+                    "estimate": estimate,
+                }
+            )
     table = format_estimates(found_all)
     log.info("prior estimates on %s:\n%s", cfg.labelled_table, table)
+    figure = write_prior_scores(Path(cfg.paths.output_dir), panels)
+    if figure is not None:
+        log.info("score histograms: %s", figure)
     refusals = {name: e.refusals() for name, e in found_all.items() if e.refusals()}
     forced = bool(cfg.get("force"))
     if refusals and not forced:

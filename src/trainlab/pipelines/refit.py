@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from trainlab.core.console import StepProgress
 from trainlab.errors import ConfigError
 from trainlab.io import atomic_write_json
 
@@ -46,6 +47,7 @@ def refit(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
     base = Path(cfg.paths.output_dir)
     started = time.time()
     runs = []
+    progress = StepProgress("refit seed", len(seeds), log)
     for seed in seeds:
         run_cfg = copy.deepcopy(cfg)
         with open_dict(run_cfg):
@@ -57,6 +59,7 @@ def refit(cfg: DictConfig, overrides: list[str]) -> dict[str, Any]:
         runs.append({"seed": seed, "run_dir": run_cfg.paths.output_dir, "metrics": metrics})
         # Written after every seed, so an interrupted refit still leaves its finished runs.
         _write(base, cfg, runs, started)
+        progress.step(f"seed {seed} finished")
     summary = _write(base, cfg, runs, started)
     monitor = str(cfg.get("optimized_metric") or cfg.get("monitor") or "")
     for key in (f"test/{monitor.split('/', 1)[-1]}", monitor):

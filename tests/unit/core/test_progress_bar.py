@@ -29,7 +29,8 @@ class RecordingBar(ThrottledRichProgressBar):
     """Notes which training batches reached Lightning's own per-batch update."""
 
     def __init__(self, refresh_rate: int) -> None:
-        super().__init__(refresh_rate=refresh_rate)
+        # pytest's output is no terminal, where the bar would stay off
+        super().__init__(refresh_rate=refresh_rate, only_on_terminal=False)
         self.forwarded: list[int] = []
         self._epoch_ending = False
 

@@ -11,7 +11,8 @@ scans or search-engine identification files (:mod:`trainlab.data.spectra.identif
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,6 +156,7 @@ def convert_files(
     on_bad_row: str = "error",
     standardization: str | Path | None = None,
     max_seconds_since_ms1: float = 30.0,
+    on_file: Callable[[FileResult, float], None] | None = None,
 ) -> ConvertReport:
     """Convert MGF/mzML ``paths`` and append them to ``<root>/<table>``.
 
@@ -175,6 +177,8 @@ def convert_files(
         standardization: instrument statistics JSON to use instead of
             ``<root>/instrument_standardization.json`` (fitted on the first conversion).
         max_seconds_since_ms1: rows further from their MS1 scan are flagged in the report.
+        on_file: called with each file's result and the seconds spent reading it (progress
+            lines: the caller owns the console).
     """
     identifications = list(identifications or [])
     given = [
@@ -203,11 +207,14 @@ def convert_files(
     results = []
     for path in paths:
         result = FileResult(path)
+        started = time.monotonic()
         if path.name in present:
             result.status = "already present"
         else:
             labels = _Labels(identified, linker, label_column)
             _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
+        if on_file is not None:
+            on_file(result, time.monotonic() - started)
         if linker is not None and result.status != "pending":
             linker.skip(path, f"spectra file {result.status}")
         results.append(result)

@@ -5,6 +5,7 @@ The folds' best parameters are combined by trainlab.core.search.aggregate (by di
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,16 +108,45 @@ def table_text(rows: list[dict]) -> str:
 
 
 def plot_results(aggregated: dict, path: str | Path) -> Path:
-    """Bar chart of mean +- std per task and metric, fold values as dots; saved to `path`."""
-    import matplotlib
+    """Mean +- std per task and metric over the outer folds, fold values as dots; to `path`.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Scores (0-1) and losses get their own panels: a loss of 6.15 drawn on the score axis was
+    cut off at 1.05 and squeezed the scores.
+    """
+    from trainlab.core.plots import new_figure, png_bytes
 
     tasks = list(aggregated)
     metrics = list(dict.fromkeys(m for t in tasks for m in aggregated[t]))
+    losses = [m for m in metrics if "loss" in m]
+    panels = []
+    for names, label, limits in (
+        ([m for m in metrics if m not in losses], "test score (outer folds)", (0.0, 1.05)),
+        (losses, "test loss (outer folds, lower is better)", None),
+    ):
+        shown = [t for t in tasks if any(m in aggregated[t] for m in names)]
+        if names and shown:
+            panels.append((names, shown, label, limits))
+    shares = [max(1.5, len(shown) * (1 + 0.25 * len(names))) for names, shown, _, _ in panels]
+    figure = new_figure(min(12.0, max(6.0, 0.8 * sum(shares) + 2.0)), 4.2)
+    axes = figure.subplots(1, len(panels), squeeze=False, width_ratios=shares)[0]
+    for ax, (names, shown, label, limits) in zip(axes, panels, strict=True):
+        _bars(ax, aggregated, shown, names)
+        ax.set_xticks(np.arange(len(shown)), shown, rotation=20, ha="right")
+        if limits:
+            ax.set_ylim(*limits)
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(
+            fontsize=8, ncols=min(len(names), 4), loc="lower center", bbox_to_anchor=(0.5, 1.0)
+        )
+    path = Path(path)
+    with atomic_open(path) as handle:
+        handle.write(png_bytes(figure, dpi=120))
+    return path
+
+
+def _bars(ax: Any, aggregated: dict, tasks: list[str], metrics: list[str]) -> None:
     width = 0.8 / max(1, len(metrics))
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(tasks)), 4.0))
     for i, metric in enumerate(metrics):
         xs = np.arange(len(tasks)) + (i - (len(metrics) - 1) / 2) * width
         means = [aggregated[t].get(metric, {}).get("mean", np.nan) for t in tasks]
@@ -125,13 +155,3 @@ def plot_results(aggregated: dict, path: str | Path) -> Path:
         for x, task in zip(xs, tasks, strict=True):
             values = aggregated[task].get(metric, {}).get("values", [])
             ax.scatter([x] * len(values), values, s=6, color="black", zorder=3)
-    ax.set_xticks(np.arange(len(tasks)), tasks, rotation=20, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("test score (outer folds)")
-    ax.legend(fontsize=8, ncols=len(metrics), loc="lower center", bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_open(path) as handle:
-        fig.savefig(handle, dpi=120, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path

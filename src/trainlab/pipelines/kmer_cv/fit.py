@@ -146,6 +146,8 @@ def fit_rows(
     folds, resumes). A lean fit with `lean_checkpoint` saves its state at epoch ends and, started
     again after a kill, continues from it (`name` names it in fault-injection points).
     """
+    from trainlab.core.plots import write_epoch_curves
+    from trainlab.core.progress import EpochRecord
     from trainlab.core.trainer_factory import build_trainer
 
     datamodule.use_rows(train, val, test)
@@ -182,6 +184,7 @@ def fit_rows(
             enable_version_counter=False,
         )
         callbacks += [checkpoint, CheckpointMetadata(as_plain(cfg), spec, monitor=monitor.key)]
+        callbacks.append(record := EpochRecord())  # learning_curves.png beside best.ckpt
     with tempfile.TemporaryDirectory(prefix="trainlab_fit_") as scratch:
         trainer = build_trainer(
             {},
@@ -208,6 +211,9 @@ def fit_rows(
             result = FitResult(best_score, best_epoch, history.epochs)
             if checkpoint is not None and checkpoint.best_model_path:
                 result.checkpoint = Path(checkpoint.best_model_path)
+            if checkpoint_dir is not None:
+                title = Path(checkpoint_dir).name
+                write_epoch_curves(checkpoint_dir, record.epochs, monitor.key, monitor.mode, title)
             if test is not None:
                 ckpt = str(result.checkpoint) if result.checkpoint else None
                 tested = trainer.test(

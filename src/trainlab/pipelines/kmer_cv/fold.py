@@ -12,6 +12,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
+from trainlab.core.console import StepProgress
 from trainlab.core.fault_injection import point_hook
 from trainlab.core.lean_fit import LeanCheckpoint, freeze_long_lived_objects
 from trainlab.core.search.trials import (
@@ -206,18 +207,11 @@ def optimize_fold(
             scores.append(result.best_score)
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():
-                log.info("%s trial %d pruned after split %d", folder.name, trial.number, step)
-                raise optuna.TrialPruned()
-        log.info(
-            "%s trial %d: %.4f  %s",
-            folder.name,
-            trial.number,
-            np.mean(scores),
-            describe_params(params),
-        )
+                raise optuna.TrialPruned(f"after split {step}")
         return float(np.mean(scores))
 
     size = space.searched.size()
+    progress = StepProgress(f"{folder.name} trial", remaining, log)  # i/N, ETA, best so far
     for _ in range(remaining):
         # the trials that ran before this one; the same for a trial and its retry after a kill
         index = counted(study)
@@ -236,13 +230,16 @@ def optimize_fold(
         trial.set_user_attr(INDEX_ATTR, index)
         try:
             value = objective(trial, params, index)
-        except optuna.TrialPruned:
+        except optuna.TrialPruned as pruned:
             tell_quietly(study, trial, state=TrialState.PRUNED)
+            progress.step(f"#{index} pruned {pruned}{best_so_far(study, monitor.key)}")
         except Exception:
             tell_quietly(study, trial, state=TrialState.FAIL)
             raise
         else:
             tell_quietly(study, trial, value)
+            detail = f"#{index} {value:.4f} {describe_params(params)}"
+            progress.step(detail + best_so_far(study, monitor.key))
         states.drop_others(None)
         if hook is not None:
             hook(f"cv_trial_end:{folder.name}:{index}")
@@ -306,3 +303,12 @@ class TrialStates:
         self.drop_others(None)
         if self.folder.is_dir() and not any(self.folder.iterdir()):
             self.folder.rmdir()
+
+
+def best_so_far(study: Any, metric: str) -> str:
+    """`` | best val/acc 0.9123 (#4)``, or nothing before a trial completed."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return ""
+    return f" | best {metric} {best.value:.4f} (#{best.user_attrs.get(INDEX_ATTR, best.number)})"

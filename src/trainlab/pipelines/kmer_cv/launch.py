@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.core.console import StepProgress
 from trainlab.core.shell_values import check_shell_values
 from trainlab.errors import ConfigError
 
@@ -80,7 +81,12 @@ def run_fold_jobs(
     if launcher == "sequential":
         from trainlab.pipelines.kmer_cv.fold import run_fold
 
-        return [run_fold(cfg, k, out_dir, datamodule) for k in folds]
+        progress = StepProgress("outer fold", len(folds), log)
+        records = []
+        for k in folds:
+            records.append(run_fold(cfg, k, out_dir, datamodule))
+            progress.step(f"fold {k} finished")
+        return records
     import submitit
 
     from trainlab.core.job_secrets import carried
@@ -92,12 +98,15 @@ def run_fold_jobs(
         executor.update_parameters(timeout_min=int(local.timeout_min))
         results = []
         width = max(1, int(local.n_parallel))
+        progress = StepProgress("outer fold", len(folds), log)
         for start in range(0, len(folds), width):
             wave = folds[start : start + width]
             with carried(carriers):  # the job processes inherit them at start
                 jobs = [executor.submit(fold_job, plain, k, str(out_dir)) for k in wave]
             log.info("local fold jobs %s: %s", wave, [j.job_id for j in jobs])
-            results += [job.result() for job in jobs]
+            for k, job in zip(wave, jobs, strict=True):
+                results.append(job.result())
+                progress.step(f"fold {k} finished")
         return results
     with carried(carriers):  # sbatch exports the submitting environment to the jobs
         return _slurm(cfg, plain, folds, out_dir)
