@@ -288,7 +288,7 @@ def spectra(check: Check) -> Section:
         "Spectrum transformer training (configs/model/spectrum_pu.yaml)",
         ["precision", "batch x peaks", "spectra/s", "peak memory MiB"],
     )
-    batch, peaks, steps = (16, 20, 3) if check.dry_run else (256, 400, 30)
+    batch, peaks, steps = (4, 12, 1) if check.dry_run else (256, 400, 30)
     for name, dtype in (("fp32", None), ("bf16 autocast", torch.bfloat16)):
         rate, memory = spectra_rate(check, net_cfg, dtype, batch, peaks, steps)
         section.rows.append([name, f"{batch} x {peaks}", cell(rate), cell(memory)])
@@ -396,25 +396,31 @@ def kmer_scale(check: Check, rates: dict[str, float]) -> Section:
 def ddp(check: Check) -> Section:
     import torch
 
-    section = Section("DDP", ["setting", "processes", "wall s (2 epochs, incl. start-up)"])
+    section = Section("DDP", ["setting", "processes", "wall s (incl. start-up)"])
     base = [
         sys.executable,
         "-m",
         "trainlab.cli.main",
         "train",
-        "trainer.max_epochs=2",
         "extras.print_config=false",
         "callbacks.progress_bar=null",
         "logger=csv",
         "callbacks.early_stopping=null",
     ]
-    if check.dry_run:
-        settings = [
-            ("1 process (CPU)", ["trainer=cpu"]),
-            ("DDP, 2 processes, gloo (CPU)", ["trainer=ddp_sim"]),
+    if check.dry_run:  # the code path only: two gloo processes, a few steps, no test phase
+        base += [
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=2",
+            "+trainer.limit_val_batches=1",
+            "test=false",
         ]
+        settings = [("DDP, 2 processes, gloo (CPU)", ["trainer=ddp_sim"])]
     elif torch.cuda.device_count() >= 2:
-        settings = [("1 GPU", ["trainer=gpu"]), ("DDP, 2 GPUs", ["trainer=ddp"])]
+        base += ["trainer.max_epochs=3"]
+        settings = [
+            ("1 GPU, 3 epochs", ["trainer=gpu"]),
+            ("DDP, 2 GPUs, 3 epochs", ["trainer=ddp"]),
+        ]
     else:
         section.notes.append(f"skipped: {torch.cuda.device_count()} GPU (DDP needs 2)")
         return section
