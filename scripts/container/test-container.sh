@@ -56,10 +56,13 @@ step() { # step NAME command...: run it, record its wall time
   echo "== $name took ${SECONDS_OF[$name]} s" >&2
 }
 
-if ! "$ROOT/docker/engine.sh" status; then
-  "$ROOT/docker/engine.sh" start || exit 3
-  STARTED_ENGINE=1
-fi
+start_engine() {
+  if ! "$ROOT/docker/engine.sh" status; then
+    "$ROOT/docker/engine.sh" start || exit 3
+    STARTED_ENGINE=1
+  fi
+}
+step engine start_engine
 # the engine may have just been installed: pick a client that runs BuildKit builds
 export DOCKER="${DOCKER:-docker}"
 
@@ -96,6 +99,7 @@ if [[ -n "$TIMINGS" ]]; then
     for name in "${!SECONDS_OF[@]}"; do echo "$name=${SECONDS_OF[$name]}"; done
     echo "image_mb=$((SIZE / 1000000))"
     echo "engine_started=$STARTED_ENGINE"
+    echo "load_at_end=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "workspace=$WORKSPACE"
   } >"$TIMINGS"
 fi
