@@ -11,7 +11,8 @@
 # 3. docker/build.sh: the image on that base, this machine's pip settings and CA bundle as
 #    build secrets, network host; the dependency layers are cached between runs.
 # 4. docker/run.sh as the invoking user with DIR/data and DIR/logs mounted (default: a new
-#    temporary folder): split the embedded digits, train one epoch, eval best.ckpt,
+#    temporary folder): train one digits epoch (the embedded digits are written and split
+#    into DIR/data on first use), eval best.ckpt,
 #    trainlab --version; then checks that the results are on the host and belong to the user.
 # Exit status 3: no container engine could be installed or started (the reason is printed).
 # Timings (seconds per step) go to --timings as KEY=VALUE lines, with engine_started=1 when
@@ -77,7 +78,7 @@ fi
 
 RUN=("$ROOT/docker/run.sh" --image "$IMAGE" --workspace "$WORKSPACE" --network host --)
 QUIET=(extras.print_config=false callbacks.progress_bar=null callbacks.model_summary=null)
-step split "${RUN[@]}" split data_dir=data/digits embedded=digits skip_existing=true
+# the embedded digits are written and split into the mounted data folder on first use
 step train "${RUN[@]}" train experiment=images/digits trainer.max_epochs=1 run_name=container \
   "${QUIET[@]}"
 RUN_DIR="$WORKSPACE/logs/train/runs/container"
