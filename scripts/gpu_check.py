@@ -210,9 +210,10 @@ def digits_epochs(bench, check: Check, epochs: int, precision: str):
     from trainlab.core.train import build_run, route_lightning_logs
 
     run_dir = check.work / f"digits-{precision}"
-    cfg = bench.compose_train_config(
-        run_dir, check.work / "data", epochs, [*check.trainer, f"trainer.precision={precision}"]
-    )
+    overrides = [*check.trainer, f"trainer.precision={precision}"]
+    if check.dry_run:  # 3 steps an epoch instead of 24, on both sides
+        overrides.append("data.batch_size=512")
+    cfg = bench.compose_train_config(run_dir, check.work / "data", epochs, overrides)
     route_lightning_logs()
     seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
     parts = build_run(cfg, run_dir, hardware_report())
@@ -434,6 +435,8 @@ def ddp(check: Check) -> Section:
 
 
 def resume(check: Check) -> Section:
+    if str(REPO) not in sys.path:  # the lifecycle tests' run helpers live in tests/
+        sys.path.insert(0, str(REPO))
     from tests.integration.lifecycle import runs
 
     from trainlab.data.images.digits import write_digits
