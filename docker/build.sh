@@ -37,7 +37,7 @@ BUILD_ARGS=()
 HOST_PIP=0
 DOCKER="${DOCKER:-docker}"
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "build.sh: $1" >&2; exit "${2:-1}"; }
 need_value() { [[ $# -ge 2 && -n "$2" && "$2" != --* ]] || die "$1 needs a value" 2; }
 
