@@ -100,7 +100,7 @@ def sh(command: list[str], check: Check, timeout: float) -> str:
 
 
 def cell(value: float, digits: int = 3) -> str:
-    return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return f"{value:.{digits}g}" if abs(value) < 1e3 else f"{value:,.0f}"
 
 
 # ---- steps ----------------------------------------------------------------------------------
