@@ -8,7 +8,7 @@ EXTRAS ?= dev,tracking,sweeps,dp,spectra,text,text-pretrained
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-full test-slurm lint format bench docker clean
+.PHONY: help install train test test-full test-slurm test-container lint format bench docker clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -35,6 +35,10 @@ test-full: $(STAMP) ## run every test, the slow ones too
 
 test-slurm: $(STAMP) ## run only the tests on the local SLURM cluster
 	$(PY) -m pytest -m slurm $(ARGS)
+
+# `make test` runs these too; they skip (saying why) only where no engine can be started
+test-container: $(STAMP) ## build the Docker image on a local Debian base, train and eval in it
+	$(PY) -m pytest -m container --durations=0 -rs $(ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(VENV)/bin/ruff check src tests benchmarks scripts train.py eval.py predict.py

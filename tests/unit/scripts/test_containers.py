@@ -27,7 +27,8 @@ def test_dockerfile_is_hadolint_clean():
     assert done.returncode == 0, done.stdout + done.stderr
     text = DOCKERFILE.read_text()
     assert "ARG BASE_IMAGE=nvidia/cuda:" in text and "FROM ${BASE_IMAGE}" in text
-    assert 'ENTRYPOINT ["trainlab"]' in text
+    assert 'ENTRYPOINT ["trainlab-entrypoint"]' in text  # docker/entrypoint.sh, then trainlab
+    assert 'exec trainlab "$@"' in (REPO / "docker" / "entrypoint.sh").read_text()
     assert "constraints.txt" in text  # the torch pin
 
 
