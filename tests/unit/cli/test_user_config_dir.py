@@ -73,3 +73,16 @@ def test_local_file_of_the_user_folder_is_the_trusted_one(
     (mine / "local").mkdir()
     (mine / "local" / "default.yaml").write_text("# @package _global_\n")
     assert trusted_config_dir("default") == str(mine)
+
+
+def test_help_lists_the_options_of_the_user_folder(
+    mine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trainlab.cli.help import help_text
+
+    monkeypatch.setenv("TRAINLAB_CONFIG_DIR", str(mine))
+    GlobalHydra.instance().clear()
+    lines = help_text(config_dir(), "train", []).splitlines()
+    model = next(line for line in lines if line.startswith("model: "))
+    assert "my_mlp" in model and "multitask_mlp" in model
+    assert any(line.startswith("experiment/lab: small") for line in lines)
