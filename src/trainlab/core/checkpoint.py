@@ -176,6 +176,11 @@ def load_module(
             "checkpoint carries its own config; drop hparams_file and pass the model settings "
             "to change as keyword arguments (e.g. label_smoothing=0.0)"
         )
+    if map_location is not None and not isinstance(map_location, str | torch.device | int):
+        raise CheckpointError(
+            f"map_location={map_location!r}: trainlab checkpoints load on the CPU and move to "
+            "one device; give a device such as 'cuda:0' or torch.device('cpu')"
+        )
     restored = restore_model(
         path, model_overrides=_model_overrides(cls, overrides), strict=strict is not False
     )
@@ -189,11 +194,6 @@ def load_module(
             "trainlab.load_checkpoint(path)"
         )
     if map_location is not None:
-        if not isinstance(map_location, str | torch.device | int):
-            raise CheckpointError(
-                f"map_location={map_location!r}: trainlab checkpoints load on the CPU and move "
-                "to one device; give a device such as 'cuda:0' or torch.device('cpu')"
-            )
         model.to(map_location)
     return model
 

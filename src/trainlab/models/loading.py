@@ -8,7 +8,7 @@ config and the data spec instead, so the model is rebuilt the way training built
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 
 class LoadsTrainlabCheckpoints:
@@ -19,7 +19,7 @@ class LoadsTrainlabCheckpoints:
     @classmethod
     def load_from_checkpoint(
         cls,
-        checkpoint_path: str | Path | IO,
+        checkpoint_path: str | Path,
         map_location: Any = None,
         hparams_file: str | Path | None = None,
         strict: bool | None = None,

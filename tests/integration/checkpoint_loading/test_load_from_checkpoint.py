@@ -118,6 +118,8 @@ def test_overrides_wrong_class_and_unsupported_arguments_are_clear(trained) -> N
         MultiHeadClassifier.load_from_checkpoint(path, weights_only=False)
     with pytest.raises(CheckpointError, match="carries its own config; drop hparams_file"):
         MultiHeadClassifier.load_from_checkpoint(path, hparams_file="hparams.yaml")
+    with pytest.raises(CheckpointError, match="give a device such as"):
+        MultiHeadClassifier.load_from_checkpoint(path, map_location={"cuda:0": "cpu"})
     with pytest.raises(CheckpointError, match="overrides must be plain config values"):
         MultiHeadClassifier.load_from_checkpoint(path, net=torch.nn.Linear(2, 2))
 
