@@ -8,6 +8,7 @@ PIP := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 LOCK := requirements/lock.txt
 TORCH_LOCK := requirements/torch-cpu.txt
+PIP_LOCK := requirements/pip.txt
 EXTRAS ?= dev,tracking,sweeps,dp,spectra,text,text-pretrained
 STAMP := $(VENV)/.installed
 # `make lock` only: the resolver (uv compiles this project's ~190 pins in ~20 s, pip-tools did
@@ -22,8 +23,10 @@ WHEELS ?= $(shell python3 -m pip config get global.find-links 2>/dev/null)
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml $(LOCK) $(TORCH_LOCK)
+$(STAMP): pyproject.toml $(LOCK) $(TORCH_LOCK) $(PIP_LOCK)
 	@test -x $(PY) || python3 -m venv $(VENV)
+	# the pinned pip first: a venv's own pip is whatever Python shipped (23.2 here)
+	$(PIP) install -q --require-hashes -r $(PIP_LOCK)
 	# exact versions and sha256 hashes only (requirements/README.md); torch is the CPU build
 	$(PIP) install -q --require-hashes -r $(TORCH_LOCK) -r $(LOCK)
 	$(PIP) install -q --no-deps -e .
@@ -40,6 +43,8 @@ lock: ## re-resolve requirements/lock.txt and torch-cpu.txt from pyproject.toml 
 		-c $(CONSTRAINTS) $(if $(WHEELS),--find-links $(WHEELS)) \
 		--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
 		--no-emit-package torch --custom-compile-command "make lock" -o $(LOCK)
+	echo pip | $(VENV)/bin/uv pip compile -q - --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" -o $(PIP_LOCK)
 	# torch alone, with the sha256 of the wheel served here (uv hashes a local wheel only when
 	# it resolves dependencies, so they are resolved and dropped); Docker installs a CUDA build
 	# under the same pin instead (requirements/README.md)
