@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from trainlab.cli.main import main
+from trainlab.models.classification import MultiHeadClassifier
 
 SMALL = [
     "experiment=kmer/diana",
@@ -47,7 +48,9 @@ def test_full_run_then_predict(env: Path) -> None:
         }  # fmt: skip
         assert record["fold_id"] == k and record["total_folds"] == 2
         assert record["n_train"] + record["n_test"] == 120
-        assert Path(record["best_model_path"]).name == "best.ckpt"
+        best_path = Path(record["best_model_path"])
+        assert best_path == results / f"fold_{k}" / "checkpoints" / "best.ckpt"
+        assert (best_path.parent / "last.ckpt").is_file()
         assert 0.0 <= record["test_metrics"]["overall"]["f1_weighted"] <= 1.0
         assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 2
     best = json.loads((results / "best_hyperparameters.json").read_text())
@@ -73,8 +76,16 @@ def test_full_run_then_predict(env: Path) -> None:
     assert "| overall | f1_weighted |" in (results / "results_table.md").read_text()
     assert (results / "results.png").is_file()
     final = out / "final_model"
-    for name in ("best.ckpt", "training_history.json", "label_encoders.json"):
+    for name in (
+        "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
+        "training_history.json",
+        "label_encoders.json",
+    ):
         assert (final / name).is_file(), name
+    # Lightning's convention works on the final model without the Hydra tree
+    model = MultiHeadClassifier.load_from_checkpoint(final / "checkpoints" / "best.ckpt")
+    assert set(model.tasks) == set(encoders_tasks(results)) and not model.training
     config = json.loads((final / "final_training_config.json").read_text())
     assert config["n_train"] + config["n_validation"] == 120
     encoders = json.loads((final / "label_encoders.json").read_text())
@@ -89,7 +100,7 @@ def test_full_run_then_predict(env: Path) -> None:
     main(
         [
             "predict",
-            f"ckpt_path={final / 'best.ckpt'}",
+            f"ckpt_path={final / 'checkpoints' / 'best.ckpt'}",
             f"input={new / 'samples.npy'}",
             f"output_dir={env / 'pred'}",
             "trainer.accelerator=cpu",

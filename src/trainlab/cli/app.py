@@ -12,6 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from trainlab.cli.config_paths import config_dir, trusted_config_dir, user_config_dir
 from trainlab.cli.help import help_text, wants_quick_help
 from trainlab.cli.trust import check_before_hydra, check_job_config
 from trainlab.core.best_config import apply_best_config
@@ -23,21 +24,6 @@ from trainlab.core.schema import Schema, validate
 from trainlab.errors import TrainlabError
 
 log = logging.getLogger("trainlab")
-
-
-def config_dir() -> str:
-    """The Hydra config folder: ``$TRAINLAB_CONFIG_DIR``, else ``configs/`` of the checkout."""
-    env = os.environ.get("TRAINLAB_CONFIG_DIR")
-    if env:
-        return str(Path(env).resolve())
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / "configs" / "train.yaml").is_file():
-            return str(parent / "configs")
-    raise SystemExit(
-        "trainlab: cannot find the configs/ folder next to the package; set TRAINLAB_CONFIG_DIR "
-        "to the path of trainlab's configs/"
-    )
 
 
 def launch_cwd() -> str:
@@ -153,7 +139,8 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
                 if "best_config" in cfg:
                     # best values of a search: above the config files, below the command line
                     apply_best_config(cfg, task_overrides(), hydra_choices())
-                check_job_config(cfg, task_overrides(), config_dir(), hydra_choices().get("local"))
+                local = hydra_choices().get("local")
+                check_job_config(cfg, task_overrides(), trusted_config_dir(local), local)
                 validate(cfg, schema)
                 configure_console()
                 apply_extras(cfg)
@@ -173,6 +160,7 @@ def entry_point(config_name: str, schema: Schema) -> Callable[[Callable[[DictCon
             # A new invocation chooses a new run folder (tests call several in one process).
             forget_run_dirs()
             try:
+                user_config_dir()  # a wrong TRAINLAB_CONFIG_DIR stops here, with its value
                 check_before_hydra(config_dir(), config_name, sys.argv[1:])
             except TrainlabError as err:
                 print(f"\nerror: {err}", file=sys.stderr)

@@ -8,6 +8,7 @@ overrides given, so ``--help`` answers in about half the time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 HELP_FLAGS = ("--help", "-h")
@@ -40,9 +41,13 @@ def help_text(config_dir: str, config_name: str, argv: list[str]) -> str:
     overrides = [arg for arg in argv if not arg.startswith("-")]
     with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
         cfg = compose(config_name, overrides=overrides)
+    listed = config_groups(Path(config_dir))
+    user = os.environ.get("TRAINLAB_CONFIG_DIR")
+    if user and Path(user).expanduser().is_dir():  # the user's folder adds options (Hydra's too)
+        for group, options in config_groups(Path(user).expanduser()).items():
+            listed[group] = sorted({*listed.get(group, []), *options})
     groups = "\n".join(
-        f"{group}: {', '.join(options)}"
-        for group, options in config_groups(Path(config_dir)).items()
+        f"{group}: {', '.join(options)}" for group, options in sorted(listed.items())
     )
     return (
         f"trainlab {config_name}: a Hydra app over configs/{config_name}.yaml\n"

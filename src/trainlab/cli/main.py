@@ -44,6 +44,14 @@ def main(argv: list[str] | None = None) -> None:
     if name not in SUBCOMMANDS:
         print(f"trainlab: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
         raise SystemExit(2)
+    from trainlab.cli.dotenv import load_dotenv
+    from trainlab.errors import TrainlabError
+
+    try:
+        load_dotenv()  # before the subcommand's imports: they may read the environment
+    except TrainlabError as err:
+        print(f"\nerror: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     module = importlib.import_module(SUBCOMMANDS[name][0])
     sys.argv = [f"trainlab {name}", *args[1:]]
     module.main()

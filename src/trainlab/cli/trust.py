@@ -18,6 +18,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from trainlab.cli.config_paths import trusted_config_dir
 from trainlab.core import allowlist
 from trainlab.core.shell_values import shell_value_problems
 from trainlab.errors import ConfigError
@@ -45,7 +46,8 @@ def check_before_hydra(config_dir: str, config_name: str, argv: list[str]) -> No
         return  # Hydra reports a config it cannot compose in its own words
     overrides = _overrides(argv)
     choices = cfg.hydra.runtime.get("choices") or {}
-    extension = allowlist.trusted_extension(cfg, overrides, config_dir, choices.get("local"))
+    local = choices.get("local")
+    extension = allowlist.trusted_extension(cfg, overrides, trusted_config_dir(local), local)
     allowlist.use_extension(extension)
     problems = allowlist.hydra_problems(cfg, allowlist.current())
     for key in cfg:

@@ -118,11 +118,17 @@ def plain_data(value: Any) -> Any:
     return str(value)
 
 
-def restore_model(path: str | Path, data_overrides: DictConfig | None = None) -> Restored:
+def restore_model(
+    path: str | Path,
+    data_overrides: DictConfig | None = None,
+    model_overrides: DictConfig | None = None,
+    strict: bool = True,
+) -> Restored:
     """The LightningModule of a checkpoint with its trained weights, in eval mode.
 
-    The checkpoint's config (with ``data_overrides`` merged) must pass this run's allowlist;
-    its own ``allowed_targets``, if any, is ignored.
+    The checkpoint's config (with ``data_overrides`` and ``model_overrides`` merged) must pass
+    this run's allowlist; its own ``allowed_targets``, if any, is ignored. The model is built
+    by ``build_model``, the builder training uses.
     """
     checkpoint = read_checkpoint(path)
     plain = dict(checkpoint["trainlab"]["config"])
@@ -130,12 +136,80 @@ def restore_model(path: str | Path, data_overrides: DictConfig | None = None) ->
     config = OmegaConf.create(plain)
     if data_overrides:
         config.data = OmegaConf.merge(config.data, data_overrides)
+    if model_overrides:
+        config.model = OmegaConf.merge(config.model, model_overrides)
     allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
     spec = checkpoint["trainlab"]["spec"]
     model = build_model(config, spec)
-    model.load_state_dict(checkpoint["state_dict"])
+    model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    model.on_load_checkpoint(checkpoint)  # Lightning's hook, as its own loader calls it
     model.eval()
     return Restored(model, config, spec, Path(path))
+
+
+def load_module(
+    cls: type,
+    path: str | Path,
+    map_location: Any = None,
+    hparams_file: str | Path | None = None,
+    strict: bool | None = None,
+    weights_only: bool | None = None,
+    **overrides: Any,
+) -> Any:
+    """``cls.load_from_checkpoint(path)`` for trainlab's LightningModules.
+
+    Lightning's own loader calls ``cls(**checkpoint["hyper_parameters"])``, which cannot
+    rebuild the backbone (a module built from ``model.net``) and would unpickle whatever the
+    hyperparameters hold. This rebuilds through ``restore_model`` instead: a weights_only load,
+    the allowlist check of the embedded config, and the builder training uses. Keyword
+    arguments override entries of the checkpoint's ``model`` config, as Lightning's override
+    hyperparameters.
+    """
+    if weights_only is False:
+        raise CheckpointError(
+            f"{cls.__name__}.load_from_checkpoint({path!r}, weights_only=False): trainlab "
+            "checkpoints always load with weights_only=True (docs/security.md); drop the argument"
+        )
+    if hparams_file is not None:
+        raise CheckpointError(
+            f"{cls.__name__}.load_from_checkpoint(hparams_file={hparams_file!r}): a trainlab "
+            "checkpoint carries its own config; drop hparams_file and pass the model settings "
+            "to change as keyword arguments (e.g. label_smoothing=0.0)"
+        )
+    if map_location is not None and not isinstance(map_location, str | torch.device | int):
+        raise CheckpointError(
+            f"map_location={map_location!r}: trainlab checkpoints load on the CPU and move to "
+            "one device; give a device such as 'cuda:0' or torch.device('cpu')"
+        )
+    restored = restore_model(
+        path, model_overrides=_model_overrides(cls, overrides), strict=strict is not False
+    )
+    model = restored.model
+    if not isinstance(model, cls):
+        kind = type(model)
+        raise CheckpointError(
+            f"{path} holds a {kind.__name__} (model._target_="
+            f"{restored.config.model.get('_target_')}), not a {cls.__name__}: load it with "
+            f"{kind.__module__}.{kind.__name__}.load_from_checkpoint(path) or "
+            "trainlab.load_checkpoint(path)"
+        )
+    if map_location is not None:
+        model.to(map_location)
+    return model
+
+
+def _model_overrides(cls: type, overrides: dict[str, Any]) -> DictConfig | None:
+    """Keyword overrides as a config node; only plain values fit (the net is rebuilt)."""
+    if not overrides:
+        return None
+    try:
+        return OmegaConf.create(overrides)
+    except Exception as err:
+        raise CheckpointError(
+            f"{cls.__name__}.load_from_checkpoint({', '.join(f'{k}=...' for k in overrides)}): "
+            f"overrides must be plain config values ({err}); the net and everything else are "
+            "rebuilt from the checkpoint's config, so objects such as modules are not passed"
+        ) from err
 
 
 def restore_datamodule(restored: Restored, loader_defaults: dict[str, Any] | None = None) -> Any:

@@ -11,11 +11,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from trainlab.metrics.classification import METRIC_NAMES, ConfusionMetrics
+from trainlab.models.loading import LoadsTrainlabCheckpoints
 
 STAGES = ("train", "val", "test")
 
 
-class MultiHeadClassifier(L.LightningModule):
+class MultiHeadClassifier(LoadsTrainlabCheckpoints, L.LightningModule):
     """Cross-entropy over one or more classification tasks sharing a backbone.
 
     Args:

@@ -15,6 +15,7 @@ from torchmetrics.classification import BinaryAUROC
 from trainlab.errors import ConfigError
 from trainlab.losses.pu import SURROGATES, bce_loss, nnpu_loss
 from trainlab.metrics.pu import PUMetrics, plot_probability_histograms
+from trainlab.models.loading import LoadsTrainlabCheckpoints
 
 STAGES = ("train", "val", "test")
 LOSSES = ("bce", "nnpu")
@@ -55,7 +56,7 @@ def merge_priors(priors_file: str | Path | None, priors: dict[str, float] | None
     return merged
 
 
-class BinaryPUClassifier(L.LightningModule):
+class BinaryPUClassifier(LoadsTrainlabCheckpoints, L.LightningModule):
     """One logit per spectrum trained with BCE (labelled vs unlabeled) or nnPU.
 
     Args:

@@ -147,7 +147,7 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         val,
         max_epochs=cfg.final.max_epochs,
         patience=cfg.final.patience,
-        checkpoint_dir=final_dir,
+        checkpoint_dir=final_dir / "checkpoints",
         seed=fit_seed(int(cfg.seed)),
     )
     atomic_write_json(final_dir / "training_history.json", result.history)

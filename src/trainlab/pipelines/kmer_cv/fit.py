@@ -136,8 +136,9 @@ def fit_rows(
 ) -> FitResult:
     """Train on `train`, select the epoch on `val`, optionally test the best epoch on `test`.
 
-    With `checkpoint_dir`, the best epoch is saved as `best.ckpt` carrying the config and
-    data spec (so `trainlab predict` rebuilds it); the test fold is never used to choose it.
+    With `checkpoint_dir`, the best epoch is saved as `best.ckpt` and the last as `last.ckpt`
+    (the names every trainlab run uses), carrying the config and data spec (so `trainlab
+    predict` and `load_from_checkpoint` rebuild them); the test fold never chooses the epoch.
     With `lean` (search trials: no checkpoint, no test), the fit runs in the lean Fabric loop
     of `trainlab.core.lean_fit` when the trainer config allows it, else through the Trainer.
     With `seed`, torch is seeded first (initial weights) and every epoch's draws (batch order,
@@ -180,6 +181,7 @@ def fit_rows(
             monitor=monitor.key,
             mode=monitor.mode,
             save_top_k=1,
+            save_last=True,
             auto_insert_metric_name=False,
             enable_version_counter=False,
         )

@@ -110,7 +110,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         test,
         max_epochs=cfg.cv.max_epochs,
         patience=cfg.cv.patience,
-        checkpoint_dir=folder,
+        checkpoint_dir=folder / "checkpoints",
         seed=fit_seed(seed),
     )
     stamp = time.strftime("%Y%m%d_%H%M%S")
