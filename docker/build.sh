@@ -15,7 +15,7 @@
 #   --torch-index  PyTorch wheel index for that CUDA version (Dockerfile ARG TORCH_INDEX_URL);
 #                  none: only the indexes pip is configured with
 #   --network      the build's network (host where dockerd runs without a bridge)
-#   --build-arg    any Dockerfile ARG, e.g. EXTRAS=tracking,sweeps,spectra or USER_UID=1001
+#   --build-arg    any Dockerfile ARG, e.g. USER_UID=1001 or TORCH_INDEX_URL=...
 #   --pip-conf     a pip.conf for the dependency install (a BuildKit secret: never in a layer)
 #   --ca-bundle    CA certificates pip trusts, for networks that intercept TLS (a secret too)
 #   --host-pip     this machine's pip settings and CA bundle, its local package folders served
