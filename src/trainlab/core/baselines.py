@@ -86,17 +86,40 @@ def model_threshold(model: Any) -> float:
         return 0.5
 
 
+def model_max_span_len(model: Any) -> int | None:
+    """The longest span a span model decodes (its ``max_span_len``), None for any length."""
+    value = getattr(model, "max_span_len", None)
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _span_rows(datamodule: Any, split: str) -> dict[str, np.ndarray] | None:
+    """Token arrays and gold spans of a split's rows with a span target (text evidence/joint)."""
+    tensors = getattr(getattr(datamodule, "datasets", {}).get(split), "tensors", None)
+    if not isinstance(tensors, dict):
+        return None
+    from trainlab.metrics.span_baselines import span_rows
+
+    return span_rows(tensors)
+
+
+def _one_class(labels: Any) -> bool:
+    return isinstance(labels, dict) and all(len(np.unique(y[y >= 0])) < 2 for y in labels.values())
+
+
 def compute_baselines(
     node: Any,
     datamodule: Any,
     test_split: str = "test",
     prefix: str = "test",
     threshold: float = 0.5,
+    max_span_len: int | None = None,
 ) -> dict[str, Any] | None:
     """Fit the baselines on the ``train`` rows, score them on ``test_split``; None when off.
 
     Returns ``{"scores": {baseline: {metric: value}}, "seconds", "n_train", "n_test",
     "features", "notes"}``; ``scores`` keys are the model's metric keys (``test/acc``).
+    Data with evidence spans (text evidence and joint) also get span baselines (``test/em``,
+    ``test/token_f1``, decoded with at most ``max_span_len`` tokens as the model does).
     """
     settings = baseline_settings(node)
     if not settings["enabled"]:
@@ -105,8 +128,18 @@ def compute_baselines(
         log.info("baselines skipped: the data has no train and %s rows", test_split)
         return None
     started = time.perf_counter()
+    span_train, span_test = _span_rows(datamodule, "train"), _span_rows(datamodule, test_split)
+    spans = span_train is not None and span_test is not None
     train = _features(datamodule, "train")
     test = _features(datamodule, test_split)
+    if spans and (train is None or _one_class(train[2])):
+        # evidence data: every row is a positive, there is no class to predict
+        train = test = None
+    if spans and train is None:
+        block = _span_block(settings, span_train, span_test, prefix, max_span_len)
+        block["seconds"] = time.perf_counter() - started
+        log.info("baselines on %s: %.2f s", block["features"], block["seconds"])
+        return block
     if train is None or test is None:
         log.info("baselines skipped: %s gives no baseline features", type(datamodule).__name__)
         return None
@@ -131,17 +164,52 @@ def compute_baselines(
         result = classification_baselines(
             x_train, y_train, x_test, y_test, tasks, linear_settings, prefix, linear
         )
-    seconds = time.perf_counter() - started
     block = {
         "scores": result.scores,
-        "seconds": seconds,
         "n_train": int(x_train.shape[0]),
         "n_test": int(x_test.shape[0]),
         "features": description,
         "notes": notes + result.notes,
     }
+    if spans:
+        span = _span_block(settings, span_train, span_test, prefix, max_span_len)
+        for name, values in span["scores"].items():
+            block["scores"].setdefault(name, {}).update(values)
+        block["features"] += f"; {span['features']}"
+        block["notes"] += span["notes"]
+    seconds = time.perf_counter() - started
+    block["seconds"] = seconds
     log.info("baselines on %s: %.2f s, %s", description, seconds, _short(result.scores, prefix))
     return block
+
+
+def _span_block(
+    settings: dict[str, Any],
+    train: dict[str, np.ndarray],
+    test: dict[str, np.ndarray],
+    prefix: str,
+    max_span_len: int | None,
+) -> dict[str, Any]:
+    from trainlab.metrics.span_baselines import FEATURES, span_baselines
+
+    linear = settings["linear"]
+    notes: list[str] = []
+    cells = int(train["context_mask"].sum())
+    if linear and cells > settings["max_train_cells"]:
+        linear = False
+        notes.append(
+            f"span logistic regression skipped: {cells} training post tokens > "
+            f"baselines.max_train_cells={settings['max_train_cells']}"
+        )
+    linear_settings = LinearSettings(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+    result = span_baselines(train, test, linear_settings, max_span_len, prefix, linear)
+    return {
+        "scores": result.scores,
+        "n_train": len(train["start"]),
+        "n_test": len(test["start"]),
+        "features": FEATURES,
+        "notes": notes + result.notes,
+    }
 
 
 def _short(scores: dict[str, dict[str, float]], prefix: str) -> str:
@@ -201,7 +269,12 @@ def _cell(value: Any) -> str:
 
 def run_baselines(cfg: Any, run_dir: Path, model: Any, datamodule: Any) -> dict[str, Any] | None:
     """The baselines of a finished run on its test rows, written to ``baselines.json``."""
-    block = compute_baselines(cfg.get("baselines"), datamodule, threshold=model_threshold(model))
+    block = compute_baselines(
+        cfg.get("baselines"),
+        datamodule,
+        threshold=model_threshold(model),
+        max_span_len=model_max_span_len(model),
+    )
     write_baselines(run_dir, block)
     return block
 

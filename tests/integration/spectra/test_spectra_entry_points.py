@@ -11,7 +11,7 @@ from tests.unit.data.spectra.spectra_files import ms1, ms2, write_mgf
 @pytest.mark.parametrize(
     "name,polarity,loss", [("bce_pos", 1, "bce"), ("bce_neg", 0, "bce"), ("nnpu", None, "nnpu")]
 )
-def test_experiments_have_the_production_defaults(name, polarity, loss):
+def test_experiments_default_to_the_small_data_recipe(name, polarity, loss):
     cfg = compose_train([f"experiment=spectra/{name}"])
     net = cfg.model.net
     assert (net.d_model, net.n_layers, net.dropout, net.instrument_embedding_dim) == (
@@ -20,19 +20,29 @@ def test_experiments_have_the_production_defaults(name, polarity, loss):
         0.3,
         16,
     )
-    assert (cfg.model.linear_lr, cfg.model.encoder_lr, cfg.model.weight_decay) == (1e-5, 5e-6, 1e-3)
-    assert (cfg.trainer.max_epochs, cfg.data.batch_size) == (30, 256)
+    # the embedded data and a few thousand converted spectra: rates that move in ~30 steps an
+    # epoch (test_spectra_beats_baseline checks they reach the linear baseline)
+    assert (cfg.model.linear_lr, cfg.model.encoder_lr, cfg.model.weight_decay) == (1e-3, 3e-4, 1e-3)
+    assert (cfg.trainer.max_epochs, cfg.data.batch_size) == (40, 64)
     assert (cfg.data.polarity, cfg.model.loss) == (polarity, loss)
     # threshold-free monitors: BCE (whose probabilities give the prior) on the log-loss,
     # nnPU on AUROC
     monitor, mode = ("val/loss", "min") if loss == "bce" else ("val/auroc", "max")
     assert (cfg.monitor, cfg.mode) == (monitor, mode)
     assert cfg.callbacks.early_stopping.monitor == monitor
-    assert cfg.callbacks.early_stopping.patience == 10
+    assert cfg.callbacks.early_stopping.patience == 8
     assert cfg.callbacks.model_checkpoint.monitor == monitor
     assert cfg.callbacks.model_checkpoint.filename == "best"
     assert cfg.callbacks.last_checkpoint.filename == "last"
     assert cfg.data._target_.endswith("SpectraDataModule")
+    # the researchers' million-row recipe, stacked; the monitor stays the experiment's
+    production = compose_train([f"experiment=[spectra/{name},spectra/production]"])
+    assert (production.model.linear_lr, production.model.encoder_lr) == (1e-5, 5e-6)
+    assert (production.trainer.max_epochs, production.data.batch_size) == (30, 256)
+    assert production.callbacks.early_stopping.patience == 10
+    assert (production.monitor, production.data.polarity) == (monitor, polarity)
+    small = compose_train([f"experiment=[spectra/{name},spectra/small_data]"])
+    assert (small.model.linear_lr, small.data.batch_size) == (1e-3, 64)
 
 
 def test_convert_writes_tables_and_fails_on_bad_files(run_cli, log_dir, tmp_path, capsys):

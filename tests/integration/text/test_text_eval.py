@@ -41,6 +41,13 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment):
         evidence = report["evidence"]
         assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
         assert evidence["token_f1"] == pytest.approx(metrics["test/token_f1"], abs=1e-5)
+        # the span baselines beside the model's token F1, on the same test rows
+        baselines = report["baselines"]
+        assert baselines["model"]["test/token_f1"] == pytest.approx(evidence["token_f1"])
+        if experiment == "text/evidence":
+            assert baselines["n_test"] == evidence["n"]
+        for name in ("majority", "logistic_regression"):
+            assert 0 <= baselines["scores"][name]["test/token_f1"] <= 1
 
 
 def test_predict_writes_evidence_and_probabilities(tmp_path):

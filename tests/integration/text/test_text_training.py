@@ -31,6 +31,8 @@ def test_each_task_trains_with_the_tiny_encoder(tmp_path, experiment, expected):
     spec = ckpt["trainlab"]["spec"]
     assert spec["tasks"] == {"status": ["absent", "present"]} and spec["vocab_size"] > 10
     assert json.loads((run / "metrics.json").read_text())
+    if experiment != "text/criteria":
+        check_span_baselines(run, metrics, criteria=experiment != "text/evidence")
     # the split is written once next to the data and reused by the next task
     assert (tmp_path / "data" / "text" / "synthetic" / "splits.json").is_file()
 
@@ -49,3 +51,17 @@ def test_training_options_gradient_checkpointing_accumulation_and_schedule(tmp_p
     cfg = compose_config("train", overrides, tmp_path)
     metrics = train(cfg, [])
     assert "test/f1_macro" in metrics
+
+
+def check_span_baselines(run, metrics: dict, criteria: bool) -> None:
+    """The span baselines sit beside the model's em/token_f1 in baselines.json and summary.txt,
+    on the same test rows; evidence data (every row a positive) has no class baselines."""
+    block = json.loads((run / "baselines.json").read_text())
+    for name in ("majority", "logistic_regression"):
+        scores = block["scores"][name]
+        assert {"test/em", "test/token_f1"} <= scores.keys()
+        assert ("test/f1_macro" in scores) == criteria
+        assert 0 <= scores["test/em"] <= scores["test/token_f1"] <= 1
+    summary = (run / "summary.txt").read_text()
+    line = next(r for r in summary.splitlines() if r.strip().startswith("test/token_f1 "))
+    assert f"{metrics['test/token_f1']:8.4f}" in line

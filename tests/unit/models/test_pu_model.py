@@ -46,7 +46,14 @@ def test_nnpu_fit_logs_pu_metrics_and_plots_probabilities(root, tmp_path):
     trainer = fit(model, root, tmp_path)
     logged = set(trainer.callback_metrics)
     for stage in ("train", "val"):
-        for name in ("loss", "recall", "predicted_positive_rate", "lee_liu", "auroc"):
+        for name in (
+            "loss",
+            "recall",
+            "predicted_positive_rate",
+            "lee_liu",
+            "auroc",
+            "average_precision",
+        ):
             assert f"{stage}/{name}" in logged
     assert "train/corrected_share" in logged
     assert model.priors_by_polarity.tolist() == pytest.approx([0.25, 0.4])
@@ -97,3 +104,22 @@ def test_missing_priors_are_refused(root, tmp_path):
     assert "val/recall" in trainer.callback_metrics
     with pytest.raises(ConfigError, match=r"model\.loss"):
         tiny_model(loss="hinge")
+
+
+def test_rank_metrics_are_exact_as_the_baselines_are_scored():
+    # a rare-positive BCE model squeezes its probabilities below 0.01: binned at 200
+    # thresholds (width 0.005) they would tie, scikit-learn (the baselines) does not
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    generator = torch.Generator().manual_seed(0)
+    labels = (torch.rand(400, generator=generator) < 0.1).long()
+    probabilities = 0.004 * torch.rand(400, generator=generator) + 0.004 * labels
+    model = tiny_model()
+    model.auroc["test_auroc"].update(probabilities, labels)
+    model.average_precision["test_ap"].update(probabilities, labels)
+    assert float(model.auroc["test_auroc"].compute()) == pytest.approx(
+        roc_auc_score(labels.numpy(), probabilities.numpy()), abs=1e-6
+    )
+    assert float(model.average_precision["test_ap"].compute()) == pytest.approx(
+        average_precision_score(labels.numpy(), probabilities.numpy()), abs=1e-6
+    )
