@@ -20,7 +20,7 @@ def test_metrics_are_those_of_the_tested_checkpoint(
     assert run_cli(*args) == 0
     run = only_run(log_dir)
     metrics = json.loads((run / "metrics.json").read_text())
-    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     with open(run / "csv" / "metrics.csv") as handle:
         per_epoch = {
             int(row["epoch"]): float(row["val/acc"])
@@ -52,7 +52,7 @@ def test_ddp_spawn_reports_the_tested_checkpoint_too(
     assert run_cli(*args) == 0
     run = only_run(log_dir)
     metrics = json.loads((run / "metrics.json").read_text())
-    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert metrics["tested_checkpoint/epoch"] == ckpt["epoch"]
     record = ckpt["callbacks"]["ValidationRecord"]["epochs"][-1]
     assert metrics["val/acc"] == record["metrics"]["val/acc"]

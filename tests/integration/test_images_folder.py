@@ -90,7 +90,7 @@ def test_folder_experiment_learns_size_channels_and_normalisation_from_the_train
     folder_run: tuple[Path, Path], photo_dir: Path
 ) -> None:
     run = folder_run[0]
-    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)
+    ckpt = torch.load(run / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     spec = ckpt["trainlab"]["spec"]
     # median shorter side of the 22x18 tiles, three channels: nothing from the digits defaults
     assert spec["image_size"] == TILE_H and spec["in_channels"] == 3

@@ -78,7 +78,7 @@ def test_nnpu_without_priors_on_measured_data_stops_before_building(
     )
     assert run_cli(*args) == 0
     last = log_dir / "train" / "runs" / "merged" / "checkpoints" / "last.ckpt"
-    state = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+    state = torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
     # index 0 negative, 1 positive: the explicit positive prior overrides the file's 0.5
     assert state["priors_by_polarity"].tolist() == pytest.approx([0.2, 0.35])
 

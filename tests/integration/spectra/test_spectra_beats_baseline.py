@@ -93,7 +93,7 @@ def test_average_precision_is_a_monitor(run_cli, log_dir, tmp_path):
         epochs=1,
     )
     best = torch.load(
-        log_dir / "train" / "runs" / "bce_neg" / "checkpoints" / "best.ckpt", weights_only=False
+        log_dir / "train" / "runs" / "bce_neg" / "checkpoints" / "best.ckpt", weights_only=True
     )
     assert best["trainlab"]["monitor"] == "val/average_precision"
     assert 0 < best["trainlab"]["score"] <= 1

@@ -73,8 +73,8 @@ def test_convert_identifications_and_train_on_them(run_cli, log_dir, tmp_path):
         == 0
     )
     run_dir = log_dir / "train" / "runs" / "byod"
-    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=False)
-    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=False)
+    best = torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     history = last["callbacks"]["MonitorHistory[val/loss]"]["history"]
     assert len(history) == epochs
     epoch, score = min(history, key=lambda item: item[1])
