@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import REPO, only_run
+from tests.integration.test_kmer_cv import SMALL as KMER_SMALL
 
 # the start of a plain console line: "[2026-12-01 17:52:13] INFO "
 PREFIX = re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] [A-Z]+ ")
@@ -119,20 +120,7 @@ def test_print_config_shows_the_tree_on_request(tmp_path: Path, digits_dir: Path
     assert f"dirpath: {run}/checkpoints" in text, text
 
 
-KMER_CV = [
-    "cv",
-    "experiment=kmer/diana",
-    "data.synthetic={n_samples:120,n_unitigs:120,n_projects:8,seed:1}",
-    "cv.n_folds=2",
-    "cv.n_inner_splits=2",
-    "cv.n_trials=2",
-    "cv.max_epochs=3",
-    "cv.patience=2",
-    "cv.sampler.n_startup_trials=1",
-    "final.max_epochs=3",
-    "trainer.accelerator=cpu",
-    "mode=full",
-]
+KMER_CV = ["cv", *KMER_SMALL, "mode=full"]
 
 
 @pytest.mark.slow  # 3 fits per fold: 37 s alone, 140 s on the shared 2-core machine

@@ -145,16 +145,9 @@ def compute_baselines(
         return None
     kind, x_train, y_train, description = train
     _, x_test, y_test, _ = test
-    linear = settings["linear"]
-    notes: list[str] = []
     cells = int(x_train.shape[0]) * int(x_train.shape[1])
-    if linear and cells > settings["max_train_cells"]:
-        linear = False
-        notes.append(
-            f"logistic regression skipped: {x_train.shape[0]} x {x_train.shape[1]} training "
-            f"cells > baselines.max_train_cells={settings['max_train_cells']}"
-        )
-    linear_settings = LinearSettings(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+    what = f"logistic regression skipped: {x_train.shape[0]} x {x_train.shape[1]} training cells"
+    linear, notes, linear_settings = _linear_plan(settings, cells, what)
     if kind == "pu":
         result = pu_baselines(
             x_train, y_train, x_test, y_test, linear_settings, threshold, prefix, linear
@@ -183,6 +176,17 @@ def compute_baselines(
     return block
 
 
+def _linear_plan(
+    settings: dict[str, Any], cells: int, skipped: str
+) -> tuple[bool, list[str], LinearSettings]:
+    """Whether the linear baseline runs (off past `max_train_cells`, noted), and its settings."""
+    linear, notes = bool(settings["linear"]), []
+    if linear and cells > settings["max_train_cells"]:
+        linear = False
+        notes.append(f"{skipped} > baselines.max_train_cells={settings['max_train_cells']}")
+    return linear, notes, LinearSettings(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+
+
 def _span_block(
     settings: dict[str, Any],
     train: dict[str, np.ndarray],
@@ -192,16 +196,9 @@ def _span_block(
 ) -> dict[str, Any]:
     from trainlab.metrics.span_baselines import FEATURES, span_baselines
 
-    linear = settings["linear"]
-    notes: list[str] = []
     cells = int(train["context_mask"].sum())
-    if linear and cells > settings["max_train_cells"]:
-        linear = False
-        notes.append(
-            f"span logistic regression skipped: {cells} training post tokens > "
-            f"baselines.max_train_cells={settings['max_train_cells']}"
-        )
-    linear_settings = LinearSettings(C=float(settings["C"]), max_iter=int(settings["max_iter"]))
+    what = f"span logistic regression skipped: {cells} training post tokens"
+    linear, notes, linear_settings = _linear_plan(settings, cells, what)
     result = span_baselines(train, test, linear_settings, max_span_len, prefix, linear)
     return {
         "scores": result.scores,
