@@ -117,7 +117,9 @@ def test_killed_cv_folds_resume_identical(tmp_path: Path, kills: list[str]) -> N
         assert ours == theirs, fold  # parameters, test scores per task, epoch, baselines
         assert trials_run(killed, fold) == trials_run(reference, fold), fold
         weights = [
-            torch.load(run / "cv_results" / f"fold_{fold}" / "best.ckpt", weights_only=True)
+            torch.load(
+                run / "cv_results" / f"fold_{fold}" / "checkpoints" / "best.ckpt", weights_only=True
+            )
             for run in (reference, killed)
         ]
         for key, tensor in weights[0]["state_dict"].items():
