@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -39,16 +40,32 @@ def train_command(digits_dir: Path, *extra: str) -> list[str]:
     ]
 
 
+class FileOutputPopen(subprocess.Popen):
+    """A process whose output goes to an unnamed file, read back by `communicate`.
+
+    A pipe that nobody reads while the test waits for a kill point fills up (64 kB): a run
+    blocked on a write then never reaches the point, and a SIGTERM handler that logs a line
+    blocks too (seen: the SIGTERM test hung for 10 minutes in the full suite).
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.output_file = tempfile.TemporaryFile("w+")  # noqa: SIM115 - lives with the process
+        super().__init__(
+            command, env=env, stdout=self.output_file, stderr=subprocess.STDOUT, text=True
+        )
+
+    def communicate(self, input=None, timeout=None):
+        self.wait(timeout)
+        self.output_file.seek(0)
+        return self.output_file.read(), None
+
+
 def start(
     digits_dir: Path, log_dir: Path, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """Start one training process (output captured)."""
-    return subprocess.Popen(
-        train_command(digits_dir, *extra),
-        env={**subprocess_env(log_dir), **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    """Start one training process (output captured in a file)."""
+    return FileOutputPopen(
+        train_command(digits_dir, *extra), env={**subprocess_env(log_dir), **(env or {})}
     )
 
 
