@@ -45,7 +45,7 @@ class FileOutputPopen(subprocess.Popen):
 
     A pipe that nobody reads while the test waits for a kill point fills up (64 kB): a run
     blocked on a write then never reaches the point, and a SIGTERM handler that logs a line
-    blocks too (seen: the SIGTERM test hung for 10 minutes in the full suite).
+    blocks too (seen: the SIGTERM test hung until its 900 s timeout in the full suite).
     """
 
     def __init__(self, command: list[str], env: dict[str, str]) -> None:
