@@ -82,14 +82,6 @@ def check_embedded_config(checkpoint: dict[str, Any], path: str | Path) -> None:
         allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
 
 
-def check_resume_checkpoint(path: str | Path) -> None:
-    """Before Lightning resumes from ``path``: it loads as plain data and names allowed targets.
-
-    Memory-mapped, so the tensors are not read twice.
-    """
-    check_embedded_config(load_weights_only(path, mmap=True), path)
-
-
 def plain_data(value: Any) -> Any:
     """``value`` as containers, strings, numbers, bools and None only (what weights_only loads).
 

@@ -122,13 +122,6 @@ def resume_folder(
     return None
 
 
-def checkpoint_to_resume(
-    run_dir: Path, resume: str | None, resume_finished: bool = False
-) -> str | None:
-    """The checkpoint this run continues from (None: from scratch), after checking it loads."""
-    return resume_checkpoint(run_dir, resume, resume_finished)[0]
-
-
 def resume_checkpoint(
     run_dir: Path, resume: str | None, resume_finished: bool = False
 ) -> tuple[str | None, dict[str, Any] | None]:

@@ -88,18 +88,18 @@ def test_torn_last_checkpoint_falls_back_to_the_newest_good_one(
     whole = good.read_bytes()
     (run / "checkpoints" / "last.ckpt").write_bytes(whole[: len(whole) // 2])
     with caplog.at_level(logging.WARNING):
-        assert rs.checkpoint_to_resume(run, "auto") == str(good)
+        assert rs.resume_checkpoint(run, "auto")[0] == str(good)
     assert "last.ckpt cannot be resumed from" in caplog.text
     good.write_bytes(whole[:100])
     with pytest.raises(RunFolderError, match="no checkpoint in"):
-        rs.checkpoint_to_resume(run, "auto")
+        rs.resume_checkpoint(run, "auto")
 
 
 def test_finished_run_is_not_resumed(tmp_path: Path) -> None:
     run = _run(tmp_path / "done", "finished")
     with pytest.raises(RunFolderError, match="resume_finished=true"):
-        rs.checkpoint_to_resume(run, "auto")
-    assert rs.checkpoint_to_resume(run, "auto", resume_finished=True).endswith("last.ckpt")
+        rs.resume_checkpoint(run, "auto")
+    assert rs.resume_checkpoint(run, "auto", resume_finished=True)[0].endswith("last.ckpt")
 
 
 def test_live_lock_is_refused_naming_the_process(tmp_path: Path) -> None:
