@@ -2,19 +2,19 @@ import pytest
 import torch
 
 from trainlab.errors import ConfigError
-from trainlab.nets.text_encoders import (
-    TextEncoder,
-    load_tokenizer,
-    packaged_model_path,
-    resolve_encoder_path,
-    train_wordpiece_tokenizer,
-)
+from trainlab.nets.text_encoders import TextEncoder
 from trainlab.nets.text_heads import (
     MASKED_LOGIT,
     CriteriaClassifier,
     EvidenceSpanExtractor,
     JointCriteriaEvidence,
     SharedCriteriaEvidence,
+)
+from trainlab.text_assets import (
+    load_tokenizer,
+    packaged_model_path,
+    resolve_encoder_path,
+    train_wordpiece_tokenizer,
 )
 
 TASKS = {"status": ["absent", "present"]}

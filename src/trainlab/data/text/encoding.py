@@ -13,7 +13,7 @@ import torch
 from trainlab.data.text.evidence import SpanReport, char_span_to_tokens
 from trainlab.data.text.examples import CriteriaExample, SpanExample, criterion_text
 from trainlab.errors import DataError
-from trainlab.nets.text_encoders import (
+from trainlab.text_assets import (
     TINY,
     load_tokenizer,
     resolve_encoder_path,

@@ -3,7 +3,7 @@ import pytest
 from trainlab.data.text.encoding import encode_spans
 from trainlab.data.text.evidence import SpanReport, char_span_to_tokens, locate_sentence
 from trainlab.data.text.examples import SpanExample
-from trainlab.nets.text_encoders import load_tokenizer, train_wordpiece_tokenizer
+from trainlab.text_assets import load_tokenizer, train_wordpiece_tokenizer
 
 POST = "I work at a bakery. I can't sleep at night lately.  It rained all weekend."
 
