@@ -78,9 +78,11 @@ def datamodule_rate(root: Path, batch: int, workers: int) -> float:
         str(root),
         batch_size=batch,
         synthetic=None,
-        num_workers=workers,
-        persistent_workers=workers > 0,
-        prefetch_factor=4 if workers else None,
+        loader={
+            "num_workers": workers,
+            "persistent_workers": workers > 0,
+            "prefetch_factor": 4 if workers else None,
+        },
     )
     dm.setup("fit")
     loader = dm.train_dataloader()
@@ -98,7 +100,7 @@ def training_rate(root: Path, batch: int, size: dict, steps: int) -> float:
     from trainlab.data.spectra.datamodule import SpectraDataModule
     from trainlab.nets.spectrum_transformer import SpectrumTransformer
 
-    dm = SpectraDataModule(str(root), batch_size=batch, synthetic=None, num_workers=0)
+    dm = SpectraDataModule(str(root), batch_size=batch, synthetic=None, loader={"num_workers": 0})
     dm.setup("fit")
     batches = [b for _, b in zip(range(steps), dm.train_dataloader(), strict=False)]
     torch.manual_seed(0)

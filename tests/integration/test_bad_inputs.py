@@ -39,7 +39,26 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("batch_size_text", ["data.batch_size=many"], ["data.batch_size='many'", "expected int"]),
     ("image_size_0", ["data.image_size=0"], ["`data.image_size=0` must be >= 1", "pixels"]),
     ("image_size_float", ["data.image_size=1.5"], ["data.image_size=1.5", "expected int"]),
-    ("num_workers_negative", ["data.num_workers=-1"], ["`data.num_workers=-1` must be >= 0"]),
+    (
+        "num_workers_negative",
+        ["data.loader.num_workers=-1"],
+        ["`data.loader.num_workers=-1` must be >= 0"],
+    ),
+    (
+        "num_workers_old_key",
+        ["data.num_workers=2"],
+        ["`data.num_workers` is now `data.loader.num_workers`", "data.loader.num_workers=2"],
+    ),
+    (
+        "loader_key_typo",
+        ["+data.loader.num_worker=2"],
+        ["unknown key `data.loader.num_worker`", "LoaderSettings", "`num_workers`"],
+    ),
+    (
+        "loader_start_method",
+        ["data.loader.multiprocessing_context=forked"],
+        ["data.loader.multiprocessing_context='forked'", "fork or spawn or forkserver"],
+    ),
     ("channels_0", ["data.channels=0"], ["`data.channels=0` must be >= 1"]),
     # optimizer settings
     ("lr_text", ["model.optimizer.lr=fast"], ["`model.optimizer.lr='fast'` must be a number"]),

@@ -1,7 +1,7 @@
 """Baselines beside every reported score: the same training rows, the same test rows.
 
-The DataModule hands over its rows as arrays (``baseline_features(split)``; the spectra tables
-through ``trainlab.data.spectra.tabular``), ``trainlab.metrics.baselines`` fits and scores, and
+The DataModule hands over its rows as arrays (``baseline_features(split)`` of the DataModule
+contract, ``trainlab.data.contract``), ``trainlab.metrics.baselines`` fits and scores, and
 this module times it, writes ``baselines.json`` and formats the table that ``summary.txt``, the
 evaluation report and the CV results print beside the model's numbers.
 """
@@ -58,13 +58,10 @@ def baseline_settings(node: Any) -> dict[str, Any]:
 
 def _features(datamodule: Any, split: str) -> tuple[str, np.ndarray, Any, str] | None:
     """(kind, features, labels, description) of a split, or None when the data has none."""
-    if hasattr(datamodule, "baseline_features"):
-        return datamodule.baseline_features(split)
-    datasets = getattr(datamodule, "datasets", None)
-    if isinstance(datasets, dict) and hasattr(datasets.get(split), "uri"):
-        from trainlab.data.spectra.tabular import spectra_baseline_features
+    from trainlab.data.contract import DataModuleContract
 
-        return spectra_baseline_features(datasets[split])
+    if isinstance(datamodule, DataModuleContract):
+        return datamodule.baseline_features(split)
     return None
 
 

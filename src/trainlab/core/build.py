@@ -3,22 +3,64 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, TrainlabError
+
+log = logging.getLogger(__name__)
 
 
 def build_datamodule(data_cfg: DictConfig, loader_defaults: dict[str, Any] | None = None) -> Any:
     """Instantiate ``data`` and fill loader settings left unset from the hardware defaults."""
-    datamodule = instantiate(data_cfg, _convert_="all")
-    if loader_defaults and hasattr(datamodule, "fill_loader_defaults"):
-        datamodule.fill_loader_defaults(loader_defaults)
+    from hydra.errors import InstantiationException
+
+    from trainlab.data.contract import DataModuleContract, missing_members
+
+    try:
+        datamodule = instantiate(legacy_loader_keys_moved(data_cfg), _convert_="all")
+    except InstantiationException as err:  # a DataModule's own message, not Hydra's wrapper
+        if isinstance(err.__cause__, TrainlabError):
+            raise err.__cause__ from None
+        raise
+    if isinstance(datamodule, DataModuleContract):
+        if loader_defaults:
+            settings = datamodule.loader_settings.with_defaults(loader_defaults)
+            datamodule.loader_settings = settings
+    else:
+        log.warning(
+            "%s lacks %s of trainlab's DataModule contract (trainlab.data.contract): hardware "
+            "loader defaults, reports and baselines are skipped for it",
+            type(datamodule).__name__,
+            ", ".join(missing_members(datamodule)),
+        )
     return datamodule
+
+
+def legacy_loader_keys_moved(data_cfg: DictConfig) -> DictConfig:
+    """``data`` with loader keys of older configs (``data.num_workers``) under ``data.loader``.
+
+    Checkpoints written before the loader settings had their own node carry them flat; a
+    value the ``loader`` node already sets wins.
+    """
+    from trainlab.data.loader_settings import RENAMED_KEYS
+
+    legacy = [old.split(".", 1)[1] for old in RENAMED_KEYS]
+    found = [key for key in legacy if key in data_cfg]
+    if not found:
+        return data_cfg
+    moved = data_cfg.copy()
+    with open_dict(moved):
+        loader = moved.get("loader") or {}
+        values = {key: moved.pop(key) for key in found}
+        given = {k: v for k, v in values.items() if loader.get(k) is None}
+        moved.loader = OmegaConf.merge(loader, given) if loader else given
+    return moved
 
 
 def _accepted(target: Callable[..., Any], candidates: dict[str, Any]) -> dict[str, Any]:

@@ -104,8 +104,13 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("data.max_length", POSITIVE, "tokens per example, e.g. 256"),
     ("data.fold", NON_NEGATIVE, "a fold number from 0"),
     ("data.polarity", _one_of(0, 1), "1 positive mode, 0 negative mode, null both"),
-    ("data.num_workers", NON_NEGATIVE, "0 (load in the main process) or more, or null"),
-    ("data.prefetch_factor", POSITIVE, "batches per worker loaded ahead, or null"),
+    ("data.loader.num_workers", NON_NEGATIVE, "0 (load in the main process) or more, or null"),
+    ("data.loader.prefetch_factor", POSITIVE, "batches per worker loaded ahead, or null"),
+    (
+        "data.loader.multiprocessing_context",
+        _one_of("fork", "spawn", "forkserver"),
+        "a worker start method; null leaves the choice to the DataModule",
+    ),
     ("data.test_fraction", SHARE, "a share of the rows, e.g. 0.2"),
     ("data.validation_split", SHARE, "a share of the rows, e.g. 0.1"),
     ("data.synthetic.n_*", POSITIVE, "rows of the synthetic set, e.g. 1000"),
@@ -277,7 +282,8 @@ def _get(node: DictConfig, key: Any) -> Any:
 
 
 def unknown_override_keys(config_dir: str, config_name: str, args: list[str]) -> list[str]:
-    """Problems with ``key=value`` overrides whose top-level key the composed config lacks.
+    """Problems with ``key=value`` overrides whose top-level key the composed config lacks, or
+    whose key moved (``renamed_override_keys``).
 
     Hydra would refuse them with "Key 'x' is not in struct"; this names the closest known keys
     and the ``+key=value`` form for adding a key on purpose. It composes only when the quick
@@ -285,6 +291,9 @@ def unknown_override_keys(config_dir: str, config_name: str, args: list[str]) ->
     """
     import yaml
 
+    renamed = renamed_override_keys(args)
+    if renamed:
+        return renamed
     plain = [a for a in args if "=" in a and not a.startswith(("-", "+", "~"))]
     folder = Path(config_dir)
     known = {"hydra"} | {p.name for p in folder.iterdir() if p.is_dir()}
@@ -310,6 +319,19 @@ def unknown_override_keys(config_dir: str, config_name: str, args: list[str]) ->
             f"unknown key `{top}` in `{arg}`: {config_name}.yaml has no such key.{hint} "
             f"To add it on purpose: `+{arg}`."
         )
+    return problems
+
+
+def renamed_override_keys(args: list[str]) -> list[str]:
+    """Problems with overrides of keys that moved (``data.num_workers``: ``data.loader.*``)."""
+    from trainlab.data.loader_settings import RENAMED_KEYS
+
+    problems = []
+    for arg in args:
+        key, _, value = arg.lstrip("+~").partition("=")
+        if key in RENAMED_KEYS:
+            new = RENAMED_KEYS[key]
+            problems.append(f"`{key}` is now `{new}`: write `{new}={value}`")
     return problems
 
 

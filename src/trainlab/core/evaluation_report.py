@@ -60,8 +60,10 @@ def write_evaluation_report(
     run_dir: Path, model: Any, datamodule: Any, *, split: str = "test", extra: dict | None = None
 ) -> Path | None:
     """Write `run_dir/evaluation_report.json` for `split`; None when the model cannot predict."""
-    loaders = datamodule.report_dataloaders() if hasattr(datamodule, "report_dataloaders") else {}
-    loader = loaders.get(split)
+    from trainlab.data.contract import DataModuleContract
+
+    contract = isinstance(datamodule, DataModuleContract)
+    loader = datamodule.report_dataloaders().get(split) if contract else None
     if loader is None and split == "test" and hasattr(datamodule, "test_dataloader"):
         loader = datamodule.test_dataloader()
     if loader is None or not hasattr(model, "predict_step"):

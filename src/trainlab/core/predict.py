@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.hardware import hardware_report, loader_defaults
 from trainlab.core.trainer_factory import inference_trainer
+from trainlab.data.contract import PredictingDataModule, missing_members
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,11 @@ def predict(cfg: DictConfig) -> list[Path]:
     """Write the DataModule's prediction files for ``input`` and return their paths."""
     restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
-    for needed in ("setup_predict", "predict_dataloader", "write_predictions"):
-        if not hasattr(datamodule, needed):
-            raise ConfigError(
-                f"{type(datamodule).__name__} has no {needed}(): this data set cannot predict"
-            )
+    if not isinstance(datamodule, PredictingDataModule):
+        missing = missing_members(datamodule, PredictingDataModule)
+        raise ConfigError(
+            f"{type(datamodule).__name__} has no {', '.join(missing)}: this data set cannot predict"
+        )
     datamodule.setup_predict(str(cfg.input), restored.spec)
     out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else Path(cfg.paths.output_dir)
     trainer = inference_trainer(cfg.trainer, out_dir, devices=1)

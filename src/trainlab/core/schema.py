@@ -214,6 +214,10 @@ def _resolve_error(node: DictConfig, key: Any) -> str:
 
 
 def _unknown(full: str, key: Any, known: Mapping[str, Any], where: str | None = None) -> str:
+    from trainlab.data.loader_settings import RENAMED_KEYS
+
+    if full in RENAMED_KEYS:
+        return f"`{full}` is now `{RENAMED_KEYS[full]}`: move it there"
     close = difflib.get_close_matches(str(key), list(known), n=3)
     hint = f" did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
     place = f" (not a parameter of {where})" if where else ""

@@ -57,6 +57,8 @@ def _read(module_name: str, name: str) -> TargetSignature | None:
             for item in node.body:
                 if isinstance(item, ast.FunctionDef) and item.name == "__init__":
                     return _from_args(item.args, skip_self=True)
+            if _is_dataclass(node):
+                return _from_fields(node)
             return _inherited(tree, module_name, node)
     return None
 
@@ -76,6 +78,28 @@ def _inherited(tree: ast.Module, module_name: str, node: ast.ClassDef) -> Target
     if not origin.startswith("trainlab"):
         return None
     return _read(origin, base)
+
+
+def _is_dataclass(node: ast.ClassDef) -> bool:
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name == "dataclass":
+            return True
+    return False
+
+
+def _from_fields(node: ast.ClassDef) -> TargetSignature:
+    """The ``__init__`` a ``@dataclass`` generates: one parameter per annotated field."""
+    params: dict[str, Param] = {}
+    for item in node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            annotation = ast.unparse(item.annotation)
+            if annotation.startswith(("ClassVar", "typing.ClassVar")):
+                continue
+            name = item.target.id
+            params[name] = Param(name, annotation, item.value is None)
+    return TargetSignature(params, var_keyword=False)
 
 
 def _from_args(args: ast.arguments, skip_self: bool) -> TargetSignature:

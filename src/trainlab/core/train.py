@@ -197,7 +197,9 @@ def _write_reports(
     step: int,
 ) -> None:
     """Classification reports and confusion matrices of the best model on every split."""
-    if not (hasattr(datamodule, "report_dataloaders") and hasattr(model, "tasks")):
+    from trainlab.data.contract import DataModuleContract
+
+    if not (isinstance(datamodule, DataModuleContract) and hasattr(model, "tasks")):
         return
     if best_path:
         state = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]

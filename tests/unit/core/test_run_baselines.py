@@ -76,7 +76,7 @@ def test_spectra_baselines_use_instrument_settings_and_precursor(tmp_path: Path)
 
     spec = {"n_train": 300, "n_validation": 60, "n_test": 120, "min_peaks": 3, "max_peaks": 6}
     generate_spectra(tmp_path, SyntheticSpec(**spec))
-    dm = SpectraDataModule(str(tmp_path), polarity=1, num_workers=0)
+    dm = SpectraDataModule(str(tmp_path), polarity=1, loader={"num_workers": 0})
     dm.setup("test")
     block = compute_baselines({}, dm)
 

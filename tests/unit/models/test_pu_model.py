@@ -36,7 +36,7 @@ def fit(model, root, tmp_path, polarity=None, epochs=2):
         enable_model_summary=False,
         default_root_dir=str(tmp_path),
     )
-    dm = SpectraDataModule(str(root), polarity=polarity, batch_size=64, num_workers=0)
+    dm = SpectraDataModule(str(root), polarity=polarity, batch_size=64, loader={"num_workers": 0})
     trainer.fit(model, dm)
     return trainer
 

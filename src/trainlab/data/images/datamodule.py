@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.images.split import read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
+from trainlab.data.loader_settings import LoaderSettings
 from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -101,8 +102,8 @@ class ImageFolderDataModule(L.LightningDataModule):
     Classes are the sorted names of the class folders seen in the training split. Settings
     left as None come from the training split at setup: ``image_size`` (the median shorter side,
     at most ``max_image_size``), ``channels`` (3 when any image has colour, else 1), and the
-    per-channel ``mean``/``std``; ``spec()`` carries them into checkpoints. Loader settings left
-    as None are filled from the hardware by the core.
+    per-channel ``mean``/``std``; ``spec()`` carries them into checkpoints. ``loader`` is the
+    shared ``data.loader`` node (``LoaderSettings``); values left None come from the hardware.
     """
 
     def __init__(
@@ -116,10 +117,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         std: list[float] | None = None,
         augment: dict[str, Any] | None = None,
         cache: bool = True,
-        num_workers: int | None = None,
-        pin_memory: bool | None = None,
-        persistent_workers: bool | None = None,
-        prefetch_factor: int | None = None,
+        loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
         embedded: str | None = None,
         max_image_size: int = 32,
@@ -142,12 +140,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.std = list(std) if std is not None else None
         self.augment = AugmentConfig(**(augment or {}))
         self.cache = cache
-        self.loader_options = {
-            "num_workers": num_workers,
-            "pin_memory": pin_memory,
-            "persistent_workers": persistent_workers,
-            "prefetch_factor": prefetch_factor,
-        }
+        self.loader_settings = LoaderSettings.coerce(loader)
         self.seed = seed
         self.embedded = embedded
         self.classes: list[str] = []
@@ -170,12 +163,6 @@ class ImageFolderDataModule(L.LightningDataModule):
             from trainlab.data.images.split import split_folder
 
             split_folder(self.data_dir, folds=5, test_ratio=0.15, seed=42)
-
-    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
-        """Fill loader settings the config left as None from hardware-derived defaults."""
-        for key, value in defaults.items():
-            if self.loader_options.get(key) is None:
-                self.loader_options[key] = value
 
     def setup(self, stage: str | None = None) -> None:
         """Read the split files of ``fold`` (and the test split)."""
@@ -240,10 +227,6 @@ class ImageFolderDataModule(L.LightningDataModule):
         return {"label": counts.tolist()}
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        options = {k: v for k, v in self.loader_options.items() if v is not None}
-        if not options.get("num_workers"):
-            options.pop("prefetch_factor", None)
-            options["persistent_workers"] = False
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset,
@@ -251,7 +234,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             shuffle=shuffle,
             collate_fn=_keep_batch,
             generator=generator,
-            **options,
+            **self.loader_settings.dataloader_kwargs(),
         )
 
     def train_dataloader(self) -> DataLoader:

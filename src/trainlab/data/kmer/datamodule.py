@@ -16,6 +16,7 @@ from trainlab.data.kmer.dataset import KmerDataset, load_kmer_dataset
 from trainlab.data.kmer.folds import validation_split
 from trainlab.data.kmer.matrix import load_matrix
 from trainlab.data.kmer.metadata import DEFAULT_ID_COLUMN, DEFAULT_TASKS
+from trainlab.data.loader_settings import LoaderSettings
 from trainlab.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class KmerMatrixDataModule(L.LightningDataModule):
         cache_dir: where parsed text matrices are cached (default beside the matrix).
         test_fraction: share of rows held out for test in the default split (0: none).
         validation_split: share of the remaining rows used for validation.
+        loader: the shared `data.loader` node (`LoaderSettings`), used only when the matrix
+            is not kept in memory (then a DataLoader reads row batches from it).
         synthetic: generator settings; the synthetic data set is written to the matrix's
             folder when the matrix is missing (see `trainlab.data.kmer.synthetic`).
     """
@@ -61,7 +64,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         validation_split: float = 0.1,
         split_seed: int = 42,
         in_memory: bool | str = "auto",
-        num_workers: int | None = None,
+        loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
         synthetic: dict[str, Any] | None = None,
     ) -> None:
@@ -88,7 +91,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         if in_memory not in ("auto", True, False):
             raise ConfigError(f"data.in_memory={in_memory!r}: use auto, true or false.")
         self.in_memory = in_memory
-        self.num_workers = num_workers
+        self.loader_settings = LoaderSettings.coerce(loader)
         self.seed = seed
         self.synthetic = synthetic
         self.dataset: KmerDataset | None = None
@@ -104,11 +107,6 @@ class KmerMatrixDataModule(L.LightningDataModule):
 
             log.info("writing the SYNTHETIC k-mer data set to %s", self.matrix_path.parent)
             generate_kmer_dataset(self.matrix_path.parent, **self.synthetic)
-
-    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
-        """Worker count from the hardware when unset (used only when not in memory)."""
-        if self.num_workers is None:
-            self.num_workers = defaults.get("num_workers", 0)
 
     def load(self) -> KmerDataset:
         """Read matrix and metadata once; later calls return the same data set."""
@@ -204,7 +202,9 @@ class KmerMatrixDataModule(L.LightningDataModule):
         data = self.load()
         if self._keep_in_memory(data.x):
             return TensorBatches(self._tensors(split), size, shuffle=shuffle, seed=self.seed)
-        return _memmap_loader(data, self.rows[split], size, shuffle, self.seed, self.num_workers)
+        return _memmap_loader(
+            data, self.rows[split], size, shuffle, self.seed, self.loader_settings
+        )
 
     def train_dataloader(self) -> Any:
         return self._loader("train", shuffle=True)
@@ -272,7 +272,12 @@ def _safe_name(sample_id: str) -> str:
 
 
 def _memmap_loader(
-    data: KmerDataset, rows: np.ndarray, batch_size: int, shuffle: bool, seed: int, workers: int
+    data: KmerDataset,
+    rows: np.ndarray,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    settings: LoaderSettings,
 ) -> Any:
     """A DataLoader reading row batches from the (memory-mapped) matrix."""
     from torch.utils.data import DataLoader
@@ -281,9 +286,9 @@ def _memmap_loader(
         _RowBatchDataset(data, rows),
         batch_size=batch_size,
         shuffle=shuffle,
-        num_workers=workers or 0,
         collate_fn=_keep,
         generator=torch.Generator().manual_seed(seed),
+        **settings.dataloader_kwargs(),
     )
 
 

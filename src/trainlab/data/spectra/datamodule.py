@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from trainlab.data.loader_settings import LoaderSettings
 from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
 from trainlab.data.spectra.schema import (
     N_INSTRUMENT_SETTINGS,
@@ -60,9 +61,9 @@ class SpectraDataModule(L.LightningDataModule):
         threshold: predictions at or above it are called identified in the prediction CSV.
         threshold_quantile: set the threshold instead from the predicted data's labelled
             positives, at this quantile of their probabilities (e.g. 0.05).
-        multiprocessing_context: start method of loader workers; None picks forkserver (or
-            spawn), because Lance is not fork-safe once a table has been opened.
-        Loader settings left as None are filled from the hardware by the core.
+        loader: the shared ``data.loader`` node (``LoaderSettings``); None values are chosen
+            from the hardware by the core, and a None ``multiprocessing_context`` picks
+            forkserver (or spawn), because Lance is not fork-safe once a table has been opened.
     """
 
     def __init__(
@@ -76,11 +77,7 @@ class SpectraDataModule(L.LightningDataModule):
         drop_last: bool = False,
         threshold: float | None = None,
         threshold_quantile: float | None = None,
-        num_workers: int | None = None,
-        pin_memory: bool | None = None,
-        persistent_workers: bool | None = None,
-        prefetch_factor: int | None = None,
-        multiprocessing_context: str | None = None,
+        loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
     ) -> None:
         super().__init__()
@@ -97,13 +94,7 @@ class SpectraDataModule(L.LightningDataModule):
         self.synthetic = synthetic
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.threshold, self.threshold_quantile = threshold, threshold_quantile
-        self.loader_options = {
-            "num_workers": num_workers,
-            "pin_memory": pin_memory,
-            "persistent_workers": persistent_workers,
-            "prefetch_factor": prefetch_factor,
-            "multiprocessing_context": multiprocessing_context,
-        }
+        self.loader_settings = LoaderSettings.coerce(loader)
         self.datasets: dict[str, SpectraBatches] = {}
         self.label_counts: dict[str, dict[str, list[int]]] = {}
         self._predict: SpectraBatches | None = None
@@ -116,12 +107,6 @@ class SpectraDataModule(L.LightningDataModule):
             from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
 
             generate_spectra(self.root, SyntheticSpec(**self.synthetic))
-
-    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
-        """Fill loader settings the config left as None from hardware-derived defaults."""
-        for key, value in defaults.items():
-            if self.loader_options.get(key) is None:
-                self.loader_options[key] = value
 
     def _open(self, name: str, root: Path | None = None) -> SpectraBatches:
         dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
@@ -162,15 +147,26 @@ class SpectraDataModule(L.LightningDataModule):
             "label_counts": self.label_counts.get(TRAIN_TABLE, {}),
         }
 
+    def class_counts(self) -> dict[str, list[int]]:
+        """Training rows per PU class (unlabelled, identified), both polarities together."""
+        counts = self.label_counts.get(TRAIN_TABLE)
+        if counts is None:
+            raise DataError("call setup() before class_counts()")
+        return {"label": [sum(pair[i] for pair in counts.values()) for i in (0, 1)]}
+
+    def baseline_features(self, split: str) -> tuple[str, np.ndarray, np.ndarray, str]:
+        """The 22 instrument settings and the precursor m/z of a split, for the baselines."""
+        from trainlab.data.spectra.tabular import spectra_baseline_features
+
+        return spectra_baseline_features(self.datasets[split])
+
+    def report_dataloaders(self) -> dict[str, DataLoader]:
+        """Unshuffled batches of every split set up, for reports."""
+        return {name: self._loader(data, False, False) for name, data in self.datasets.items()}
+
     def _loader(self, dataset: SpectraBatches, shuffle: bool, drop_last: bool) -> DataLoader:
-        options = {k: v for k, v in self.loader_options.items() if v is not None}
-        if not options.get("num_workers"):
-            for key in ("prefetch_factor", "multiprocessing_context"):
-                options.pop(key, None)
-            options["persistent_workers"] = False
-        elif not options.get("multiprocessing_context"):
-            # Lance's runtime is not fork-safe once the parent has opened a table (setup does)
-            options["multiprocessing_context"] = safe_start_method()
+        # Lance's runtime is not fork-safe once the parent has opened a table (setup does)
+        options = self.loader_settings.dataloader_kwargs(default_context=safe_start_method())
         sampler = BatchSampler(len(dataset), self.batch_size, shuffle, self.seed, drop_last)
         return DataLoader(
             dataset, batch_size=None, sampler=sampler, collate_fn=_collate_batch, **options

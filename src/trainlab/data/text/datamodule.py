@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from trainlab.data.loader_settings import LoaderSettings
 from trainlab.data.text.encoding import get_tokenizer
 from trainlab.data.text.evidence import SpanReport
 from trainlab.data.text.examples import CRITERION_DESCRIPTIONS, criterion_text
@@ -82,8 +83,8 @@ class TextDataModule(L.LightningDataModule, ABC):
         split_seed: seed of the post-grouped split (separate from the training seed).
         split_ratios: train/val/test fractions of posts.
         criteria: restrict to these criteria (default: all in the annotations).
-        num_workers, pin_memory, persistent_workers, prefetch_factor: DataLoader settings;
-            None = chosen from the hardware by the core.
+        loader: the shared ``data.loader`` node (``LoaderSettings``); None values are chosen
+            from the hardware by the core.
         seed: shuffling seed.
     """
 
@@ -106,10 +107,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         split_seed: int = 42,
         split_ratios: list[float] | None = None,
         criteria: list[str] | None = None,
-        num_workers: int | None = None,
-        pin_memory: bool | None = None,
-        persistent_workers: bool | None = None,
-        prefetch_factor: int | None = None,
+        loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
     ) -> None:
         super().__init__()
@@ -127,12 +125,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.split_seed = split_seed
         self.split_ratios = tuple(split_ratios or (0.7, 0.15, 0.15))
         self.criteria_filter = list(criteria) if criteria else None
-        self.loader_options = {
-            "num_workers": num_workers,
-            "pin_memory": pin_memory,
-            "persistent_workers": persistent_workers,
-            "prefetch_factor": prefetch_factor,
-        }
+        self.loader_settings = LoaderSettings.coerce(loader)
         self.seed = seed
         self.tokenizer = None
         self.criteria: list[str] = []
@@ -159,12 +152,6 @@ class TextDataModule(L.LightningDataModule, ABC):
             )
         posts = read_posts(self.posts_path)
         load_or_create_splits(self.data_dir, posts, seed=self.split_seed, ratios=self.split_ratios)
-
-    def fill_loader_defaults(self, defaults: dict[str, Any]) -> None:
-        """Fill loader settings the config left as None from hardware-derived defaults."""
-        for key, value in defaults.items():
-            if self.loader_options.get(key) is None:
-                self.loader_options[key] = value
 
     def _read(self) -> tuple[dict[str, str], dict[str, list[Annotation]]]:
         posts = read_posts(self.posts_path)
@@ -269,17 +256,13 @@ class TextDataModule(L.LightningDataModule, ABC):
 
     # ---- loaders ----------------------------------------------------------------------------
     def _loader(self, dataset: Dataset, shuffle: bool, batch_size: int) -> DataLoader:
-        options = {k: v for k, v in self.loader_options.items() if v is not None}
-        if not options.get("num_workers"):
-            options.pop("prefetch_factor", None)
-            options["persistent_workers"] = False
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
             collate_fn=_keep,
             generator=torch.Generator().manual_seed(self.seed),
-            **options,
+            **self.loader_settings.dataloader_kwargs(),
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -36,7 +36,7 @@ def test_pad_lists_zero_pads_to_the_longest_row():
 
 @pytest.mark.parametrize("polarity", [1, 0, None])
 def test_polarity_filter_and_batches(root, polarity):
-    dm = SpectraDataModule(str(root), polarity=polarity, batch_size=32, num_workers=0)
+    dm = SpectraDataModule(str(root), polarity=polarity, batch_size=32, loader={"num_workers": 0})
     dm.prepare_data()
     dm.setup("fit")
     batches = list(dm.train_dataloader())
@@ -146,11 +146,12 @@ def test_setup_errors_name_the_fix(root, tmp_path):
 
 
 def test_workers_never_start_by_plain_fork(root):
-    dm = SpectraDataModule(str(root), num_workers=2)
+    dm = SpectraDataModule(str(root), loader={"num_workers": 2})
     dm.setup("fit")
     loader = dm.train_dataloader()
     assert loader.multiprocessing_context.get_start_method() in ("forkserver", "spawn")
-    chosen = SpectraDataModule(str(root), num_workers=2, multiprocessing_context="spawn")
+    spawn = {"num_workers": 2, "multiprocessing_context": "spawn"}
+    chosen = SpectraDataModule(str(root), loader=spawn)
     chosen.setup("fit")
     assert chosen.train_dataloader().multiprocessing_context.get_start_method() == "spawn"
 
