@@ -78,6 +78,9 @@ def test_every_model_config_is_run_by_an_experiment() -> None:
 CONFIGS = REPO / "configs"
 # groups that are Hydra's own or machine-specific (git-ignored), not options of a run
 NOT_RUN_GROUPS = ("hydra", "local")
+# folders that are groups of their own inside a group (`data/loader=default`), not options with a
+# slash in their name (`experiment=images/digits`)
+NESTED_GROUPS = ("data/loader",)
 # primary configs other than train, with the required values their schema asks for
 PRIMARY = {
     "eval": ["ckpt_path=model.ckpt"],
@@ -96,7 +99,11 @@ def _group_options() -> list[tuple[str, str]]:
         rel = path.relative_to(CONFIGS)
         if len(rel.parts) < 2 or rel.parts[0] in NOT_RUN_GROUPS:
             continue
-        options.append((rel.parts[0], str(Path(*rel.parts[1:]).with_suffix(""))))
+        folder = "/".join(rel.parts[:-1])
+        if folder in NESTED_GROUPS:
+            options.append((folder, rel.stem))
+        else:
+            options.append((rel.parts[0], str(Path(*rel.parts[1:]).with_suffix(""))))
     return options
 
 

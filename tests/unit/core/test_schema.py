@@ -94,3 +94,25 @@ def test_inherited_constructors_are_checked_too() -> None:
     cfg.data = {"_target_": "trainlab.data.text.tasks.TextCriteriaDataModule", "batch_sise": 4}
     with pytest.raises(ConfigError, match="did you mean `batch_size`"):
         validate(cfg, TRAIN_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        (
+            "data.loader.num_worker",
+            2,
+            "unknown key `data.loader.num_worker` (not a parameter of "
+            "trainlab.data.loader_settings.LoaderSettings). did you mean `num_workers`?",
+        ),
+        ("data.loader.pin_memory", "yes", "`data.loader.pin_memory='yes'` has type str"),
+        ("data.loader.num_workers", -1, "`data.loader.num_workers=-1` must be >= 0"),
+        ("data.num_workers", 2, "`data.num_workers` is now `data.loader.num_workers`"),
+    ],
+)
+def test_the_loader_node_is_checked(key: str, value, expected: str) -> None:
+    cfg = _cfg(**{"data.loader": {"_target_": "trainlab.data.loader_settings.LoaderSettings"}})
+    OmegaConf.update(cfg, key, value, force_add=True)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg, TRAIN_SCHEMA)
+    assert expected in str(err.value)
