@@ -70,7 +70,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def loader_defaults(report: dict[str, Any]) -> dict[str, Any]:
-    """DataLoader settings chosen from the hardware; each one can be overridden in config.
+    """DataLoader settings chosen from the hardware, for those ``data.loader`` leaves null.
 
     On a GPU, workers feed the device in parallel and pinned memory speeds up the copy; on a
     small CPU box extra worker processes compete with the training for the same cores.
