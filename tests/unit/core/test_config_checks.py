@@ -73,3 +73,12 @@ def test_unknown_top_level_override_gets_a_suggestion_and_the_plus_hint() -> Non
     # known keys, groups, additions and deletions are Hydra's to handle
     ok = ["seed=3", "experiment=kmer/diana", "+x=1", "~callbacks.lr_monitor", "hydra.verbose=1"]
     assert unknown_override_keys(config_dir(), "train", ok) == []
+
+
+def test_moved_loader_keys_name_their_new_place() -> None:
+    args = ["data.num_workers=2", "+data.pin_memory=true", "data.loader.prefetch_factor=2"]
+    assert unknown_override_keys(config_dir(), "train", args) == [
+        "`data.num_workers` is now `data.loader.num_workers`: write `data.loader.num_workers=2`",
+        "`data.pin_memory` is now `data.loader.pin_memory`: write `data.loader.pin_memory=true`",
+    ]
+    assert unknown_override_keys(config_dir(), "train", ["data.loader.num_workers=2"]) == []
