@@ -14,7 +14,6 @@ from trainlab.core.evaluation_report import write_evaluation_report
 from trainlab.core.hardware import hardware_report, loader_defaults
 from trainlab.core.train import _write_reports
 from trainlab.core.trainer_factory import inference_trainer
-from trainlab.data.contract import DataModuleContract
 from trainlab.errors import CheckpointError
 from trainlab.io import atomic_write_json
 
@@ -28,8 +27,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
     datamodule.prepare_data()
     datamodule.setup("test")
-    if isinstance(datamodule, DataModuleContract):
-        _check_same_classes(datamodule.spec(), restored.spec, cfg.ckpt_path)
+    # spec() is the one member every DataModule has: training could not build a model without it
+    _check_same_classes(datamodule.spec(), restored.spec, cfg.ckpt_path)
     trainer = inference_trainer(cfg.trainer, run_dir)
     results = trainer.test(restored.model, datamodule=datamodule, verbose=True)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}

@@ -21,9 +21,11 @@ def predict(cfg: DictConfig) -> list[Path]:
     restored = restore_model(cfg.ckpt_path, cfg.get("data") or None)
     datamodule = restore_datamodule(restored, loader_defaults(hardware_report()))
     if not isinstance(datamodule, PredictingDataModule):
-        missing = missing_members(datamodule, PredictingDataModule)
+        missing = ", ".join(
+            f"{name}()" for name in missing_members(datamodule, PredictingDataModule)
+        )
         raise ConfigError(
-            f"{type(datamodule).__name__} has no {', '.join(missing)}: this data set cannot predict"
+            f"{type(datamodule).__name__} has no {missing}: this data set cannot predict"
         )
     datamodule.setup_predict(str(cfg.input), restored.spec)
     out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else Path(cfg.paths.output_dir)

@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from trainlab.core.build import build_datamodule
+from trainlab.data.contract import PredictingDataModule, missing_members
 from trainlab.data.loader_settings import LoaderSettings
 from trainlab.errors import ConfigError, DataError
 
@@ -61,3 +62,5 @@ def test_a_datamodule_without_the_contract_builds_and_is_named(caplog) -> None:
     finally:
         allowlist.use_extension(before)
     assert "Plain lacks baseline_features, class_counts, loader_settings" in caplog.text
+    predicting = ["predict_dataloader", "setup_predict", "write_predictions"]
+    assert missing_members(Plain(), PredictingDataModule) == predicting

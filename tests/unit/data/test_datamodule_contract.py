@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 from tests.conftest import REPO
 
 from trainlab.core.build import build_datamodule
-from trainlab.data.contract import DataModuleContract, missing_members
+from trainlab.data.contract import DataModuleContract, PredictingDataModule, missing_members
 from trainlab.data.loader_settings import LoaderSettings
 
 CONFIGS = REPO / "configs"
@@ -109,6 +109,7 @@ def test_every_data_config_is_checked() -> None:
 def test_datamodule_keeps_the_contract(name: str, data_root: Path, digits_dir: Path) -> None:
     dm = build(name, digits_dir)
     assert isinstance(dm, DataModuleContract), missing_members(dm)
+    assert isinstance(dm, PredictingDataModule), missing_members(dm, PredictingDataModule)
     assert isinstance(dm.loader_settings, LoaderSettings)
 
     tasks = dm.spec()["tasks"]
