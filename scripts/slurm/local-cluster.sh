@@ -142,6 +142,12 @@ DefMemPerCPU=$def_mem
 ReturnToService=2
 JobRequeue=1
 KillWait=10
+# A requeued job may start again only after its credential expires (cred_expire, default
+# 120 s): the preemption test waited 142 s for that. One node, so 10 s is plenty.
+AuthInfo=cred_expire=10
+# backfill every 2 s (not 30) and the main loop every 5 s (not 60): a requeued job starts as
+# soon as it may
+SchedulerParameters=bf_interval=2,sched_interval=5
 MinJobAge=60
 SlurmctldPidFile=$(pid_file slurmctld)
 SlurmdPidFile=$(pid_file slurmd)

@@ -52,6 +52,22 @@ def test_train_writes_the_whole_run_folder(run_cli, digits_dir: Path, log_dir: P
     events = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
     events.Reload()
     assert "confusion_matrix/test" in events.Tags()["images"]
+    # a real run's reports cover the whole test split (15 % of 1,797 digits)
+    report = json.loads((run / "reports" / "test_classification_report.json").read_text())
+    assert 250 <= report["weighted avg"]["support"] <= 290
+
+
+def test_fast_dev_run_reports_read_only_its_batches(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    # Whole-split reports after a one-batch fit made `experiment=text/joint debug=fdr` take
+    # minutes; a fast dev run's reports read as many batches as its loops did.
+    args = train_args(digits_dir, "debug=fdr", "data.batch_size=16")
+    assert run_cli(*args) == 0
+    run = only_run(log_dir, task="debug")
+    for split in ("train", "val", "test"):
+        path = run / "reports" / f"{split}_classification_report.json"
+        assert json.loads(path.read_text())["weighted avg"]["support"] == 16, split
 
 
 def test_eval_reproduces_test_metrics_and_predict_needs_only_the_checkpoint(
