@@ -51,6 +51,8 @@ def main(cfg: DictConfig):
     if cfg.sleep_on_trial is not None and number >= cfg.sleep_on_trial and not slept.exists():
         slept.write_text(str(number))
         time.sleep(300)  # the test kills the sweep (SIGKILL) while this trial "trains"
+    if cfg.duration:
+        time.sleep(cfg.duration)  # trials of different lengths (async sweeps)
     if cfg.interrupt_on_trial == number and not marker.exists():
         marker.touch()
         raise KeyboardInterrupt
@@ -84,6 +86,7 @@ interrupt_on_trial: null
 sleep_on_trial: null
 test: true
 return_nan: false
+duration: 0.0
 calls_file: null
 trainlab_trial:
   storage: null
