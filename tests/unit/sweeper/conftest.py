@@ -139,11 +139,14 @@ class ToyApp:
         finally:
             sys.argv = old_argv
 
-    def run_subprocess(self, *overrides: str) -> subprocess.CompletedProcess:
+    def run_subprocess(
+        self, *overrides: str, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """Runs the sweep as `python app.py -m ...` in a child process."""
         return subprocess.run(
             [sys.executable, str(self.root / "app.py"), *self.argv(overrides)],
             cwd=self.root,
+            env={**os.environ, **(env_extra or {})},
             capture_output=True,
             text=True,
             timeout=300,
