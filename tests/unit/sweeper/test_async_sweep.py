@@ -1,4 +1,7 @@
-"""hydra.sweeper.mode=async on the toy app: real worker processes, the real study storage."""
+"""hydra.sweeper.mode=async on the toy app: real worker processes, the real study storage.
+
+Pruning in async mode runs on the real digits model: tests/integration/sweeps/test_async_digits.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import pytest
 import yaml
 from optuna.trial import TrialState
 
-from trainlab.core.optuna_study import PRUNED_ATTR, default_storage_spec, open_storage
+from trainlab.core.optuna_study import default_storage_spec, open_storage
 from trainlab.core.search.lease import HEARTBEAT_ATTR, WORKER_ATTR
 from trainlab.core.search.trials import INTERRUPTED_ATTR, RETRY_ATTR, counted
 
@@ -71,28 +74,6 @@ def test_two_workers_finish_n_trials_without_a_barrier(toy_app):
     assert results["trials"] == {"complete": 4, "pruned": 0, "fail": 0}
     state = json.loads((toy_app.sweep_dir / "sweep.json").read_text())
     assert state["mode"] == "async" and state["status"] == "finished" and state["workers"] == 2
-
-
-def test_pruning_in_async_mode(toy_app):
-    # The threshold pruner decides from each trial's own first report, whatever the order.
-    done = toy_app.run_subprocess(
-        *ASYNC,
-        "hydra.sweeper.n_trials=4",
-        "+hydra.sweeper.pruner={name: threshold, upper: 3.0}",
-        "steps=3",
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    study = toy_app.study()
-    assert counted(study) == 4
-    for call in toy_app.calls():
-        trial = study.trials[call["number"]]
-        first_report = (call["x"] - 2) ** 2 + (call["y"] == "b") + 0.2
-        if first_report > 3.0:
-            assert trial.state == TrialState.PRUNED and trial.user_attrs[PRUNED_ATTR] == 0
-        else:
-            assert trial.state == TrialState.COMPLETE
-    results = yaml.safe_load((toy_app.sweep_dir / "optimization_results.yaml").read_text())
-    assert results["trials"]["pruned"] == sum(t.state == TrialState.PRUNED for t in study.trials)
 
 
 def worker_running(toy_app, number: int) -> dict:
