@@ -54,12 +54,17 @@ class WorkersFailedError(TrainlabError):
 
 
 def is_slurm(launcher: Any) -> bool:
-    """Whether the sweep's launcher submits to SLURM (then workers are array tasks)."""
-    try:
-        from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
-    except ImportError:
-        return False
-    return isinstance(launcher, SlurmLauncher)
+    """Whether the sweep's launcher submits to SLURM (then workers are array tasks).
+
+    Compared by name: Hydra's plugin scan can load the submitit launcher's module a second
+    time, and then `isinstance` against a fresh import is False for its own SLURM launcher
+    (seen with `TRAINLAB_CONFIG_DIR` and `PYTHONPATH=src`).
+    """
+    module = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+    return any(
+        cls.__name__ == "SlurmLauncher" and cls.__module__ == module
+        for cls in type(launcher).__mro__
+    )
 
 
 class AsyncSweep:

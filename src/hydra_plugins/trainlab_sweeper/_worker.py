@@ -81,7 +81,7 @@ class AsyncWorker:
             "index": index,
             "host": os.uname().nodename,
             "pid": os.getpid(),
-            "slurm_job": os.environ.get("SLURM_JOB_ID"),
+            "slurm_job": slurm_job_id(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
             "threads": threads,
         }
@@ -217,7 +217,7 @@ class WorkerLoop:
             worker.config, list(overrides)
         )
         with open_dict(sweep_config):
-            sweep_config.hydra.job.id = f"{os.environ.get('SLURM_JOB_ID', 'local')}_{number}"
+            sweep_config.hydra.job.id = f"{slurm_job_id() or 'local'}_{number}"
             sweep_config.hydra.job.num = number
         HydraConfig.instance().set_config(sweep_config)
         try:
@@ -240,6 +240,12 @@ class WorkerLoop:
 
         with file_lock(self.search.sweep_dir / WORKERS_DIR / "results.lock"):
             write_results(self.study, self.search.sweep_dir, self.search.storage_spec)
+
+
+def slurm_job_id() -> str | None:
+    """`<array>_<task>` as squeue and scancel name an array task, else the job id."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    return f"{array}_{task}" if array and task else os.environ.get("SLURM_JOB_ID")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -131,7 +131,7 @@ def summarize(folder: str | Path) -> dict[str, Any]:
         top = pick(complete, key=lambda t: t.value)
         best = {"trial": top.number, "value": top.value, "params": dict(top.params)}
     eta = None
-    if durations and state.get("status") not in FINAL:
+    if durations and state.get("status") not in FINAL and done < n_trials:
         # remaining trials x mean duration, spread over the workers alive now (at least one)
         mean = sum(durations) / len(durations)
         parallel = max(len(live), 1) if state.get("mode") == "async" else 1
