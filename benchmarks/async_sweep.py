@@ -26,6 +26,7 @@ barrier are idle time. Async mode is printed last, as `worker idle fraction X` (
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -123,30 +124,49 @@ def run_mode(mode: str, plan: list[dict], short: int, long: int, logs: Path, dat
     wall = time.time() - started
     if done.returncode != 0:
         raise SystemExit(f"{mode} sweep failed:\n{done.stderr[-3000:]}")
-    busy = [job_busy_seconds(folder / str(number)) for number in trial_numbers(folder, name)]
-    return {
+    ended = started + wall
+    spans = {n: job_span(folder / str(n)) for n, _ in complete_trials(folder, name)}
+    busy = [end - start for start, end in spans.values()]
+    result = {
         "mode": mode,
         "trials": len(busy),
         "wall_s": wall,
         "busy_s": sum(busy),
         "idle_fraction": 1 - sum(busy) / (WORKERS * wall),
     }
+    if mode == "async":  # where the idle time went, per worker
+        by_worker: dict[str, list[tuple[float, float]]] = {}
+        for number, worker in complete_trials(folder, name):
+            by_worker.setdefault(worker, []).append(spans[number])
+        first = last = gaps = 0.0
+        for worker_spans in by_worker.values():
+            worker_spans.sort()
+            first += worker_spans[0][0] - started
+            last += ended - worker_spans[-1][1]
+            gaps += sum(b[0] - a[1] for a, b in itertools.pairwise(worker_spans))
+        result.update(startup_s=first, between_s=gaps, tail_s=last)
+    return result
 
 
-def trial_numbers(folder: Path, name: str) -> list[int]:
+def complete_trials(folder: Path, name: str) -> list[tuple[int, str]]:
+    """(trial number, worker) of the study's complete trials."""
     import optuna
 
     from trainlab.core.optuna_study import default_storage_spec, open_storage
 
     storage = open_storage(default_storage_spec(folder, "sqlite"))
     study = optuna.load_study(study_name=name, storage=storage)
-    return [t.number for t in study.trials if t.state.name == "COMPLETE"]
+    return [
+        (t.number, str(t.user_attrs.get("trainlab_worker", "batch")))
+        for t in study.trials
+        if t.state.name == "COMPLETE"
+    ]
 
 
-def job_busy_seconds(run: Path) -> float:
-    """The job's span as JobTimer recorded it."""
+def job_span(run: Path) -> tuple[float, float]:
+    """The job's (start, end) as JobTimer recorded it."""
     times = json.loads((run / TIMER_FILE).read_text())
-    return times["end"] - times["start"]
+    return times["start"], times["end"]
 
 
 def main() -> None:
@@ -176,6 +196,13 @@ def main() -> None:
             )
             if mode == "batch":
                 print(f"batch worker idle fraction {r['idle_fraction']:.3f}", flush=True)
+            else:
+                print(
+                    f"async idle, summed over workers: {r['startup_s']:.1f} s before the "
+                    f"first trial, {r['between_s']:.1f} s between trials ({r['trials']} "
+                    f"trials), {r['tail_s']:.1f} s after the last",
+                    flush=True,
+                )
     print(f"worker idle fraction {r['idle_fraction']:.3f} (goal <= {GOAL:.2f})")
 
 

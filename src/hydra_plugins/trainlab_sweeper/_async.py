@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainlab.core.search.lease import WORKERS_DIR, file_lock
-from trainlab.core.search.sweep_state import live_workers, write_state
+from trainlab.core.search.sweep_state import FINAL, live_workers, read_state, write_state
 from trainlab.errors import ConfigError, TrainlabError
+from trainlab.io import atomic_write_json
 
 if TYPE_CHECKING:
     import optuna
@@ -138,7 +139,9 @@ class AsyncSweep:
             end_all_interrupted(study, search.storage, "the sweep was interrupted")
             write_state(self.sweep_dir, status="failed", error="interrupted (Ctrl-C)")
             raise
-        status = finish(search, study)
+        status = read_state(self.sweep_dir)
+        if status.get("status") not in FINAL:  # the last worker did not (it was killed)
+            status = finish(search, study)
         _log_summary(study, self.sweep_dir)
         if status["status"] == "failed":
             raise WorkersFailedError(status["error"])
@@ -236,6 +239,19 @@ class AsyncSweep:
                 )
             )
             log_file.close()
+            # seen as alive from now on: a second sweeper started before the worker's first
+            # heartbeat must find it (the worker rewrites this file on every beat)
+            atomic_write_json(
+                self.workers_dir / f"{slot.index}.json",
+                {
+                    "index": slot.index,
+                    "host": os.uname().nodename,
+                    "pid": processes[-1].pid,
+                    "state": "starting",
+                    "trial": None,
+                    "seen": time.time(),
+                },
+            )
             devices = slot.cuda_visible_devices or "none (CPU)"
             log.info(
                 "worker %d: pid %d, GPUs %s, %d threads, log %s",
@@ -402,15 +418,13 @@ def _worker_states(sweep_dir: Path) -> list[dict]:
 
 
 def finish_if_last(search: OptunaSearch, study: optuna.Study, index: int) -> None:
-    """A detached worker's last act: the final results, once no trial runs and no other
-    worker lives (a worker killed while idle still looks alive until its grace period ends,
-    so this waits that long at most). A followed sweep's sweeper finishes it itself."""
+    """A worker's last act: the final results, once no trial runs and no other worker lives
+    (a worker killed while idle still looks alive until its grace period ends, so this waits
+    that long at most). A followed sweep's sweeper finishes it only where no worker did."""
     from optuna.trial import TrialState
 
     from trainlab.core.search.lease import MISSED_BEATS
 
-    if not search.settings.get("detach"):
-        return
     interval = heartbeat_interval(search.settings)
     deadline = time.time() + (MISSED_BEATS + 1) * interval
     while True:

@@ -137,6 +137,10 @@ def test_detach_then_status_and_wait(toy_app, capsys):
     assert f"trainlab sweep wait {folder}" in done.stdout
     # returned at once: the workers have not finished the sweep yet
     assert json.loads((toy_app.sweep_dir / "sweep.json").read_text())["status"] == "running"
+    # a second sweeper on the same folder would start more workers on the same study
+    again = toy_app.run_subprocess(*ASYNC, "hydra.sweeper.n_trials=4")
+    assert again.returncode != 0 and "still has 2 live worker(s)" in again.stderr
+    assert f"trainlab sweep wait {folder}" in again.stderr
 
     def trainlab(*args: str) -> int:
         with pytest.raises(SystemExit) as exit_:
@@ -154,6 +158,11 @@ def test_detach_then_status_and_wait(toy_app, capsys):
     assert results["trials"]["complete"] == 4
     assert trainlab("sweep", "status", folder) == 0
     assert "| best objective" in capsys.readouterr().out
+
+    # resume: the same command with a larger n_trials runs just the missing trial
+    more = toy_app.run_subprocess(*ASYNC, "hydra.sweeper.n_trials=5", "duration=0.5")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert counted(toy_app.study()) == 5 and len(toy_app.calls()) == 5
 
     assert trainlab("sweep", "wait", str(toy_app.root)) == 2
     err = capsys.readouterr().err
