@@ -171,8 +171,11 @@ class AsyncSweep:
             count = int(workers or self.search.n_jobs)
             return [WorkerSlot(i, "", 0) for i in range(count)]
         gpus_per_trial = self.settings.get("gpus_per_trial")
+        gpus = visible_gpus() if gpus_per_trial != 0 else []
+        if gpus_per_trial is None and gpus:
+            gpus_per_trial = 1  # unset on a GPU machine: one worker per device
         return assign_slots(
-            visible_gpus() if gpus_per_trial else [],
+            gpus,
             gpus_per_trial,
             available_cpus(),
             self.settings.get("cpus_per_trial"),

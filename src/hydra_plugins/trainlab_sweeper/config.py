@@ -56,7 +56,8 @@ class TrainlabOptunaSweeperConf:
     # SLURM: n_jobs array tasks).
     workers: int | None = None
     # async, local: GPU share of a worker; 0.25 puts four workers on each GPU, 2 gives each
-    # worker two GPUs (CUDA_VISIBLE_DEVICES per worker). null/0: CPU workers.
+    # worker two GPUs (CUDA_VISIBLE_DEVICES per worker). 0: CPU workers. null: one GPU per
+    # worker where GPUs are visible, else CPU workers.
     gpus_per_trial: float | None = None
     # async, local CPU workers: cores (torch threads) per worker; null shares them evenly.
     cpus_per_trial: int | None = None

@@ -10,6 +10,7 @@ other down more than running them one after the other.
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ def visible_gpus() -> list[str]:
         ids = [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
         if not ids:
             return []
+    # no device files: no GPU, and no 1-2 s spent importing torch to learn it
+    if not (glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd")):
+        return []
     import torch
 
     count = torch.cuda.device_count()
