@@ -1,6 +1,6 @@
 """Worker idle time of the same digits sweep in batch mode and in async mode, side by side.
 
-    PYTHONPATH=src python benchmarks/async_sweep.py [--trials 20] [--short 2] [--long 20]
+    PYTHONPATH=src python benchmarks/async_sweep.py [--trials 30] [--short 4] [--long 30]
 
 Both modes run the same trials in the same order: the study is created beforehand with the
 trials enqueued (`trainer.max_epochs` drawn at random, seeded, from {short, long}; distinct
@@ -171,9 +171,11 @@ def job_span(run: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--short", type=int, default=2, help="epochs of a short trial")
-    parser.add_argument("--long", type=int, default=20, help="epochs of a long trial")
+    # trials of 6-40 s here; with shorter ones the fixed ~0.7 s per trial and ~6 s per worker
+    # weigh more (20 trials of 2 or 20 epochs: idle 0.166, docs/sweeps.md)
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--short", type=int, default=4, help="epochs of a short trial")
+    parser.add_argument("--long", type=int, default=30, help="epochs of a long trial")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
