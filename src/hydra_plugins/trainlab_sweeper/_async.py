@@ -37,7 +37,8 @@ FOLLOW_POLL_S = 1.0
 
 
 def heartbeat_interval(settings: dict[str, Any]) -> float:
-    value = settings.get("heartbeat_s") or DEFAULT_HEARTBEAT_S
+    value = settings.get("heartbeat_s")
+    value = DEFAULT_HEARTBEAT_S if value is None else value
     try:
         value = float(value)
     except (TypeError, ValueError):

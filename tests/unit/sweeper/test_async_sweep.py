@@ -177,3 +177,20 @@ def test_gpus_per_trial_without_a_gpu_is_a_clear_error(toy_app):
     )
     assert done.returncode != 0
     assert "no visible GPU" in done.stderr and "gpus_per_trial=0" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("hydra.sweeper.mode=fast", r"mode='fast' is unknown. Fix: one of \('batch', 'async'\)"),
+        ("hydra.sweeper.gpus_per_trial=0.3", "does not split a GPU evenly. Fix: 1/k"),
+        ("hydra.sweeper.workers=0", "workers=0 must be a positive integer"),
+        ("hydra.sweeper.heartbeat_s=0", "heartbeat_s=0.0 must be a positive number"),
+    ],
+)
+def test_bad_async_settings_stop_before_any_worker(toy_app, setting, message):
+    from trainlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        toy_app.run("hydra.sweeper.mode=async", setting)
+    assert not (toy_app.sweep_dir / ".workers").exists() and not toy_app.calls()

@@ -118,6 +118,7 @@ def assign_slots(
             f"{KEY}.workers={workers!r} must be a positive integer, or null for one per slot."
         )
     if gpus_per_trial:
+        per_worker, share = gpus_per_worker(gpus_per_trial)  # a bad value first, GPUs or not
         if not gpus:
             raise ConfigError(
                 f"{KEY}.gpus_per_trial={gpus_per_trial} but this machine has no visible GPU "
@@ -125,7 +126,6 @@ def assign_slots(
                 f"{KEY}.gpus_per_trial=0 for CPU workers (one per cpus_per_trial cores), or "
                 "run the sweep on a GPU machine."
             )
-        per_worker, share = gpus_per_worker(gpus_per_trial)
         if per_worker > len(gpus):
             raise ConfigError(
                 f"{KEY}.gpus_per_trial={gpus_per_trial} but only {len(gpus)} GPU(s) are "
