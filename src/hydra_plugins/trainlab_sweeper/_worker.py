@@ -28,6 +28,11 @@ log = logging.getLogger("hydra_plugins.trainlab_sweeper")
 
 #: How often an idle worker looks again for work (waiting for the last trials or retries).
 POLL_S = 1.0
+#: Trial user attribute: the SLURM job (`<array>_<task>`) of the worker that runs it.
+SLURM_JOB_ATTR = "trainlab_slurm_job"
+# This process's running trial (storage spec, trial id), for checkpoint(), which submitit
+# calls from its signal handler: the worker object itself is pickled again, so it holds none.
+_RUNNING: dict[str, tuple[str, int]] = {}
 
 
 class AsyncWorker:
@@ -101,9 +106,20 @@ class AsyncWorker:
             finish_if_last(search, study, index)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
-        """submitit's requeue hook: the same worker comes back and goes on asking."""
+        """submitit's requeue hook (preemption, time limit): the same worker comes back,
+        first finishes the trial it was running (in its run folder, from last.ckpt), then goes
+        on asking. The trial is marked requeued so other workers leave it to it meanwhile."""
+        import contextlib
+
         import submitit
 
+        from trainlab.core.optuna_study import open_storage
+        from trainlab.core.search.lease import REQUEUED_ATTR
+
+        running = _RUNNING.get("trial")
+        if running is not None:
+            with contextlib.suppress(Exception):  # requeue anyway; the lease then decides
+                open_storage(running[0]).set_trial_user_attr(running[1], REQUEUED_ATTR, time.time())
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
 
 
@@ -141,6 +157,7 @@ class WorkerLoop:
         from ._engine import SweepFailedError
 
         search, study = self.search, self.study
+        self.resume_requeued()
         while True:
             reap_stale(study, search.storage, self.stale_after, self.lock)
             try:
@@ -163,9 +180,29 @@ class WorkerLoop:
                 log.warning("%s Worker %d stops here.", err, self.index)
                 return "done: search space exhausted"
 
+    def resume_requeued(self) -> None:
+        """A requeued SLURM worker first finishes the trial its earlier run was running."""
+        import optuna
+        from optuna.trial import TrialState
+
+        from trainlab.core.optuna_study import TrialRef
+
+        job = slurm_job_id()
+        if job is None:
+            return
+        study = self.study
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if frozen.user_attrs.get(SLURM_JOB_ATTR) != job:
+                continue
+            log.info(
+                "worker %d (job %s) was requeued: trial %d goes on", self.index, job, frozen.number
+            )
+            ref = TrialRef(self.search.storage_spec, study.study_name, frozen.number)
+            overrides = [*frozen.user_attrs.get("overrides", []), *ref.as_overrides()]
+            self.run_trial(optuna.trial.Trial(study, frozen._trial_id), overrides)
+
     def run_one(self, taken: list[dict]) -> None:
         """Asks one trial, runs its job here, tells the study."""
-        from trainlab.core.search.lease import WORKER_ATTR, worker_name
         from trainlab.core.search.trials import ask_new
 
         search, study = self.search, self.study
@@ -176,8 +213,18 @@ class WorkerLoop:
             size=n_points,
             taken=taken,
         )
+        self.run_trial(trial, overrides)
+
+    def run_trial(self, trial: optuna.trial.Trial, overrides: list[str]) -> None:
+        from trainlab.core.search.lease import WORKER_ATTR, worker_name
+
+        search, study = self.search, self.study
         trial.set_user_attr(WORKER_ATTR, worker_name(self.index))
+        job = slurm_job_id()
+        if job is not None:
+            trial.set_user_attr(SLURM_JOB_ATTR, job)
         self.heartbeat.hold(trial._trial_id, trial.number, "trial")
+        _RUNNING["trial"] = (search.storage_spec, trial._trial_id)
         log.info("worker %d: trial %d %s", self.index, trial.number, trial.params)
         try:
             result = self.run_job(trial.number, overrides)
@@ -198,6 +245,7 @@ class WorkerLoop:
                 "key in hydra.sweeper.params (or start a new search for another space)."
             ) from err
         finally:
+            _RUNNING.pop("trial", None)
             self.heartbeat.hold(None, None, "telling")
         try:
             search._tell(study, trial, result)

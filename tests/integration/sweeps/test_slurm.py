@@ -255,3 +255,53 @@ def test_async_sweep_detaches_and_survives_a_cancelled_worker(
         f"async SLURM sweep: detached after {detached_s:.0f} s, "
         f"finished after {time.monotonic() - started:.0f} s"
     )
+
+
+@pytest.mark.slow  # 70 s here; SLURM may keep a requeued job waiting ~120 s before it runs
+def test_preempted_async_worker_comes_back_to_its_trial(slurm_cluster, sweep_digits_dir, sweep_env):
+    """A worker preempted mid-trial (SIGUSR2, as before a time limit) is requeued by submitit
+    and finishes the same trial in the same run folder from last.ckpt; nothing is retried."""
+    from trainlab.core.search.trials import counted
+
+    epochs, batches = 8, 4
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    command = sweep_command(
+        "-m",
+        "hparams_search=images_optuna",
+        "launcher=slurm",
+        "hydra.sweeper.mode=async",
+        "hydra.sweeper.workers=1",
+        "hydra.sweeper.heartbeat_s=2",
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.pruner=none",
+        "hydra.sweeper.plots=false",
+        *digits_args(
+            sweep_digits_dir,
+            f"trainer.max_epochs={epochs}",
+            f"+trainer.limit_train_batches={batches}",
+        ),
+    )
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = sweep / "0"
+    try:
+        job = wait_for_running_job(sweep, sweeper, after=[])
+        deadline = time.monotonic() + 600
+        while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.2)
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = sweeper.communicate(timeout=900)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode == 0, output[-3000:]
+    assert "REQUEUED" in sacct_states(job)
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 1 and len(study.trials) == 1  # the same trial, not a retry
+    trial = study.trials[0]
+    assert trial.state == TrialState.COMPLETE and "trainlab_requeued_at" in trial.user_attrs
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "finished" and status["attempts"] == 2
+    assert "resuming from" in (run / "train.log").read_text()
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == epochs * batches

@@ -36,8 +36,14 @@ log = logging.getLogger(__name__)
 HEARTBEAT_ATTR = "trainlab_heartbeat"
 #: Trial user attribute: which worker runs the trial ("<index>@<host>:<pid>").
 WORKER_ATTR = "trainlab_worker"
+#: Trial user attribute: its SLURM worker was preempted and requeued while running it (time).
+REQUEUED_ATTR = "trainlab_requeued_at"
 #: A lease is lost after this many missed heartbeats.
 MISSED_BEATS = 4
+# A requeued worker comes back to its own trial (resume=auto in its run folder); SLURM makes
+# a requeued job wait before it is eligible again (~120 s measured on the local cluster,
+# docs/sweeps.md), plus queueing: its trial is kept that long before others retry it.
+REQUEUE_GRACE_S = 900.0
 WORKERS_DIR = ".workers"
 
 
@@ -85,6 +91,9 @@ def reap_stale(
             silent = now() - last_sign_of_life(trial)
             if silent <= stale_after:
                 continue
+            requeued = trial.user_attrs.get(REQUEUED_ATTR)
+            if requeued is not None and now() - float(requeued) <= REQUEUE_GRACE_S:
+                continue  # its worker comes back to it
             who = trial.user_attrs.get(WORKER_ATTR, "its worker")
             why = f"lost: {who} sent no heartbeat for {silent:.0f} s (killed or preempted)"
             try:
