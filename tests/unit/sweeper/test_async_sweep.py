@@ -194,3 +194,18 @@ def test_bad_async_settings_stop_before_any_worker(toy_app, setting, message):
     with pytest.raises(ConfigError, match=message):
         toy_app.run("hydra.sweeper.mode=async", setting)
     assert not (toy_app.sweep_dir / ".workers").exists() and not toy_app.calls()
+
+
+def test_failed_async_sweep_is_reported_by_the_sweeper_and_by_wait(toy_app, capsys):
+    from trainlab.cli.main import main
+
+    # every trial raises; max_failure_rate 0: the first failure stops the workers
+    done = toy_app.run_subprocess(*ASYNC, "hydra.sweeper.n_trials=4", "fail_when=-10")
+    assert done.returncode != 0
+    assert "1 of 4 trials failed" in done.stderr or "2 of 4 trials failed" in done.stderr
+    state = json.loads((toy_app.sweep_dir / "sweep.json").read_text())
+    assert state["status"] == "failed" and "max_failure_rate" in state["error"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["sweep", "wait", str(toy_app.sweep_dir)])
+    assert exit_.value.code == 1
+    assert "error: the sweep failed" in capsys.readouterr().err
