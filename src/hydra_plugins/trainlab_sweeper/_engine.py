@@ -113,6 +113,12 @@ class OptunaSearch:
                 f"hydra.sweeper.mode={self.mode!r} is unknown. Fix: one of {MODES} (async: "
                 "workers that each ask, run and tell trials, no barrier; docs/sweeps.md)."
             )
+        if self.mode == "batch" and settings.get("detach"):
+            raise ConfigError(
+                "hydra.sweeper.detach=true needs hydra.sweeper.mode=async: in batch mode this "
+                "process asks every batch itself and cannot leave. Fix: add "
+                "hydra.sweeper.mode=async, or drop detach."
+            )
 
     def run(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         """Runs trials until the study holds `n_trials` finished ones (or too many failed)."""

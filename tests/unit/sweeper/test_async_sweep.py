@@ -196,6 +196,14 @@ def test_bad_async_settings_stop_before_any_worker(toy_app, setting, message):
     assert not (toy_app.sweep_dir / ".workers").exists() and not toy_app.calls()
 
 
+def test_detach_without_async_mode_is_refused(toy_app):
+    from trainlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"detach=true needs hydra\.sweeper\.mode=async"):
+        toy_app.run("hydra.sweeper.detach=true")
+    assert not toy_app.calls()
+
+
 def test_failed_async_sweep_is_reported_by_the_sweeper_and_by_wait(toy_app, capsys):
     from trainlab.cli.main import main
 
