@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("hydra_plugins.trainlab_sweeper")
 
 DIRECTIONS = ("minimize", "maximize")
+MODES = ("batch", "async")
+# Seed offset between async workers, far above any study's trial count: worker seeds shifted
+# by the trials already there (a resume) must not meet another worker's (measured: worker 0
+# starting after one trial and worker 1 before any both drew with seed+1).
+WORKER_SEED_STRIDE = 100_003
 
 
 ALLOW_KEY = "hydra.sweeper.allow_changed_settings"
@@ -102,23 +107,30 @@ class OptunaSearch:
             import_target(str(custom), "hydra.sweeper.custom_search_space") if custom else None
         )
         self.progress: StepProgress | None = None
+        self.mode = str(settings.get("mode") or "batch")
+        if self.mode not in MODES:
+            raise ConfigError(
+                f"hydra.sweeper.mode={self.mode!r} is unknown. Fix: one of {MODES} (async: "
+                "workers that each ask, run and tell trials, no barrier; docs/sweeps.md)."
+            )
+        if self.mode == "batch" and settings.get("detach"):
+            raise ConfigError(
+                "hydra.sweeper.detach=true needs hydra.sweeper.mode=async: in batch mode this "
+                "process asks every batch itself and cannot leave. Fix: add "
+                "hydra.sweeper.mode=async, or drop detach."
+            )
 
     def run(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         """Runs trials until the study holds `n_trials` finished ones (or too many failed)."""
-        from hydra.core.override_parser.overrides_parser import OverridesParser
+        space, settings = self.prepare(arguments)
+        if self.mode == "async":
+            from ._async import AsyncSweep
 
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        space = parse_search_space(self.settings.get("params"), arguments, parser)
-        if not space.distributions and self.custom_search_space is None:
-            raise ConfigError(
-                "the sweep has nothing to search: no sweep in hydra.sweeper.params nor on the "
-                "command line. Fix: e.g. hydra.sweeper.params.lr='interval(1e-4, 1e-1)'."
-            )
-        settings = self._fixed_settings(arguments, parser, space)
-        self._check_consumed(space)
+            return AsyncSweep(self, arguments).run(space, settings)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
         study = self._open_study(space, settings)
+        self._write_state(study, mode="batch", status="running", error=None)
         # one line per finished trial: i/N, ETA and the best so far
         self.progress = StepProgress("trial", max(self.n_trials - counted(study), 0), log)
         returns: list[Sequence[JobReturn]] = []
@@ -132,12 +144,57 @@ class OptunaSearch:
                     break
                 write_results(study, self.sweep_dir, self.storage_spec)
             self._check_failure_rate(study)
+        except BaseException as err:
+            self._write_state(study, status="failed", error=f"{type(err).__name__}: {err}")
+            raise
         finally:
             write_results(study, self.sweep_dir, self.storage_spec)
             if self.settings.get("plots", True):
                 write_plots(study, self.sweep_dir, metric_names(self.config, self.directions))
+        self._write_state(study, status="finished")
         _log_summary(study, self.sweep_dir)
         return returns
+
+    def _write_state(self, study: optuna.Study, **fields: Any) -> None:
+        """sweep.json, which `trainlab sweep status|wait` reads (core/search/sweep_state.py)."""
+        import time
+
+        from trainlab.core.redaction import redact_text
+        from trainlab.core.search.sweep_state import write_state
+
+        from ._results import RESULTS_FILE, TRIALS_FILE
+
+        if fields.get("status") == "running":
+            fields.update(
+                study_name=study.study_name,
+                storage=redact_text(self.storage_spec),
+                n_trials=self.n_trials,
+                metrics=metric_names(self.config, self.directions),
+                directions=list(self.directions),
+                started=time.time(),
+            )
+        else:
+            fields.update(
+                ended=time.time(),
+                results=[str(self.sweep_dir / RESULTS_FILE), str(self.sweep_dir / TRIALS_FILE)],
+            )
+        write_state(self.sweep_dir, **fields)
+
+    def prepare(self, arguments: list[str], check: bool = True) -> tuple[SearchSpace, dict]:
+        """The search space and the fixed settings; `check` stops on an unused searched key."""
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        space = parse_search_space(self.settings.get("params"), arguments, parser)
+        if not space.distributions and self.custom_search_space is None:
+            raise ConfigError(
+                "the sweep has nothing to search: no sweep in hydra.sweeper.params nor on the "
+                "command line. Fix: e.g. hydra.sweeper.params.lr='interval(1e-4, 1e-1)'."
+            )
+        settings = self._fixed_settings(arguments, parser, space)
+        if check:
+            self._check_consumed(space)
+        return space, settings
 
     def _fixed_settings(
         self, arguments: list[str], parser: Any, space: SearchSpace
@@ -163,6 +220,39 @@ class OptunaSearch:
         task_cfg = OmegaConf.masked_copy(self.config, [k for k in self.config if k != "hydra"])
         check_consumed(task_cfg, keys, "hydra.sweeper.params")
 
+    def _sampler(self, space: SearchSpace, n_existing: int) -> optuna.samplers.BaseSampler:
+        """The configured sampler (seed moved on by `n_existing`); caps n_trials at a grid."""
+        import optuna
+
+        sampler_spec = spec_from_config(
+            self.settings.get("sampler"), "hydra.sweeper.sampler", "tpe"
+        )
+        sampler = build_sampler(sampler_spec, space, n_existing)
+        if isinstance(sampler, optuna.samplers.GridSampler):
+            size = math.prod(len(v) for v in space.grid().values())
+            if size < self.n_trials:
+                log.info("grid of %d points: n_trials %d -> %d", size, self.n_trials, size)
+                self.n_trials = size
+        return sampler
+
+    def worker_study(self, space: SearchSpace, worker: int) -> optuna.Study:
+        """The study as an async worker sees it: created and checked by the sweeper already.
+
+        Each worker's sampler seed moves on by its index too: seeded samplers in every worker
+        would otherwise propose the same start-up trials, each a duplicate of the other's.
+        """
+        import optuna
+
+        self.storage = storage = open_storage(self.storage_spec)
+        self.study_id = storage.get_study_id_from_name(self.study_name)
+        n_existing = len(storage.get_all_trials(self.study_id, deepcopy=False))
+        return optuna.load_study(
+            study_name=self.study_name,
+            storage=storage,
+            sampler=self._sampler(space, n_existing + WORKER_SEED_STRIDE * worker),
+            pruner=build_pruner(self.pruner_spec),
+        )
+
     def _open_study(self, space: SearchSpace, settings: dict[str, str]) -> optuna.Study:
         import optuna
 
@@ -175,15 +265,7 @@ class OptunaSearch:
             n_existing = len(storage.get_all_trials(study_id, deepcopy=False))
         except KeyError:
             pass
-        sampler_spec = spec_from_config(
-            self.settings.get("sampler"), "hydra.sweeper.sampler", "tpe"
-        )
-        sampler = build_sampler(sampler_spec, space, n_existing)
-        if isinstance(sampler, optuna.samplers.GridSampler):
-            size = math.prod(len(v) for v in space.grid().values())
-            if size < self.n_trials:
-                log.info("grid of %d points: n_trials %d -> %d", size, self.n_trials, size)
-                self.n_trials = size
+        sampler = self._sampler(space, n_existing)
         study = optuna.create_study(
             storage=storage,
             study_name=self.study_name,

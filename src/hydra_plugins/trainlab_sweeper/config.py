@@ -1,7 +1,9 @@
 """Config of the trainlab Optuna sweeper, registered as `hydra/sweeper=trainlab_optuna`.
 
 The keys are those of hydra-optuna-sweeper, so its search files work unchanged, plus
-`pruner`, `storage_kind`, `plots`, `allow_changed_settings` and `test_in_trials`.
+`pruner`, `storage_kind`, `plots`, `allow_changed_settings`, `test_in_trials` and the
+async-mode keys (`mode`, `workers`, `gpus_per_trial`, `cpus_per_trial`, `detach`,
+`heartbeat_s`).
 """
 
 from dataclasses import dataclass
@@ -47,6 +49,23 @@ class TrainlabOptunaSweeperConf:
     # Trials are compared on validation and get `test=false` (where the task has that key);
     # true lets every trial evaluate the test split too.
     test_in_trials: bool = False
+    # batch: launch n_jobs trials, wait for all, repeat. async: workers that each ask, run and
+    # tell trials against the study until n_trials have finished; no barrier (docs/sweeps.md).
+    mode: str = "batch"
+    # async: how many workers; null = one per slot (local: gpus_per_trial/cpus_per_trial;
+    # SLURM: n_jobs array tasks).
+    workers: int | None = None
+    # async, local: GPU share of a worker; 0.25 puts four workers on each GPU, 2 gives each
+    # worker two GPUs (CUDA_VISIBLE_DEVICES per worker). 0: CPU workers. null: one GPU per
+    # worker where GPUs are visible, else CPU workers.
+    gpus_per_trial: float | None = None
+    # async, local CPU workers: cores (torch threads) per worker; null shares them evenly.
+    cpus_per_trial: int | None = None
+    # async: start the workers and return at once with the sweep folder; follow with
+    # `trainlab sweep status|wait <folder>`; the last worker writes the results.
+    detach: bool = False
+    # async: seconds between a worker's heartbeats; silent for 4 of them, it loses its trial.
+    heartbeat_s: float = 15.0
 
 
 ConfigStore.instance().store(

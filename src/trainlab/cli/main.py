@@ -14,6 +14,7 @@ SUBCOMMANDS = {
     "prior": ("trainlab.cli.prior", "estimate PU class priors per polarity from BCE checkpoints"),
     "cv": ("trainlab.cli.cv", "nested cross-validation, aggregation and final model (k-mer)"),
     "refit": ("trainlab.cli.refit", "retrain one config over several seeds (mean and std)"),
+    "sweep": ("trainlab.cli.sweep", "status / wait <sweep folder>: follow a (detached) sweep"),
 }
 
 
@@ -25,7 +26,8 @@ def usage() -> str:
         "usage: trainlab <subcommand> [key=value ...] [--help] [-m]\n"
         "       trainlab --version\n\n"
         f"subcommands:\n{rows}\n\n"
-        "Each subcommand is a Hydra app: `trainlab train --help` lists its config groups."
+        "Each subcommand but sweep is a Hydra app: `trainlab train --help` lists its config "
+        "groups."
     )
 
 

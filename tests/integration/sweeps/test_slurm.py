@@ -175,3 +175,133 @@ def test_preempted_job_requeues_and_resumes_in_its_run_folder(
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == epochs * batches
     assert last["epoch"] == epochs - 1
+
+
+@pytest.mark.slow  # 88 s with the digits split: ~5 s to detach, ~66 s to finish
+def test_async_sweep_detaches_and_survives_a_cancelled_worker(
+    slurm_cluster, sweep_digits_dir, sweep_env
+):
+    """Async workers as one SLURM job array: the sweeper returns at once, a cancelled worker's
+    trial is retried by the other, `trainlab sweep wait` re-attaches and sees it finish."""
+    from trainlab.core.search.trials import INTERRUPTED_ATTR, RETRY_ATTR, counted
+
+    started = time.monotonic()
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    done = subprocess.run(
+        sweep_command(
+            "-m",
+            "hparams_search=images_optuna",
+            "launcher=slurm",
+            "hydra.sweeper.mode=async",
+            "hydra.sweeper.workers=2",
+            "hydra.sweeper.detach=true",
+            "hydra.sweeper.heartbeat_s=2",
+            "hydra.sweeper.n_trials=3",
+            "hydra.sweeper.pruner=none",
+            *digits_args(sweep_digits_dir, "trainer.max_epochs=6"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"trainlab sweep wait {sweep}" in done.stdout
+    detached_s = time.monotonic() - started
+    state = json.loads((sweep / "sweep.json").read_text())
+    assert state["status"] == "running" and len(state["slurm_jobs"]) == 2
+
+    # Cancel the worker of the first trial while it trains (a node lost, a preemption).
+    deadline = time.monotonic() + 300
+    victim = None
+    while victim is None:
+        assert time.monotonic() < deadline, "no worker started a trial"
+        for path in (sweep / ".workers").glob("*.json"):
+            try:
+                worker = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if worker.get("trial") is not None and worker.get("slurm_job"):
+                victim = worker
+                break
+        time.sleep(0.5)
+    subprocess.run(["scancel", victim["slurm_job"]], check=True)
+
+    status = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", "sweep", "status", str(sweep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0 and "running" in status.stdout, status.stderr
+    waited = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", "sweep", "wait", str(sweep), "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert waited.returncode == 0, waited.stdout[-2000:] + waited.stderr[-2000:]
+    assert f"results: {sweep / 'optimization_results.yaml'}" in waited.stdout
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 3
+    lost = study.trials[victim["trial"]]
+    assert lost.state == TrialState.FAIL and lost.user_attrs[INTERRUPTED_ATTR]
+    (retry,) = [t for t in study.trials if t.user_attrs.get(RETRY_ATTR) == lost.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == lost.params
+    assert "CANCELLED" in sacct_states(victim["slurm_job"])[0]
+    # the surviving worker, the last one, wrote the final results and plots
+    assert (sweep / "optimization_history.png").is_file()
+    print(
+        f"async SLURM sweep: detached after {detached_s:.0f} s, "
+        f"finished after {time.monotonic() - started:.0f} s"
+    )
+
+
+@pytest.mark.slow  # 70 s here; SLURM may keep a requeued job waiting ~120 s before it runs
+def test_preempted_async_worker_comes_back_to_its_trial(slurm_cluster, sweep_digits_dir, sweep_env):
+    """A worker preempted mid-trial (SIGUSR2, as before a time limit) is requeued by submitit
+    and finishes the same trial in the same run folder from last.ckpt; nothing is retried."""
+    from trainlab.core.search.trials import counted
+
+    epochs, batches = 8, 4
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    command = sweep_command(
+        "-m",
+        "hparams_search=images_optuna",
+        "launcher=slurm",
+        "hydra.sweeper.mode=async",
+        "hydra.sweeper.workers=1",
+        "hydra.sweeper.heartbeat_s=2",
+        "hydra.sweeper.n_trials=1",
+        "hydra.sweeper.pruner=none",
+        "hydra.sweeper.plots=false",
+        *digits_args(
+            sweep_digits_dir,
+            f"trainer.max_epochs={epochs}",
+            f"+trainer.limit_train_batches={batches}",
+        ),
+    )
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    run = sweep / "0"
+    try:
+        job = wait_for_running_job(sweep, sweeper, after=[])
+        deadline = time.monotonic() + 600
+        while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.2)
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = sweeper.communicate(timeout=900)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode == 0, output[-3000:]
+    assert "REQUEUED" in sacct_states(job)
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 1 and len(study.trials) == 1  # the same trial, not a retry
+    trial = study.trials[0]
+    assert trial.state == TrialState.COMPLETE and "trainlab_requeued_at" in trial.user_attrs
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "finished" and status["attempts"] == 2
+    assert "resuming from" in (run / "train.log").read_text()
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == epochs * batches

@@ -51,6 +51,8 @@ def main(cfg: DictConfig):
     if cfg.sleep_on_trial is not None and number >= cfg.sleep_on_trial and not slept.exists():
         slept.write_text(str(number))
         time.sleep(300)  # the test kills the sweep (SIGKILL) while this trial "trains"
+    if cfg.duration:
+        time.sleep(cfg.duration)  # trials of different lengths (async sweeps)
     if cfg.interrupt_on_trial == number and not marker.exists():
         marker.touch()
         raise KeyboardInterrupt
@@ -84,6 +86,7 @@ interrupt_on_trial: null
 sleep_on_trial: null
 test: true
 return_nan: false
+duration: 0.0
 calls_file: null
 trainlab_trial:
   storage: null
@@ -136,11 +139,14 @@ class ToyApp:
         finally:
             sys.argv = old_argv
 
-    def run_subprocess(self, *overrides: str) -> subprocess.CompletedProcess:
+    def run_subprocess(
+        self, *overrides: str, env_extra: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
         """Runs the sweep as `python app.py -m ...` in a child process."""
         return subprocess.run(
             [sys.executable, str(self.root / "app.py"), *self.argv(overrides)],
             cwd=self.root,
+            env={**os.environ, **(env_extra or {})},
             capture_output=True,
             text=True,
             timeout=300,

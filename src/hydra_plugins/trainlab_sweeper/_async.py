@@ -1,0 +1,444 @@
+"""`hydra.sweeper.mode=async`: start the workers, follow them (or detach), finish the sweep.
+
+Batch mode launches `n_jobs` trials and waits for the slowest before asking again; a worker
+whose trial was pruned after one epoch sits idle until the batch's longest trial ends. Here
+each worker asks its next trial as soon as its last one ends (`_worker.py`), so no worker
+waits on another. Local workers are processes of this machine, one per slot (`slots.py`:
+GPU shares or CPU core groups); with `hydra/launcher=trainlab_slurm` they are the tasks of
+one SLURM job array, submitted through the same executor as batch jobs (container, setup
+lines, requeue).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trainlab.core.search.lease import WORKERS_DIR, file_lock
+from trainlab.core.search.sweep_state import FINAL, live_workers, read_state, write_state
+from trainlab.errors import ConfigError, TrainlabError
+from trainlab.io import atomic_write_json
+
+if TYPE_CHECKING:
+    import optuna
+
+    from ._engine import OptunaSearch
+
+log = logging.getLogger("hydra_plugins.trainlab_sweeper")
+
+DEFAULT_HEARTBEAT_S = 15.0
+FOLLOW_POLL_S = 1.0
+
+
+def heartbeat_interval(settings: dict[str, Any]) -> float:
+    value = settings.get("heartbeat_s")
+    value = DEFAULT_HEARTBEAT_S if value is None else value
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        value = -1.0
+    if value <= 0:
+        raise ConfigError(
+            f"hydra.sweeper.heartbeat_s={settings.get('heartbeat_s')!r} must be a positive "
+            "number of seconds, e.g. 15 (a worker silent for 4 beats loses its trial)."
+        )
+    return value
+
+
+class WorkersFailedError(TrainlabError):
+    """Every worker stopped before the study had `n_trials` finished trials."""
+
+
+def is_slurm(launcher: Any) -> bool:
+    """Whether the sweep's launcher submits to SLURM (then workers are array tasks).
+
+    Compared by name: Hydra's plugin scan can load the submitit launcher's module a second
+    time, and then `isinstance` against a fresh import is False for its own SLURM launcher
+    (seen with `TRAINLAB_CONFIG_DIR` and `PYTHONPATH=src`).
+    """
+    module = "hydra_plugins.hydra_submitit_launcher.submitit_launcher"
+    return any(
+        cls.__name__ == "SlurmLauncher" and cls.__module__ == module
+        for cls in type(launcher).__mro__
+    )
+
+
+class AsyncSweep:
+    """The foreground side of an async sweep."""
+
+    def __init__(self, search: OptunaSearch, arguments: list[str]) -> None:
+        self.search = search
+        self.arguments = arguments
+        self.settings = search.settings
+        self.sweep_dir = search.sweep_dir
+        self.workers_dir = self.sweep_dir / WORKERS_DIR
+        self.heartbeat_s = heartbeat_interval(self.settings)
+        self.detach = bool(self.settings.get("detach", False))
+        self.slurm = is_slurm(search.launcher)
+
+    def run(self, space: Any, settings: dict[str, str]) -> list:
+        from omegaconf import OmegaConf
+
+        from trainlab.core.redaction import redact_text
+        from trainlab.core.search.trials import counted
+
+        from ._engine import _log_summary, metric_names
+
+        search = self.search
+        self.sweep_dir.mkdir(parents=True, exist_ok=True)
+        self._refuse_if_running()
+        # before any worker exists: a worker must not meet a half-configured study
+        slots = self._slots()
+        OmegaConf.save(search.config, self.sweep_dir / "multirun.yaml")
+        # No worker is alive (checked above): RUNNING trials are a dead sweep's, retried.
+        study = search._open_study(space, settings)
+        remaining = search.n_trials - counted(study)
+        n_workers = max(1, min(len(slots), remaining))
+        write_state(
+            self.sweep_dir,
+            mode="async",
+            status="running",
+            error=None,
+            ended=None,
+            study_name=study.study_name,
+            storage=redact_text(search.storage_spec),
+            n_trials=search.n_trials,
+            metrics=metric_names(search.config, search.directions),
+            directions=list(search.directions),
+            heartbeat_s=self.heartbeat_s,
+            backend="slurm" if self.slurm else "local",
+            workers=n_workers,
+            started=time.time(),
+            command=redact_text(" ".join(sys.argv)),
+        )
+        if remaining <= 0:
+            log.info("study %r already has %d finished trials", study.study_name, search.n_trials)
+            finish(search, study)
+            _log_summary(study, self.sweep_dir)
+            return []
+        self._clear_worker_files()
+        worker = self._worker()
+        if self.slurm:
+            handles = self._submit_slurm(worker, n_workers)
+        else:
+            handles = self._start_local(worker, slots[:n_workers])
+        if self.detach:
+            print_detached(self.sweep_dir, n_workers, self.slurm)
+            return []
+        try:
+            self._follow(study, handles)
+        except KeyboardInterrupt:
+            self._stop(handles)
+            from trainlab.core.search.trials import end_all_interrupted
+
+            end_all_interrupted(study, search.storage, "the sweep was interrupted")
+            write_state(self.sweep_dir, status="failed", error="interrupted (Ctrl-C)")
+            raise
+        status = read_state(self.sweep_dir)
+        if status.get("status") not in FINAL:  # the last worker did not (it was killed)
+            status = finish(search, study)
+        _log_summary(study, self.sweep_dir)
+        if status["status"] == "failed":
+            raise WorkersFailedError(status["error"])
+        return []
+
+    def _refuse_if_running(self) -> None:
+        live = live_workers(self.sweep_dir, self.heartbeat_s)
+        if live:
+            who = ", ".join(f"{w.get('index')}@{w.get('host')}:{w.get('pid')}" for w in live)
+            raise ConfigError(
+                f"the sweep in {self.sweep_dir} still has {len(live)} live worker(s) ({who}). "
+                f"Fix: follow it with `trainlab sweep wait {self.sweep_dir}`, or stop those "
+                "workers (kill <pid> / scancel <job>) and re-run to resume the study."
+            )
+
+    def _slots(self) -> list:
+        from trainlab.core.search.slots import (
+            WorkerSlot,
+            assign_slots,
+            available_cpus,
+            visible_gpus,
+        )
+
+        workers = self.settings.get("workers")
+        if self.slurm:
+            # one worker per array task; each task's devices come from hydra.launcher
+            count = int(workers or self.search.n_jobs)
+            return [WorkerSlot(i, "", 0) for i in range(count)]
+        gpus_per_trial = self.settings.get("gpus_per_trial")
+        gpus = visible_gpus() if gpus_per_trial != 0 else []
+        if gpus_per_trial is None and gpus:
+            gpus_per_trial = 1  # unset on a GPU machine: one worker per device
+        return assign_slots(
+            gpus,
+            gpus_per_trial,
+            available_cpus(),
+            self.settings.get("cpus_per_trial"),
+            workers,
+        )
+
+    def _clear_worker_files(self) -> None:
+        self.workers_dir.mkdir(parents=True, exist_ok=True)
+        for path in self.workers_dir.glob("*.json"):
+            path.unlink()
+
+    def _worker(self) -> Any:
+        from hydra.core.singleton import Singleton
+
+        from ._task import TrialTask
+        from ._worker import AsyncWorker
+
+        task = self.search.launcher.task_function
+        if isinstance(task, TrialTask):
+            task = task.task_function
+        return AsyncWorker(
+            settings=dict(self.settings),
+            config=self.search.config,
+            hydra_context=self.search.hydra_context,
+            task_function=task,
+            arguments=list(self.arguments),
+            singleton_state=Singleton.get_state(),
+        )
+
+    def _start_local(self, worker: Any, slots: list) -> list[subprocess.Popen]:
+        import cloudpickle
+        from hydra.core.hydra_config import HydraConfig
+
+        pickle_path = self.workers_dir / "worker.pkl"
+        with pickle_path.open("wb") as handle:
+            cloudpickle.dump(worker, handle)
+        cwd = str(self.search.config.hydra.runtime.cwd) if HydraConfig.initialized() else None
+        processes = []
+        for slot in slots:
+            env = dict(os.environ)
+            # before the worker imports torch: CUDA reads it once, at initialisation
+            env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible_devices
+            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                env[name] = str(slot.threads)
+            log_file = (self.workers_dir / f"{slot.index}.log").open("ab")
+            command = [
+                sys.executable,
+                "-m",
+                "hydra_plugins.trainlab_sweeper._worker",
+                str(pickle_path),
+                str(slot.index),
+                str(slot.threads),
+            ]
+            processes.append(
+                subprocess.Popen(
+                    command,
+                    cwd=cwd,
+                    env=env,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    # its own session: a detached worker outlives this terminal's Ctrl-C
+                    start_new_session=True,
+                )
+            )
+            log_file.close()
+            # seen as alive from now on: a second sweeper started before the worker's first
+            # heartbeat must find it (the worker rewrites this file on every beat)
+            atomic_write_json(
+                self.workers_dir / f"{slot.index}.json",
+                {
+                    "index": slot.index,
+                    "host": os.uname().nodename,
+                    "pid": processes[-1].pid,
+                    "state": "starting",
+                    "trial": None,
+                    "seen": time.time(),
+                },
+            )
+            devices = slot.cuda_visible_devices or "none (CPU)"
+            log.info(
+                "worker %d: pid %d, GPUs %s, %d threads, log %s",
+                slot.index,
+                processes[-1].pid,
+                devices,
+                slot.threads,
+                self.workers_dir / f"{slot.index}.log",
+            )
+        write_state(self.sweep_dir, pids=[p.pid for p in processes])
+        return processes
+
+    def _submit_slurm(self, worker: Any, n_workers: int) -> list:
+        from hydra_plugins.trainlab_launcher.launcher import make_executor
+
+        launcher = self.search.launcher
+        settings = dict(launcher.params)
+        cwd = str(self.search.config.hydra.runtime.cwd)
+        executor, python = make_executor(settings, [cwd, str(self.sweep_dir)])
+        if python:
+            log.info("each worker's Python: %s", python)
+        jobs = executor.map_array(worker, list(range(n_workers)))
+        ids = [job.job_id for job in jobs]
+        log.info("SLURM job array of %d workers: %s", n_workers, ", ".join(ids))
+        write_state(self.sweep_dir, slurm_jobs=ids)
+        return jobs
+
+    def _follow(self, study: optuna.Study, handles: list) -> None:
+        """Progress lines as trials finish, until every worker has ended."""
+        from optuna.trial import TrialState
+
+        from trainlab.core.console import StepProgress
+        from trainlab.core.search.trials import counted
+
+        from ._engine import best_so_far, metric_names
+
+        search = self.search
+        names = metric_names(search.config, search.directions)
+        start = counted(study)
+        progress = StepProgress("trial", max(search.n_trials - start, 0), log)
+        seen = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+        while True:
+            alive = [h for h in handles if not _ended(h)]
+            for trial in study.get_trials(deepcopy=False):
+                if trial.number in seen or not trial.state.is_finished():
+                    continue
+                seen.add(trial.number)
+                from trainlab.core.search.trials import not_run
+
+                if not_run(trial):
+                    if trial.user_attrs.get("trainlab_interrupted"):
+                        log.warning("trial %d %s", trial.number, trial.user_attrs.get("error"))
+                    continue
+                if trial.state == TrialState.COMPLETE:
+                    shown = ", ".join(f"{v:.4g}" for v in trial.values)
+                    detail = f"#{trial.number} {shown} {trial.params}"
+                else:
+                    detail = f"#{trial.number} {trial.state.name.lower()}"
+                progress.step(detail + best_so_far(study, names))
+            if not alive:
+                break
+            time.sleep(FOLLOW_POLL_S)
+        for handle in handles:
+            code = _exit_code(handle)
+            if code not in (0, None):
+                log.warning("worker %s ended with %s", _handle_name(handle), code)
+
+    def _stop(self, handles: list) -> None:
+        for handle in handles:
+            if isinstance(handle, subprocess.Popen):
+                if handle.poll() is None:
+                    os.killpg(handle.pid, signal.SIGTERM)
+            else:
+                handle.cancel(check=False)
+        for handle in handles:
+            if isinstance(handle, subprocess.Popen):
+                try:
+                    handle.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(handle.pid, signal.SIGKILL)
+                    handle.wait()
+
+
+def _ended(handle: Any) -> bool:
+    if isinstance(handle, subprocess.Popen):
+        return handle.poll() is not None
+    return handle.done()
+
+
+def _exit_code(handle: Any) -> Any:
+    if isinstance(handle, subprocess.Popen):
+        return handle.returncode
+    try:
+        handle.result()
+    except Exception as err:
+        return f"{type(err).__name__}: {str(err)[-500:]}"
+    return 0
+
+
+def _handle_name(handle: Any) -> str:
+    return f"pid {handle.pid}" if isinstance(handle, subprocess.Popen) else f"job {handle.job_id}"
+
+
+def print_detached(sweep_dir: Path, n_workers: int, slurm: bool) -> None:
+    where = "SLURM array tasks" if slurm else "local processes"
+    print(
+        f"\nasync sweep detached: {n_workers} workers ({where})\n"
+        f"  sweep folder: {sweep_dir}\n"
+        f"  progress:     trainlab sweep status {sweep_dir}\n"
+        f"  re-attach:    trainlab sweep wait {sweep_dir}\n"
+        "The last worker to finish writes optimization_results.yaml, trials.csv and the plots.",
+        flush=True,
+    )
+
+
+def finish(search: OptunaSearch, study: optuna.Study) -> dict[str, Any]:
+    """Writes the final results and plots and the sweep's final status, under the lock."""
+    from trainlab.core.search.trials import counted
+
+    from ._engine import SweepFailedError, metric_names
+    from ._results import RESULTS_FILE, TRIALS_FILE, write_plots, write_results
+
+    sweep_dir = search.sweep_dir
+    with file_lock(sweep_dir / WORKERS_DIR / "results.lock"):
+        status, error = "finished", None
+        try:
+            search._check_failure_rate(study)
+        except SweepFailedError as err:
+            status, error = "failed", str(err)
+        done = counted(study)
+        if status == "finished" and done < search.n_trials:
+            errors = [
+                f"worker {w.get('index')}: {w.get('state')}"
+                for w in _worker_states(sweep_dir)
+                if str(w.get("state", "")).startswith("error")
+            ]
+            exhausted = any(
+                "exhausted" in str(w.get("state", "")) for w in _worker_states(sweep_dir)
+            )
+            if not exhausted:
+                status = "failed"
+                error = (
+                    f"the workers stopped with {done} of {search.n_trials} trials finished"
+                    + (f" ({'; '.join(errors)})" if errors else "")
+                    + f". Their logs: {sweep_dir / WORKERS_DIR}/*.log; re-running the same "
+                    "command resumes the study."
+                )
+        write_results(study, sweep_dir, search.storage_spec)
+        if search.settings.get("plots", True):
+            write_plots(study, sweep_dir, metric_names(search.config, search.directions))
+        return write_state(
+            sweep_dir,
+            status=status,
+            error=error,
+            ended=time.time(),
+            results=[str(sweep_dir / RESULTS_FILE), str(sweep_dir / TRIALS_FILE)],
+        )
+
+
+def _worker_states(sweep_dir: Path) -> list[dict]:
+    from trainlab.core.search.sweep_state import worker_files
+
+    return worker_files(sweep_dir)
+
+
+def finish_if_last(search: OptunaSearch, study: optuna.Study, index: int) -> None:
+    """A worker's last act: the final results, once no trial runs and no other worker lives
+    (a worker killed while idle still looks alive until its grace period ends, so this waits
+    that long at most). A followed sweep's sweeper finishes it only where no worker did."""
+    from optuna.trial import TrialState
+
+    from trainlab.core.search.lease import MISSED_BEATS
+
+    interval = heartbeat_interval(search.settings)
+    deadline = time.time() + (MISSED_BEATS + 1) * interval
+    while True:
+        if study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return  # its worker tells it and finishes after
+        others = [w for w in live_workers(search.sweep_dir, interval) if w.get("index") != index]
+        if not others:
+            break
+        if any(w.get("state") == "trial" for w in others) or time.time() > deadline:
+            return
+        time.sleep(min(interval, 2.0))
+    log.info("worker %d is the last: writing the final results", index)
+    finish(search, study)
