@@ -35,6 +35,19 @@ def build_trainer(settings: DictConfig | Mapping[str, Any], **overrides: Any) ->
 
     ``overrides`` win over ``settings`` (callbacks, loggers, precision, default_root_dir ...).
     """
+    from trainlab.core.hook_dispatch import skip_empty_batch_hooks
+
+    trainer = _make_trainer(settings, overrides)
+    # per-batch hook dispatch is most of the framework's per-step cost (core.hook_dispatch)
+    skip_empty_batch_hooks(trainer.callbacks)
+    return trainer
+
+
+def _make_trainer(settings: DictConfig | Mapping[str, Any], overrides: dict[str, Any]) -> Any:
+    if settings.get("profiler") is None and overrides.get("profiler") is None:
+        from trainlab.core.hook_dispatch import NoOpProfiler
+
+        overrides["profiler"] = NoOpProfiler()
     if _summary_given(overrides.get("callbacks")):
         # the callbacks' summary prints; Lightning's own one would be skipped with a log line
         # ("Trainer already configured with model summary callbacks") on every run

@@ -11,12 +11,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from trainlab.metrics.classification import METRIC_NAMES, ConfusionMetrics
+from trainlab.models.hook_bookkeeping import FastHookBookkeeping
 from trainlab.models.loading import LoadsTrainlabCheckpoints
 
 STAGES = ("train", "val", "test")
 
 
-class MultiHeadClassifier(LoadsTrainlabCheckpoints, L.LightningModule):
+class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.LightningModule):
     """Cross-entropy over one or more classification tasks sharing a backbone.
 
     Args:

@@ -15,6 +15,7 @@ from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 from trainlab.errors import ConfigError
 from trainlab.losses.pu import SURROGATES, bce_loss, nnpu_loss
 from trainlab.metrics.pu import PUMetrics, plot_probability_histograms
+from trainlab.models.hook_bookkeeping import FastHookBookkeeping
 from trainlab.models.loading import LoadsTrainlabCheckpoints
 
 STAGES = ("train", "val", "test")
@@ -56,7 +57,7 @@ def merge_priors(priors_file: str | Path | None, priors: dict[str, float] | None
     return merged
 
 
-class BinaryPUClassifier(LoadsTrainlabCheckpoints, L.LightningModule):
+class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.LightningModule):
     """One logit per spectrum trained with BCE (labelled vs unlabeled) or nnPU.
 
     Args:

@@ -17,6 +17,7 @@ from torch.nn import functional as F
 from trainlab.metrics.classification import METRIC_NAMES, ConfusionMetrics
 from trainlab.metrics.span import SpanMetrics, decode_best_span
 from trainlab.models.classification import MultiHeadClassifier
+from trainlab.models.hook_bookkeeping import FastHookBookkeeping
 from trainlab.models.loading import LoadsTrainlabCheckpoints
 from trainlab.models.text_optim import configure_text_optimizers
 
@@ -71,7 +72,7 @@ def span_loss(out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch
     return (start + end) / 2
 
 
-class _TextLightningModule(LoadsTrainlabCheckpoints, L.LightningModule):
+class _TextLightningModule(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.LightningModule):
     """Loss bookkeeping, span decoding and optimisation shared by the span modules."""
 
     def __init__(
