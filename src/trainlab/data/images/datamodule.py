@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.images.split import read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.data.loader_settings import LoaderSettings
@@ -75,11 +76,13 @@ class ImageListDataset(Dataset):
         image = self.images[index] if self.images is not None else self._decode(self.paths[index])
         return image, self.targets[index]
 
-    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitems__(self, indices: list[int] | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(indices, dtype=torch.long)
         if self.images is not None:
-            return self.images[index], self.targets[index]
-        return torch.stack([self._decode(self.paths[i]) for i in indices]), self.targets[index]
+            # index_select: ~3 us for 64 8x8 images where advanced indexing takes ~8 us
+            return self.images.index_select(0, index), self.targets.index_select(0, index)
+        images = [self._decode(self.paths[i]) for i in index.tolist()]
+        return torch.stack(images), self.targets.index_select(0, index)
 
     def all_images(self, limit: int | None = None) -> torch.Tensor:
         """uint8 images (N, C, H, W): all of them, or ``limit`` evenly spaced ones."""
@@ -228,13 +231,17 @@ class ImageFolderDataModule(L.LightningDataModule):
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)
+        options = self.loader_settings.dataloader_kwargs()
+        if options.get("num_workers"):
+            # workers hide the sampling cost; index tensors would travel by shared memory
+            batching = {"batch_size": self.batch_size, "shuffle": shuffle}
+        else:
+            # the same batches, each one tensor slice instead of a list of Python ints
+            batching = {
+                "batch_sampler": shuffled_batches(dataset, self.batch_size, shuffle, generator)
+            }
         return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            collate_fn=_keep_batch,
-            generator=generator,
-            **self.loader_settings.dataloader_kwargs(),
+            dataset, collate_fn=_keep_batch, generator=generator, **batching, **options
         )
 
     def train_dataloader(self) -> DataLoader:
