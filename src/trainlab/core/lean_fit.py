@@ -376,7 +376,9 @@ class _TrainingModes:
             (self.custom if overridden else self.plain).append(sub)
 
     def set(self, training: bool) -> None:
+        # `training` is a plain attribute: nn.Module.__setattr__'s parameter/module/buffer
+        # checks cost ~1 us per submodule, ~0.1 ms an epoch for a k-mer trial's ~50
         for sub in self.plain:
-            sub.training = training
+            object.__setattr__(sub, "training", training)
         for sub in self.custom:
             sub.train(training)
