@@ -62,16 +62,27 @@ def _settings(tmp_path: Path, name: str) -> dict:
     }
 
 
-def test_only_callbacks_empty_per_batch_hooks_are_hidden() -> None:
-    counting, inherited, checkpoint = CountsBatches(), CountsEnds(), ModelCheckpoint()
-    hidden = skip_empty_batch_hooks([counting, inherited, checkpoint, object()])
+def test_only_empty_or_idle_per_batch_hooks_are_hidden() -> None:
+    counting, inherited = CountsBatches(), CountsEnds()
+    per_epoch, per_step = ModelCheckpoint(), ModelCheckpoint(every_n_train_steps=2)
+    hidden = skip_empty_batch_hooks([counting, inherited, per_epoch, per_step, object()])
     for callback in (counting, inherited):
         assert callable(callback.on_train_batch_start)
         assert callable(callback.on_train_batch_end)
         assert callback.on_before_backward is None
-    assert callable(checkpoint.on_train_batch_end)  # ModelCheckpoint implements it
-    assert checkpoint.on_train_batch_start is None
-    assert hidden == 3 * len(PER_BATCH_HOOKS) - 5
+    assert per_epoch.on_train_batch_end is None  # returns at once without step checkpoints
+    assert callable(per_step.on_train_batch_end)  # saves every 2 steps there
+    assert per_step.on_train_batch_start is None
+    assert hidden == 4 * len(PER_BATCH_HOOKS) - 5
+
+
+def test_step_checkpoints_are_still_written(tmp_path: Path) -> None:
+    every_two = ModelCheckpoint(dirpath=tmp_path / "ckpt", every_n_train_steps=2, save_top_k=-1)
+    settings = _settings(tmp_path, "steps") | {"callbacks": [every_two], "max_epochs": 1}
+    trainer = build_trainer({}, **settings)
+    trainer.fit(_model(), train_dataloaders=_data())
+    steps = sorted(int(p.stem.split("step=")[1]) for p in (tmp_path / "ckpt").glob("*.ckpt"))
+    assert steps == [2, 4, 6]
 
 
 def test_factory_trainer_gives_the_same_weights_and_hook_calls_as_lightnings(
