@@ -218,7 +218,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"  trainlab {t['trainlab_s']:.3f} s | hand-written PyTorch {t['plain_s']:.3f} s | "
         f"ratio {t['ratio']:.3f} of medians, {t['ratio_of_best']:.3f} of best runs, "
         f"{t['ratio_paired_median']:.3f} median of paired runs "
-        "(target <= 1.10)\n"
+        "(target <= 1.05)\n"
         f"  the same trial through the Lightning Trainer (cv.lean_trials=false): "
         f"{t['trainer_s']:.3f} s, ratio {t['trainer_ratio']:.3f}"
     )
