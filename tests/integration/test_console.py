@@ -29,6 +29,7 @@ NOISE = (
     "GPU available: False, used: False",
     "┏",  # a Rich table (the config tree, Lightning's summary or test table)
     "├──",
+    "━",  # a Rich progress bar
 )
 
 
@@ -98,6 +99,28 @@ def test_train_and_eval_print_few_whole_lines_once(tmp_path: Path, digits_dir: P
         [line for line in lines if not line.startswith(("│", "┃", "┡", "└", "┏"))], 25
     )
     assert any(m.startswith("evaluation of ") for m in messages), "\n".join(lines)
+
+
+def test_no_bar_at_all_when_the_progress_bar_is_switched_off(
+    tmp_path: Path, digits_dir: Path
+) -> None:
+    # Lightning adds its own bar when no progress-bar callback is given; it printed
+    # "Epoch 0/0 ━━━" into the pipe after `callbacks.progress_bar=null`.
+    lines = trainlab(
+        tmp_path / "logs",
+        "train",
+        f"data.data_dir={digits_dir}",
+        "data.embedded=null",
+        "trainer.max_epochs=1",
+        "+trainer.limit_train_batches=3",
+        "+trainer.limit_val_batches=2",
+        "test=false",
+        "logger=csv",
+        "callbacks.progress_bar=null",
+    )
+    check_console(lines, max_lines=20)
+    assert not any("Epoch 0" in line for line in lines), "\n".join(lines)
+    assert any(" epoch 0/0 " in line for line in lines), "\n".join(lines)
 
 
 def test_print_config_shows_the_tree_on_request(tmp_path: Path, digits_dir: Path) -> None:

@@ -30,6 +30,12 @@ def _summary_given(callbacks: Any) -> bool:
     return any(isinstance(c, ModelSummary) for c in callbacks or [])
 
 
+def _bar_given(callbacks: Any) -> bool:
+    from lightning.pytorch.callbacks import ProgressBar
+
+    return any(isinstance(c, ProgressBar) for c in callbacks or [])
+
+
 def build_trainer(settings: DictConfig | Mapping[str, Any], **overrides: Any) -> Any:
     """A Trainer from a ``trainer`` config node (with ``_target_``) or plain keyword settings.
 
@@ -52,6 +58,15 @@ def _make_trainer(settings: DictConfig | Mapping[str, Any], overrides: dict[str,
         # the callbacks' summary prints; Lightning's own one would be skipped with a log line
         # ("Trainer already configured with model summary callbacks") on every run
         overrides["enable_model_summary"] = False
+    if (
+        "callbacks" in overrides
+        and not _bar_given(overrides["callbacks"])
+        and settings.get("enable_progress_bar") is None
+    ):
+        # `callbacks.progress_bar=null` means no bar: Lightning would add its own Rich bar,
+        # which printed "Epoch 0/0 ━━━" lines into files and SLURM logs. An explicit
+        # trainer.enable_progress_bar=true still gets Lightning's bar.
+        overrides.setdefault("enable_progress_bar", False)
     if isinstance(settings, DictConfig) and "_target_" in settings:
         from hydra.utils import instantiate
 
