@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trainlab.core.search.lease import WORKERS_DIR, file_lock
-from trainlab.core.search.sweep_state import FINAL, live_workers, read_state, write_state
+from trainlab.core.search.sweep_state import (
+    FINAL,
+    STATE_FILE,
+    live_workers,
+    read_state,
+    write_state,
+)
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.io import atomic_write_json
 
@@ -149,6 +155,16 @@ class AsyncSweep:
         return []
 
     def _refuse_if_running(self) -> None:
+        state_file = self.sweep_dir / STATE_FILE
+        earlier = read_state(self.sweep_dir) if state_file.is_file() else {}
+        queued = queued_slurm_workers(earlier.get("slurm_jobs") or [])
+        if queued:
+            raise ConfigError(
+                f"the sweep in {self.sweep_dir} still has SLURM worker jobs in the queue "
+                f"({', '.join(queued)}); a re-run now would submit a second set of workers. "
+                f"Fix: follow it with `trainlab sweep wait {self.sweep_dir}`, or `scancel` "
+                "those jobs and re-run to resume the study."
+            )
         live = live_workers(self.sweep_dir, self.heartbeat_s)
         if live:
             who = ", ".join(f"{w.get('index')}@{w.get('host')}:{w.get('pid')}" for w in live)
@@ -337,6 +353,44 @@ class AsyncSweep:
                 except subprocess.TimeoutExpired:
                     os.killpg(handle.pid, signal.SIGKILL)
                     handle.wait()
+
+
+def queued_slurm_workers(job_ids: list[str]) -> list[str]:
+    """`<job> <state>` of the sweep's SLURM worker tasks still pending or running.
+
+    A worker counts as live by its heartbeat only once it runs; a task still PENDING has
+    none, so without this a re-run during the wait submitted a second array.
+    """
+    import shutil
+
+    arrays = {str(job_id).split("_")[0] for job_id in job_ids}
+    if not arrays:
+        return []
+    if shutil.which("squeue") is None:
+        log.warning(
+            "cannot check SLURM jobs %s of this sweep: no squeue here; if they still run, a "
+            "second set of workers joins them (they share the study safely)",
+            ", ".join(sorted(arrays)),
+        )
+        return []
+    listing = subprocess.run(
+        ["squeue", "--noheader", "--format=%F %i %T"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if listing.returncode != 0:
+        raise TrainlabError(
+            f"squeue failed ({listing.stderr.strip()[:300]}), so it is unknown whether this "
+            f"sweep's SLURM workers ({', '.join(sorted(arrays))}) are still queued. Fix: check "
+            "`squeue`, then re-run."
+        )
+    queued = []
+    for line in listing.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] in arrays:
+            queued.append(f"{parts[1]} {parts[2]}")
+    return queued
 
 
 def _ended(handle: Any) -> bool:

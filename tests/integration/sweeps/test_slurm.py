@@ -209,6 +209,12 @@ def test_async_sweep_detaches_and_survives_a_cancelled_worker(
     detached_s = time.monotonic() - started
     state = json.loads((sweep / "sweep.json").read_text())
     assert state["status"] == "running" and len(state["slurm_jobs"]) == 2
+    # The same command again while the array is queued or running would add a second set of
+    # workers: it is refused, naming the jobs, before anything is submitted.
+    again = subprocess.run(done.args, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 2, again.stderr[-3000:]
+    assert "still has SLURM worker jobs in the queue" in again.stderr, again.stderr[-3000:]
+    assert json.loads((sweep / "sweep.json").read_text())["slurm_jobs"] == state["slurm_jobs"]
 
     # Cancel the worker of the first trial while it trains (a node lost, a preemption).
     deadline = time.monotonic() + 300
