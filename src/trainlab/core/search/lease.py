@@ -41,8 +41,9 @@ REQUEUED_ATTR = "trainlab_requeued_at"
 #: A lease is lost after this many missed heartbeats.
 MISSED_BEATS = 4
 # A requeued worker comes back to its own trial (resume=auto in its run folder); SLURM makes
-# a requeued job wait before it is eligible again (~120 s measured on the local cluster,
-# docs/sweeps.md), plus queueing: its trial is kept that long before others retry it.
+# a requeued job wait before it is eligible again (cred_expire: 120 s by default, 142 s
+# measured on the local cluster before it shortened it; docs/slurm.md), plus queueing: its
+# trial is kept that long before others retry it.
 REQUEUE_GRACE_S = 900.0
 WORKERS_DIR = ".workers"
 
