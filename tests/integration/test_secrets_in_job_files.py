@@ -103,3 +103,30 @@ def test_failed_sweep_job_pickles_no_secret(secrets: Path, capsys) -> None:
     sweep = next((secrets / "train" / "multiruns").iterdir())
     assert list(sweep.rglob("*_result.pkl")), "submitit wrote no result pickle"
     assert not leaks(sweep), leaks(sweep)
+
+
+def test_async_sweep_workers_write_no_secret(secrets: Path) -> None:
+    # async workers are processes started from a pickle in the sweep folder
+    # (.workers/worker.pkl) that log to .workers/<k>.log and stamp the study: none of those
+    # bytes may hold the secrets the trials' configs resolve from the environment
+    main(
+        [
+            "train",
+            "-m",
+            "hparams_search=images_optuna",
+            "hydra.sweeper.mode=async",
+            "hydra.sweeper.workers=1",
+            "hydra.sweeper.n_trials=1",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=2",
+            "+trainer.limit_val_batches=1",
+            "extras.print_config=false",
+            "logger=csv",
+            "experiment_name=exp-${oc.env:TRAINLAB_TEST_API_KEY}",
+            "tags=[a,'${oc.env:TRAINLAB_TEST_DB_URL}']",
+        ]
+    )
+    sweep = secrets / "train" / "multiruns" / "images_optuna"
+    assert (sweep / ".workers" / "worker.pkl").is_file()
+    assert "COMPLETE" in (sweep / "trials.csv").read_text()
+    assert not leaks(secrets), leaks(secrets)
