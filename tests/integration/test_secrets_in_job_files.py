@@ -130,3 +130,32 @@ def test_async_sweep_workers_write_no_secret(secrets: Path) -> None:
     assert (sweep / ".workers" / "worker.pkl").is_file()
     assert "COMPLETE" in (sweep / "trials.csv").read_text()
     assert not leaks(secrets), leaks(secrets)
+
+
+def test_sweep_records_no_secret_typed_on_the_command_line(secrets: Path) -> None:
+    # The study records the fixed settings (to refuse a changed resume), the sweeper saves
+    # multirun.yaml and optimization_results.yaml: all three held a secret typed literally.
+    # Hydra's own .hydra/*.yaml keep the command line as typed, and so does each trial's
+    # `overrides` record in the study (optuna.db), which a requeued worker runs again
+    # (docs/security.md); every other file must not.
+    main(
+        [
+            "train",
+            "-m",
+            "hparams_search=images_optuna",
+            "hydra.sweeper.n_trials=1",
+            "trainer.max_epochs=1",
+            "+trainer.limit_train_batches=2",
+            "+trainer.limit_val_batches=1",
+            "extras.print_config=false",
+            "logger=csv",
+            f"tags=[a,'{DB_URL}']",
+            f"experiment_name=exp-{SECRET_KEY}",
+        ]
+    )
+    sweep = secrets / "train" / "multiruns" / "images_optuna"
+    assert "COMPLETE" in (sweep / "trials.csv").read_text()
+    found = [f for f in leaks(secrets) if "/.hydra/" not in f and "/optuna.db:" not in f]
+    assert not found, found
+    assert "exp-***" in (sweep / "multirun.yaml").read_text()
+    assert "exp-***" in (sweep / "optimization_results.yaml").read_text()

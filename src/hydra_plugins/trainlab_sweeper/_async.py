@@ -89,19 +89,18 @@ class AsyncSweep:
         self.slurm = is_slurm(search.launcher)
 
     def run(self, space: Any, settings: dict[str, str]) -> list:
-        from omegaconf import OmegaConf
 
         from trainlab.core.redaction import redact_text
         from trainlab.core.search.trials import counted
 
-        from ._engine import _log_summary, metric_names
+        from ._engine import _log_summary, metric_names, save_multirun_config
 
         search = self.search
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         self._refuse_if_running()
         # before any worker exists: a worker must not meet a half-configured study
         slots = self._slots()
-        OmegaConf.save(search.config, self.sweep_dir / "multirun.yaml")
+        save_multirun_config(search.config, self.sweep_dir)
         # No worker is alive (checked above): RUNNING trials are a dead sweep's, retried.
         study = search._open_study(space, settings)
         remaining = search.n_trials - counted(study)

@@ -22,6 +22,7 @@ from trainlab.core.optuna_study import (
     open_storage,
     spec_from_config,
 )
+from trainlab.core.redaction import redact, redact_text
 from trainlab.core.search.samplers import build_sampler
 from trainlab.core.search.settings import check_study_settings, override_settings
 from trainlab.core.search.space import SearchSpace, parse_search_space
@@ -34,6 +35,7 @@ from trainlab.core.search.trials import (
     tell_quietly,
 )
 from trainlab.errors import ConfigError, TrainlabError
+from trainlab.io import atomic_write_text
 
 from ._results import write_plots, write_results
 from ._task import TRACEBACK_ATTR
@@ -128,7 +130,7 @@ class OptunaSearch:
 
             return AsyncSweep(self, arguments).run(space, settings)
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")
+        save_multirun_config(self.config, self.sweep_dir)
         study = self._open_study(space, settings)
         self._write_state(study, mode="batch", status="running", error=None)
         # one line per finished trial: i/N, ETA and the best so far
@@ -209,7 +211,8 @@ class OptunaSearch:
         for line in space.fixed:  # fixed entries of hydra.sweeper.params
             fixed = parser.parse_override(line)
             settings.update(override_settings([fixed], space.distributions))
-        return settings
+        # recorded in the study (optuna.db): a secret typed on the command line stays out
+        return redact(settings)
 
     def _check_consumed(self, space: SearchSpace) -> None:
         """Stops before the first trial when the task config does not use a searched key."""
@@ -436,6 +439,11 @@ class OptunaSearch:
             self.progress.step(
                 detail + best_so_far(study, metric_names(self.config, self.directions))
             )
+
+
+def save_multirun_config(config: DictConfig, sweep_dir: Path) -> None:
+    """`<sweep>/multirun.yaml`, with secrets typed on the command line redacted."""
+    atomic_write_text(sweep_dir / "multirun.yaml", redact_text(OmegaConf.to_yaml(config)))
 
 
 def metric_names(config: DictConfig, directions: Sequence[str]) -> list[str]:

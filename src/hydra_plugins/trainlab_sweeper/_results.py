@@ -63,11 +63,14 @@ def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
 
 def write_results(study: optuna.Study, folder: Path, storage_spec: str) -> None:
     """Writes optimization_results.yaml and trials.csv (atomically, after every batch)."""
+    from trainlab.core.redaction import redact_text
+
+    # best_overrides hold the command line's fixed overrides, a secret typed there included
     text = yaml.safe_dump(_plain(results_summary(study, storage_spec)), sort_keys=False)
-    atomic_write_text(folder / RESULTS_FILE, text)
+    atomic_write_text(folder / RESULTS_FILE, redact_text(text))
     frame = study.trials_dataframe()
     frame = frame.drop(columns=[c for c in CSV_DROPPED_ATTRS if c in frame.columns])
-    atomic_write_text(folder / TRIALS_FILE, frame.to_csv(index=False))
+    atomic_write_text(folder / TRIALS_FILE, redact_text(frame.to_csv(index=False)))
 
 
 def _plain(value: Any) -> Any:
