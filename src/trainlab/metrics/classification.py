@@ -10,6 +10,7 @@ import torch
 from torchmetrics import Metric
 
 METRIC_NAMES = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
+_PLAIN_ATTRIBUTES = frozenset({"_computed", "_update_count"})
 
 
 class ConfusionMetrics(Metric):
@@ -35,6 +36,15 @@ class ConfusionMetrics(Metric):
         self.add_state(
             "confmat", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum"
         )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # torchmetrics' update wrapper sets these two counters on every batch, and each set
+        # goes through nn.Module.__setattr__'s parameter/buffer/module checks (~0.2 % of a
+        # digits training step in py-spy samples, 2026-12-02); neither is ever one of those.
+        if name in _PLAIN_ATTRIBUTES:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
 
     def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
         """Add a batch of predicted class indices (or logits) and targets."""

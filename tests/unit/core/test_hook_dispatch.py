@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import lightning as L
@@ -126,3 +127,38 @@ def test_module_hook_name_is_a_plain_attribute_and_modules_still_register() -> N
     assert model.__dict__["_current_fx_name"] == "training_step"
     model.extra = nn.Linear(2, 2)  # other names take nn.Module's path
     assert "extra" in dict(model.named_children())
+
+
+class LightningsClipping(MultiHeadClassifier):
+    """The same module with Lightning's own gradient-clipping hook."""
+
+    configure_gradient_clipping = L.LightningModule.configure_gradient_clipping
+
+
+def _sgd_weights(tmp_path: Path, kind: type, clip: float | None) -> dict:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 3))
+    model = kind(net, TASKS, optimizer=lambda params: torch.optim.SGD(params, 0.5))
+    settings = _settings(tmp_path, f"{kind.__name__}{clip}") | {"gradient_clip_val": clip}
+    build_trainer({}, **settings).fit(model, train_dataloaders=_data())
+    return model.state_dict()
+
+
+@pytest.mark.parametrize("clip", [None, 0.05])
+def test_gradient_clipping_hook_clips_as_lightnings_own(tmp_path: Path, clip: float | None) -> None:
+    ours = _sgd_weights(tmp_path, MultiHeadClassifier, clip)
+    lightnings = _sgd_weights(tmp_path, LightningsClipping, clip)
+    for key, value in ours.items():
+        assert torch.equal(lightnings[key], value), key
+    if clip is not None:  # clipping did change the training
+        unclipped = _sgd_weights(tmp_path, MultiHeadClassifier, None)
+        assert not torch.equal(unclipped["net.0.weight"], ours["net.0.weight"])
+
+
+def test_training_step_signature_is_computed_once_and_read_as_before() -> None:
+    from lightning.pytorch.utilities.signature_utils import is_param_in_hook_signature
+
+    step = MultiHeadClassifier.training_step
+    assert "__signature__" in step.__dict__
+    assert inspect.getfullargspec(_model().training_step).args == ["self", "batch", "batch_idx"]
+    assert is_param_in_hook_signature(_model().training_step, "batch_idx", min_args=2)

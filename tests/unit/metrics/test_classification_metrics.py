@@ -32,3 +32,18 @@ def test_missing_labels_are_ignored() -> None:
     metric.update(torch.tensor([0, 1, 2, 2]), torch.tensor([0, -1, 2, -1]))
     assert int(metric.confmat.sum()) == 2
     assert float(metric.compute()["acc"]) == 1.0
+
+
+def test_update_count_and_cached_result_stay_torchmetrics_own() -> None:
+    # both counters are written past nn.Module.__setattr__; compute's cache must still reset
+    metric = ConfusionMetrics(2)
+    metric.update(torch.tensor([0, 1]), torch.tensor([0, 0]))
+    assert float(metric.compute()["acc"]) == 0.5
+    metric.update(torch.tensor([0, 0]), torch.tensor([0, 0]))
+    assert metric.update_count == 2 and "_computed" in metric.__dict__
+    assert float(metric.compute()["acc"]) == 0.75
+    metric.reset()
+    assert metric.update_count == 0 and metric._computed is None
+    metric.threshold = torch.zeros(1)  # other names still take nn.Module's path
+    with pytest.raises(RuntimeError, match="higher_is_better"):
+        metric.higher_is_better = False

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.images.split import read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
+from trainlab.data.in_memory_loader import InMemoryDataLoader, keep_batch
 from trainlab.data.loader_settings import LoaderSettings
 from trainlab.errors import DataError
 
@@ -93,10 +94,6 @@ class ImageListDataset(Dataset):
         if self.images is not None:
             return self.images[index]
         return torch.stack([self._decode(self.paths[i]) for i in index])
-
-
-def _keep_batch(batch: Any) -> Any:
-    return batch
 
 
 class ImageFolderDataModule(L.LightningDataModule):
@@ -240,8 +237,8 @@ class ImageFolderDataModule(L.LightningDataModule):
             batching = {
                 "batch_sampler": shuffled_batches(dataset, self.batch_size, shuffle, generator)
             }
-        return DataLoader(
-            dataset, collate_fn=_keep_batch, generator=generator, **batching, **options
+        return InMemoryDataLoader(
+            dataset, collate_fn=keep_batch, generator=generator, **batching, **options
         )
 
     def train_dataloader(self) -> DataLoader:
