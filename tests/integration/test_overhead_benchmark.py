@@ -18,3 +18,13 @@ def test_overhead_benchmark_prints_the_median_ratio(digits_dir: Path, log_dir: P
     assert re.search(r"10 epochs of \d+ steps \(batch 64\)", stdout), stdout[-2000:]
     match = re.search(r"median epoch-time ratio trainlab/plain \(cpu\): (\d+\.\d+)", stdout)
     assert match and 0.5 < float(match.group(1)) < 5.0, stdout[-2000:]
+
+
+# the same plain loop against itself: identical work, so the ratio is near 1 (0.97-1.00 seen)
+@pytest.mark.slow
+def test_overhead_control_times_identical_work_alike(digits_dir: Path, log_dir: Path) -> None:
+    stdout = run_benchmark(
+        "overhead_control.py", ["--epochs=11", f"--data-dir={digits_dir.parent}"], log_dir
+    )
+    match = re.search(r"median epoch-time ratio plain/plain \(cpu\): (\d+\.\d+)", stdout)
+    assert match and 0.8 < float(match.group(1)) < 1.25, stdout[-2000:]
