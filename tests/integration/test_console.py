@@ -162,9 +162,10 @@ def test_kmer_cv_reports_folds_and_trials_with_i_of_n(tmp_path: Path) -> None:
     assert all("| best val/" in m for m in messages if " trial " in m and "/2 | #" in m)
     out = tmp_path / "logs" / "cv" / "runs" / "cv"
     figures = [
-        out / "cv_results" / "fold_0" / "learning_curves.png",
-        out / "cv_results" / "fold_1" / "learning_curves.png",
-        out / "final_model" / "learning_curves.png",
+        # beside each fit's best.ckpt (docs/kmer.md)
+        out / "cv_results" / "fold_0" / "checkpoints" / "learning_curves.png",
+        out / "cv_results" / "fold_1" / "checkpoints" / "learning_curves.png",
+        out / "final_model" / "checkpoints" / "learning_curves.png",
         out / "cv_results" / "results.png",
     ]
     for figure in figures:

@@ -76,11 +76,18 @@ def _idle_hooks(callback: Callback) -> tuple[str, ...]:
     """Per-batch hooks of Lightning's own callbacks that return at once with these settings.
 
     Read from Lightning 2.6's code; both default ``ModelCheckpoint`` entries check the step
-    count and the clock after every batch only to do nothing (~20 us each per step).
+    count and the clock after every batch only to do nothing (~20 us each per step), and the
+    progress bar off a terminal (a SLURM log, a file, a pipe) only reads the clock.
     """
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
+    from trainlab.core.callbacks import ThrottledRichProgressBar
+
     kind = type(callback)
+    if isinstance(callback, ThrottledRichProgressBar) and not callback._on_terminal:
+        # off a terminal the bar is never enabled, and every per-batch hook of Lightning's
+        # RichProgressBar returns when disabled (the training one after a clock read)
+        return PER_BATCH_HOOKS
     if kind is ModelCheckpoint and (
         callback._every_n_train_steps < 1 and callback._train_time_interval is None
     ):

@@ -162,3 +162,14 @@ def test_training_step_signature_is_computed_once_and_read_as_before() -> None:
     assert "__signature__" in step.__dict__
     assert inspect.getfullargspec(_model().training_step).args == ["self", "batch", "batch_idx"]
     assert is_param_in_hook_signature(_model().training_step, "batch_idx", min_args=2)
+
+
+def test_progress_bar_hooks_are_hidden_only_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trainlab.core import console
+    from trainlab.core.callbacks import ThrottledRichProgressBar
+
+    monkeypatch.setattr(console, "stdout_is_terminal", lambda: False)
+    off, forced = ThrottledRichProgressBar(), ThrottledRichProgressBar(only_on_terminal=False)
+    skip_empty_batch_hooks([off, forced])
+    assert all(getattr(off, name) is None for name in PER_BATCH_HOOKS)
+    assert callable(forced.on_train_batch_end) and callable(forced.on_validation_batch_start)
