@@ -63,6 +63,18 @@ def compose_train_config(output_dir: Path, data_dir: Path, epochs: int, override
     return cfg
 
 
+def build_digits_run(run_dir: Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The composed config and what `trainlab train` builds from it (trainer, model, data)."""
+    from trainlab.core.hardware import hardware_report
+    from trainlab.core.seeding import seed_everything
+    from trainlab.core.train import build_run, route_lightning_logs
+
+    cfg = compose_train_config(run_dir, args.data_dir, args.epochs, args.overrides)
+    route_lightning_logs()
+    seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
+    return cfg, build_run(cfg, run_dir, hardware_report())
+
+
 def plain_training_data(datamodule: Any) -> tuple[Any, Any]:
     """The training rows as one normalised float tensor and one target tensor."""
     dataset = datamodule.datasets["train"]
@@ -235,18 +247,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from trainlab.core.hardware import hardware_report
-    from trainlab.core.seeding import seed_everything
-    from trainlab.core.train import build_run, route_lightning_logs
-
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="trainlab_overhead_") as tmp:
-        run_dir = Path(tmp) / "run"
-        cfg = compose_train_config(run_dir, args.data_dir, args.epochs, args.overrides)
-        route_lightning_logs()
-        seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
-        parts = build_run(cfg, run_dir, hardware_report())
+        cfg, parts = build_digits_run(Path(tmp) / "run", args)
         timer = make_alternating_callback(
             copy.deepcopy(parts.model.net),
             plain_training_data(parts.datamodule),

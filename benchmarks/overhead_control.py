@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import REPO, compose_train_config, plain_training_data
+from overhead import REPO, build_digits_run, plain_training_data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,17 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from torch.nn import functional as F
 
-    from trainlab.core.hardware import hardware_report
-    from trainlab.core.seeding import seed_everything
-    from trainlab.core.train import build_run, route_lightning_logs
-
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="trainlab_overhead_control_") as tmp:
-        run_dir = Path(tmp) / "run"
-        cfg = compose_train_config(run_dir, args.data_dir, args.epochs, args.overrides)
-        route_lightning_logs()
-        seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
-        parts = build_run(cfg, run_dir, hardware_report())
+        cfg, parts = build_digits_run(Path(tmp) / "run", args)
         parts.datamodule.setup("fit")
         images, targets = plain_training_data(parts.datamodule)
 

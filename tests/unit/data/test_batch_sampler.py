@@ -39,6 +39,14 @@ def _epochs(loader: DataLoader, generator: torch.Generator, epochs: int) -> list
     return seen
 
 
+def _assert_same(expected: list, got: list) -> None:
+    for want, have in zip(expected, got, strict=True):
+        if isinstance(want, torch.Tensor):
+            assert torch.equal(want, have)
+        else:
+            assert want == have
+
+
 @pytest.mark.parametrize(("n", "batch_size"), [(70, 16), (64, 16), (5, 8)])
 @pytest.mark.parametrize("shuffle", [True, False])
 def test_same_batches_and_generator_states_as_dataloader(
@@ -55,12 +63,7 @@ def test_same_batches_and_generator_states_as_dataloader(
         generator=ours_gen,
         collate_fn=lambda b: b,
     )
-    expected, got = _epochs(theirs, torch_gen, 3), _epochs(ours, ours_gen, 3)
-    for want, have in zip(expected, got, strict=True):
-        if isinstance(want, torch.Tensor):
-            assert torch.equal(want, have)
-        else:
-            assert want == have
+    _assert_same(_epochs(theirs, torch_gen, 3), _epochs(ours, ours_gen, 3))
     assert len(ours) == len(theirs)
 
 
@@ -99,12 +102,7 @@ def test_in_memory_loader_takes_batches_directly_with_dataloaders_batches_and_st
         collate_fn=keep_batch,
     )
     assert ours._direct() and not isinstance(iter(ours), _BaseDataLoaderIter)
-    expected, got = _epochs(theirs, torch_gen, 3), _epochs(ours, ours_gen, 3)
-    for want, have in zip(expected, got, strict=True):
-        if isinstance(want, torch.Tensor):
-            assert torch.equal(want, have)
-        else:
-            assert want == have
+    _assert_same(_epochs(theirs, torch_gen, 3), _epochs(ours, ours_gen, 3))
 
 
 def test_in_memory_loader_leaves_everything_else_to_torch() -> None:
