@@ -13,7 +13,9 @@
 - Gradient clipping: Lightning calls ``configure_gradient_clipping`` after every backward pass,
   which validates the settings and converts the algorithm to an enum only to find nothing to
   clip (``Precision.clip_gradients`` returns at a value of 0). Without a clipping value set
-  anywhere it returns at once (~0.3 % of a digits step in py-spy samples).
+  anywhere it returns at once (~0.3 % of a digits step in py-spy samples). One side effect:
+  under ``strategy=deepspeed`` (not installed by trainlab) Lightning warns that the overridden
+  hook does not clip, as DeepSpeed clips by its own configuration.
 """
 
 from __future__ import annotations
