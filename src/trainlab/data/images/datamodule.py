@@ -49,6 +49,7 @@ class ImageListDataset(Dataset):
         self.targets = torch.tensor([index[name] for _, name in entries], dtype=torch.long)
         self.image_size = image_size
         self.mode = {1: "L", 3: "RGB"}[channels]
+        self._warned_few_bits = False
         self.images = self._decode_all() if cache else None
 
     def __len__(self) -> int:
@@ -60,12 +61,23 @@ class ImageListDataset(Dataset):
         path = self.data_dir / rel
         try:
             with Image.open(path) as image:
+                image, few_bits = _eight_bit(image, path)
                 image = image.convert(self.mode)
                 if image.size != (self.image_size, self.image_size):
                     image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
                 array = np.asarray(image, dtype=np.uint8)
         except OSError as err:
             raise DataError(f"cannot read image {path}: {err}") from err
+        if few_bits is not None and not self._warned_few_bits:
+            self._warned_few_bits = True
+            log.warning(
+                "%s is a 16-bit image whose brightest pixel is %d: scaled to 8 bits (x/257) it "
+                "keeps at most %d grey levels. Rescale such images to their own range (12-bit "
+                "data: multiply by 16) before training if that detail matters",
+                path,
+                few_bits,
+                few_bits // 257 + 1,
+            )
         if array.ndim == 2:
             array = array[:, :, None]
         return torch.from_numpy(array.copy()).permute(2, 0, 1)
@@ -94,6 +106,42 @@ class ImageListDataset(Dataset):
         if self.images is not None:
             return self.images[index]
         return torch.stack([self._decode(self.paths[i]) for i in index])
+
+
+# PIL modes of more than 8 bits a pixel. ``Image.convert("L" or "RGB")`` clips them at 255:
+# a 16-bit microscopy PNG came out almost white and a float TIFF black, with no error.
+SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+# a 16-bit image whose brightest pixel is below this keeps fewer than 16 grey levels at 8 bits
+FEW_BITS = 4096
+
+
+def _eight_bit(image: Any, path: Path) -> tuple[Any, int | None]:
+    """An 8-bit PIL image (16-bit grey scaled linearly, 65535 -> 255; other modes as they are),
+    and the brightest 16-bit value when it is below ``FEW_BITS``.
+
+    Float pixels (mode ``F``) are refused: their range is the file's convention, not a fact
+    trainlab can read, and any guess would change what the model sees.
+    """
+    from PIL import Image
+
+    if image.mode == "F":
+        raise DataError(
+            f"{path} holds 32-bit floating-point pixels (PIL mode F), whose value range is not "
+            "recorded in the file: convert it to an 8- or 16-bit PNG with the range that is "
+            "right for your data"
+        )
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image, None
+    values = np.asarray(image).astype(np.int64)
+    low, high = int(values.min()), int(values.max())
+    if low < 0 or high > 65535:
+        raise DataError(
+            f"{path} holds {image.mode} pixels from {low} to {high}, outside the 16-bit range "
+            "0..65535: convert it to an 8- or 16-bit PNG"
+        )
+    # round(x / 257): 257 is odd, so no value falls half-way
+    eight = Image.fromarray(((values + 128) // 257).astype(np.uint8))
+    return eight, (high if high < FEW_BITS else None)
 
 
 class ImageFolderDataModule(L.LightningDataModule):
