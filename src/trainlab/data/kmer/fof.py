@@ -43,7 +43,7 @@ def read_fof(path: str | Path) -> list[str]:
     Raises:
         DataError: a line without `:`, an empty id, or a duplicated id.
     """
-    from trainlab.data.kmer.metadata import check_utf8
+    from trainlab.data.utf8 import check_utf8
 
     path = Path(path)
     ids: list[str] = []

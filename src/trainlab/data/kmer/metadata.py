@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab.data.utf8 import check_utf8
 from trainlab.errors import DataError
 
 DEFAULT_ID_COLUMN = "Run_accession"
@@ -28,21 +29,6 @@ class Labels:
     tasks: dict[str, list[str]]
     y: np.ndarray
     groups: np.ndarray | None
-
-
-def check_utf8(path: Path, key: str) -> None:
-    """Raise DataError naming the byte offset and line of the first byte that is not UTF-8."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise DataError(
-            f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at byte offset {err.start} "
-            f"(line {line}) cannot be decoded ({err.reason}). Re-save it as UTF-8, e.g. "
-            f"`iconv -f latin1 -t utf-8 {path} > {path.stem}.utf8{path.suffix}`, and point "
-            f"{key} at the converted file."
-        ) from None
 
 
 def read_metadata(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainlab.data.utf8 import check_utf8
 from trainlab.errors import DataError
 
 POST_COLUMNS = ("post_id", "text")
@@ -64,7 +65,10 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
         raise DataError(f"{path}: file not found. Point the data config at an existing CSV file.")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+    except UnicodeDecodeError as err:
+        check_utf8(path)  # raises with the file's real byte offset and line
+        raise DataError(f"{path}: cannot be parsed as CSV ({err}).") from err
+    except (ValueError, pd.errors.ParserError) as err:
         raise DataError(f"{path}: cannot be parsed as CSV ({err}).") from err
     # Headers are matched case-insensitively so `Post_ID` or ` text ` still work.
     by_key = {str(col).strip().lower(): col for col in frame.columns}

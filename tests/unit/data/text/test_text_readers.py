@@ -75,3 +75,20 @@ def test_empty_sentence_is_an_error(tmp_path):
     path = write(tmp_path / "a.csv", HEADER + "p1,s1,,DEPRESSED_MOOD,1,\n")
     with pytest.raises(DataError, match="must not be empty"):
         read_annotations(path)
+
+
+def test_posts_saved_by_excel_in_cp1252_are_refused_with_the_byte_and_line(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_bytes("post_id,text\np1,fine\np2,caf\u00e9 \u2013 tired\n".encode("cp1252"))
+    with pytest.raises(DataError) as err:
+        read_posts(path)
+    message = str(err.value)
+    # the real offset in the file (pandas reports one inside its own buffer) and the fix
+    assert "byte 0xe9 at byte offset 27 (line 3)" in message, message
+    assert "Re-save it as UTF-8" in message and "iconv" in message
+
+
+def test_utf8_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_bytes("\ufeffpost_id,text\np1,caf\u00e9\n".encode())
+    assert read_posts(path) == {"p1": "caf\u00e9"}

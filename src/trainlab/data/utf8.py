@@ -1,0 +1,27 @@
+"""One check for text files that must be UTF-8: where the first other byte is, and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trainlab.errors import DataError
+
+
+def check_utf8(path: Path, key: str | None = None) -> None:
+    """Raise DataError naming the byte offset and line of the first byte that is not UTF-8.
+
+    Never a guessed encoding: a wrong guess (Latin-1 for cp1252, say) changes characters
+    without a word. ``key``: the config key that points at the file, named in the fix.
+    """
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        point = f", and point {key} at the converted file" if key else ""
+        raise DataError(
+            f"{path} is not UTF-8 text: byte 0x{data[err.start]:02x} at byte offset {err.start} "
+            f"(line {line}) cannot be decoded ({err.reason}). Re-save it as UTF-8, e.g. "
+            f"`iconv -f cp1252 -t utf-8 {path} > {path.stem}.utf8{path.suffix}` for a file "
+            f"from Windows (or `-f` the encoding it was written in){point}."
+        ) from None
