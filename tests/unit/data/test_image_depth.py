@@ -1,4 +1,4 @@
-"""Images of more than 8 bits a pixel are scaled, or refused, never clipped.
+"""Images of more than 8 bits a pixel are scaled, or refused, never clipped; bombs are refused.
 
 PIL's ``convert("L")`` clips a 16-bit PNG at 255 (almost white) and a float TIFF to 0 (black);
 these files are written in those real formats with Pillow and read back through the dataset.
@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from trainlab.data.images.datamodule import ImageListDataset
+from trainlab.data.images.folder import scan_class_folders
 from trainlab.data.images.statistics import channel_statistics
 from trainlab.errors import DataError
 
@@ -73,3 +74,20 @@ def test_eight_bit_images_decode_as_before(tmp_path: Path) -> None:
     grey = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     entries = [_write(tmp_path, "light/g.png", grey)]
     assert np.array_equal(_dataset(tmp_path, entries).images[0, 0].numpy(), grey)
+
+
+def test_a_decompression_bomb_is_refused_with_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 48 kB PNG declaring 20,000 x 20,000 pixels: PIL refuses it outside OSError
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # only to write it
+    raw = tmp_path / "raw"
+    entries = [_write(raw, "dark/ok.png", np.zeros((8, 8), dtype=np.uint8))]
+    (raw / "light").mkdir()
+    Image.new("1", (20000, 20000)).save(raw / "light" / "bomb.png")
+    monkeypatch.undo()
+    assert (raw / "light" / "bomb.png").stat().st_size < 100_000
+    with pytest.raises(DataError, match=r"light/bomb\.png declares more pixels than PIL"):
+        scan_class_folders(raw)  # what `trainlab split` runs
+    with pytest.raises(DataError, match=r"bomb\.png declares more pixels .* downscale it"):
+        _dataset(raw, [*entries, ("light/bomb.png", "light")])  # split made before it came

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
+from trainlab.data.images.folder import too_many_pixels
 from trainlab.data.images.split import read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.data.in_memory_loader import InMemoryDataLoader, keep_batch
@@ -66,6 +67,8 @@ class ImageListDataset(Dataset):
                 if image.size != (self.image_size, self.image_size):
                     image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
                 array = np.asarray(image, dtype=np.uint8)
+        except Image.DecompressionBombError as err:
+            raise too_many_pixels(path, err) from None
         except OSError as err:
             raise DataError(f"cannot read image {path}: {err}") from err
         if few_bits is not None and not self._warned_few_bits:

@@ -55,7 +55,23 @@ def verify_image(path: Path) -> None:
     try:
         with Image.open(path) as image:
             image.verify()
+    except Image.DecompressionBombError as err:
+        raise too_many_pixels(path, err) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise DataError(
             f"{path} is not a readable image ({err}); remove or replace the file"
         ) from err
+
+
+def too_many_pixels(path: Path, err: Exception) -> DataError:
+    """The error for an image over PIL's decompression-bomb limit (~179 M pixels).
+
+    PIL raises it from ``Image.open``, outside ``OSError``: a 48 kB PNG declaring 20,000 x
+    20,000 pixels ended ``trainlab split`` in a traceback. Decoding such a file would take
+    gigabytes for an image that is resized to ``data.max_image_size`` anyway.
+    """
+    return DataError(
+        f"{path} declares more pixels than PIL decodes safely ({err}): a corrupt or hostile "
+        "file, or a very large photo; downscale it (e.g. to 4096 pixels on its longer side) "
+        "or remove it"
+    )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from trainlab.data.images.folder import too_many_pixels
 from trainlab.errors import DataError
 
 # PIL modes without colour: one channel is enough for these
@@ -37,6 +38,8 @@ def inspect_images(data_dir: Path, paths: list[str]) -> tuple[int, int]:
             with Image.open(path) as image:
                 sides.append(min(image.size))
                 colour = colour or (image.mode not in GREY_MODES)
+        except Image.DecompressionBombError as err:
+            raise too_many_pixels(path, err) from None
         except OSError as err:
             raise DataError(f"cannot read image {path}: {err}; remove or replace it") from err
     if not sides:
