@@ -17,7 +17,9 @@ def _folder(root: Path, counts: dict[str, int]) -> Path:
     for name, count in counts.items():
         (root / "raw" / name).mkdir(parents=True, exist_ok=True)
         for i in range(count):
-            Image.new("L", (4, 4), color=i % 255).save(root / "raw" / name / f"{i}.png")
+            image = Image.new("L", (4, 4), color=i % 255)
+            image.putpixel((0, 0), sum(map(ord, name)) % 256)  # no copies across classes
+            image.save(root / "raw" / name / f"{i}.png")
     return root
 
 
@@ -80,3 +82,30 @@ def test_too_small_class_for_the_folds(tmp_path: Path) -> None:
     root = _folder(tmp_path / "ds", {"a": 10, "b": 3})
     with pytest.raises(DataError, match="smallest class has 3"):
         split_folder(root, folds=5, test_ratio=0.2, seed=0)
+
+
+def test_copies_of_an_image_stay_in_one_part_and_the_rest_splits_as_before(tmp_path: Path) -> None:
+    import shutil
+
+    root = _folder(tmp_path / "ds", {"cat": 12, "dog": 12})
+    plain = split_folder(root, folds=3, test_ratio=0.25, seed=0).split_dir
+    before = {p.name: p.read_text() for p in plain.glob("*.txt")}
+    for k in range(3):  # three copies of cat/0.png under other names, in the same class
+        shutil.copy(root / "raw" / "cat" / "0.png", root / "raw" / "cat" / f"copy{k}.png")
+    split_folder(root, folds=3, test_ratio=0.25, seed=0, overwrite=True)
+    copies = {"raw/cat/0.png", *(f"raw/cat/copy{k}.png" for k in range(3))}
+    parts = {p.name: set(p.read_text().split()) for p in plain.glob("*.txt")}
+    for name, members in parts.items():
+        assert not members & copies or copies <= members, name  # all four or none
+        # the other files fall exactly where they fell without the copies
+        assert members - copies == set(before[name].split()) - copies, name
+
+
+def test_one_image_under_two_classes_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    shutil.copy(root / "raw" / "cat" / "2.png", root / "raw" / "dog" / "odd.png")
+    with pytest.raises(DataError, match=r"raw/cat/2\.png = raw/dog/odd\.png.*two labels"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    assert not (root / "splits").exists()

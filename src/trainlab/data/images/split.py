@@ -6,6 +6,8 @@ split by stratified k-fold into disjoint validation parts, each fold training on
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,8 @@ import numpy as np
 from trainlab.data.images.folder import scan_class_folders
 from trainlab.errors import DataError, RunFolderError
 from trainlab.io import atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ def split_folder(
     names = sorted(classes)
     items = [item for name in names for item in classes[name]]
     labels = [index for index, name in enumerate(names) for _ in classes[name]]
-    test, fold_parts = make_splits(labels, folds, test_ratio, seed)
+    test, fold_parts = split_keeping_copies_together(
+        data_dir, items, labels, names, folds, test_ratio, seed
+    )
     if overwrite:
         for path in existing:
             path.unlink()
@@ -85,6 +91,64 @@ def split_folder(
         _write_list(split_dir / f"fold_{k}_train.txt", items, train)
         _write_list(split_dir / f"fold_{k}_val.txt", items, val)
     return SplitResult(split_dir, len(test), len(items) - len(test), folds, names)
+
+
+def copy_groups(data_dir: Path, items: list[str]) -> list[int]:
+    """For each item, the index of the first item whose file has the same bytes (itself if none)."""
+    first: dict[bytes, int] = {}
+    return [
+        first.setdefault(hashlib.blake2b((data_dir / rel).read_bytes(), digest_size=16).digest(), i)
+        for i, rel in enumerate(items)
+    ]
+
+
+def split_keeping_copies_together(
+    data_dir: Path,
+    items: list[str],
+    labels: list[int],
+    names: list[str],
+    folds: int,
+    test_ratio: float,
+    seed: int,
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """``make_splits`` over distinct files; byte-identical copies follow their first file.
+
+    Scraped and merged data sets hold copies of one image; split one by one, a copy in the
+    training part and another in the test part lets a model score by memory. Copies under two
+    classes are one image with two labels: refused. Without copies the split is exactly
+    ``make_splits`` over all items.
+    """
+    group = copy_groups(data_dir, items)
+    conflicts = [(items[g], items[i]) for i, g in enumerate(group) if labels[g] != labels[i]]
+    if conflicts:
+        shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
+        raise DataError(
+            f"{len(conflicts)} image(s) in {data_dir / 'raw'} are byte-identical copies of an "
+            f"image filed under another class ({shown}): one image cannot carry two labels; "
+            "delete the copy in the wrong class folder"
+        )
+    distinct = [i for i, g in enumerate(group) if g == i]
+    members: dict[int, list[int]] = {i: [] for i in distinct}
+    for i, g in enumerate(group):
+        members[g].append(i)
+    test, fold_parts = make_splits([labels[i] for i in distinct], folds, test_ratio, seed)
+    copies = len(items) - len(distinct)
+    if copies:
+        counts = np.bincount(
+            [labels[i] for i in range(len(items)) if group[i] != i], minlength=len(names)
+        )
+        by_class = ", ".join(f"class {names[c]}: {n}" for c, n in enumerate(counts) if n)
+        log.warning(
+            "%d file(s) are byte-identical copies of others (%s): each copy goes to the part of "
+            "its original, so no image is in both training and validation or test",
+            copies,
+            by_class,
+        )
+
+    def expand(index: np.ndarray) -> np.ndarray:
+        return np.sort(np.array([m for u in index for m in members[distinct[u]]], dtype=np.int64))
+
+    return expand(test), [(expand(train), expand(val)) for train, val in fold_parts]
 
 
 def _write_list(path: Path, items: list[str], index: np.ndarray) -> None:
