@@ -151,7 +151,9 @@ class TextDataModule(L.LightningDataModule, ABC):
                 self.data_dir, n_posts=self.synthetic_posts, seed=self.synthetic_seed
             )
         posts = read_posts(self.posts_path)
-        load_or_create_splits(self.data_dir, posts, seed=self.split_seed, ratios=self.split_ratios)
+        load_or_create_splits(
+            self.data_dir, posts, seed=self.split_seed, ratios=self.split_ratios, texts=posts
+        )
 
     def _read(self) -> tuple[dict[str, str], dict[str, list[Annotation]]]:
         posts = read_posts(self.posts_path)
@@ -164,7 +166,7 @@ class TextDataModule(L.LightningDataModule, ABC):
                 f"{self.criteria_filter}). Check the criterion names."
             )
         splits = load_or_create_splits(
-            self.data_dir, posts, seed=self.split_seed, ratios=self.split_ratios
+            self.data_dir, posts, seed=self.split_seed, ratios=self.split_ratios, texts=posts
         )
         where = {pid: name for name in SPLIT_NAMES for pid in splits[name]}
         by_split: dict[str, list[Annotation]] = {name: [] for name in SPLIT_NAMES}

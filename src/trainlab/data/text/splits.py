@@ -7,23 +7,48 @@ post is ever seen in training.
 from __future__ import annotations
 
 import json
+import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from trainlab.errors import ConfigError, DataError
 from trainlab.io import atomic_write_text
 
+log = logging.getLogger(__name__)
+
 SPLIT_NAMES = ("train", "val", "test")
 SPLITS_FILE = "splits.json"
 
 
+def same_text_groups(ids: list[str], texts: Mapping[str, str] | None) -> dict[str, list[str]]:
+    """Post ids grouped by text (case and runs of white space ignored), keyed by the first id.
+
+    Reposts and copied posts under new ids are one text: split apart, the model is tested on
+    what it trained on. Without ``texts`` every id is its own group.
+    """
+    if texts is None:
+        return {pid: [pid] for pid in ids}
+    first: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    for pid in ids:
+        key = " ".join(texts[pid].split()).casefold()
+        groups.setdefault(first.setdefault(key, pid), []).append(pid)
+    return groups
+
+
 def split_post_ids(
-    post_ids: Iterable[str], *, seed: int, ratios: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    post_ids: Iterable[str],
+    *,
+    seed: int,
+    ratios: tuple[float, float, float] = (0.7, 0.15, 0.15),
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Shuffle unique post ids with `seed` and cut them into train/val/test by `ratios`.
 
-    The result does not depend on the order of `post_ids` (they are sorted first).
+    The result does not depend on the order of `post_ids` (they are sorted first). With
+    ``texts``, posts of the same text are shuffled and cut as one (``same_text_groups``); when
+    no two texts are the same, the split is the one without ``texts``.
     """
     if len(ratios) != 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1.0) > 1e-6:
         raise ConfigError(
@@ -31,17 +56,50 @@ def split_post_ids(
             "e.g. [0.7, 0.15, 0.15]."
         )
     ids = sorted(set(post_ids))
-    if len(ids) < 3:
-        raise DataError(f"need at least 3 posts to split into train/val/test, got {len(ids)}.")
-    random.Random(seed).shuffle(ids)
-    n_val = max(1, round(ratios[1] * len(ids))) if ratios[1] > 0 else 0
-    n_test = max(1, round(ratios[2] * len(ids))) if ratios[2] > 0 else 0
-    n_train = len(ids) - n_val - n_test
-    return {
-        "train": sorted(ids[:n_train]),
-        "val": sorted(ids[n_train : n_train + n_val]),
-        "test": sorted(ids[n_train + n_val :]),
+    groups = same_text_groups(ids, texts)
+    firsts = sorted(groups)
+    if len(firsts) < 3:
+        raise DataError(
+            f"need at least 3 posts of distinct text to split into train/val/test, got "
+            f"{len(firsts)}."
+        )
+    copies = len(ids) - len(firsts)
+    if copies:
+        log.warning(
+            "%d post(s) repeat the text of another post (case and white space ignored): each "
+            "goes to the split of the first, so no text is both trained and tested on",
+            copies,
+        )
+    random.Random(seed).shuffle(firsts)
+    n_val = max(1, round(ratios[1] * len(firsts))) if ratios[1] > 0 else 0
+    n_test = max(1, round(ratios[2] * len(firsts))) if ratios[2] > 0 else 0
+    n_train = len(firsts) - n_val - n_test
+    cuts = {
+        "train": firsts[:n_train],
+        "val": firsts[n_train : n_train + n_val],
+        "test": firsts[n_train + n_val :],
     }
+    return {name: sorted(pid for f in part for pid in groups[f]) for name, part in cuts.items()}
+
+
+def warn_shared_texts(path: Path, splits: dict[str, list[str]], texts: Mapping[str, str]) -> None:
+    """Warn when a stored split puts posts of the same text in different splits."""
+    where = {pid: name for name in SPLIT_NAMES for pid in splits.get(name, [])}
+    ids = sorted(pid for pid in where if pid in texts)
+    shared = [
+        members
+        for members in same_text_groups(ids, texts).values()
+        if len({where[pid] for pid in members}) > 1
+    ]
+    if shared:
+        example = ", ".join(f"{pid} ({where[pid]})" for pid in shared[0])
+        log.warning(
+            "%s puts %d text(s) in more than one split (e.g. posts %s have the same text): "
+            "test figures are optimistic. Delete the file to re-split with copies kept together",
+            path,
+            len(shared),
+            example,
+        )
 
 
 def check_no_leakage(splits: dict[str, list[str]]) -> None:
@@ -64,8 +122,12 @@ def load_or_create_splits(
     seed: int,
     ratios: tuple[float, float, float] = (0.7, 0.15, 0.15),
     filename: str = SPLITS_FILE,
+    texts: Mapping[str, str] | None = None,
 ) -> dict[str, list[str]]:
     """Return the splits stored in `data_dir/filename`, creating the file on first use.
+
+    ``texts`` (post id -> text) keeps posts of the same text in one split when the file is
+    made, and warns when a stored file separates them.
 
     Raises:
         ConfigError: the stored file was made with another seed or other ratios.
@@ -97,8 +159,10 @@ def load_or_create_splits(
                 f"(e.g. {missing[:5]}), {len(extra)} split post(s) not in the data (e.g. "
                 f"{extra[:5]}). Delete the file to re-split for the current data."
             )
+        if texts is not None:
+            warn_shared_texts(path, splits, texts)
         return splits
-    splits = split_post_ids(ids, seed=seed, ratios=ratios)
+    splits = split_post_ids(ids, seed=seed, ratios=ratios, texts=texts)
     check_no_leakage(splits)
     payload = {"seed": seed, "ratios": list(ratios), **splits}
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,29 @@ def test_stored_split_must_match_config_and_data(tmp_path):
         load_or_create_splits(tmp_path, IDS, seed=2)
     with pytest.raises(DataError, match="1 post\\(s\\) not in any split"):
         load_or_create_splits(tmp_path, [*IDS, "new"], seed=1)
+
+
+def test_posts_of_the_same_text_share_a_split_and_the_rest_split_as_before():
+    ids = [f"p{i:03d}" for i in range(60)]
+    texts = {pid: f"post number {pid}" for pid in ids}
+    assert split_post_ids(ids, seed=3, texts=texts) == split_post_ids(ids, seed=3)
+    reposts = {"r1": "POST number  p007", "r2": "post number p007\n", "r3": "post number p042"}
+    splits = split_post_ids([*ids, *reposts], seed=3, texts={**texts, **reposts})
+    where = {pid: name for name, part in splits.items() for pid in part}
+    assert where["r1"] == where["r2"] == where["p007"] and where["r3"] == where["p042"]
+    plain = split_post_ids(ids, seed=3)
+    assert {n: [p for p in part if p in texts] for n, part in splits.items()} == plain
+
+
+def test_a_stored_split_that_separates_one_text_is_reported(tmp_path, caplog):
+    ids = [f"p{i}" for i in range(10)]
+    load_or_create_splits(tmp_path, ids, seed=0)  # made without texts
+    stored = json.loads((tmp_path / "splits.json").read_text())
+    a, b = stored["train"][0], stored["test"][0]
+    texts = {pid: f"text {pid}" for pid in ids} | {b: f"Text  {a}"}
+    with caplog.at_level("WARNING", logger="trainlab.data.text.splits"):
+        load_or_create_splits(tmp_path, ids, seed=0, texts=texts)
+    assert any(
+        "1 text(s) in more than one split" in r.getMessage() and f"{a} (train)" in r.getMessage()
+        for r in caplog.records
+    ), caplog.text
