@@ -105,23 +105,29 @@ def test_failed_sweep_job_pickles_no_secret(secrets: Path, capsys) -> None:
     assert not leaks(sweep), leaks(sweep)
 
 
+# one digits trial: one epoch of two training batches and one validation batch
+ONE_TRIAL_SWEEP = [
+    "train",
+    "-m",
+    "hparams_search=images_optuna",
+    "hydra.sweeper.n_trials=1",
+    "trainer.max_epochs=1",
+    "+trainer.limit_train_batches=2",
+    "+trainer.limit_val_batches=1",
+    "extras.print_config=false",
+    "logger=csv",
+]
+
+
 def test_async_sweep_workers_write_no_secret(secrets: Path) -> None:
     # async workers are processes started from a pickle in the sweep folder
     # (.workers/worker.pkl) that log to .workers/<k>.log and stamp the study: none of those
     # bytes may hold the secrets the trials' configs resolve from the environment
     main(
         [
-            "train",
-            "-m",
-            "hparams_search=images_optuna",
+            *ONE_TRIAL_SWEEP,
             "hydra.sweeper.mode=async",
             "hydra.sweeper.workers=1",
-            "hydra.sweeper.n_trials=1",
-            "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=2",
-            "+trainer.limit_val_batches=1",
-            "extras.print_config=false",
-            "logger=csv",
             "experiment_name=exp-${oc.env:TRAINLAB_TEST_API_KEY}",
             "tags=[a,'${oc.env:TRAINLAB_TEST_DB_URL}']",
         ]
@@ -138,21 +144,7 @@ def test_sweep_records_no_secret_typed_on_the_command_line(secrets: Path) -> Non
     # Hydra's own .hydra/*.yaml keep the command line as typed, and so does each trial's
     # `overrides` record in the study (optuna.db), which a requeued worker runs again
     # (docs/security.md); every other file must not.
-    main(
-        [
-            "train",
-            "-m",
-            "hparams_search=images_optuna",
-            "hydra.sweeper.n_trials=1",
-            "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=2",
-            "+trainer.limit_val_batches=1",
-            "extras.print_config=false",
-            "logger=csv",
-            f"tags=[a,'{DB_URL}']",
-            f"experiment_name=exp-{SECRET_KEY}",
-        ]
-    )
+    main([*ONE_TRIAL_SWEEP, f"tags=[a,'{DB_URL}']", f"experiment_name=exp-{SECRET_KEY}"])
     sweep = secrets / "train" / "multiruns" / "images_optuna"
     assert "COMPLETE" in (sweep / "trials.csv").read_text()
     found = [f for f in leaks(secrets) if "/.hydra/" not in f and "/optuna.db:" not in f]
