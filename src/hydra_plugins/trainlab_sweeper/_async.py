@@ -89,7 +89,6 @@ class AsyncSweep:
         self.slurm = is_slurm(search.launcher)
 
     def run(self, space: Any, settings: dict[str, str]) -> list:
-
         from trainlab.core.redaction import redact_text
         from trainlab.core.search.trials import counted
 
