@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("hydra_plugins.trainlab_sweeper")
 
 DEFAULT_HEARTBEAT_S = 15.0
+# sbatch flags (in hydra.launcher.additional_parameters) that give a task GPUs
+GPU_SBATCH_FLAGS = frozenset({"gpus", "gpus-per-task", "gpus-per-node", "gres"})
 FOLLOW_POLL_S = 1.0
 
 
@@ -127,7 +129,7 @@ class AsyncSweep:
             _log_summary(study, self.sweep_dir)
             return []
         self._clear_worker_files()
-        worker = self._worker()
+        worker = self._worker(n_workers)
         if self.slurm:
             handles = self._submit_slurm(worker, n_workers)
         else:
@@ -182,7 +184,9 @@ class AsyncSweep:
 
         workers = self.settings.get("workers")
         if self.slurm:
-            # one worker per array task; each task's devices come from hydra.launcher
+            # one array task per worker index; each task's devices come from hydra.launcher,
+            # and a task splits them into slots itself (`_worker.task_slots`)
+            check_slurm_shares(self.settings, dict(self.search.launcher.params))
             count = int(workers or self.search.n_jobs)
             return [WorkerSlot(i, "", 0) for i in range(count)]
         gpus_per_trial = self.settings.get("gpus_per_trial")
@@ -202,7 +206,7 @@ class AsyncSweep:
         for path in self.workers_dir.glob("*.json"):
             path.unlink()
 
-    def _worker(self) -> Any:
+    def _worker(self, n_workers: int) -> Any:
         from hydra.core.singleton import Singleton
 
         from ._task import TrialTask
@@ -218,6 +222,7 @@ class AsyncSweep:
             task_function=task,
             arguments=list(self.arguments),
             singleton_state=Singleton.get_state(),
+            tasks=n_workers,
         )
 
     def _start_local(self, worker: Any, slots: list) -> list[subprocess.Popen]:
@@ -228,57 +233,10 @@ class AsyncSweep:
         with pickle_path.open("wb") as handle:
             cloudpickle.dump(worker, handle)
         cwd = str(self.search.config.hydra.runtime.cwd) if HydraConfig.initialized() else None
-        processes = []
-        for slot in slots:
-            env = dict(os.environ)
-            # before the worker imports torch: CUDA reads it once, at initialisation
-            env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible_devices
-            for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                env[name] = str(slot.threads)
-            log_file = (self.workers_dir / f"{slot.index}.log").open("ab")
-            command = [
-                sys.executable,
-                "-m",
-                "hydra_plugins.trainlab_sweeper._worker",
-                str(pickle_path),
-                str(slot.index),
-                str(slot.threads),
-            ]
-            processes.append(
-                subprocess.Popen(
-                    command,
-                    cwd=cwd,
-                    env=env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    # its own session: a detached worker outlives this terminal's Ctrl-C
-                    start_new_session=True,
-                )
-            )
-            log_file.close()
-            # seen as alive from now on: a second sweeper started before the worker's first
-            # heartbeat must find it (the worker rewrites this file on every beat)
-            atomic_write_json(
-                self.workers_dir / f"{slot.index}.json",
-                {
-                    "index": slot.index,
-                    "host": os.uname().nodename,
-                    "pid": processes[-1].pid,
-                    "state": "starting",
-                    "trial": None,
-                    "seen": time.time(),
-                },
-            )
-            devices = slot.cuda_visible_devices or "none (CPU)"
-            log.info(
-                "worker %d: pid %d, GPUs %s, %d threads, log %s",
-                slot.index,
-                processes[-1].pid,
-                devices,
-                slot.threads,
-                self.workers_dir / f"{slot.index}.log",
-            )
+        processes = [
+            start_worker_process(pickle_path, self.workers_dir, slot, slot.index, cwd)
+            for slot in slots
+        ]
         write_state(self.sweep_dir, pids=[p.pid for p in processes])
         return processes
 
@@ -351,6 +309,26 @@ class AsyncSweep:
                 except subprocess.TimeoutExpired:
                     os.killpg(handle.pid, signal.SIGKILL)
                     handle.wait()
+
+
+def check_slurm_shares(settings: dict[str, Any], launcher: dict[str, Any]) -> None:
+    """Refuse GPU shares on SLURM before submitting when the tasks would get no GPU."""
+    from trainlab.core.search.slots import KEY, gpus_per_worker
+
+    share = settings.get("gpus_per_trial")
+    if not share:
+        return
+    gpus_per_worker(share)  # a bad value first
+    extra = {str(k).replace("_", "-") for k in (launcher.get("additional_parameters") or {})}
+    asked = launcher.get("gpus_per_node") or launcher.get("gres") or extra & GPU_SBATCH_FLAGS
+    if not asked:
+        raise ConfigError(
+            f"{KEY}.gpus_per_trial={share} splits each SLURM array task's GPUs into worker "
+            "slots, but hydra.launcher.gpus_per_node and hydra.launcher.gres are null: the "
+            "tasks would get no GPU. Fix: hydra.launcher.gpus_per_node=1 (with "
+            f"gpus_per_trial={share}: {round(1 / float(share)) if share < 1 else 1} workers "
+            f"per task), or {KEY}.gpus_per_trial=0 for CPU workers."
+        )
 
 
 def queued_slurm_workers(job_ids: list[str]) -> list[str]:
@@ -471,6 +449,71 @@ def _worker_states(sweep_dir: Path) -> list[dict]:
     from trainlab.core.search.sweep_state import worker_files
 
     return worker_files(sweep_dir)
+
+
+def start_worker_process(
+    pickle_path: Path,
+    workers_dir: Path,
+    slot: Any,
+    index: int,
+    cwd: str | None,
+    task_slot: int = 0,
+) -> subprocess.Popen:
+    """One worker process on this machine, with its slot's devices and threads.
+
+    Used for local workers and for the extra workers of a SLURM array task split into slots
+    (`task_slot` > 0). The worker's status file is written at once, so it is seen as alive
+    before its first heartbeat.
+    """
+    env = dict(os.environ)
+    # before the worker imports torch: CUDA reads it once, at initialisation
+    env["CUDA_VISIBLE_DEVICES"] = slot.cuda_visible_devices
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(slot.threads)
+    command = [
+        sys.executable,
+        "-m",
+        "hydra_plugins.trainlab_sweeper._worker",
+        str(pickle_path),
+        str(index),
+        str(slot.threads),
+    ]
+    if task_slot:
+        command.append(str(task_slot))
+    with (workers_dir / f"{index}.log").open("ab") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            # local: its own session, so a detached worker outlives this terminal's Ctrl-C;
+            # inside a SLURM task: the task's, so SLURM's signals and cleanup reach it
+            start_new_session=not task_slot,
+        )
+    # seen as alive from now on: a second sweeper started before the worker's first
+    # heartbeat must find it (the worker rewrites this file on every beat)
+    atomic_write_json(
+        workers_dir / f"{index}.json",
+        {
+            "index": index,
+            "host": os.uname().nodename,
+            "pid": process.pid,
+            "state": "starting",
+            "trial": None,
+            "seen": time.time(),
+        },
+    )
+    log.info(
+        "worker %d: pid %d, GPUs %s, %d threads, log %s",
+        index,
+        process.pid,
+        slot.cuda_visible_devices or "none (CPU)",
+        slot.threads,
+        workers_dir / f"{index}.log",
+    )
+    return process
 
 
 def finish_if_last(search: OptunaSearch, study: optuna.Study, index: int) -> None:

@@ -8,6 +8,13 @@ run folder, pruning callback and result are those of a batch-mode trial.
 A local worker is `python -m hydra_plugins.trainlab_sweeper._worker <pickle> <index>
 <threads>` started by the sweeper with its own CUDA_VISIBLE_DEVICES; a SLURM worker is one
 task of a submitit job array calling the same object, which submitit requeues on preemption.
+
+A SLURM array task with `gpus_per_trial` or `cpus_per_trial` set splits its own allocation
+into slots as a local sweep splits a machine (`slots.assign_slots`): `gpus_per_trial=0.25` on
+a task with one GPU runs four workers on it. The task's process is the worker of slot 0 and
+starts one worker process per further slot (task slot `j`, worker index `index + j * tasks`,
+so indices stay unique across the array), then waits for them. On preemption every trial the
+task was running is marked requeued, and each slot's worker comes back to its own trial.
 """
 
 from __future__ import annotations
@@ -30,9 +37,15 @@ log = logging.getLogger("hydra_plugins.trainlab_sweeper")
 POLL_S = 1.0
 #: Trial user attribute: the SLURM job (`<array>_<task>`) of the worker that runs it.
 SLURM_JOB_ATTR = "trainlab_slurm_job"
+#: Trial user attribute: the slot of its SLURM array task whose worker runs it (0: the task's
+#: own process).
+TASK_SLOT_ATTR = "trainlab_task_slot"
 # This process's running trial (storage spec, trial id), for checkpoint(), which submitit
 # calls from its signal handler: the worker object itself is pickled again, so it holds none.
 _RUNNING: dict[str, tuple[str, int]] = {}
+# This SLURM task's study (storage spec, study name), for checkpoint() to mark the trials of
+# all its slots.
+_TASK: dict[str, tuple[str, str]] = {}
 
 
 class AsyncWorker:
@@ -46,6 +59,7 @@ class AsyncWorker:
         task_function: Any,
         arguments: list[str],
         singleton_state: Any,
+        tasks: int = 1,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -53,9 +67,19 @@ class AsyncWorker:
         self.task_function = task_function
         self.arguments = arguments
         self.singleton_state = singleton_state
+        #: workers the sweeper started (SLURM: array tasks); slot workers' indices follow
+        self.tasks = tasks
 
-    def __call__(self, index: int, threads: int | None = None) -> str:
-        """Runs trials until the study has `n_trials` finished ones; returns why it stopped."""
+    def __call__(self, index: int, threads: int | None = None, task_slot: int = 0) -> str:
+        """Runs trials until the study has `n_trials` finished ones; returns why it stopped.
+
+        `threads` is None when submitit calls it as a SLURM array task: the task then splits
+        into slots when the settings ask for shares (`task_slots`).
+        """
+        if threads is None and slurm_job_id() is not None:
+            slots = task_slots(self.settings)
+            if len(slots) > 1:
+                return self.run_task_slots(index, slots)
         from hydra.core.singleton import Singleton
         from hydra.core.utils import configure_log, setup_globals
 
@@ -94,9 +118,10 @@ class AsyncWorker:
         heartbeat = Heartbeat(
             open_storage(search.storage_spec), status_file, heartbeat_interval(self.settings), info
         ).start()
+        _TASK["study"] = (search.storage_spec, study.study_name)
         state = "done"
         try:
-            state = WorkerLoop(self, search, study, space, index, heartbeat).run()
+            state = WorkerLoop(self, search, study, space, index, heartbeat, task_slot).run()
             return state
         except BaseException as err:
             state = f"error: {type(err).__name__}: {err}"[:2000]
@@ -113,14 +138,42 @@ class AsyncWorker:
 
         import submitit
 
-        from trainlab.core.optuna_study import open_storage
-        from trainlab.core.search.lease import REQUEUED_ATTR
-
-        running = _RUNNING.get("trial")
-        if running is not None:
-            with contextlib.suppress(Exception):  # requeue anyway; the lease then decides
-                open_storage(running[0]).set_trial_user_attr(running[1], REQUEUED_ATTR, time.time())
+        with contextlib.suppress(Exception):  # requeue anyway; the lease then decides
+            mark_requeued(_RUNNING.get("trial"), _TASK.get("study"), slurm_job_id())
         return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+    def run_task_slots(self, index: int, slots: list) -> str:
+        """This SLURM task as several workers: slot 0 here, one process per further slot."""
+        import cloudpickle
+
+        from trainlab.core.search.lease import WORKERS_DIR
+
+        from ._async import start_worker_process
+
+        workers_dir = Path(str(self.config.hydra.sweep.dir)).resolve() / WORKERS_DIR
+        workers_dir.mkdir(parents=True, exist_ok=True)
+        pickle_path = workers_dir / f"task_{index}.pkl"
+        with pickle_path.open("wb") as handle:
+            cloudpickle.dump(self, handle)
+        cwd = str(self.config.hydra.runtime.cwd)
+        log.info("SLURM task of worker %d: %d worker slots", index, len(slots))
+        children = [
+            start_worker_process(
+                pickle_path, workers_dir, slot, index + j * self.tasks, cwd, task_slot=j
+            )
+            for j, slot in enumerate(slots[1:], start=1)
+        ]
+        # this process is slot 0: its share of the devices before anything initialises CUDA
+        os.environ["CUDA_VISIBLE_DEVICES"] = slots[0].cuda_visible_devices
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(slots[0].threads)
+        try:
+            return self(index, slots[0].threads, 0)
+        finally:
+            for child in children:
+                code = child.wait()
+                if code:
+                    log.warning("worker process %d of this task exited with %s", child.pid, code)
 
 
 class WorkerLoop:
@@ -134,6 +187,7 @@ class WorkerLoop:
         space: Any,
         index: int,
         heartbeat: Any,
+        task_slot: int = 0,
     ) -> None:
         from trainlab.core.search.lease import MISSED_BEATS, WORKERS_DIR
 
@@ -145,6 +199,7 @@ class WorkerLoop:
         self.space = space
         self.index = index
         self.heartbeat = heartbeat
+        self.task_slot = task_slot
         self.stale_after = MISSED_BEATS * heartbeat_interval(worker.settings)
         self.lock = search.sweep_dir / WORKERS_DIR / "lease.lock"
 
@@ -194,6 +249,8 @@ class WorkerLoop:
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if frozen.user_attrs.get(SLURM_JOB_ATTR) != job:
                 continue
+            if frozen.user_attrs.get(TASK_SLOT_ATTR, 0) != self.task_slot:
+                continue  # another slot's worker of the same task comes back to it
             log.info(
                 "worker %d (job %s) was requeued: trial %d goes on", self.index, job, frozen.number
             )
@@ -223,6 +280,7 @@ class WorkerLoop:
         job = slurm_job_id()
         if job is not None:
             trial.set_user_attr(SLURM_JOB_ATTR, job)
+            trial.set_user_attr(TASK_SLOT_ATTR, self.task_slot)
         self.heartbeat.hold(trial._trial_id, trial.number, "trial")
         _RUNNING["trial"] = (search.storage_spec, trial._trial_id)
         log.info("worker %d: trial %d %s", self.index, trial.number, trial.params)
@@ -290,6 +348,44 @@ class WorkerLoop:
             write_results(self.study, self.search.sweep_dir, self.search.storage_spec)
 
 
+def task_slots(settings: dict[str, Any]) -> list:
+    """The worker slots of this SLURM array task: its GPUs split by `gpus_per_trial`, or its
+    cores grouped by `cpus_per_trial`; empty (one worker, as before) when neither is set.
+
+    The task's GPUs are those SLURM gave it (CUDA_VISIBLE_DEVICES), read without torch: CUDA
+    must not be initialised in this process before slot 0 takes its share.
+    """
+    from trainlab.core.search.slots import assign_slots, available_cpus
+
+    share, cores = settings.get("gpus_per_trial"), settings.get("cpus_per_trial")
+    if not share and cores is None:
+        return []
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    gpus = [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+    return assign_slots(gpus if share else [], share, available_cpus(), cores, None)
+
+
+def mark_requeued(
+    running: tuple[str, int] | None, study: tuple[str, str] | None, job: str | None
+) -> None:
+    """Before a requeue: mark the trials this SLURM task runs (every slot's) as coming back."""
+    from optuna.trial import TrialState
+
+    from trainlab.core.optuna_study import open_storage
+    from trainlab.core.search.lease import REQUEUED_ATTR
+
+    now = time.time()
+    if running is not None:
+        open_storage(running[0]).set_trial_user_attr(running[1], REQUEUED_ATTR, now)
+    if study is None or job is None:
+        return
+    handle = open_storage(study[0])
+    study_id = handle.get_study_id_from_name(study[1])
+    for trial in handle.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get(SLURM_JOB_ATTR) == job:
+            handle.set_trial_user_attr(trial._trial_id, REQUEUED_ATTR, now)
+
+
 def slurm_job_id() -> str | None:
     """`<array>_<task>` as squeue and scancel name an array task, else the job id."""
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
@@ -297,14 +393,15 @@ def slurm_job_id() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m hydra_plugins.trainlab_sweeper._worker <pickle> <index> <threads>`."""
+    """`python -m hydra_plugins.trainlab_sweeper._worker <pickle> <index> <threads> [<slot>]`."""
     import cloudpickle
 
     args = list(sys.argv[1:] if argv is None else argv)
     pickle_path, index, threads = Path(args[0]), int(args[1]), int(args[2])
+    task_slot = int(args[3]) if len(args) > 3 else 0
     with pickle_path.open("rb") as handle:
         worker = cloudpickle.load(handle)
-    worker(index, threads)
+    worker(index, threads, task_slot)
 
 
 if __name__ == "__main__":

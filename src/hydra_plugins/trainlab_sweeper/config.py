@@ -53,13 +53,15 @@ class TrainlabOptunaSweeperConf:
     # tell trials against the study until n_trials have finished; no barrier (docs/sweeps.md).
     mode: str = "batch"
     # async: how many workers; null = one per slot (local: gpus_per_trial/cpus_per_trial;
-    # SLURM: n_jobs array tasks).
+    # SLURM: n_jobs array tasks, each split into slots when a share below is set).
     workers: int | None = None
-    # async, local: GPU share of a worker; 0.25 puts four workers on each GPU, 2 gives each
-    # worker two GPUs (CUDA_VISIBLE_DEVICES per worker). 0: CPU workers. null: one GPU per
-    # worker where GPUs are visible, else CPU workers.
+    # async: GPU share of a worker (local: of this machine; SLURM: of each array task's GPUs);
+    # 0.25 puts four workers on each GPU, 2 gives each worker two GPUs (CUDA_VISIBLE_DEVICES
+    # per worker). 0: CPU workers. null: one GPU per worker where GPUs are visible, else CPU
+    # workers (SLURM: one worker per task, with the task's devices).
     gpus_per_trial: float | None = None
-    # async, local CPU workers: cores (torch threads) per worker; null shares them evenly.
+    # async CPU workers: cores (torch threads) per worker, of this machine or of each SLURM
+    # task's cpus_per_task; null shares them evenly (SLURM: one worker per task).
     cpus_per_trial: int | None = None
     # async: start the workers and return at once with the sweep folder; follow with
     # `trainlab sweep status|wait <folder>`; the last worker writes the results.

@@ -311,3 +311,94 @@ def test_preempted_async_worker_comes_back_to_its_trial(slurm_cluster, sweep_dig
     assert "resuming from" in (run / "train.log").read_text()
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == epochs * batches
+
+
+def _slot_sweep(sweep_digits_dir: Path, n_trials: int, *extra: str) -> list[str]:
+    """An async sweep of one SLURM array task with 2 cores, split into 2 one-core workers."""
+    return sweep_command(
+        "-m",
+        "hparams_search=images_optuna",
+        "launcher=slurm",
+        "hydra.launcher.cpus_per_task=2",
+        "hydra.sweeper.mode=async",
+        "hydra.sweeper.workers=1",
+        "hydra.sweeper.cpus_per_trial=1",
+        "hydra.sweeper.heartbeat_s=2",
+        f"hydra.sweeper.n_trials={n_trials}",
+        "hydra.sweeper.pruner=none",
+        *digits_args(sweep_digits_dir, *extra),
+    )
+
+
+def test_one_slurm_task_runs_a_worker_per_core_group(slurm_cluster, sweep_digits_dir, sweep_env):
+    """`cpus_per_trial=1` in a 2-core array task: two workers share the task, one core each."""
+    from hydra_plugins.trainlab_sweeper._worker import TASK_SLOT_ATTR
+    from trainlab.core.search.lease import WORKER_ATTR
+    from trainlab.core.search.trials import counted
+
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    done = subprocess.run(
+        _slot_sweep(sweep_digits_dir, 4), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    (job,) = json.loads((sweep / "sweep.json").read_text())["slurm_jobs"]
+    assert sacct_states(job) == ["COMPLETED"]
+    workers = {
+        int(p.stem): json.loads(p.read_text()) for p in (sweep / ".workers").glob("[0-9]*.json")
+    }
+    assert sorted(workers) == [0, 1]  # slot 1's index: 0 + 1 * (1 task)
+    assert {w["slurm_job"] for w in workers.values()} == {job}
+    assert {w["threads"] for w in workers.values()} == {1}
+    assert len({w["pid"] for w in workers.values()}) == 2
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 4 and len(study.trials) == 4
+    assert {t.user_attrs[TASK_SLOT_ATTR] for t in study.trials} == {0, 1}
+    assert {t.user_attrs[WORKER_ATTR].split("@")[0] for t in study.trials} == {"0", "1"}
+    assert (sweep / "optimization_results.yaml").is_file()
+
+
+@pytest.mark.slow  # ~80 s here, with SLURM's hold on a requeued job
+def test_a_preempted_split_task_brings_every_slot_back_to_its_trial(
+    slurm_cluster, sweep_digits_dir, sweep_env
+):
+    """SIGUSR2 to a task running two slot workers: both trials are marked requeued, the task
+    comes back, and each slot finishes its own trial from last.ckpt; nothing is retried."""
+    from hydra_plugins.trainlab_sweeper._worker import TASK_SLOT_ATTR
+    from trainlab.core.search.lease import REQUEUED_ATTR
+    from trainlab.core.search.trials import counted
+
+    epochs, batches = 8, 4
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    command = _slot_sweep(
+        sweep_digits_dir,
+        2,
+        "hydra.sweeper.plots=false",
+        f"trainer.max_epochs={epochs}",
+        f"+trainer.limit_train_batches={batches}",
+    )
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        job = wait_for_running_job(sweep, sweeper, after=[])
+        deadline = time.monotonic() + 600
+        # both slots are inside their trial, an epoch done
+        while not all((sweep / n / "checkpoints" / "last.ckpt").exists() for n in "01"):
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.2)
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = sweeper.communicate(timeout=900)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode == 0, output[-3000:]
+    assert "REQUEUED" in sacct_states(job)
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 2 and len(study.trials) == 2  # the same trials, no retries
+    assert {t.user_attrs[TASK_SLOT_ATTR] for t in study.trials} == {0, 1}
+    for trial in study.trials:
+        assert trial.state == TrialState.COMPLETE and REQUEUED_ATTR in trial.user_attrs
+        run = sweep / str(trial.number)
+        status = json.loads((run / "status.json").read_text())
+        assert status["status"] == "finished" and status["attempts"] == 2, trial.number
+        last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+        assert last["global_step"] == epochs * batches
