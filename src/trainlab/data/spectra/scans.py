@@ -7,14 +7,16 @@ mzML gives everything from its cvParams; scan numbers come from the nativeID
 ``NativeID:"..."`` part, ``scan=N`` or a TPP ``base.start.end.charge`` title, else the entry's
 position + 1),
 ``PEPMASS``, ``CHARGE``, ``IONMODE`` or ``POLARITY`` (else the sign of ``CHARGE``),
-``RTINSECONDS``, ``ION_INJECTION_TIME``, ``COLLISION_ENERGY``, ``ACTIVATION`` (CID or HCD),
+``RTINSECONDS`` (a range ``start-end`` of summed spectra reads as its start),
+``ION_INJECTION_TIME``, ``COLLISION_ENERGY``, ``ACTIVATION`` (CID or HCD),
 ``ISOLATION_WIDTH``, ``SPECTRUM_TYPE`` (centroid or profile), ``SCAN_WINDOW_LOWER``,
 ``SCAN_WINDOW_UPPER``, ``COMPOUND_NAME`` or ``NAME``, ``MZML_FILEPATH``, and the label column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from trainlab.data.spectra.schema import MAX_PEAKS, MIN_RELATIVE_INTENSITY, NEGA
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "identified", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "unlabeled", "unlabelled", "f", ""}
+_NUMBER = r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
+_RT_RANGE = re.compile(rf"\s*({_NUMBER})\s*-\s*({_NUMBER})\s*")
 
 
 @dataclass
@@ -210,11 +214,31 @@ def read_mgf(path: str | Path, label_column: str | None = None) -> Iterator[Scan
     """Yield every entry of an MGF file as a :class:`Scan`, in file order."""
     from pyteomics import mgf
 
+    class _Reader(mgf.MGF):
+        def _read_spectrum(self):  # pyteomics reads RTINSECONDS as one float
+            return self._read_spectrum_lines(_rt_range_starts(self._source))
+
     key = None if label_column is None else label_column.lower()
-    with mgf.MGF(str(path), read_charges=True, convert_arrays=1) as reader:
+    with _Reader(str(path), read_charges=True, convert_arrays=1) as reader:
         for position, entry in enumerate(reader):
             params = {k.lower(): v for k, v in entry.get("params", {}).items()}
             yield _mgf_scan(entry, params, position, key)
+
+
+def _rt_range_starts(lines: Iterable[str]) -> Iterator[str]:
+    """MGF lines with ``RTINSECONDS=<start>-<end>`` (Matrix Science: a retention time "or
+    range", written for summed spectra) as ``RTINSECONDS=<start>``."""
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip().upper() == "RTINSECONDS" and _float(value) is None:
+            match = _RT_RANGE.fullmatch(value)
+            if match is None:
+                raise ValueError(
+                    f"RTINSECONDS={value.strip()!r} is neither seconds nor a range "
+                    "'<start>-<end>' of seconds; fix or remove that line"
+                )
+            line = f"RTINSECONDS={match.group(1)}\n"
+        yield line
 
 
 def _mgf_scan(entry: dict, params: dict, position: int, label_key: str | None) -> Scan:
