@@ -8,6 +8,9 @@ every MS2 scan the last MS1 scan of the file (a real run: 1,120 MS2 rows, one MS
 1. the MS1 scan its precursor's ``spectrumRef`` names (mzML), when that scan is in the file;
 2. the latest MS1 scan of the same polarity by scan start time (at or before the MS2 scan);
 3. only when the file gives no scan start times: the latest MS1 scan before it in the file.
+
+An MS1 scan whose polarity the file does not give (MGF survey scans have no CHARGE and often no
+IONMODE, while an MS2 entry's CHARGE=2+ gives its polarity) counts as either polarity.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.data.spectra.scans import Scan, filter_peaks
+from trainlab.data.spectra.schema import NEGATIVE, POSITIVE
 
 BY_REFERENCE = "precursor spectrumRef"
 BY_TIME = "scan start time"
@@ -75,14 +79,16 @@ def pair_scans(scans: list[Scan]) -> tuple[list[Pair], dict]:
     by_id = {s.native_id: s for s in ms1 if s.native_id}
     timed = [s for s in ms1 if s.retention_time_s is not None]
     by_time = {None: _Ms1Index(timed)}
-    for polarity in {s.polarity for s in timed if s.polarity is not None}:
-        by_time[polarity] = _Ms1Index([s for s in timed if s.polarity == polarity])
+    for polarity in {s.polarity for s in scans if s.polarity is not None}:
+        by_time[polarity] = _Ms1Index([s for s in timed if s.polarity in (polarity, None)])
     rank = _acquisition_rank(scans)
     pairs, last = [], {}
     refs_not_found = 0
     for scan in scans:  # file order: only used for the file-order fallback
         if scan.ms_level == 1:
             last[scan.polarity] = last[None] = scan
+            if scan.polarity is None:
+                last[POSITIVE] = last[NEGATIVE] = scan
             continue
         if scan.ms_level != 2:
             continue

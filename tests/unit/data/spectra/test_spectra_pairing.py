@@ -2,6 +2,7 @@
 convert report's plausibility checks."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -167,3 +168,33 @@ def test_baseline_features_are_settings_and_precursor(tmp_path):
     np.testing.assert_allclose(x[:, :22], [r["instrument_settings"] for r in rows])
     assert y.tolist() == [0.0] * 5
     assert baseline_features(root, "train_data", polarity=0)[0].shape == (0, 23)
+
+
+@pytest.mark.parametrize("times", [True, False])
+@pytest.mark.parametrize("fmt", ["mgf", "mzML"])
+def test_ms1_scans_without_polarity_pair_with_ms2_scans_of_either(tmp_path, fmt, times):
+    # MGF survey scans have no CHARGE and often no IONMODE, while an MS2 entry's CHARGE=2+
+    # gives its polarity; mzML writers may leave the polarity term off MS1 spectra
+    scans = acquisition(cycles=2, per_cycle=2)
+    scans[2]["polarity"] = "negative"  # scan 3; the file has no MS1 of either polarity
+    path = tmp_path / f"run.{fmt}"
+    if fmt == "mgf":
+        text = write_mgf(path, scans).read_text().replace("\nIONMODE=positive\n", "\n")
+        path.write_text(text.replace("\nIONMODE=negative\n", "\n"))
+    else:
+        text = write_mzml(path, scans).read_text()
+        spectra = text.split("<spectrum ")
+        for i, s in enumerate(spectra):
+            if 'name="ms level" value="1"' in s:
+                spectra[i] = re.sub(r'<cvParam[^>]*name="positive scan"[^>]*/>', "", s)
+        path.write_text("<spectrum ".join(spectra))
+    if not times:  # pairing falls back to file order
+        text = re.sub(r'<cvParam[^>]*name="scan start time"[^>]*/>', "", path.read_text())
+        text = text.replace("RTINSECONDS", "X_RT")
+        path.write_text(text)
+    report = convert_files([path], tmp_path / "root", dataset_id="x")
+    assert not report.failed, report.summary()
+    rows = _rows(tmp_path / "root")
+    assert [r["ms1_scan_number"] for r in rows] == [1, 1, 4, 4]
+    settings = np.array([r["instrument_settings"] for r in rows])
+    assert settings[:, 15].tolist() == [1.0, 0.0, 1.0, 1.0]  # polarity positive (slot 15)
