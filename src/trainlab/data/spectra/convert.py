@@ -108,11 +108,13 @@ def load_identified_scans(path: str | Path) -> dict[tuple[str, int], str]:
 
     The CSV needs a file column (source_file, filename, file or mzml_file) and a scan column
     (ms2_scan_number, scan, scans or scan_number); compound_name is optional. Files are matched
-    by name without folder and extension, so ``run1.mzML`` matches ``/data/run1.mgf``.
+    by name without folder and extension, whatever the case, so ``Run1.RAW`` matches
+    ``/data/run1.mzML``. Cells are stripped; a byte-order mark and rows of empty cells (as
+    spreadsheets export them) are ignored.
     """
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = {c.strip().lower(): c for c in reader.fieldnames or []}
             file_col = next((columns[c] for c in _FILE_COLUMNS if c in columns), None)
@@ -124,17 +126,21 @@ def load_identified_scans(path: str | Path) -> dict[tuple[str, int], str]:
                 )
             name_col = columns.get("compound_name")
             identified = {}
-            for line, row in enumerate(reader, start=2):
+            for row in reader:
+                row = {k: (v or "").strip() for k, v in row.items() if isinstance(v, str)}
+                if not any(row.values()):
+                    continue
                 try:
                     scan = int(float(row[scan_col]))
-                except (TypeError, ValueError) as err:
+                except (KeyError, ValueError) as err:
                     raise DataError(
-                        f"{path}, line {line}: scan {row[scan_col]!r} is not a number"
+                        f"{path}, line {reader.line_num}: scan {row.get(scan_col)!r} is not a "
+                        "number; give the MS2 scan number or remove the line"
                     ) from err
-                key = (_stem(row[file_col]), scan)
-                identified[key] = (row.get(name_col) or "") if name_col else ""
+                key = (_stem(row.get(file_col, "")).lower(), scan)
+                identified[key] = row.get(name_col, "") if name_col else ""
             return identified
-    except OSError as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read labels CSV {path}: {err}") from err
 
 
@@ -198,6 +204,7 @@ def convert_files(
     paths = [Path(p) for p in paths]
     table_uri(root, table)  # check the name before reading any file
     identified = load_identified_scans(labels_csv) if labels_csv else None
+    csv_name = Path(labels_csv).name if labels_csv else None
     linker = (
         IdentificationLinker(identifications, paths, identification_filter, identification_matching)
         if identifications
@@ -211,7 +218,7 @@ def convert_files(
         if path.name in present:
             result.status = "already present"
         else:
-            labels = _Labels(identified, linker, label_column)
+            labels = _Labels(identified, linker, label_column, csv_name)
             _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
         if on_file is not None:
             on_file(result, time.monotonic() - started)
@@ -247,6 +254,9 @@ class _Labels:
     csv: dict | None
     linker: IdentificationLinker | None
     column: str | None
+    csv_name: str | None = None
+    # labels CSV entries of this file that match no MS2 scan, or none for this file at all
+    warnings: list[str] = field(default_factory=list)
 
     def identified(self, path: Path, scans: list[Scan]) -> dict[int, str] | None:
         """File position of each identified MS2 scan -> compound name; None: label column."""
@@ -254,13 +264,33 @@ class _Labels:
         if self.linker is not None:
             return self.linker.identified(path, ms2)
         if self.csv is not None:
-            stem = _stem(path.name)
-            return {
-                s.position: self.csv[(stem, s.scan_number)]
-                for s in ms2
-                if (stem, s.scan_number) in self.csv
-            }
+            return self._from_csv(path, ms2)
         return None if self.column else {}
+
+    def _from_csv(self, path: Path, ms2: list[Scan]) -> dict[int, str]:
+        stem = _stem(path.name).lower()
+        found = {
+            s.position: self.csv[(stem, s.scan_number)]
+            for s in ms2
+            if (stem, s.scan_number) in self.csv
+        }
+        wanted = {scan for name, scan in self.csv if name == stem}
+        missing = sorted(wanted - {s.scan_number for s in ms2})
+        if not wanted:
+            names = sorted({name for name, _ in self.csv})
+            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+            self.warnings.append(
+                f"{self.csv_name} names no scan of {path.name} (its files: {shown}), so every "
+                "row is unlabeled; name this file in its file column (folder, extension and "
+                "case do not matter)"
+            )
+        elif missing:
+            self.warnings.append(
+                f"{len(missing)} scan(s) that {self.csv_name} names for {stem} are not MS2 scans "
+                f"of {path.name}: {missing[:10]}; check the scan column holds MS2 scan numbers "
+                "of this file"
+            )
+        return found
 
 
 def _files_in_table(root: Path, table: str) -> set[str]:
@@ -345,6 +375,7 @@ def _read_file(
     result.checks = check_rows(
         raw, rows.column("ms1_scan_number").to_pylist(), result.pairing, max_seconds_since_ms1
     )
+    result.checks["warnings"] += labels.warnings
     result.table, result.raw_settings, result.rows = rows, raw, rows.num_rows
     result.labelled = int(pc.sum(rows.column("label")).as_py() or 0)
 

@@ -88,6 +88,36 @@ def test_labels_from_csv_of_identified_scans(tmp_path):
         convert_files([tmp_path / "run1.mzML"], tmp_path / "other", labels_csv=bad_csv)
 
 
+def test_labels_csv_as_spreadsheets_export_it(tmp_path):
+    # Excel's "CSV UTF-8": a byte-order mark, CRLF, padded cells, scans as floats, other case,
+    # and trailing rows of empty cells
+    write_mzml(tmp_path / "Run1.mzML", run_scans(label_two=None))
+    csv = tmp_path / "ids.csv"
+    text = (
+        "Source_File , Scan ,compound_name\r\n run1.RAW , 5.0 , taurine \r\nRun1.mzML,2,\r\n,,\r\n"
+    )
+    csv.write_bytes(text.encode("utf-8-sig"))
+    report = convert_files([tmp_path / "Run1.mzML"], tmp_path / "root", labels_csv=csv)
+    table = read_spectra(tmp_path / "root", "train_data")
+    assert table.column("label").to_pylist() == [1.0, 0.0, 1.0, 0.0]
+    assert table.column("compound_name").to_pylist()[2] == "taurine"
+    assert report.files[0].warnings == []
+
+
+def test_labels_csv_scans_missing_from_the_file_are_warned(tmp_path):
+    write_mzml(tmp_path / "run1.mzML", run_scans(label_two=None))
+    write_mzml(tmp_path / "run2.mzML", run_scans(label_two=None))
+    csv = tmp_path / "ids.csv"
+    csv.write_text("file,scan\nrun1.mzML,5\nrun1.mzML,99\nrun1.mzML,1\nrun3.mzML,2\n")
+    paths = [tmp_path / "run1.mzML", tmp_path / "run2.mzML"]
+    report = convert_files(paths, tmp_path / "root", labels_csv=csv)
+    one, two = (f.warnings for f in report.files)
+    assert len(one) == 1 and "2 scan(s) that ids.csv names for run1" in one[0]
+    assert "[1, 99]" in one[0] and "not MS2 scans" in one[0]
+    assert len(two) == 1 and "ids.csv names no scan of run2.mzML" in two[0]
+    assert "run1, run3" in two[0] and "every row is unlabeled" in two[0]
+
+
 def test_bad_file_is_reported_and_earlier_rows_stay(tmp_path):
     root = tmp_path / "root"
     good = write_mgf(tmp_path / "good.mgf", run_scans())
