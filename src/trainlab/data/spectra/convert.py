@@ -335,8 +335,9 @@ def _read_file(
     position = 0
     try:
         for scan in reader(path, labels.column):
-            position = scan.position + 1
+            position = scan.position
             scans.append(compact(scan))
+            position += 1
     except Exception as err:  # a parser error anywhere in the file rejects the whole file
         result.status = "rejected"
         result.problems.append(f"{path}: cannot read spectrum #{position} ({err})")

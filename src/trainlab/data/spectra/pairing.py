@@ -48,6 +48,11 @@ def compact(scan: Scan) -> Scan:
     finite = raw[np.isfinite(raw)]
     scan.peak_count = len(scan.mz)
     if scan.ms_level == 1:
+        if len(scan.mz) != len(raw):  # e.g. an MGF peak line without its intensity
+            raise ValueError(
+                f"scan {scan.scan_number}: {len(scan.mz)} m/z values but {len(raw)} intensities; "
+                "every peak needs both (an MGF peak line is '<m/z> <intensity>')"
+            )
         if scan.total_ion_current is None and len(finite):
             scan.total_ion_current = float(finite.sum())
         if scan.base_peak_intensity is None and len(finite):

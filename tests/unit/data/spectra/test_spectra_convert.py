@@ -135,6 +135,18 @@ def test_bad_file_is_reported_and_earlier_rows_stay(tmp_path):
     assert names == ["good.mgf"] * 4 + ["later.mzML"] * 4
 
 
+def test_ms1_peak_line_without_intensity_names_the_spectrum(tmp_path):
+    # pyteomics keeps the m/z of a peak line without intensity: the arrays no longer align
+    path = write_mgf(tmp_path / "run.mgf", run_scans())
+    blocks = path.read_text().split("END IONS")
+    blocks[3] = blocks[3].replace("\n250.0 16.0\n", "\n250.0\n")  # MS1 scan 4
+    path.write_text("END IONS".join(blocks))
+    report = convert_files([path], tmp_path / "root")
+    assert [f.status for f in report.files] == ["rejected"]
+    message = report.files[0].problems[0]
+    assert "cannot read spectrum #3 (scan 4: 2 m/z values but 1 intensities" in message, message
+
+
 def test_bad_rows_reject_the_file_with_positions_or_are_skipped(tmp_path):
     root = tmp_path / "root"
     scans = run_scans(label_two="maybe")
