@@ -203,6 +203,7 @@ def convert_files(
     root = Path(root)
     paths = [Path(p) for p in paths]
     table_uri(root, table)  # check the name before reading any file
+    given = _given_standardizer(root, standardization)
     identified = load_identified_scans(labels_csv) if labels_csv else None
     csv_name = Path(labels_csv).name if labels_csv else None
     linker = (
@@ -233,7 +234,7 @@ def convert_files(
         return report
     everything = np.concatenate([r.raw_settings for r in good])
     report.constant_settings = constant_settings(everything)
-    report.standardization, standardizer = _standardizer(root, standardization, everything)
+    report.standardization, standardizer = _standardizer(root, given, everything)
     for result in good:
         settings = standardizer.transform(result.raw_settings)
         rows = result.table.set_column(
@@ -302,12 +303,31 @@ def _files_in_table(root: Path, table: str) -> set[str]:
     return set(pc.unique(names).to_pylist())
 
 
+def _given_standardizer(root: Path, given: str | Path | None) -> tuple[Path, Standardizer] | None:
+    """The ``standardization=`` statistics, checked against those the root already holds."""
+    if given is None:
+        return None
+    standardizer = Standardizer.load(given)
+    kept = root / STANDARDIZATION_FILE
+    if kept.exists() and kept.resolve() != Path(given).resolve():
+        difference = Standardizer.load(kept).first_difference(standardizer)
+        if difference is not None:
+            raise DataError(
+                f"standardization={given} has other statistics than {kept}, which the tables "
+                f"of {root} were written with ({difference}); one root holds one scale. "
+                f"Convert into a new root, or leave out standardization= to reuse {kept}"
+            )
+    return Path(given), standardizer
+
+
 def _standardizer(
-    root: Path, given: str | Path | None, raw: np.ndarray
+    root: Path, given: tuple[Path, Standardizer] | None, raw: np.ndarray
 ) -> tuple[Path, Standardizer]:
-    if given is not None:
-        return Path(given), Standardizer.load(given)
     path = root / STANDARDIZATION_FILE
+    if given is not None:
+        if not path.exists():  # later appends to this root must reuse the same statistics
+            given[1].save(path)
+        return given
     if path.exists():
         return path, Standardizer.load(path)
     standardizer = Standardizer.fit(raw)

@@ -177,6 +177,28 @@ def test_rerun_skips_files_already_in_the_table(tmp_path):
     assert json.loads((root / STANDARDIZATION_FILE).read_text()) == before  # stats reused
 
 
+def test_given_standardization_is_kept_for_later_appends(tmp_path):
+    train = tmp_path / "train"
+    convert_files([write_mzml(tmp_path / "run1.mzML", run_scans())], train)
+    given = train / STANDARDIZATION_FILE
+    new = tmp_path / "new"
+    other = run_scans()
+    for s in other:
+        s["rt_min"] += 30.0  # a later run: another retention time scale
+    convert_files([write_mzml(tmp_path / "run2.mzML", other)], new, standardization=given)
+    # a later append without standardization= must reuse the same statistics, not fit new ones
+    report = convert_files([write_mzml(tmp_path / "run3.mzML", other)], new)
+    assert report.standardization == new / STANDARDIZATION_FILE
+    assert json.loads((new / STANDARDIZATION_FILE).read_text()) == json.loads(given.read_text())
+    settings = read_spectra(new, "train_data").column("instrument_settings").to_pylist()
+    assert settings[:4] == settings[4:]  # run2 and run3 are the same scans on one scale
+    refit = tmp_path / "refit"
+    convert_files([write_mzml(tmp_path / "refit.mzML", other)], refit)
+    run4 = write_mzml(tmp_path / "run4.mzML", run_scans())
+    with pytest.raises(DataError, match="other statistics"):
+        convert_files([run4], new, standardization=refit / STANDARDIZATION_FILE)
+
+
 def test_conflicting_options_are_refused(tmp_path):
     with pytest.raises(DataError, match="not both label_column and labels_csv"):
         convert_files([], tmp_path, label_column="L", labels_csv="x.csv")
