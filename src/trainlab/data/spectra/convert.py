@@ -310,11 +310,11 @@ def _given_standardizer(root: Path, given: str | Path | None) -> tuple[Path, Sta
     standardizer = Standardizer.load(given)
     kept = root / STANDARDIZATION_FILE
     if kept.exists() and kept.resolve() != Path(given).resolve():
-        difference = Standardizer.load(kept).first_difference(standardizer)
-        if difference is not None:
+        differences = Standardizer.load(kept).differences(standardizer)
+        if differences:
             raise DataError(
                 f"standardization={given} has other statistics than {kept}, which the tables "
-                f"of {root} were written with ({difference}); one root holds one scale. "
+                f"of {root} were written with ({differences[0]}); one root holds one scale. "
                 f"Convert into a new root, or leave out standardization= to reuse {kept}"
             )
     return Path(given), standardizer

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.loader_settings import LoaderSettings
+from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer
 from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
 from trainlab.data.spectra.schema import (
     N_INSTRUMENT_SETTINGS,
@@ -145,6 +146,8 @@ class SpectraDataModule(L.LightningDataModule):
             "polarity": self.polarity,
             "n_instrument_settings": N_INSTRUMENT_SETTINGS,
             "label_counts": self.label_counts.get(TRAIN_TABLE, {}),
+            # the scale of the instrument settings: predicting on another one is refused
+            "instrument_standardization": _standardization(self.root),
         }
 
     def class_counts(self) -> dict[str, list[int]]:
@@ -191,6 +194,7 @@ class SpectraDataModule(L.LightningDataModule):
                 f"predict input {path} is not a Lance spectra table: give a table folder such "
                 f"as <root>/test_1 (convert MGF/mzML first with `trainlab convert`)"
             )
+        _check_same_scale(path, spec.get("instrument_standardization"))
         self._predict = self._open(path.name, root=path.parent)
 
     def predict_dataloader(self) -> DataLoader:
@@ -219,4 +223,24 @@ class SpectraDataModule(L.LightningDataModule):
             Path(out_dir),
             threshold=self.threshold,
             threshold_quantile=self.threshold_quantile,
+        )
+
+
+def _standardization(root: Path) -> dict | None:
+    path = Path(root) / STANDARDIZATION_FILE
+    return Standardizer.load(path).to_dict() if path.exists() else None
+
+
+def _check_same_scale(table: Path, trained: dict | None) -> None:
+    """Refuse a table whose root standardised the settings otherwise than the training root."""
+    path = table.parent / STANDARDIZATION_FILE
+    if not trained or not path.exists():
+        return  # synthetic or hand-made tables, or a checkpoint from before this was recorded
+    differences = Standardizer.load(path).differences(Standardizer(trained["mean"], trained["std"]))
+    if differences:
+        raise DataError(
+            f"{table} was standardised with {path}, not with the statistics the checkpoint was "
+            f"trained on, so its instrument settings are on another scale "
+            f"({'; '.join(differences[:3])}). Convert its spectra files into a new root with "
+            f"`trainlab convert ... standardization=<training root>/{STANDARDIZATION_FILE}`"
         )

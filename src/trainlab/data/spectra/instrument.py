@@ -99,16 +99,17 @@ class Standardizer:
         out[:, :N_NUMERIC] = np.where(np.isfinite(numeric), numeric, 0.0)
         return out.astype(np.float32)
 
-    def first_difference(self, other: Standardizer) -> str | None:
-        """The first numeric setting whose statistics differ from ``other``'s; None if none."""
+    def differences(self, other: Standardizer) -> list[str]:
+        """The numeric settings whose statistics differ from ``other``'s, with both values."""
+        found = []
         for i, name in enumerate(NUMERIC_SETTINGS):
             ours, theirs = (self.mean[i], self.std[i]), (other.mean[i], other.std[i])
             if not np.allclose(ours, theirs, rtol=1e-9, atol=0.0):
-                return (
+                found.append(
                     f"{name}: mean {ours[0]:.6g}, std {ours[1]:.6g} "
                     f"vs mean {theirs[0]:.6g}, std {theirs[1]:.6g}"
                 )
-        return None
+        return found
 
     def to_dict(self) -> dict:
         """JSON form: slot names with their mean and standard deviation."""

@@ -181,3 +181,21 @@ def test_predict_on_a_lone_table_writes_the_csv(root, tmp_path):
     threshold = json.loads(paths[1].read_text())["threshold"]
     assert threshold == pytest.approx(np.quantile(known, 0.05))
     assert [int(r["predicted"]) for r in rows] == [int(i / 40 >= threshold) for i in range(40)]
+
+
+def test_predict_refuses_a_table_on_another_instrument_scale(tmp_path):
+    from spectra_files import acquisition, write_mzml
+
+    from trainlab.data.spectra.convert import convert_files
+
+    scans = acquisition(cycles=2, per_cycle=2)
+    convert_files([write_mzml(tmp_path / "train.mzML", scans)], tmp_path / "train")
+    later = acquisition(cycles=2, per_cycle=2, seconds_per_scan=2.0)
+    convert_files([write_mzml(tmp_path / "new.mzML", later)], tmp_path / "new", table="test_1")
+    spec = SpectraDataModule(str(tmp_path / "train")).spec()
+    dm = SpectraDataModule(str(tmp_path / "unused"))
+    with pytest.raises(DataError, match="on another scale") as err:
+        dm.setup_predict(str(tmp_path / "new" / "test_1"), spec)
+    assert "standardization=" in str(err.value) and "seconds_since_ms1" in str(err.value)
+    dm.setup_predict(str(tmp_path / "train" / "train_data"), spec)  # its own root: same scale
+    dm.setup_predict(str(tmp_path / "new" / "test_1"), {})  # checkpoints without the statistics
