@@ -5,7 +5,7 @@ mzML gives everything from its cvParams; scan numbers come from the nativeID
 ``spectrumRef`` names the MS1 scan it was selected from. MGF entries use these parameters
 (case-insensitive): ``MSLEVEL`` (default 2), ``SCANS`` (else the scan in ``TITLE``: a
 ``NativeID:"..."`` part, ``scan=N`` or a TPP ``base.start.end.charge`` title, else the entry's
-position + 1),
+position + 1; a range or list of summed scans reads as its first),
 ``PEPMASS``, ``CHARGE``, ``IONMODE`` or ``POLARITY`` (else the sign of ``CHARGE``),
 ``RTINSECONDS`` (a range ``start-end`` of summed spectra reads as its start),
 ``ION_INJECTION_TIME``, ``COLLISION_ENERGY``, ``ACTIVATION`` (CID or HCD),
@@ -33,7 +33,9 @@ from trainlab.data.spectra.schema import MAX_PEAKS, MIN_RELATIVE_INTENSITY, NEGA
 _TRUE = {"1", "1.0", "true", "yes", "y", "identified", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "unlabeled", "unlabelled", "f", ""}
 _NUMBER = r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
-_RT_RANGE = re.compile(rf"\s*({_NUMBER})\s*-\s*({_NUMBER})\s*")
+_RANGE = rf"(?:{_NUMBER})(?:\s*-\s*(?:{_NUMBER}))?"
+# Matrix Science's MGF: RTINSECONDS and SCANS of summed spectra are a range or list of ranges
+_RANGE_LIST = re.compile(rf"\s*({_NUMBER})(?:\s*-\s*(?:{_NUMBER}))?(?:\s*,\s*{_RANGE})*\s*")
 
 
 @dataclass
@@ -226,19 +228,25 @@ def read_mgf(path: str | Path, label_column: str | None = None) -> Iterator[Scan
 
 
 def _rt_range_starts(lines: Iterable[str]) -> Iterator[str]:
-    """MGF lines with ``RTINSECONDS=<start>-<end>`` (Matrix Science: a retention time "or
-    range", written for summed spectra) as ``RTINSECONDS=<start>``."""
+    """MGF lines with ``RTINSECONDS=<start>-<end>[,...]`` (Matrix Science: for summed spectra
+    a range or list, e.g. ``257-259,264``) as ``RTINSECONDS=<start>``."""
     for line in lines:
         key, sep, value = line.partition("=")
         if sep and key.strip().upper() == "RTINSECONDS" and _float(value) is None:
-            match = _RT_RANGE.fullmatch(value)
-            if match is None:
+            start = range_start(value)
+            if start is None:
                 raise ValueError(
-                    f"RTINSECONDS={value.strip()!r} is neither seconds nor a range "
-                    "'<start>-<end>' of seconds; fix or remove that line"
+                    f"RTINSECONDS={value.strip()!r} is neither seconds nor a range or list of "
+                    "them ('257-259,264'); fix or remove that line"
                 )
-            line = f"RTINSECONDS={match.group(1)}\n"
+            line = f"RTINSECONDS={start}\n"
         yield line
+
+
+def range_start(value: object) -> str | None:
+    """The first number of an MGF range or list (``257-259,264`` -> ``257``); None otherwise."""
+    match = _RANGE_LIST.fullmatch(str(value))
+    return match.group(1) if match else None
 
 
 def _mgf_scan(entry: dict, params: dict, position: int, label_key: str | None) -> Scan:
@@ -252,7 +260,7 @@ def _mgf_scan(entry: dict, params: dict, position: int, label_key: str | None) -
     spectrum_type = str(params.get("spectrum_type", "")).strip().lower() or None
     scans = params.get("scans")
     title = params.get("title")
-    parsed = parse_native_id(scans) if scans else scan_from_title(title)
+    parsed = parse_native_id(range_start(scans) or scans) if scans else scan_from_title(title)
     number, ordered = _scan_number(parsed, position)
     return Scan(
         position=position,

@@ -13,7 +13,7 @@ RTINSECONDS=60
 END IONS
 BEGIN IONS
 TITLE=run.2.2.2
-SCANS=2
+SCANS={scans}
 RTINSECONDS={rt}
 PEPMASS=300.0 1234.5
 CHARGE=2+ and 3+
@@ -22,18 +22,20 @@ END IONS
 """
 
 
-@pytest.mark.parametrize("rt", ["60.5-61.1", "60.5 - 61.1", "60.5"])
-def test_mgf_retention_time_range_reads_its_start(tmp_path, rt):
-    # Matrix Science's MGF: RTINSECONDS is a retention time "or range" (summed spectra)
+@pytest.mark.parametrize("rt", ["60.5-61.1", "60.5 - 61.1", "60.5", "60.5-61.1,62,63-64"])
+@pytest.mark.parametrize("numbers", ["2", "2-4", "2,5-6"])
+def test_mgf_ranges_and_lists_of_summed_scans_read_their_start(tmp_path, rt, numbers):
+    # Matrix Science's MGF: for summed spectra RTINSECONDS and SCANS are a range or list
     path = tmp_path / "run.mgf"
-    path.write_text(MGF.format(rt=rt))
+    path.write_text(MGF.format(rt=rt, scans=numbers))
     scans = list(read_mgf(path))
     assert [s.retention_time_s for s in scans] == [60.0, 60.5]
+    assert [(s.scan_number, s.number_ordered) for s in scans] == [(1, True), (2, True)]
     assert scans[1].precursor_charge == 2 and scans[1].precursor_intensity == 1234.5
 
 
 def test_mgf_bad_retention_time_names_the_value(tmp_path):
     path = tmp_path / "run.mgf"
-    path.write_text(MGF.format(rt="1:02"))
+    path.write_text(MGF.format(rt="1:02", scans="2"))
     with pytest.raises(ValueError, match="RTINSECONDS"):
         list(read_mgf(path))
