@@ -213,17 +213,26 @@ def convert_files(
     )
     present = _files_in_table(root, table)
     results = []
+    seen: dict[str, Path] = {}
     for path in paths:
         result = FileResult(path)
         started = time.monotonic()
-        if path.name in present:
+        again = seen.get(path.name) == path.resolve()  # the same file given twice
+        if path.name in present or again:
             result.status = "already present"
+        elif path.name in seen:
+            result.status = "rejected"
+            result.problems.append(
+                f"{path}: another input, {seen[path.name]}, has the same file name; the table "
+                "tells files apart by name (source_file, labels, reruns), so rename one"
+            )
         else:
             labels = _Labels(identified, linker, label_column, csv_name)
             _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
+        seen.setdefault(path.name, path.resolve())
         if on_file is not None:
             on_file(result, time.monotonic() - started)
-        if linker is not None and result.status != "pending":
+        if linker is not None and result.status != "pending" and not again:
             linker.skip(path, f"spectra file {result.status}")
         results.append(result)
     report = ConvertReport(root, table, results)

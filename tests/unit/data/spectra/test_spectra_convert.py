@@ -177,6 +177,19 @@ def test_rerun_skips_files_already_in_the_table(tmp_path):
     assert json.loads((root / STANDARDIZATION_FILE).read_text()) == before  # stats reused
 
 
+def test_inputs_with_the_same_file_name_are_refused(tmp_path):
+    # source_file tells a table's files apart: two runs named run.mzML in other folders would
+    # share labels from a CSV and be skipped together on a rerun
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    first = write_mzml(tmp_path / "a" / "run.mzML", run_scans())
+    second = write_mzml(tmp_path / "b" / "run.mzML", run_scans()[:3])
+    report = convert_files([first, second, first], tmp_path / "root")
+    assert [f.status for f in report.files] == ["written", "rejected", "already present"]
+    message = report.files[1].problems[0]
+    assert str(first) in message and "same file name" in message and "rename" in message
+    assert read_spectra(tmp_path / "root", "train_data").num_rows == 4
+
+
 def test_given_standardization_is_kept_for_later_appends(tmp_path):
     train = tmp_path / "train"
     convert_files([write_mzml(tmp_path / "run1.mzML", run_scans())], train)
