@@ -32,6 +32,13 @@ from trainlab.data.spectra.schema import MAX_PEAKS, MIN_RELATIVE_INTENSITY, NEGA
 
 _TRUE = {"1", "1.0", "true", "yes", "y", "identified", "t"}
 _FALSE = {"0", "0.0", "false", "no", "n", "unlabeled", "unlabelled", "f", ""}
+# PSI-MS dissociation terms, the more specific children first (MS:1002481 is HCD proper)
+_ACTIVATIONS = {
+    "higher energy beam-type collision-induced dissociation": "hcd",
+    "beam-type collision-induced dissociation": "hcd",
+    "trap-type collision-induced dissociation": "cid",
+    "collision-induced dissociation": "cid",
+}
 _NUMBER = r"\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?"
 _RANGE = rf"(?:{_NUMBER})(?:\s*-\s*(?:{_NUMBER}))?"
 # Matrix Science's MGF: RTINSECONDS and SCANS of summed spectra are a range or list of ranges
@@ -165,11 +172,7 @@ def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
     )
     if lower is not None and upper is not None:
         width = lower + upper
-    kind = None
-    if "beam-type collision-induced dissociation" in activation:
-        kind = "hcd"
-    elif "collision-induced dissociation" in activation:
-        kind = "cid"
+    kind = next((kind for term, kind in _ACTIVATIONS.items() if term in activation), None)
     charge = _float(ion.get("charge state"))
     native_id = spectrum.get("id")
     number, ordered = _scan_number(parse_native_id(native_id), int(spectrum.get("index", position)))

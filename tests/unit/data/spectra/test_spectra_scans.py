@@ -2,7 +2,7 @@
 
 import pytest
 
-from trainlab.data.spectra.scans import read_mgf
+from trainlab.data.spectra.scans import read_mgf, read_mzml
 
 MGF = """BEGIN IONS
 TITLE=run.1.1.0
@@ -39,3 +39,25 @@ def test_mgf_bad_retention_time_names_the_value(tmp_path):
     path.write_text(MGF.format(rt="1:02", scans="2"))
     with pytest.raises(ValueError, match="RTINSECONDS"):
         list(read_mgf(path))
+
+
+@pytest.mark.parametrize(
+    "term,activation",
+    [
+        (("MS:1000422", "beam-type collision-induced dissociation"), "hcd"),
+        (("MS:1002481", "higher energy beam-type collision-induced dissociation"), "hcd"),
+        (("MS:1000133", "collision-induced dissociation"), "cid"),
+        (("MS:1002472", "trap-type collision-induced dissociation"), "cid"),
+        (("MS:1000598", "electron transfer dissociation"), None),
+    ],
+)
+def test_mzml_activation_terms_and_their_children(tmp_path, term, activation):
+    from spectra_files import acquisition, write_mzml
+
+    text = write_mzml(tmp_path / "run.mzML", acquisition(1, 1)).read_text()
+    text = text.replace(
+        'accession="MS:1000422" name="beam-type collision-induced dissociation"',
+        f'accession="{term[0]}" name="{term[1]}"',
+    )
+    (tmp_path / "run.mzML").write_text(text)
+    assert [s.activation for s in read_mzml(tmp_path / "run.mzML")] == [None, activation]
