@@ -387,7 +387,10 @@ def _read_file(
     problems.sort(key=lambda p: p.position)
     if problems and on_bad_row == "error":
         result.status = "rejected"
-        result.problems.append(format_problems(problems, f"{path} (position = spectrum index)"))
+        result.problems.append(
+            format_problems(problems, f"{path} (position = spectrum index)")
+            + ". Fix the file, or convert with on_bad_row=skip to write it without these rows"
+        )
         return
     if problems:
         result.problems.append("skipped: " + format_problems(problems, str(path)))

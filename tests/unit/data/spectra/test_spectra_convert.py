@@ -160,6 +160,7 @@ def test_bad_rows_reject_the_file_with_positions_or_are_skipped(tmp_path):
     assert "row 0, column 'mz_array': scan 7: no MS1 scan of its polarity" in message
     assert "row 2, column 'label': scan 2: 'maybe' is not 1/0" in message
     assert "row 3, column 'precursor_mz': scan 3" in message
+    assert message.endswith("convert with on_bad_row=skip to write it without these rows")
     assert not (root / "train_data").exists()
     report = convert_files([path], root, label_column="LABEL", on_bad_row="skip")
     assert report.rows_written == 2 and "skipped" in report.files[0].problems[0]
