@@ -143,9 +143,29 @@ def read_mzml(path: str | Path, label_column: str | None = None) -> Iterator[Sca
     """Yield every spectrum of an mzML file as a :class:`Scan`, in file order."""
     from pyteomics import mzml
 
-    with mzml.MzML(str(path), decode_binary=True, use_index=False) as reader:
+    class _Reader(mzml.MzML):
+        def _determine_compression(self, info: dict) -> str:
+            found = super()._determine_compression(info)
+            if found == "no compression":  # pyteomics' answer for terms it cannot decode too
+                _refuse_unknown_compression(info)
+            return found
+
+    with _Reader(str(path), decode_binary=True, use_index=False) as reader:
         for position, spectrum in enumerate(reader):
             yield _mzml_scan(spectrum, position, label_column)
+
+
+def _refuse_unknown_compression(info: dict) -> None:
+    """Raise when a binary array names a compression pyteomics cannot decode: it would read the
+    compressed bytes as plain floats (MS-Numpress without the pynumpress package)."""
+    names = list(info) + list(info.get("name") or [])
+    unknown = [str(n) for n in names if "compression" in str(n).lower()]
+    if unknown:
+        raise ValueError(
+            f"its binary arrays use {unknown[0]!r}, which cannot be decoded here (MS-Numpress "
+            "needs the pynumpress package): install pynumpress, or convert the raw file again "
+            "without numpress (msconvert without --numpressAll/--numpressLinear)"
+        )
 
 
 def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:

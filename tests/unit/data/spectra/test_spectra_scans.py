@@ -61,3 +61,29 @@ def test_mzml_activation_terms_and_their_children(tmp_path, term, activation):
     )
     (tmp_path / "run.mzML").write_text(text)
     assert [s.activation for s in read_mzml(tmp_path / "run.mzML")] == [None, activation]
+
+
+@pytest.mark.parametrize(
+    "accession,name",
+    [
+        ("MS:1002312", "MS-Numpress linear prediction compression"),
+        ("MS:1002746", "MS-Numpress linear prediction compression followed by zlib compression"),
+    ],
+)
+def test_mzml_arrays_in_an_undecodable_compression_are_refused(tmp_path, accession, name):
+    # without the pynumpress package pyteomics reads MS-Numpress bytes as plain floats
+    from spectra_files import acquisition, write_mzml
+
+    try:
+        import pynumpress  # noqa: F401
+
+        pytest.skip("pynumpress decodes MS-Numpress here")
+    except ImportError:
+        pass
+    text = write_mzml(tmp_path / "run.mzML", acquisition(1, 1)).read_text()
+    text = text.replace(
+        'accession="MS:1000576" name="no compression"', f'accession="{accession}" name="{name}"'
+    )
+    (tmp_path / "run.mzML").write_text(text)
+    with pytest.raises(ValueError, match=f"{name}.*pynumpress"):
+        list(read_mzml(tmp_path / "run.mzML"))
