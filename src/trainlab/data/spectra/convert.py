@@ -109,13 +109,17 @@ def load_identified_scans(path: str | Path) -> dict[tuple[str, int], str]:
     The CSV needs a file column (source_file, filename, file or mzml_file) and a scan column
     (ms2_scan_number, scan, scans or scan_number); compound_name is optional. Files are matched
     by name without folder and extension, whatever the case, so ``Run1.RAW`` matches
-    ``/data/run1.mzML``. Cells are stripped; a byte-order mark and rows of empty cells (as
-    spreadsheets export them) are ignored.
+    ``/data/run1.mzML``. The header's most frequent of ``,`` ``;`` and tab separates the
+    columns; cells are stripped; a byte-order mark and rows of empty cells (as spreadsheets
+    export them) are ignored.
     """
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
+            header = handle.readline()
+            handle.seek(0)
+            # ';' from spreadsheets in decimal-comma locales, tabs from search tools
+            reader = csv.DictReader(handle, delimiter=max(",;\t", key=header.count))
             columns = {c.strip().lower(): c for c in reader.fieldnames or []}
             file_col = next((columns[c] for c in _FILE_COLUMNS if c in columns), None)
             scan_col = next((columns[c] for c in _SCAN_COLUMNS if c in columns), None)

@@ -104,6 +104,16 @@ def test_labels_csv_as_spreadsheets_export_it(tmp_path):
     assert report.files[0].warnings == []
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_labels_csv_with_semicolons_or_tabs(tmp_path, delimiter):
+    # spreadsheets in locales with a decimal comma export ';'; search tools write TSV
+    csv = tmp_path / "ids.csv"
+    text = delimiter.join(["file", "scan", "compound_name"]) + "\n"
+    text += delimiter.join(["run1.mzML", "5", "taurine, a sulfonic acid"]) + "\n"
+    csv.write_bytes(text.encode("utf-8-sig"))
+    assert load_identified_scans(csv) == {("run1", 5): "taurine, a sulfonic acid"}
+
+
 def test_labels_csv_scans_missing_from_the_file_are_warned(tmp_path):
     write_mzml(tmp_path / "run1.mzML", run_scans(label_two=None))
     write_mzml(tmp_path / "run2.mzML", run_scans(label_two=None))
