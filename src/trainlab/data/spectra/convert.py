@@ -385,8 +385,10 @@ def _read_file(
     bad = {p.position for p in problems}
     if rows.num_rows:
         table = conform(rows, str(path))
+        ms1, ms2 = table.column("ms1_scan_number"), table.column("ms2_scan_number")
         for p in find_problems(table):
-            problems.append(RowProblem(positions[p.position], p.column, p.message))
+            scans = f"scan {ms2[p.position]} (MS1 scan {ms1[p.position]})"
+            problems.append(RowProblem(positions[p.position], p.column, f"{scans}: {p.message}"))
             bad.add(positions[p.position])
     problems.sort(key=lambda p: p.position)
     if problems and on_bad_row == "error":

@@ -177,6 +177,15 @@ def test_bad_rows_reject_the_file_with_positions_or_are_skipped(tmp_path):
     assert read_spectra(root, "train_data").column("ms2_scan_number").to_pylist() == [5, 6]
 
 
+def test_schema_problems_name_the_ms2_and_ms1_scans(tmp_path):
+    scans = run_scans()
+    scans[3]["mz"], scans[3]["intensity"] = [150.0, 250.0], [0.0, 0.0]  # MS1 scan 4: no peaks
+    path = write_mzml(tmp_path / "run.mzML", scans)
+    report = convert_files([path], tmp_path / "root")
+    message = report.failed[0].problems[0]
+    assert "row 4, column 'mz_array': scan 5 (MS1 scan 4): the MS1 spectrum has no peaks" in message
+
+
 def test_rerun_skips_files_already_in_the_table(tmp_path):
     root = tmp_path / "root"
     path = write_mzml(tmp_path / "run1.mzML", run_scans())
