@@ -141,11 +141,12 @@ def encode_labels(
         tasks[task] = names
     groups = None
     if group_column:
-        raw = frame[group_column].to_numpy(dtype=object)
-        # a sample without a group is its own group, so it never joins another's side
-        groups = np.array(
-            [g if g is not None else f"__nogroup_{i}" for i, g in enumerate(raw)], dtype=object
-        )
+        # a sample without a group is its own group, so it never joins another's side;
+        # pandas hands blank cells back as NaN, not None, so test with isna
+        column = frame[group_column]
+        groups = column.to_numpy(dtype=object).copy()
+        for i in np.flatnonzero(column.isna().to_numpy()):
+            groups[i] = f"__nogroup_{i}"
     return Labels(tasks=tasks, y=y, groups=groups)
 
 
