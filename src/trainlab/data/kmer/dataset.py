@@ -60,7 +60,7 @@ def load_kmer_dataset(
     frame = align_metadata(
         matrix.sample_ids, frame, id_column, allow_extra_metadata, source=str(metadata_path)
     )
-    labels = encode_labels(frame, tasks, group_column)
+    labels = encode_labels(frame, tasks, group_column, source=str(metadata_path))
     return KmerDataset(
         x=matrix.values,
         y=labels.y,

@@ -118,11 +118,13 @@ def encode_labels(
     task_columns: Sequence[str],
     group_column: str | None = None,
     classes: dict[str, list[str]] | None = None,
+    source: str = "metadata",
 ) -> Labels:
     """Integer-encode task columns; classes are sorted from the data unless given.
 
     Missing labels become -1 and are kept (ignored by losses and metrics). With `classes`
-    given (prediction data), labels outside them raise DataError.
+    given (prediction data), labels outside them raise DataError; without, a task needs at
+    least two classes (`source`, the file, is named in the error).
     """
     tasks: dict[str, list[str]] = {}
     y = np.full((len(frame), len(task_columns)), MISSING, dtype=np.int64)
@@ -130,6 +132,8 @@ def encode_labels(
         column = frame[task]
         present = column.notna().to_numpy()
         names = sorted(set(column[present])) if classes is None else list(classes[task])
+        if classes is None and len(names) < 2:
+            raise _too_few_classes(source, task, names, len(frame))
         index = {name: i for i, name in enumerate(names)}
         unknown = sorted(set(column[present]) - index.keys())
         if unknown:
@@ -148,6 +152,20 @@ def encode_labels(
         for i in np.flatnonzero(column.isna().to_numpy()):
             groups[i] = f"__nogroup_{i}"
     return Labels(tasks=tasks, y=y, groups=groups)
+
+
+def _too_few_classes(source: str, task: str, names: list[str], n_rows: int) -> DataError:
+    # a task without labels has an empty head (argmax fails mid-training); a task with one
+    # class scores 1.0 whatever the model does and lifts the mean over tasks
+    found = (
+        f"has no label (all {n_rows} rows are blank or NA)"
+        if not names
+        else f"has one class {names} in all its labelled rows"
+    )
+    return DataError(
+        f"{source}: task {task!r} {found}; there is nothing to learn. Drop it from data.tasks "
+        "or fill in its labels."
+    )
 
 
 def _duplicates(ids: Sequence[str]) -> list[str]:
