@@ -1,5 +1,6 @@
 """Sample metadata (TSV keyed by `Run_accession`) and its alignment with the matrix samples."""
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,13 +43,11 @@ def read_metadata(
     Returns:
         A pandas DataFrame with the id, task and group columns.
     """
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Metadata file {path} does not exist. Set data.metadata_path.")
     check_utf8(path, "data.metadata_path")
-    frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True)
+    frame = _read_tsv(path)
     frame.columns = [str(c).strip() for c in frame.columns]
     wanted = [id_column, *task_columns] + ([group_column] if group_column else [])
     absent = [c for c in wanted if c not in frame.columns]
@@ -65,6 +64,39 @@ def read_metadata(
         row = int(frame[id_column].isna().to_numpy().argmax()) + 2
         raise DataError(f"{path}:{row}: empty {id_column}. Every row needs a sample id.")
     return frame
+
+
+def _read_tsv(path: Path):
+    """The TSV as strings, its columns where the header puts them.
+
+    index_col=False: without it, pandas turns the first column into the index as soon as
+    the first data row has one field more than the header (a trailing tab, as spreadsheet
+    exports write), and every column moves one to the left. Trailing empty fields are then
+    dropped; a row with extra values is refused with the line.
+    """
+    import warnings
+
+    import pandas as pd
+
+    def refuse(where: str, what: str) -> DataError:
+        header = path.read_text(encoding="utf-8-sig").splitlines()[0].split("\t")
+        return DataError(
+            f"{where}: {what}, but the header has {len(header)} columns. Fix that row (a "
+            "value holding a tab must be quoted) or add the missing column names to the header."
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True, index_col=False)
+        except pd.errors.ParserWarning:
+            raise refuse(str(path), "the first data row has more fields") from None
+        except pd.errors.ParserError as exc:
+            # pandas: "Error tokenizing data. C error: Expected 3 fields in line 3, saw 4"
+            found = re.search(r"in line (\d+), saw (\d+)", str(exc))
+            if found is None:
+                raise DataError(f"{path}: cannot be read as a TSV ({exc}).") from None
+            raise refuse(f"{path}:{found[1]}", f"{found[2]} tab-separated fields") from None
 
 
 def align_metadata(

@@ -43,3 +43,33 @@ def test_a_task_needs_two_classes(tmp_path: Path, host_cells: list[str], message
     with pytest.raises(DataError, match=message) as err:
         encode_labels(frame, ["sample_type", "host"], source=str(meta))
     assert str(meta) in str(err.value) and "data.tasks" in str(err.value)
+
+
+def test_trailing_tabs_keep_columns_in_place(tmp_path: Path) -> None:
+    # spreadsheet exports often end data rows (not the header) with a tab; pandas then took
+    # the first column as the index and shifted every column left: the labels became the ids
+    meta = write_tsv(
+        tmp_path / "meta.tsv",
+        "Run_accession\tsample_type\tproject\nS1\tA\tP1\t\nS2\tB\tP2\t\nS3\tA\tP3\t\n",
+    )
+    frame = read_metadata(meta, task_columns=["sample_type"], group_column="project")
+    assert frame["Run_accession"].tolist() == ["S1", "S2", "S3"]
+    assert frame["sample_type"].tolist() == ["A", "B", "A"]
+    assert frame["project"].tolist() == ["P1", "P2", "P3"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "where"),
+    [
+        ("S1\tA\tP1\textra\nS2\tB\tP2\n", "first data row has more fields"),
+        ("S1\tA\tP1\nS2\tB\tP2\textra\n", r"meta.tsv:3: 4 tab-separated fields"),
+    ],
+    ids=["first_row", "later_row"],
+)
+def test_a_row_longer_than_the_header_is_refused(tmp_path: Path, rows: str, where: str) -> None:
+    meta = write_tsv(tmp_path / "meta.tsv", "Run_accession\tsample_type\tproject\n" + rows)
+    # before: the first shifted all columns (ids became labels); the second was a
+    # pandas ParserError traceback
+    with pytest.raises(DataError, match=where) as err:
+        read_metadata(meta, task_columns=["sample_type"], group_column="project")
+    assert str(meta) in str(err.value) and "3 columns" in str(err.value)
