@@ -166,6 +166,8 @@ def encode_labels(
         names = sorted(set(column[present])) if classes is None else list(classes[task])
         if classes is None and len(names) < 2:
             raise _too_few_classes(source, task, names, len(frame))
+        if classes is None:
+            _check_spellings(source, task, names)
         index = {name: i for i, name in enumerate(names)}
         unknown = sorted(set(column[present]) - index.keys())
         if unknown:
@@ -198,6 +200,20 @@ def _too_few_classes(source: str, task: str, names: list[str], n_rows: int) -> D
         f"{source}: task {task!r} {found}; there is nothing to learn. Drop it from data.tasks "
         "or fill in its labels."
     )
+
+
+def _check_spellings(source: str, task: str, names: list[str]) -> None:
+    """Refuse labels that differ only in case or spacing: they would be separate classes."""
+    spellings: dict[str, list[str]] = {}
+    for name in names:
+        spellings.setdefault(" ".join(name.split()).casefold(), []).append(name)
+    clashes = [group for group in spellings.values() if len(group) > 1]
+    if clashes:
+        shown = "; ".join(str(group) for group in clashes[:_EXAMPLES])
+        raise DataError(
+            f"{source}: task {task!r} has labels that differ only in case or spacing: {shown}. "
+            "Each would be a class of its own; write each class one way in the metadata."
+        )
 
 
 def _duplicates(ids: Sequence[str]) -> list[str]:

@@ -73,3 +73,16 @@ def test_a_row_longer_than_the_header_is_refused(tmp_path: Path, rows: str, wher
     with pytest.raises(DataError, match=where) as err:
         read_metadata(meta, task_columns=["sample_type"], group_column="project")
     assert str(meta) in str(err.value) and "3 columns" in str(err.value)
+
+
+def test_labels_differing_only_in_case_or_spacing_are_refused(tmp_path: Path) -> None:
+    meta = write_tsv(
+        tmp_path / "meta.tsv",
+        "Run_accession\tsample_type\nS1\tSoil\nS2\tsoil \nS3\tgut  content\nS4\tgut content\n",
+    )
+    frame = read_metadata(meta, task_columns=["sample_type"])
+    # before: four classes, 'Soil' and 'soil' (and the two spellings of gut content) learned
+    # and scored as different classes
+    with pytest.raises(DataError, match=r"task 'sample_type'.*\['Soil', 'soil'\]") as err:
+        encode_labels(frame, ["sample_type"], source=str(meta))
+    assert "['gut  content', 'gut content']" in str(err.value) and str(meta) in str(err.value)
