@@ -1,5 +1,6 @@
 """Sample metadata (TSV keyed by `Run_accession`) and its alignment with the matrix samples."""
 
+import logging
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -11,6 +12,10 @@ import numpy as np
 from trainlab.data.utf8 import check_utf8
 from trainlab.errors import DataError
 
+log = logging.getLogger(__name__)
+
+# what ENA/SRA/BioSample records hold where a value is absent (INSDC missing-value reporting)
+INSDC_MISSING = ("not applicable", "missing", "not collected", "not provided", "restricted access")
 DEFAULT_ID_COLUMN = "Run_accession"
 DEFAULT_TASKS = ("sample_type", "community_type", "sample_host", "material")
 MISSING = -1
@@ -59,7 +64,20 @@ def read_metadata(
     frame = frame[list(dict.fromkeys(wanted))].copy()
     for column in frame.columns:
         stripped = frame[column].str.strip()
-        frame[column] = stripped.where(stripped.notna() & (stripped != ""), None)
+        blank = stripped.isna() | (stripped == "")
+        if column != id_column:
+            insdc = stripped.fillna("").map(_is_insdc_missing)
+            if insdc.any():
+                n, example = int(insdc.sum()), stripped[insdc].iloc[0]
+                log.info(
+                    "%s: %d %s cells hold INSDC missing-value terms (e.g. %r): missing",
+                    path,
+                    n,
+                    column,
+                    example,
+                )
+            blank |= insdc
+        frame[column] = stripped.where(~blank, None)
     if frame[id_column].isna().any():
         row = int(frame[id_column].isna().to_numpy().argmax()) + 2
         raise DataError(f"{path}:{row}: empty {id_column}. Every row needs a sample id.")
@@ -186,6 +204,11 @@ def encode_labels(
         for i in np.flatnonzero(column.isna().to_numpy()):
             groups[i] = f"__nogroup_{i}"
     return Labels(tasks=tasks, y=y, groups=groups)
+
+
+def _is_insdc_missing(value: str) -> bool:
+    term = " ".join(value.split()).casefold()
+    return term in INSDC_MISSING or term.startswith(("missing:", "not applicable:"))
 
 
 def _too_few_classes(source: str, task: str, names: list[str], n_rows: int) -> DataError:

@@ -86,3 +86,18 @@ def test_labels_differing_only_in_case_or_spacing_are_refused(tmp_path: Path) ->
     with pytest.raises(DataError, match=r"task 'sample_type'.*\['Soil', 'soil'\]") as err:
         encode_labels(frame, ["sample_type"], source=str(meta))
     assert "['gut  content', 'gut content']" in str(err.value) and str(meta) in str(err.value)
+
+
+def test_insdc_missing_value_terms_are_missing_labels(tmp_path: Path) -> None:
+    cells = ["soil", "not collected", "Not Provided", "missing: control sample", "gut"]
+    cells += ["restricted access", "not applicable", "missing"]
+    rows = [f"S{i}\t{c}\t{c}" for i, c in enumerate(cells)]
+    meta = write_tsv(
+        tmp_path / "meta.tsv", "Run_accession\tsample_type\tproject\n" + "\n".join(rows) + "\n"
+    )
+    frame = read_metadata(meta, task_columns=["sample_type"], group_column="project")
+    labels = encode_labels(frame, ["sample_type"], "project")
+    # before: each INSDC term (what ENA/SRA exports hold where a value is absent) was a class
+    assert labels.tasks == {"sample_type": ["gut", "soil"]}
+    assert labels.y[:, 0].tolist() == [1, -1, -1, -1, 0, -1, -1, -1]
+    assert len(set(labels.groups.tolist())) == len(cells)  # each its own group
