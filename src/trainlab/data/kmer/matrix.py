@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 BINARY_SUFFIXES = (".npy", ".npz", ".parquet", ".pq")
 NPZ_VALUE_KEYS = ("X", "x", "values", "matrix", "data")
 _CHUNK_BYTES = 64 << 20
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"PK\x03\x04", "zip"),
+)
+_DECOMPRESS = {
+    "gzip": "gunzip -k",
+    "bzip2": "bunzip2 -k",
+    "xz": "unxz -k",
+    "zstd": "unzstd",
+    "zip": "unzip",
+}
 
 
 @dataclass
@@ -56,10 +70,28 @@ def load_matrix(
         return _load_npz(path, fof_path)
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, fof_path)
+    _check_plain_text(path)
     sample_ids = read_fof(fof_path if fof_path is not None else find_fof(path))
     cache_dir = Path(cache_dir) if cache_dir is not None else path.parent / ".trainlab_cache"
     values, feature_ids = load_unitig_matrix(path, len(sample_ids), cache_dir)
     return KmerMatrix(values, sample_ids, feature_ids, path)
+
+
+def _check_plain_text(path: Path) -> None:
+    """Refuse an empty or compressed text matrix before it is parsed (and cached)."""
+    with path.open("rb") as handle:
+        head = handle.read(6)
+    if not head:
+        raise DataError(
+            f"{path} is empty. Point data.matrix_path at the unitigs.frac.mat MUSET wrote."
+        )
+    kind = next((name for magic, name in _COMPRESSED if head.startswith(magic)), None)
+    if kind is not None:
+        raise DataError(
+            f"{path} is {kind}-compressed; the text matrix is read uncompressed (it is parsed "
+            f"once into a cache). Decompress it (e.g. `{_DECOMPRESS[kind]} {path}`) and set "
+            "data.matrix_path to the decompressed file."
+        )
 
 
 def load_unitig_matrix(
@@ -106,6 +138,7 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
         dtype={0: str},
         chunksize=chunk_rows,
         engine="c",
+        compression=None,  # never guessed from the suffix: compressed files are refused above
         skip_blank_lines=False,
     )
     try:

@@ -107,6 +107,11 @@ def _read_tsv(path: Path):
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
             return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True, index_col=False)
+        except pd.errors.EmptyDataError:
+            raise DataError(
+                f"{path} is empty. Point data.metadata_path at the metadata TSV (a header "
+                "row, then one row per sample)."
+            ) from None
         except pd.errors.ParserWarning:
             raise refuse(str(path), "the first data row has more fields") from None
         except pd.errors.ParserError as exc:

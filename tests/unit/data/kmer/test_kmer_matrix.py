@@ -1,0 +1,42 @@
+"""MUSET text matrices as they arrive: empty, compressed, other separators, blank lines."""
+
+import bz2
+import gzip
+from pathlib import Path
+
+import pytest
+
+from trainlab.data.kmer.matrix import load_matrix
+from trainlab.data.kmer.metadata import read_metadata
+from trainlab.errors import DataError
+
+ROWS = "0 0.1 0.2 0.3\n1 0.4 0.5 0.6\n2 0.7 0.8 0.9\n"
+
+
+def matrix_files(tmp_path: Path, content: bytes, name: str = "unitigs.frac.mat") -> Path:
+    (tmp_path / "kmtricks.fof").write_text("A : a.fq\nB : b.fq\nC : c.fq\n")
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+def test_empty_files_are_named(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, b"")
+    # before: pandas EmptyDataError tracebacks, for the matrix and for the metadata
+    with pytest.raises(DataError, match=r"unitigs\.frac\.mat is empty"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+    meta = tmp_path / "meta.tsv"
+    meta.write_bytes(b"")
+    with pytest.raises(DataError, match=r"meta\.tsv is empty"):
+        read_metadata(meta, task_columns=["sample_type"])
+
+
+@pytest.mark.parametrize(
+    ("compress", "kind"), [(gzip.compress, "gzip"), (bz2.compress, "bzip2")], ids=["gz", "bz2"]
+)
+def test_compressed_matrix_says_decompress(tmp_path: Path, compress, kind: str) -> None:
+    matrix = matrix_files(tmp_path, compress(ROWS.encode()), "unitigs.frac.mat.gz")
+    # before: "could not broadcast input array from shape (3,3) into shape (3,1)"
+    with pytest.raises(DataError, match=f"{kind}-compressed") as err:
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert "data.matrix_path" in str(err.value)
