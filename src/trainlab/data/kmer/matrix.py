@@ -132,7 +132,7 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     start = 0
     reader = pd.read_csv(
         path,
-        sep=" ",
+        sep=_separator(path),
         header=None,
         index_col=0,
         dtype={0: str},
@@ -164,6 +164,26 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     if start != n_unitigs:
         raise DataError(f"{path}: read {start} unitig rows but the file has {n_unitigs} lines.")
     return feature_ids
+
+
+def _separator(path: Path) -> str:
+    """Single spaces as MUSET writes them, or tabs; refuse runs of spaces and mixtures.
+
+    A run of spaces is not squeezed: in a space-separated file it is also how an empty
+    cell looks, and reading it either way could shift values into other samples' columns.
+    """
+    with path.open("rb") as handle:
+        line = handle.readline().rstrip()
+    if b"\t" in line and b" " not in line:
+        return "\t"
+    if b"\t" in line or b"  " in line:
+        what = "mixes tabs and spaces" if b"\t" in line else "has two spaces in a row"
+        raise DataError(
+            f"{path}:1: the line {what}; MUSET separates values by single spaces (tabs are "
+            "read too, one per value). Squeeze padded columns (`tr -s ' '`) or fill the empty "
+            "cell, then point data.matrix_path at the fixed file."
+        )
+    return " "
 
 
 def _bad_value_error(path: Path, line: int, values: np.ndarray, n_samples: int) -> DataError:

@@ -14,6 +14,7 @@ ROWS = "0 0.1 0.2 0.3\n1 0.4 0.5 0.6\n2 0.7 0.8 0.9\n"
 
 
 def matrix_files(tmp_path: Path, content: bytes, name: str = "unitigs.frac.mat") -> Path:
+    tmp_path.mkdir(exist_ok=True)
     (tmp_path / "kmtricks.fof").write_text("A : a.fq\nB : b.fq\nC : c.fq\n")
     path = tmp_path / name
     path.write_bytes(content)
@@ -40,3 +41,20 @@ def test_compressed_matrix_says_decompress(tmp_path: Path, compress, kind: str) 
     with pytest.raises(DataError, match=f"{kind}-compressed") as err:
         load_matrix(matrix, cache_dir=tmp_path / "cache")
     assert "data.matrix_path" in str(err.value)
+
+
+def test_tab_separated_matrix_reads_like_the_space_separated_one(tmp_path: Path) -> None:
+    spaced = load_matrix(matrix_files(tmp_path / "s", ROWS.encode()), cache_dir=tmp_path / "c")
+    tabbed = matrix_files(tmp_path / "t", ROWS.replace(" ", "\t").encode())
+    # before: "has 0 sample columns but the fof lists 3 samples"
+    loaded = load_matrix(tabbed, cache_dir=tmp_path / "c")
+    assert loaded.feature_ids == spaced.feature_ids == ["0", "1", "2"]
+    assert (loaded.values == spaced.values).all()
+
+
+def test_runs_of_spaces_are_named_not_blamed_on_the_fof(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, ROWS.replace(" ", "  ").encode())
+    # before: "has 6 sample columns but the fof lists 3 samples. Use the kmtricks.fof of the
+    # run that produced this matrix"
+    with pytest.raises(DataError, match=r"unitigs\.frac\.mat:1: .*single spaces"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
