@@ -151,7 +151,8 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
             bad = ~np.isfinite(block).all(axis=1)
             if bad.any():
                 row = int(np.argmax(bad))
-                raise _bad_value_error(path, start + row + 1, block[row], n_samples)
+                line, unitig = start + row + 1, chunk.index[row]
+                raise _bad_value_error(path, line, block[row], n_samples, unitig)
             out[:, start : start + len(block)] = block.T
             feature_ids.extend(chunk.index.astype(str))
             start += len(block)
@@ -186,19 +187,33 @@ def _separator(path: Path) -> str:
     return " "
 
 
-def _bad_value_error(path: Path, line: int, values: np.ndarray, n_samples: int) -> DataError:
-    """NaN, inf or a missing cell in a text-matrix row, named as what it is."""
-    column = int(np.argmax(~np.isfinite(values)))
-    value = values[column]
+def _bad_value_error(
+    path: Path, line: int, values: np.ndarray, n_samples: int, unitig: object
+) -> DataError:
+    """NaN, inf, a missing cell, a short row or a blank line, named as what it is."""
+    fix = (
+        f"Every row must be '<unitig_id>' followed by {n_samples} finite numbers separated by "
+        "single spaces: fix or drop the row, or regenerate the matrix."
+    )
+    finite = np.isfinite(values)
+    if not isinstance(unitig, str) and np.isnan(values).all():  # pandas: no id, no values
+        return DataError(
+            f"{path}:{line}: the line is blank. A MUSET matrix has one unitig per line and no "
+            f"blank lines: delete it (e.g. `sed -i '/^[[:space:]]*$/d' {path}`)."
+        )
+    column = int(np.argmax(~finite))
+    if np.isnan(values[column:]).all():
+        return DataError(
+            f"{path}:{line}: unitig {unitig!r} holds {column} values, {n_samples} needed (or "
+            f"its last {n_samples - column} are NaN/NA). {fix}"
+        )
     what = (
         "an infinite value (inf)"
-        if np.isinf(value)
+        if np.isinf(values[column])
         else "a NaN or missing value (the cell is 'nan'/'NA' or empty)"
     )
     return DataError(
-        f"{path}:{line}: {what} in sample column {column + 1} of this unitig row. Every row "
-        f"must be '<unitig_id>' followed by {n_samples} finite numbers separated by single "
-        "spaces: fix or drop the row, or regenerate the matrix."
+        f"{path}:{line}: {what} in sample column {column + 1} of this unitig row. {fix}"
     )
 
 

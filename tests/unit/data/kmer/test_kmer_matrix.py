@@ -58,3 +58,24 @@ def test_runs_of_spaces_are_named_not_blamed_on_the_fof(tmp_path: Path) -> None:
     # run that produced this matrix"
     with pytest.raises(DataError, match=r"unitigs\.frac\.mat:1: .*single spaces"):
         load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (ROWS + "\n\n", r"unitigs\.frac\.mat:4: the line is blank"),
+        (
+            ROWS.replace("1 0.4 0.5 0.6", "1 0.4 0.5"),
+            r"unitigs\.frac\.mat:2: .* 2 values, 3 needed",
+        ),
+    ],
+    ids=["trailing_blank_lines", "row_one_short"],
+)
+def test_malformed_rows_are_named_as_what_they_are(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    matrix = matrix_files(tmp_path, content.encode())
+    # before: both read "a NaN or missing value (the cell is 'nan'/'NA' or empty) in sample
+    # column 1 (3) of this unitig row"
+    with pytest.raises(DataError, match=message):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
