@@ -49,7 +49,7 @@ def read_fof(path: str | Path) -> list[str]:
     ids: list[str] = []
     seen: dict[str, int] = {}
     check_utf8(path, "data.fof_path")
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:  # a BOM is not part of the first id
         for lineno, raw in enumerate(handle, start=1):
             line = raw.strip()
             if not line or line.startswith("#"):
