@@ -277,12 +277,26 @@ def _load_npz(path: Path, fof_path: str | Path | None) -> KmerMatrix:
             raise DataError(
                 f"{path} holds {archive.files}; expected the matrix under one of {NPZ_VALUE_KEYS}."
             )
-        values = _check_2d(path, archive[key])
-        sample_ids = archive["sample_ids"].astype(str).tolist() if "sample_ids" in archive else None
-        feature_ids = (
-            archive["feature_ids"].astype(str).tolist() if "feature_ids" in archive else None
+        values = _check_2d(path, _npz_array(path, archive, key))
+        sample_ids, feature_ids = (
+            _npz_array(path, archive, name).astype(str).tolist() if name in archive else None
+            for name in ("sample_ids", "feature_ids")
         )
     return _with_ids(path, values, sample_ids, feature_ids, fof_path)
+
+
+def _npz_array(path: Path, archive, name: str) -> np.ndarray:
+    """One array of the archive; object arrays (pickles) are never loaded."""
+    try:
+        return archive[name]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise DataError(
+            f"{path}: {name!r} is an array of Python objects, which is stored as a pickle and "
+            "never loaded. Save it as a plain array: ids with np.asarray(ids, dtype=str), "
+            "values with np.asarray(values, dtype=np.float32)."
+        ) from None
 
 
 def _load_parquet(path: Path, fof_path: str | Path | None) -> KmerMatrix:

@@ -79,3 +79,13 @@ def test_malformed_rows_are_named_as_what_they_are(
     # column 1 (3) of this unitig row"
     with pytest.raises(DataError, match=message):
         load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+def test_npz_ids_saved_as_objects_are_refused_with_the_fix(tmp_path: Path) -> None:
+    import numpy as np
+
+    ids = np.array(["S1", "S2"], dtype=object)  # what `frame.index.to_numpy()` gives
+    np.savez(tmp_path / "m.npz", X=np.eye(2, dtype=np.float32), sample_ids=ids)
+    # before: "ValueError: Object arrays cannot be loaded when allow_pickle=False" traceback
+    with pytest.raises(DataError, match=r"m\.npz: 'sample_ids' is an array of Python objects"):
+        load_matrix(tmp_path / "m.npz")
