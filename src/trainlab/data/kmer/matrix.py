@@ -130,6 +130,8 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     chunk_rows = max(1, int(_CHUNK_BYTES / max(1, fp.size / max(1, n_unitigs))))
     feature_ids: list[str] = []
     start = 0
+    # MUSET's fractions lie in [0, 1]; its abundances are means of k-mer counts, >= 0
+    high = 1.0 if ".frac." in path.name else np.inf
     reader = pd.read_csv(
         path,
         sep=_separator(path),
@@ -153,6 +155,7 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
                 row = int(np.argmax(bad))
                 line, unitig = start + row + 1, chunk.index[row]
                 raise _bad_value_error(path, line, block[row], n_samples, unitig)
+            _check_range(path, block, start, high)
             out[:, start : start + len(block)] = block.T
             feature_ids.extend(chunk.index.astype(str))
             start += len(block)
@@ -185,6 +188,25 @@ def _separator(path: Path) -> str:
             "cell, then point data.matrix_path at the fixed file."
         )
     return " "
+
+
+def _check_range(path: Path, block: np.ndarray, start: int, high: float) -> None:
+    """Refuse a value MUSET cannot write: below 0, or above 1 in a fraction matrix."""
+    outside = (block < 0) | (block > high)
+    if not outside.any():
+        return
+    row, column = (int(i) for i in np.argwhere(outside)[0])
+    value = block[row, column]
+    if value < 0:
+        why = "a MUSET matrix holds no negative values. Use the matrix MUSET wrote"
+    else:
+        why = (
+            f"a fraction matrix ({path.name}) holds values in [0, 1]. Use the fractions MUSET "
+            "wrote (--out-frac), or if these are abundances, name the file unitigs.abundance.mat"
+        )
+    raise DataError(
+        f"{path}:{start + row + 1}: {value:g} in sample column {column + 1}, but {why}."
+    )
 
 
 def _bad_value_error(

@@ -89,3 +89,26 @@ def test_npz_ids_saved_as_objects_are_refused_with_the_fix(tmp_path: Path) -> No
     # before: "ValueError: Object arrays cannot be loaded when allow_pickle=False" traceback
     with pytest.raises(DataError, match=r"m\.npz: 'sample_ids' is an array of Python objects"):
         load_matrix(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize(
+    ("name", "cell", "message"),
+    [
+        ("unitigs.frac.mat", "-0.2", r"unitigs\.frac\.mat:2: -0\.2 in sample column 2, .*negative"),
+        ("unitigs.abundance.mat", "-3", r"unitigs\.abundance\.mat:2: -3 in sample column 2"),
+        ("unitigs.frac.mat", "1.5", r"unitigs\.frac\.mat:2: 1\.5 in sample column 2, .*\[0, 1\]"),
+    ],
+    ids=["negative_fraction", "negative_abundance", "fraction_above_1"],
+)
+def test_values_muset_cannot_write_are_refused(
+    tmp_path: Path, name: str, cell: str, message: str
+) -> None:
+    matrix = matrix_files(tmp_path, ROWS.replace("0.5", cell).encode(), name)
+    # before: loaded as they were and trained on
+    with pytest.raises(DataError, match=message):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+def test_abundances_above_1_are_fine(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, ROWS.replace("0.5", "12.5").encode(), "unitigs.abundance.mat")
+    assert float(load_matrix(matrix, cache_dir=tmp_path / "cache").values[1, 1]) == 12.5
