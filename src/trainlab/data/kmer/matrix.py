@@ -7,6 +7,7 @@ order of `kmtricks.fof`; we transpose it once into a memory-mapped binary cache 
 
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,6 +287,13 @@ def _with_ids(
         raise DataError(
             f"{path} has {values.shape[0]} rows (samples) but {len(sample_ids)} sample ids "
             "were given. Binary matrices are samples x features; transpose it or fix the ids."
+        )
+    dupes = [i for i, n in Counter(sample_ids).items() if n > 1]
+    if dupes:
+        raise DataError(
+            f"{path}: sample ids are duplicated: {dupes[:5]}. Each sample must appear once: fix "
+            "the ids stored in the file ('sample_ids' of a .npz, 'sample_id' or the index of "
+            "a Parquet file)."
         )
     if feature_ids is None:
         feature_ids = [str(i) for i in range(values.shape[1])]

@@ -112,3 +112,19 @@ def test_values_muset_cannot_write_are_refused(
 def test_abundances_above_1_are_fine(tmp_path: Path) -> None:
     matrix = matrix_files(tmp_path, ROWS.replace("0.5", "12.5").encode(), "unitigs.abundance.mat")
     assert float(load_matrix(matrix, cache_dir=tmp_path / "cache").values[1, 1]) == 12.5
+
+
+def test_duplicated_ids_stored_in_a_binary_matrix_name_that_file(tmp_path: Path) -> None:
+    import numpy as np
+
+    from trainlab.data.kmer.dataset import load_kmer_dataset
+
+    ids = np.array(["S1", "S2", "S2"])
+    np.savez(tmp_path / "m.npz", X=np.eye(3, dtype=np.float32), sample_ids=ids)
+    meta = tmp_path / "meta.tsv"
+    meta.write_text("Run_accession\tsample_type\nS1\tA\nS2\tB\nS3\tA\n")
+    # before: "Fix the kmtricks.fof so each sample appears once" (there was no fof; a fof
+    # with duplicates never gets this far, read_fof refuses it)
+    with pytest.raises(DataError, match=r"sample ids are duplicated: \['S2'\]") as err:
+        load_kmer_dataset(tmp_path / "m.npz", meta, tasks=["sample_type"])
+    assert str(tmp_path / "m.npz") in str(err.value) and "kmtricks.fof" not in str(err.value)
