@@ -61,7 +61,10 @@ def read_metadata(
             f"{path}: columns {absent} not found; it has {list(frame.columns)}. "
             "Set data.id_column / data.tasks / data.group_column to existing columns."
         )
-    frame = frame[list(dict.fromkeys(wanted))].copy()
+    # blank lines are kept by the reader so that row i is line i + 2; lines of empty cells
+    # (spreadsheet exports end with rows of tabs) are blank lines too
+    empty = frame.apply(lambda c: c.str.strip().fillna("") == "").all(axis=1)
+    frame = frame.loc[~empty, list(dict.fromkeys(wanted))].copy()
     for column in frame.columns:
         stripped = frame[column].str.strip()
         blank = stripped.isna() | (stripped == "")
@@ -79,7 +82,7 @@ def read_metadata(
             blank |= insdc
         frame[column] = stripped.where(~blank, None)
     if frame[id_column].isna().any():
-        row = int(frame[id_column].isna().to_numpy().argmax()) + 2
+        row = int(frame.index[frame[id_column].isna().to_numpy().argmax()]) + 2
         raise DataError(f"{path}:{row}: empty {id_column}. Every row needs a sample id.")
     return frame
 
@@ -106,7 +109,7 @@ def _read_tsv(path: Path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", pd.errors.ParserWarning)
         try:
-            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=True, index_col=False)
+            return pd.read_csv(path, sep="\t", dtype=str, index_col=False, skip_blank_lines=False)
         except pd.errors.EmptyDataError:
             raise DataError(
                 f"{path} is empty. Point data.metadata_path at the metadata TSV (a header "

@@ -101,3 +101,19 @@ def test_insdc_missing_value_terms_are_missing_labels(tmp_path: Path) -> None:
     assert labels.tasks == {"sample_type": ["gut", "soil"]}
     assert labels.y[:, 0].tolist() == [1, -1, -1, -1, 0, -1, -1, -1]
     assert len(set(labels.groups.tolist())) == len(cells)  # each its own group
+
+
+def test_rows_of_empty_cells_are_blank_lines(tmp_path: Path) -> None:
+    # spreadsheet exports end with rows of tabs; before: "meta.tsv:4: empty Run_accession"
+    meta = write_tsv(
+        tmp_path / "meta.tsv", "Run_accession\tsample_type\nS1\tA\nS2\tB\n\t\n \t \n\n"
+    )
+    frame = read_metadata(meta, task_columns=["sample_type"])
+    assert frame["Run_accession"].tolist() == ["S1", "S2"]
+
+
+def test_an_empty_id_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    meta = write_tsv(tmp_path / "meta.tsv", "Run_accession\tsample_type\n\nS1\tA\n\n\tB\nS3\tA\n")
+    # before: line 3 (pandas skips blank lines, the row number did not count them)
+    with pytest.raises(DataError, match=r"meta\.tsv:5: empty Run_accession"):
+        read_metadata(meta, task_columns=["sample_type"])
