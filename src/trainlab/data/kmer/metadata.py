@@ -102,8 +102,9 @@ def _read_tsv(path: Path):
     def refuse(where: str, what: str) -> DataError:
         header = path.read_text(encoding="utf-8-sig").splitlines()[0].split("\t")
         return DataError(
-            f"{where}: {what}, but the header has {len(header)} columns. Fix that row (a "
-            "value holding a tab must be quoted) or add the missing column names to the header."
+            f"{where}: {what}, but the header (line 1) has {len(header)} columns: "
+            f"{header[:6]}. Fix that row (a value holding a tab must be quoted), add the "
+            "missing column names to the header, or delete lines above the header."
         )
 
     with warnings.catch_warnings():

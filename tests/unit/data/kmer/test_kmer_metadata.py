@@ -117,3 +117,12 @@ def test_an_empty_id_is_reported_on_its_own_line(tmp_path: Path) -> None:
     # before: line 3 (pandas skips blank lines, the row number did not count them)
     with pytest.raises(DataError, match=r"meta\.tsv:5: empty Run_accession"):
         read_metadata(meta, task_columns=["sample_type"])
+
+
+def test_a_comment_above_the_header_is_shown_as_the_header(tmp_path: Path) -> None:
+    meta = write_tsv(
+        tmp_path / "meta.tsv", "# exported from ENA\nRun_accession\tsample_type\nS1\tA\nS2\tB\n"
+    )
+    # the longer-row check must still show what it took for the header
+    with pytest.raises(DataError, match=r"header \(line 1\) has 1 columns: \['# exported from"):
+        read_metadata(meta, task_columns=["sample_type"])
