@@ -71,8 +71,11 @@ def load_cached(entry: Path, fp: Fingerprint) -> tuple[np.ndarray, list[str]] | 
         or meta.get("sha256") != fp.sha256
     ):
         return None
-    values = np.load(entry / "values.npy", mmap_mode="r")
-    if list(values.shape) != meta.get("shape"):
+    try:
+        values = np.load(entry / "values.npy", mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None  # truncated or overwritten: parse the matrix again
+    if list(values.shape) != meta.get("shape") or values.dtype != np.float32:
         return None
     return values, meta["feature_ids"]
 
