@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ import numpy as np
 import torch
 
 from trainlab.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 def collect_predictions(outputs: list[dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -37,6 +40,10 @@ def write_classification_reports(
 
     written: list[Path] = []
     for task, (y_true, y_pred) in predictions.items():
+        if len(y_true) == 0:
+            # every label of this task is missing in this split: nothing to report
+            log.info("%s: no labelled %s rows, no classification report", split, task)
+            continue
         classes = tasks[task]
         labels = list(range(len(classes)))
         prefix = f"{split}" if len(tasks) == 1 else f"{split}_{task}"
