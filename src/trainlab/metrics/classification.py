@@ -36,6 +36,9 @@ class ConfusionMetrics(Metric):
         self.add_state(
             "confmat", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum"
         )
+        #: labelled rows behind the last `compute` (summed over processes): 0 means the
+        #: metrics it returned describe no data at all
+        self.labelled = 0
 
     def __setattr__(self, name: str, value: object) -> None:
         # torchmetrics' update wrapper sets these two counters on every batch, and each set
@@ -58,6 +61,7 @@ class ConfusionMetrics(Metric):
 
     def compute(self) -> dict[str, torch.Tensor]:
         """Metrics over the accumulated matrix (rows: true class, columns: predicted)."""
+        self.labelled = int(self.confmat.sum())  # the synced matrix here, under DDP too
         return metrics_from_confmat(self.confmat, self.names)
 
 

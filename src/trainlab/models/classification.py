@@ -95,6 +95,7 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         )
         self._loss_sum: dict[str, torch.Tensor] = {}
         self._loss_count: dict[str, int] = {}
+        self._warned_unlabelled: set[tuple[str, str]] = set()
 
     def _metric_names(self, stage: str) -> tuple[str, ...]:
         """The metrics a stage computes: all, unless `logged_metrics` names some of it."""
@@ -228,16 +229,49 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
             self._log(values)
             return
         per_metric: dict[str, list[torch.Tensor]] = {name: [] for name in self._metric_names(stage)}
+        unlabelled = []
         for name, metric in self.metrics[f"{stage}_metrics"].items():
             result = metric.compute()
             metric.reset()
+            if not metric.labelled:
+                # every label of this task is missing in this split: its metrics describe no
+                # data, and zeros would pull the mean over tasks (the monitor) down
+                unlabelled.append(name)
+                continue
             for metric_name, value in result.items():
                 per_metric[metric_name].append(value)
                 if not self.single_task:
                     values[f"{stage}/{name}/{metric_name}"] = value
+        if unlabelled:
+            self._no_labels(stage, unlabelled)
         for metric_name, items in per_metric.items():
-            values[f"{stage}/{metric_name}"] = torch.stack(items).mean()
+            if items:
+                values[f"{stage}/{metric_name}"] = torch.stack(items).mean()
         self._log(values)
+
+    def _no_labels(self, stage: str, tasks: list[str]) -> None:
+        """Leave out tasks without a labelled row in this split; refuse when none has one."""
+        import logging
+
+        trainer = getattr(self, "_trainer", None)
+        if len(tasks) == len(self.tasks) and not (trainer is not None and trainer.sanity_checking):
+            from trainlab.errors import DataError
+
+            raise DataError(
+                f"the {stage} split has no labelled row for any task ({', '.join(tasks)}): its "
+                f"{stage} metrics would describe no data. Fix: a split that holds labelled "
+                "samples (check the split sizes, data.tasks and the label columns)."
+            )
+        new = [t for t in tasks if (stage, t) not in self._warned_unlabelled]
+        if new:
+            self._warned_unlabelled.update((stage, t) for t in new)
+            logging.getLogger(__name__).warning(
+                "%s split: no labelled row for task(s) %s; their %s metrics are left out and "
+                "the means over tasks cover the other tasks",
+                stage,
+                ", ".join(new),
+                stage,
+            )
 
     def _log(self, values: dict[str, torch.Tensor]) -> None:
         if self.logged_metrics is not None:

@@ -84,3 +84,51 @@ def test_training_logs_per_task_and_overall_metrics_with_class_weights(tmp_path)
     assert torch.allclose(overall, mean)
     assert torch.allclose(model.class_weight_a, torch.tensor([40 / 60, 40 / 20]))
     assert model.task_weights == {"a": 1.0, "b": 2.0}
+
+
+class UnlabelledInValidation(CountsData):
+    """Task b has labels in training and none in validation (rare labels, a small split)."""
+
+    def __init__(self, missing: tuple[int, ...] = (1,)) -> None:
+        super().__init__()
+        self.val_y = self.y.clone()
+        self.val_y[:, list(missing)] = -1
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.val_y), batch_size=10)
+
+
+def _fit(tmp_path, data: L.LightningDataModule) -> L.Trainer:
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, datamodule=data)
+    return trainer
+
+
+def test_a_task_without_labels_in_a_split_is_left_out_of_its_means(tmp_path, caplog) -> None:
+    """Its metrics would be zeros describing no data, pulling val/f1_macro (the monitor) down."""
+    with caplog.at_level("WARNING"):
+        trainer = _fit(tmp_path, UnlabelledInValidation())
+    metrics = trainer.callback_metrics
+    assert not any(k.startswith("val/b/") for k in metrics)
+    assert {"train/b/acc", "val/a/acc"} <= set(metrics)  # b is kept where it has labels
+    for name in ("acc", "f1_macro", "balanced_acc", "f1_weighted"):
+        assert torch.equal(metrics[f"val/{name}"], metrics[f"val/a/{name}"]), name
+    warnings = [r.message for r in caplog.records if "no labelled row for task(s) b" in r.message]
+    assert len(warnings) == 1  # once per stage and task, not every epoch
+
+
+def test_a_split_without_any_labelled_row_is_refused(tmp_path) -> None:
+    import pytest
+
+    from trainlab.errors import DataError
+
+    with pytest.raises(DataError, match="the val split has no labelled row for any task"):
+        _fit(tmp_path, UnlabelledInValidation(missing=(0, 1)))
