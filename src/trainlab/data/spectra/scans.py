@@ -150,9 +150,43 @@ def read_mzml(path: str | Path, label_column: str | None = None) -> Iterator[Sca
                 _refuse_unknown_compression(info)
             return found
 
+    rt_unit = rt_unit_in_file(path)
     with _Reader(str(path), decode_binary=True, use_index=False) as reader:
         for position, spectrum in enumerate(reader):
-            yield _mzml_scan(spectrum, position, label_column)
+            yield _mzml_scan(spectrum, position, label_column, rt_unit)
+
+
+# Unit Ontology terms for time, as mzML names the unit of "scan start time" (MS:1000016)
+_TIME_UNITS = {"uo:0000010": "second", "uo:0000031": "minute", "uo:0000032": "hour"}
+_TIME_FACTORS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+_START_TIME_PARAM = re.compile(rb"<cvParam\b[^>]*accession=\"MS:1000016\"[^>]*>")
+_ATTRIBUTE = re.compile(rb'(unitAccession|unitName)="([^"]*)"')
+_SNIFF_BYTES = 64 << 20
+
+
+def rt_unit_in_file(path: str | Path) -> str | None:
+    """The unit of the file's first "scan start time", read from the XML itself.
+
+    pyteomics keeps the unit only when the cvParam has ``unitCvRef`` or ``unitName``; with
+    ``unitAccession`` alone (schema-valid) the value comes back without one, and seconds
+    would be read as minutes (60x too late). None: the file gives no unit, or no start time
+    within its first 64 MB.
+    """
+    with Path(path).open("rb") as handle:
+        tail, read = b"", 0
+        while read < _SNIFF_BYTES:
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                return None
+            read += len(chunk)
+            found = _START_TIME_PARAM.search(tail + chunk)
+            if found:
+                attributes = dict(_ATTRIBUTE.findall(found.group(0)))
+                accession = attributes.get(b"unitAccession", b"").decode().lower()
+                name = attributes.get(b"unitName", b"").decode().lower()
+                return _TIME_UNITS.get(accession) or (name if name in _TIME_FACTORS else None)
+            tail = chunk[-4096:]
+    return None
 
 
 def _refuse_unknown_compression(info: dict) -> None:
@@ -168,7 +202,9 @@ def _refuse_unknown_compression(info: dict) -> None:
         )
 
 
-def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
+def _mzml_scan(
+    spectrum: dict, position: int, label_column: str | None, rt_unit: str | None = None
+) -> Scan:
     scan_params = (spectrum.get("scanList") or {}).get("scan") or [{}]
     scan = scan_params[0]
     windows = (scan.get("scanWindowList") or {}).get("scanWindow") or [{}]
@@ -206,7 +242,7 @@ def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
         mz=np.asarray(spectrum.get("m/z array", []), dtype=np.float64),
         intensity=np.asarray(spectrum.get("intensity array", []), dtype=np.float64),
         polarity=polarity,
-        retention_time_s=_seconds(scan.get("scan start time")),
+        retention_time_s=_seconds(scan.get("scan start time"), rt_unit),
         injection_time_ms=_float(scan.get("ion injection time")),
         total_ion_current=_float(spectrum.get("total ion current")),
         base_peak_intensity=_float(spectrum.get("base peak intensity")),
@@ -227,12 +263,21 @@ def _mzml_scan(spectrum: dict, position: int, label_column: str | None) -> Scan:
     )
 
 
-def _seconds(value: object) -> float | None:
+def _seconds(value: object, file_unit: str | None = None) -> float | None:
+    """A scan start time in seconds: its own unit, else the file's (`rt_unit_in_file`), else
+    minutes (what converters write when they give none)."""
     number = _float(value)
     if number is None:
         return None
-    unit = getattr(getattr(value, "unit_info", None), "lower", lambda: "minute")()
-    return number if unit.startswith("second") else number * 60.0
+    unit = str(getattr(value, "unit_info", None) or file_unit or "minute").lower()
+    unit = _TIME_UNITS.get(unit, unit)
+    factor = next((f for name, f in _TIME_FACTORS.items() if unit.startswith(name)), None)
+    if factor is None:
+        raise ValueError(
+            f"scan start time {number} is in {unit!r}, not seconds, minutes or hours; "
+            "convert the file again with msconvert (it writes minutes)"
+        )
+    return number * factor
 
 
 def read_mgf(path: str | Path, label_column: str | None = None) -> Iterator[Scan]:

@@ -87,3 +87,38 @@ def test_mzml_arrays_in_an_undecodable_compression_are_refused(tmp_path, accessi
     (tmp_path / "run.mzML").write_text(text)
     with pytest.raises(ValueError, match=f"{name}.*pynumpress"):
         list(read_mzml(tmp_path / "run.mzML"))
+
+
+MINUTES = 'unitCvRef="UO" unitAccession="UO:0000031" unitName="minute"'
+
+
+@pytest.mark.parametrize(
+    ("unit", "factor"),
+    [
+        (MINUTES, 60.0),
+        ('unitCvRef="UO" unitAccession="UO:0000010" unitName="second"', 1.0),
+        # accession only (schema-valid): pyteomics returns no unit for these
+        ('unitAccession="UO:0000010"', 1.0),
+        ('unitAccession="UO:0000031"', 60.0),
+        ('unitAccession="UO:0000032"', 3600.0),
+    ],
+)
+def test_mzml_scan_start_times_are_read_in_their_unit(tmp_path, unit, factor):
+    from spectra_files import acquisition, write_mzml
+
+    scans = acquisition(cycles=2, per_cycle=1)
+    path = write_mzml(tmp_path / "run.mzML", scans)
+    path.write_text(path.read_text().replace(MINUTES, unit))
+    times = [s.retention_time_s for s in read_mzml(path)]
+    assert times == pytest.approx([s["rt_min"] * factor for s in scans])
+
+
+def test_mzml_scan_start_time_in_another_unit_is_refused(tmp_path):
+    from spectra_files import acquisition, write_mzml
+
+    path = write_mzml(tmp_path / "run.mzML", acquisition(cycles=1, per_cycle=1))
+    path.write_text(
+        path.read_text().replace(MINUTES, 'unitAccession="UO:0000028" unitName="millisecond"')
+    )
+    with pytest.raises(ValueError, match="'millisecond', not seconds, minutes or hours"):
+        list(read_mzml(path))
