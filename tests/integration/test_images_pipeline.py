@@ -108,16 +108,24 @@ def test_resume_continues_and_reaches_the_uninterrupted_step_count(
     args += ["~callbacks.early_stopping", "run_name=resumable"]
     env = subprocess_env(log_dir)
     last = log_dir / "train" / "runs" / "resumable" / "checkpoints" / "last.ckpt"
-    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Ctrl+C while epoch 3 starts (after three epochs' checkpoints): the run waits there, so
+    # the signal cannot miss the fit (a SIGINT sent when last.ckpt first appeared once found
+    # the run exiting 0, in one of ~12 runs)
+    never = log_dir.parent / "never"
+    wait = {"TRAINLAB_WAIT_AT": "epoch_start:3", "TRAINLAB_WAIT_FOR": str(never)}
+    first = subprocess.Popen(
+        args, env={**env, **wait}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 240
-    while not last.exists() and time.time() < deadline and first.poll() is None:
+    reached = never.with_name("never.reached")
+    while not reached.exists() and time.time() < deadline and first.poll() is None:
         time.sleep(0.2)
     first.send_signal(signal.SIGINT)
     assert first.wait(timeout=120) != 0
     run = last.parent.parent
     assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
     stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
-    assert 0 < stopped_at < 36
+    assert stopped_at == 3 * 3  # three epochs of three batches
     done = subprocess.run([*args, "resume=auto"], env=env, capture_output=True, timeout=600)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     final = torch.load(last, map_location="cpu", weights_only=True)
