@@ -41,14 +41,11 @@ def build_trainer(settings: DictConfig | Mapping[str, Any], **overrides: Any) ->
 
     ``overrides`` win over ``settings`` (callbacks, loggers, precision, default_root_dir ...).
     """
-    from trainlab.core.direct_step import install_direct_step
     from trainlab.core.hook_dispatch import skip_empty_batch_hooks
 
     trainer = _make_trainer(settings, overrides)
-    # per-batch hook dispatch is most of the framework's per-step cost (core.hook_dispatch);
-    # the closure chain of automatic optimization the next part (core.direct_step)
+    # per-batch hook dispatch is most of the framework's per-step cost (core.hook_dispatch)
     skip_empty_batch_hooks(trainer.callbacks)
-    install_direct_step(trainer)
     return trainer
 
 
