@@ -135,6 +135,26 @@ def wait_for_running_job(
     raise AssertionError("no new SLURM job started running")
 
 
+def preempt_async_sweep(command: list[str], sweep: Path, runs: list[Path]) -> optuna.Study:
+    """Run an async SLURM sweep, SIGUSR2 its first job once every run in `runs` has finished
+    an epoch, and return its study after the sweep ended well and the job was requeued."""
+    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        job = wait_for_running_job(sweep, sweeper, after=[])
+        deadline = time.monotonic() + 600
+        while not all((run / "checkpoints" / "last.ckpt").exists() for run in runs):
+            assert time.monotonic() < deadline and sweeper.poll() is None
+            time.sleep(0.2)
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)
+        output, _ = sweeper.communicate(timeout=900)
+    finally:
+        sweeper.kill()
+    assert sweeper.returncode == 0, output[-3000:]
+    assert "REQUEUED" in sacct_states(job)
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    return optuna.load_study(study_name="images_optuna", storage=storage)
+
+
 def test_preempted_job_requeues_and_resumes_in_its_run_folder(
     slurm_cluster, sweep_digits_dir, sweep_env
 ):
@@ -287,22 +307,8 @@ def test_preempted_async_worker_comes_back_to_its_trial(slurm_cluster, sweep_dig
             f"+trainer.limit_train_batches={batches}",
         ),
     )
-    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = sweep / "0"
-    try:
-        job = wait_for_running_job(sweep, sweeper, after=[])
-        deadline = time.monotonic() + 600
-        while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
-            assert time.monotonic() < deadline and sweeper.poll() is None
-            time.sleep(0.2)
-        subprocess.run(["scancel", "--signal=USR2", job], check=True)
-        output, _ = sweeper.communicate(timeout=900)
-    finally:
-        sweeper.kill()
-    assert sweeper.returncode == 0, output[-3000:]
-    assert "REQUEUED" in sacct_states(job)
-    storage = open_storage(default_storage_spec(sweep, "sqlite"))
-    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    study = preempt_async_sweep(command, sweep, [run])
     assert counted(study) == 1 and len(study.trials) == 1  # the same trial, not a retry
     trial = study.trials[0]
     assert trial.state == TrialState.COMPLETE and "trainlab_requeued_at" in trial.user_attrs
@@ -377,22 +383,8 @@ def test_a_preempted_split_task_brings_every_slot_back_to_its_trial(
         f"trainer.max_epochs={epochs}",
         f"+trainer.limit_train_batches={batches}",
     )
-    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        job = wait_for_running_job(sweep, sweeper, after=[])
-        deadline = time.monotonic() + 600
-        # both slots are inside their trial, an epoch done
-        while not all((sweep / n / "checkpoints" / "last.ckpt").exists() for n in "01"):
-            assert time.monotonic() < deadline and sweeper.poll() is None
-            time.sleep(0.2)
-        subprocess.run(["scancel", "--signal=USR2", job], check=True)
-        output, _ = sweeper.communicate(timeout=900)
-    finally:
-        sweeper.kill()
-    assert sweeper.returncode == 0, output[-3000:]
-    assert "REQUEUED" in sacct_states(job)
-    storage = open_storage(default_storage_spec(sweep, "sqlite"))
-    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    # both slots are inside their trial, an epoch done
+    study = preempt_async_sweep(command, sweep, [sweep / "0", sweep / "1"])
     assert counted(study) == 2 and len(study.trials) == 2  # the same trials, no retries
     assert {t.user_attrs[TASK_SLOT_ATTR] for t in study.trials} == {0, 1}
     for trial in study.trials:

@@ -66,15 +66,7 @@ def test_training_logs_per_task_and_overall_metrics_with_class_weights(tmp_path)
         class_weights="inverse_frequency",
         task_weights={"b": 2.0},
     )
-    trainer = L.Trainer(
-        max_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=tmp_path,
-    )
-    trainer.fit(model, datamodule=CountsData())
+    trainer = _fit(tmp_path, CountsData(), model, epochs=1)
     names = set(trainer.callback_metrics)
     for stage in ("train", "val"):
         assert f"{stage}/loss" in names and f"{stage}/f1_macro" in names
@@ -98,10 +90,12 @@ class UnlabelledInValidation(CountsData):
         return DataLoader(TensorDataset(self.x, self.val_y), batch_size=10)
 
 
-def _fit(tmp_path, data: L.LightningDataModule) -> L.Trainer:
-    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+def _fit(
+    tmp_path, data: L.LightningDataModule, model: MultiHeadClassifier | None = None, epochs: int = 2
+) -> L.Trainer:
+    model = model or MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
     trainer = L.Trainer(
-        max_epochs=2,
+        max_epochs=epochs,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
