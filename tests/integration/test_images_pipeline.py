@@ -109,12 +109,17 @@ def test_resume_continues_and_reaches_the_uninterrupted_step_count(
     env = subprocess_env(log_dir)
     last = log_dir / "train" / "runs" / "resumable" / "checkpoints" / "last.ckpt"
     # Ctrl+C while epoch 3 starts (after three epochs' checkpoints): the run waits there, so
-    # the signal cannot miss the fit (a SIGINT sent when last.ckpt first appeared once found
-    # the run exiting 0, in one of ~12 runs)
+    # the signal cannot miss the fit. The run gets SIGINT's default disposition: started from
+    # a background job (`make test &`) it would inherit SIGINT ignored, Python then installs
+    # no KeyboardInterrupt handler, and the Ctrl+C is lost (the run went on and exited 0).
     never = log_dir.parent / "never"
     wait = {"TRAINLAB_WAIT_AT": "epoch_start:3", "TRAINLAB_WAIT_FOR": str(never)}
     first = subprocess.Popen(
-        args, env={**env, **wait}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        args,
+        env={**env, **wait},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 240
     reached = never.with_name("never.reached")
