@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from trainlab.errors import DataError
+
 PROTON = 1.007276467
 FORMATS = {".idxml": "idXML", ".mzid": "mzIdentML", ".pepxml": "pepXML", ".mztab": "mzTab"}
 _TPP_SPECTRUM = re.compile(r"^(.*)\.(\d+)\.(\d+)\.(\d+)$")
@@ -42,6 +44,8 @@ class Psm:
     ref: str | None = None  # nativeID of the spectrum (``scan=5``, ``index=3`` ...)
     scan: int | None = None  # scan number when the file gives one apart from ``ref``
     run: str | None = None  # file name of the spectra file (no folder)
+    # why ``rt_s`` is None although the file gives a time (a time without a unit)
+    rt_problem: str | None = None
     # the file's own main score and its direction, where it says (idXML)
     main_score: str | None = None
     higher_better: bool | None = None
@@ -100,7 +104,7 @@ def read_idxml(path: str | Path) -> list[Psm]:
     """OpenMS idXML: each PeptideIdentification's best PeptideHit, with its run's spectra_data."""
     from pyteomics.openms import idxml
 
-    psms = []
+    psms, number = [], 0
     with idxml.IDXML(str(path)) as reader:
         for run in reader.iterfind("IdentificationRun"):
             protein_id = run.get("ProteinIdentification") or {}
@@ -108,19 +112,57 @@ def read_idxml(path: str | Path) -> list[Psm]:
                 protein_id = protein_id[0] if protein_id else {}
             files = _bracket_list(protein_id.get("spectra_data"))
             for ident in run.get("PeptideIdentification", []) or []:
-                psm = _idxml_psm(ident, files)
+                psm = _idxml_psm(ident, files, path, number)
+                number += 1
                 if psm is not None:
                     psms.append(psm)
     return psms
 
 
-def _idxml_psm(ident: dict, files: list[str]) -> Psm | None:
+# Score types whose direction follows from what they are, whatever the engine: a q-value is the
+# lowest FDR at which the PSM is accepted, a PEP the probability that it is wrong, an e-value /
+# expect the number of random matches scoring as well, a p-value the chance of one. Only exact
+# names: "-log10(e-value)", "OMSSA" (an e-value) or "Mascot score" are not certain from the name.
+_LOWER_BETTER_BY_DEFINITION = {
+    "qvalue",
+    "psmlevelqvalue",
+    "pep",
+    "posteriorerrorprobability",
+    "evalue",
+    "expect",
+    "expectationvalue",
+    "pvalue",
+}
+
+
+def certain_direction(score_type: str) -> bool | None:
+    """False for score types that are lower-better by definition (q-value, PEP, e-value,
+    p-value, exact names only); None when the name alone does not tell."""
+    key = re.sub(r"[\s_\-]", "", score_type.lower())
+    return False if key in _LOWER_BETTER_BY_DEFINITION else None
+
+
+def _idxml_psm(ident: dict, files: list[str], path: str | Path, number: int) -> Psm | None:
     hits = ident.get("PeptideHit") or []
     if not hits:
         return None
-    higher = bool(ident.get("higher_score_better", True))
-    hit = (max if higher else min)(hits, key=lambda h: float(h.get("score", 0.0)))
     score_type = str(ident.get("score_type") or "score")
+    higher = ident.get("higher_score_better")
+    if higher is None:
+        # required by the IdXML schema (1.0-1.5: use="required", no default); OpenMS always
+        # writes it. Guessing would invert the ranking of the hits for lower-better scores.
+        higher = certain_direction(score_type)
+        if higher is None:
+            raise DataError(
+                f"{path}, line {_idxml_line(path, number)}: PeptideIdentification "
+                f"#{number + 1} (score_type={score_type!r}) has no higher_score_better, which "
+                "the IdXML schema requires, and the score type does not say whether higher is "
+                'better. Add higher_score_better="true" or "false" to its '
+                "PeptideIdentification elements (export again with OpenMS IDFileConverter, "
+                "which writes it), or give identifications in another format"
+            )
+    higher = bool(higher)
+    hit = (max if higher else min)(hits, key=lambda h: float(h.get("score", 0.0)))
     scores = {k: float(v) for k, v in hit.items() if _is_number(v) and k not in ("charge", "score")}
     if "score" in hit:
         scores[score_type] = float(hit["score"])
@@ -139,7 +181,7 @@ def _idxml_psm(ident: dict, files: list[str]) -> Psm | None:
         scores=scores,
         charge=_int(hit.get("charge")),
         mz=_float(ident.get("MZ")),
-        rt_s=_float(ident.get("RT")),
+        rt_s=_float(ident.get("RT")),  # OpenMS writes seconds, its one unit of time
         ref=ident.get("spectrum_reference"),
         run=run,
         main_score=score_type if "score" in hit else None,
@@ -147,13 +189,26 @@ def _idxml_psm(ident: dict, files: list[str]) -> Psm | None:
     )
 
 
+def _idxml_line(path: str | Path, number: int) -> int | str:
+    """Line of the ``number``-th PeptideIdentification (0-based) of an idXML file."""
+    from lxml import etree
+
+    for i, (_, element) in enumerate(etree.iterparse(str(path), tag="{*}PeptideIdentification")):
+        if i == number:
+            return element.sourceline
+        element.clear()
+    return "?"
+
+
 def read_mzid(path: str | Path) -> list[Psm]:
-    """mzIdentML: rank-1 SpectrumIdentificationItems with their result's spectrumID."""
+    """mzIdentML: rank-1 SpectrumIdentificationItems with their result's spectrumID and time."""
     from pyteomics import mzid
 
+    times = mzid_times(path)
     psms = []
     with mzid.MzIdentML(str(path), retrieve_refs=True) as reader:
-        for result in reader:
+        # both read the results in document order (pyteomics drops their ids)
+        for result, (rt_s, rt_problem) in zip(reader, times, strict=True):
             items = [i for i in result.get("SpectrumIdentificationItem", []) if i.get("rank") == 1]
             for item in items:
                 evidence = item.get("PeptideEvidenceRef") or []
@@ -170,12 +225,82 @@ def read_mzid(path: str | Path) -> list[Psm]:
                         scores=scores,
                         charge=_int(item.get("chargeState")),
                         mz=_float(item.get("experimentalMassToCharge")),
-                        rt_s=_seconds(result.get("scan start time")),
+                        rt_s=rt_s,
+                        rt_problem=rt_problem,
                         ref=result.get("spectrumID"),
                         run=file_name(result.get("location") or result.get("name")),
                     )
                 )
     return psms
+
+
+# Terms a SpectrumIdentificationResult gives its spectrum's time with, in order of preference:
+# MS:1000016 "scan start time" (what mzIdentML 1.1/1.2 ask for), MS:1000894 "retention time",
+# and the obsolete MS:1001114 "retention time(s)" that older exporters (Mascot) still write; then
+# userParams of these names or "RT". The CV gives all three seconds or minutes as units. Not
+# "local", "normalized" (iRT) or "predicted retention time": those are not acquisition times.
+_RT_TERMS = ("MS:1000016", "MS:1000894", "MS:1001114")
+_RT_NAMES = {"scan start time": 0, "retention time": 1, "retention time(s)": 2, "rt": 3}
+_UNITS = {
+    "uo:0000010": 1.0,
+    "uo:0000031": 60.0,
+    "uo:0000032": 3600.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+}
+
+
+def mzid_times(path: str | Path) -> list[tuple[float | None, str | None]]:
+    """Per SpectrumIdentificationResult in file order: (time in seconds, None), (None, why the
+    time it gives is not read) or (None, None) when it gives none.
+
+    Read from the XML itself: pyteomics drops a unit given by ``unitAccession`` alone (valid
+    mzIdentML), and a time without a unit is not guessed (seconds and minutes are both used).
+    """
+    from lxml import etree
+
+    times = []
+    for _, result in etree.iterparse(str(path), tag="{*}SpectrumIdentificationResult"):
+        found = []
+        for param in result:
+            tag = etree.QName(param).localname if isinstance(param.tag, str) else ""
+            name = str(param.get("name", "")).strip()
+            if tag == "cvParam" and param.get("accession") in _RT_TERMS:
+                rank = _RT_TERMS.index(param.get("accession"))
+            elif tag in ("cvParam", "userParam") and name.lower() in _RT_NAMES:
+                rank = _RT_NAMES[name.lower()] + (0 if tag == "cvParam" else len(_RT_TERMS))
+            else:
+                continue
+            found.append((rank, name, param.get("value"), param))
+        if found:
+            _, name, value, param = min(found, key=lambda f: f[0])
+            times.append(_time_in_seconds(name, value, param))
+        else:
+            times.append((None, None))
+        result.clear()
+    return times
+
+
+def _time_in_seconds(name: str, value: object, param) -> tuple[float | None, str | None]:
+    number = _float(value)
+    if number is None:
+        return None, f"its {name!r} is not a number"
+    units = [str(param.get(a, "")).strip().lower() for a in ("unitAccession", "unitName")]
+    given = [u for u in units if u]
+    factor = next((_UNITS[u] for u in given if u in _UNITS), None)
+    if factor is not None:
+        return number * factor, None
+    if given:
+        return None, f"its {name!r} is in {given[-1]!r}, not seconds or minutes"
+    # a count of reasons in the report: no per-PSM values in the text
+    return None, (
+        f"its {name!r} has no unit (unitAccession UO:0000010 second or UO:0000031 minute), "
+        "so it is not used"
+    )
 
 
 def read_pepxml(path: str | Path) -> list[Psm]:
@@ -285,14 +410,6 @@ def _bracket_list(value: object) -> list[str]:
 def _first_qvalue(scores: dict[str, float]) -> float | None:
     names = sorted((n for n in scores if is_qvalue_name(n)), key=lambda n: "psm" not in n.lower())
     return scores[names[0]] if names else None
-
-
-def _seconds(value: object) -> float | None:
-    number = _float(value)
-    if number is None:
-        return None
-    unit = str(getattr(value, "unit_info", "") or "second").lower()
-    return number * 60.0 if unit.startswith("min") else number
 
 
 def _is_number(value: object) -> bool:

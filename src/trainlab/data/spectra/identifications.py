@@ -347,6 +347,11 @@ class _ScanIndex:
             return scan, "reference", 1
         if psm.rt_s is None or psm.mz is None:
             reason = "its spectrum reference is not in the file" if psm.ref else ""
+            if psm.rt_problem and psm.mz is not None:  # a time was given but cannot be read
+                reason = (
+                    f"{reason + ' and ' if reason else ''}{psm.rt_problem}: give the time's unit "
+                    "in the identification file (or spectrum references that are in the file)"
+                )
             return None, reason or "no spectrum reference, retention time or precursor m/z", 0
         tol = self.tolerance
         lo = np.searchsorted(self.times, psm.rt_s - tol.rt_tolerance_s, side="left")

@@ -169,3 +169,79 @@ def test_psms_of_files_not_written_are_unmatched(tmp_path):
     assert report.files[0].status == "rejected"
     assert (counts["matched"], counts["matched_by_reference"], counts["unmatched"]) == (0, 0, 5)
     assert counts["unmatched_reasons"] == {"spectra file rejected": 5}
+
+
+def _without_direction(path, score_type: str | None = None):
+    text = path.read_text().replace(' higher_score_better="false"', "", 1)
+    if score_type is not None:
+        text = text.replace('score_type="q-value"', f'score_type="{score_type}"')
+    path.write_text(text)
+    return path
+
+
+def test_idxml_without_score_direction_is_refused_unless_the_score_type_tells(tmp_path):
+    """higher_score_better is required by the IdXML schema; assuming "higher" inverted the
+    choice of the best hit for lower-better scores (an e-value, here)."""
+    _, psms = run_and_psms()
+    ids = write_identifications(tmp_path, "idXML", psms, "run1.mzML", refs=True)
+    text = ids.read_text()
+    # two hits on the first spectrum: e-values 1e-9 (the better one) and 5.0
+    first = text.index("<PeptideHit ")
+    worse = '<PeptideHit score="5.0" sequence="WRONGK" charge="2" protein_refs="PH_0"/>'
+    ids.write_text(text[:first] + worse + text[first:])
+    _without_direction(ids, score_type="OMSSA")
+    line = 1 + ids.read_text()[: ids.read_text().index("<PeptideIdentification")].count("\n")
+    with pytest.raises(DataError) as err:
+        read_psms(ids)
+    message = str(err.value)
+    assert f"{ids}, line {line}: PeptideIdentification #1 (score_type='OMSSA')" in message
+    assert 'higher_score_better="true" or "false"' in message
+    # a q-value is lower-better by definition: read as such, the best hit is the lowest
+    ids.write_text(ids.read_text().replace('score_type="OMSSA"', 'score_type="q-value"'))
+    _, read = read_psms(ids)
+    assert read[0].peptide == "PEPTIDEA" and read[0].higher_better is False
+
+
+@pytest.mark.parametrize(
+    "param, seconds",
+    [
+        ('<cvParam cvRef="PSI-MS" accession="MS:1000894" name="retention time" value="{m}" '
+         'unitCvRef="UO" unitAccession="UO:0000031" unitName="minute"/>', True),
+        ('<cvParam cvRef="PSI-MS" accession="MS:1001114" name="retention time(s)" value="{s}" '
+         'unitCvRef="UO" unitAccession="UO:0000010" unitName="second"/>', True),
+        ('<cvParam cvRef="PSI-MS" accession="MS:1000016" name="scan start time" value="{m}" '
+         'unitAccession="UO:0000031"/>', True),
+        ('<userParam name="retention time" value="{s}" unitName="second"/>', True),
+        ('<cvParam cvRef="PSI-MS" accession="MS:1000894" name="retention time" value="{s}"/>',
+         False),
+    ],
+    ids=["retention_time_min", "obsolete_rt_s", "unit_accession_only", "user_param", "no_unit"],
+)  # fmt: skip
+def test_mzid_retention_time_terms_and_units(tmp_path, param, seconds):
+    """Without a usable reference (index=N of an MGF), PSMs are linked to the mzML's scans by
+    time and m/z: a time given by another term than "scan start time" used to be dropped, so
+    they were all unmatched and their scans unlabeled."""
+    import re
+
+    scans, psms = run_and_psms()
+    mzml = write_mzml(tmp_path / "run1.mzML", ms1_first(scans))
+    ids = write_identifications(tmp_path, "mzid", psms, "run1.mzML", refs=False)
+    text = ids.read_text()
+    by_value = {}
+    for p in psms:
+        found = re.search(rf'<cvParam [^>]*name="scan start time" value="{p["rt_s"]}"[^>]*/>', text)
+        by_value[found.group(0)] = p["rt_s"]
+    for old, rt in by_value.items():
+        text = text.replace(old, param.format(s=rt, m=rt / 60))
+    ids.write_text(text)
+    _, read = read_psms(ids)
+    report = convert_files([mzml], tmp_path / "root", identifications=[ids])
+    counts = report.identifications[0]
+    if seconds:
+        assert read[0].rt_s == pytest.approx(psms[0]["rt_s"])
+        assert counts["matched_by_rt_mz"] == 4, counts
+    else:
+        assert read[0].rt_s is None and "has no unit" in read[0].rt_problem
+        assert counts["matched"] == 0
+        (reason,) = [r for r in counts["unmatched_reasons"] if "has no unit" in r]
+        assert "'retention time' has no unit" in reason and "give the time's unit" in reason
