@@ -27,10 +27,20 @@ from trainlab.data.spectra.pairing import compact, pair_scans
 from trainlab.data.spectra.rows import RowBuilder
 from trainlab.data.spectra.scans import Scan, read_mgf, read_mzml
 from trainlab.data.spectra.schema import SPECTRA_SCHEMA, RowProblem
+from trainlab.data.spectra.shared_runs import (
+    PRINT_COLUMNS,
+    RunPrint,
+    describe,
+    find_shared,
+    proven,
+    run_prints,
+    table_prints,
+)
 from trainlab.data.spectra.store import (
     conform,
     find_problems,
     format_problems,
+    list_spectra_tables,
     open_spectra,
     table_uri,
     write_spectra,
@@ -216,6 +226,7 @@ def convert_files(
         else None
     )
     present = _files_in_table(root, table)
+    other_tables: dict[str, dict] | None = None  # run prints of the root's other tables
     results = []
     seen: dict[str, Path] = {}
     for path in paths:
@@ -233,6 +244,10 @@ def convert_files(
         else:
             labels = _Labels(identified, linker, label_column, csv_name)
             _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
+            if result.status == "pending":
+                if other_tables is None:
+                    other_tables = _other_tables(root, table)
+                _check_other_tables(result, table, other_tables)
         seen.setdefault(path.name, path.resolve())
         if on_file is not None:
             on_file(result, time.monotonic() - started)
@@ -305,6 +320,40 @@ class _Labels:
                 "of this file"
             )
         return found
+
+
+def _other_tables(root: Path, table: str) -> dict[str, dict[str, RunPrint]]:
+    return {
+        name: table_prints(table_uri(root, name))
+        for name in list_spectra_tables(root)
+        if name != table
+    }
+
+
+def _check_other_tables(
+    result: FileResult, table: str, others: dict[str, dict[str, RunPrint]]
+) -> None:
+    """Reject a file whose run another table of the root holds (found by its spectra or its
+    path); the same file name alone is a warning. Train, validation and test tables must hold
+    different runs, or the figures of the model are measured on spectra it trained on."""
+    mine = run_prints(result.table.select(PRINT_COLUMNS))
+    for name, prints in others.items():
+        shared = find_shared(prints, mine)
+        if proven(shared):
+            result.status = "rejected"
+            result.problems.append(
+                f"{result.path}: its run is already in {name} of this root "
+                f"({describe(proven(shared))}): one run must stay in one table, or {table} "
+                f"and {name} share spectra and the model is tested on spectra it trained on. "
+                f"Leave it out of this conversion, or, if it belongs in {table}, remove it from "
+                f"{name} (delete <root>/{name} and convert that table's other files again)"
+            )
+            return
+        if shared:
+            result.checks.setdefault("warnings", []).append(
+                f"{name} of this root has a file of the same name ({describe(shared)}), with "
+                "other spectra: if it is the same run, leave this file out"
+            )
 
 
 def _files_in_table(root: Path, table: str) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,24 @@ from trainlab.data.spectra.schema import (
     VALIDATION_TABLE,
     polarity_of,
 )
-from trainlab.data.spectra.store import flat_settings, list_spectra_tables, open_spectra
+from trainlab.data.spectra.shared_runs import (
+    RunPrint,
+    describe,
+    find_in_sketch,
+    find_shared,
+    proven,
+    sketch,
+    table_prints,
+)
+from trainlab.data.spectra.store import (
+    flat_settings,
+    list_spectra_tables,
+    open_spectra,
+    table_uri,
+)
 from trainlab.errors import DataError
 
+log = logging.getLogger(__name__)
 PREDICTIONS_FILE = "predictions.csv"
 LABEL_CLASSES = ["unlabeled", "identified"]
 
@@ -99,6 +115,11 @@ class SpectraDataModule(L.LightningDataModule):
         self.datasets: dict[str, SpectraBatches] = {}
         self.label_counts: dict[str, dict[str, list[int]]] = {}
         self._predict: SpectraBatches | None = None
+        self._run_prints: dict[str, dict[str, RunPrint]] = {}
+        self._checked: set[tuple[str, str]] = set()
+        self._checked_trained: set[str] = set()
+        self._trained_runs: dict[str, dict] = {}
+        self.shared_training_runs: list[str] = []
 
     def prepare_data(self) -> None:
         """Write the synthetic set into ``root`` if asked and ``root`` holds no tables."""
@@ -138,6 +159,51 @@ class SpectraDataModule(L.LightningDataModule):
                 if split == "test" and stage == "fit":
                     continue
                 self.datasets[split] = self._open(name)
+        self._check_runs_apart()
+
+    def _prints(self, split: str) -> dict[str, RunPrint]:
+        if split not in self._run_prints:
+            names = {"train": TRAIN_TABLE, "val": VALIDATION_TABLE, "test": self.test_table}
+            self._run_prints[split] = table_prints(table_uri(self.root, names[split]))
+        return self._run_prints[split]
+
+    def _check_runs_apart(self) -> None:
+        """Refuse train/validation/test tables that hold the same run, and a test table with
+        runs of the checkpoint's training table (eval with another ``data.root``). The test
+        table is checked before fitting too, when it exists: not after hours of training."""
+        names = {"train": TRAIN_TABLE, "val": VALIDATION_TABLE, "test": self.test_table}
+        present = set(list_spectra_tables(self.root))
+        splits = [s for s in ("train", "val", "test") if s in self.datasets or names[s] in present]
+        for i, first in enumerate(splits):
+            for second in splits[i + 1 :]:
+                if (first, second) in self._checked:
+                    continue
+                self._checked.add((first, second))
+                shared = find_shared(self._prints(first), self._prints(second))
+                where = f"{self.root}/{names[first]} and {self.root}/{names[second]}"
+                if proven(shared):
+                    raise DataError(
+                        f"{where} hold the same mass-spec run(s): {describe(proven(shared))}. "
+                        "Scans of one run share their MS1 spectra, so the model would be "
+                        f"selected or tested on spectra it trained on. Convert each run into one "
+                        "table only (whole runs, not scans: see docs/spectra.md, Bring your own "
+                        "data)"
+                    )
+                if shared:
+                    log.warning("%s have files of the same name: %s", where, describe(shared))
+        if "test" in self.datasets and self._trained_runs and "test" not in self._checked_trained:
+            self._checked_trained.add("test")
+            shared = find_in_sketch(self._trained_runs, self._prints("test"))
+            if shared:
+                raise DataError(
+                    f"{table_uri(self.root, self.test_table)} holds run(s) the checkpoint was "
+                    f"trained on: {describe(shared)} (training file / test file). Its figures "
+                    "would be measured on training spectra; evaluate on a table of other runs"
+                )
+
+    def use_trained_spec(self, spec: dict[str, Any]) -> None:
+        """Remember the checkpoint's training runs (eval and predict check their tables)."""
+        self._trained_runs = spec.get("training_runs") or {}
 
     def spec(self) -> dict[str, Any]:
         """What the model builder needs: the (PU) label classes and the polarity trained on."""
@@ -148,6 +214,8 @@ class SpectraDataModule(L.LightningDataModule):
             "label_counts": self.label_counts.get(TRAIN_TABLE, {}),
             # the scale of the instrument settings: predicting on another one is refused
             "instrument_standardization": _standardization(self.root),
+            # a sample of each training run's spectra: eval/predict find them in other tables
+            "training_runs": sketch(self._prints("train")) if "train" in self.datasets else {},
         }
 
     def class_counts(self) -> dict[str, list[int]]:
@@ -196,6 +264,19 @@ class SpectraDataModule(L.LightningDataModule):
             )
         _check_same_scale(path, spec.get("instrument_standardization"))
         self._predict = self._open(path.name, root=path.parent)
+        shared = find_in_sketch(spec.get("training_runs") or {}, table_prints(path))
+        if shared:
+            # predicting on training runs has its uses (how the model scores what it saw), but
+            # any figure or threshold from these rows is optimistic: say so loudly
+            log.warning(
+                "%s holds %d run(s) the checkpoint was trained on: %s (training file / this "
+                "file). Its predictions on them are on training spectra: do not measure the "
+                "model or set a threshold (data.threshold_quantile) on this table",
+                path,
+                len(shared),
+                describe(shared),
+            )
+        self.shared_training_runs = [str(s) for s in shared]
 
     def predict_dataloader(self) -> DataLoader:
         if self._predict is None:
