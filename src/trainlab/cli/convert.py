@@ -33,6 +33,7 @@ CONVERT_SCHEMA = Schema(
         "max_seconds_since_ms1": "float | int",
         "dataset_id": "str | None",
         "on_bad_row": "str",
+        "on_profile": "str",
         "standardization": "str | None",
         "paths": "dict",
         "extras": "dict",
@@ -70,6 +71,7 @@ def run(cfg: DictConfig) -> Any:
         on_bad_row=cfg.on_bad_row,
         standardization=cfg.standardization,
         max_seconds_since_ms1=float(cfg.max_seconds_since_ms1),
+        on_profile=cfg.on_profile,
         on_file=file_progress(len(files)),
     )
     log.info("%s", report.summary())

@@ -25,7 +25,13 @@ from trainlab.data.spectra.identifications import IdentificationLinker
 from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer
 from trainlab.data.spectra.pairing import compact, pair_scans
 from trainlab.data.spectra.rows import RowBuilder
-from trainlab.data.spectra.scans import Scan, read_mgf, read_mzml
+from trainlab.data.spectra.scans import (
+    PROFILE_MEDIAN_SPACING,
+    PROFILE_MIN_POINTS,
+    Scan,
+    read_mgf,
+    read_mzml,
+)
 from trainlab.data.spectra.schema import SPECTRA_SCHEMA, RowProblem
 from trainlab.data.spectra.shared_runs import (
     PRINT_COLUMNS,
@@ -49,6 +55,7 @@ from trainlab.errors import DataError
 
 READERS = {".mgf": read_mgf, ".mzml": read_mzml}
 BAD_ROW_POLICIES = ("error", "skip")
+PROFILE_POLICIES = ("error", "keep")
 _SCAN_COLUMNS = ("ms2_scan_number", "scan", "scans", "scan_number")
 _FILE_COLUMNS = ("source_file", "filename", "file", "mzml_file")
 
@@ -176,6 +183,7 @@ def convert_files(
     on_bad_row: str = "error",
     standardization: str | Path | None = None,
     max_seconds_since_ms1: float = 30.0,
+    on_profile: str = "error",
     on_file: Callable[[FileResult, float], None] | None = None,
 ) -> ConvertReport:
     """Convert MGF/mzML ``paths`` and append them to ``<root>/<table>``.
@@ -197,6 +205,8 @@ def convert_files(
         standardization: instrument statistics JSON to use instead of
             ``<root>/instrument_standardization.json`` (fitted on the first conversion).
         max_seconds_since_ms1: rows further from their MS1 scan are flagged in the report.
+        on_profile: ``error`` rejects a file whose rows' MS1 spectra are flagged profile data;
+            ``keep`` writes it with a warning (see :func:`_profile_problem`).
         on_file: called with each file's result and the seconds spent reading it (progress
             lines: the caller owns the console).
     """
@@ -214,6 +224,8 @@ def convert_files(
         raise DataError(f"give one source of labels, not both {' and '.join(given)}")
     if on_bad_row not in BAD_ROW_POLICIES:
         raise DataError(f"on_bad_row={on_bad_row!r} is not one of {BAD_ROW_POLICIES}")
+    if on_profile not in PROFILE_POLICIES:
+        raise DataError(f"on_profile={on_profile!r} is not one of {PROFILE_POLICIES}")
     root = Path(root)
     paths = [Path(p) for p in paths]
     table_uri(root, table)  # check the name before reading any file
@@ -243,7 +255,7 @@ def convert_files(
             )
         else:
             labels = _Labels(identified, linker, label_column, csv_name)
-            _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1)
+            _read_file(result, labels, dataset_id, on_bad_row, max_seconds_since_ms1, on_profile)
             if result.status == "pending":
                 if other_tables is None:
                     other_tables = _other_tables(root, table)
@@ -402,6 +414,7 @@ def _read_file(
     dataset_id: str | None,
     on_bad_row: str,
     max_seconds_since_ms1: float,
+    on_profile: str = "error",
 ) -> None:
     path = result.path
     reader = READERS.get(path.suffix.lower())
@@ -425,6 +438,14 @@ def _read_file(
         result.problems.append(f"{path}: cannot read spectrum #{position} ({err})")
         return
     pairs, result.pairing = pair_scans(scans)
+    peak_warnings = _peak_warnings(pairs)
+    profile = _profile_problem(path, pairs, on_profile)
+    if profile and on_profile == "error":
+        result.status = "rejected"
+        result.problems.append(profile)
+        return
+    if profile:
+        peak_warnings.insert(0, profile)
     builder = RowBuilder(
         path, dataset_id or path.resolve().parent.name, labels.identified(path, scans)
     )
@@ -463,9 +484,60 @@ def _read_file(
     result.checks = check_rows(
         raw, rows.column("ms1_scan_number").to_pylist(), result.pairing, max_seconds_since_ms1
     )
-    result.checks["warnings"] += labels.warnings
+    result.checks["warnings"] += peak_warnings + labels.warnings
     result.table, result.raw_settings, result.rows = rows, raw, rows.num_rows
     result.labelled = int(pc.sum(rows.column("label")).as_py() or 0)
+
+
+def _row_ms1(pairs: list) -> list[Scan]:
+    return list({id(p.ms1): p.ms1 for p in pairs if p.ms1 is not None}.values())
+
+
+def _profile_problem(path: Path, pairs: list, on_profile: str) -> str | None:
+    """Why MS1 spectra flagged "profile spectrum" (MS:1000128) make no rows worth training on.
+
+    A row keeps the MS1 spectrum's 400 most intense points (``MAX_PEAKS``). Profile data samples
+    each peak 10-20 times: on a simulated Orbitrap MS1 of 300 peaks (8 points a FWHM, 6,300
+    points) the 400 points covered 68 of the 227 peaks a centroid spectrum keeps, each 6 times,
+    and log10(peak count) read 21x too many peaks.
+    """
+    ms1 = _row_ms1(pairs)
+    profile = sum(s.spectrum_type == "profile" for s in ms1)
+    if not profile:
+        return None
+    action = (
+        "or convert with on_profile=keep to write it anyway"
+        if on_profile == "error"
+        else "(written anyway: on_profile=keep)"
+    )
+    return (
+        f"{path}: {profile} of the {len(ms1)} MS1 spectra its rows use are profile spectra "
+        "('profile spectrum', MS:1000128): a row keeps an MS1 spectrum's 400 most intense "
+        "points, which on profile data are a few dozen peaks sampled many times each, and its "
+        'peak count is 10-20x too high. Centroid it: msconvert --filter "peakPicking vendor '
+        f'msLevel=1-" (peakPicking cwt where no vendor library is at hand), {action}'
+    )
+
+
+def _peak_warnings(pairs: list) -> list[str]:
+    """MS1 spectra without a flag that look like profile data; m/z values given twice."""
+    ms1 = _row_ms1(pairs)
+    warnings = []
+    looks = sum(s.looks_profile for s in ms1)
+    if looks:
+        warnings.append(
+            f"{looks} of the {len(ms1)} MS1 spectra the rows use give no centroid/profile flag "
+            f"and look like profile data (median m/z step < {PROFILE_MEDIAN_SPACING} over "
+            f"{PROFILE_MIN_POINTS}+ points): the rows then hold a few peaks sampled many times; "
+            'centroid the file (msconvert --filter "peakPicking vendor msLevel=1-")'
+        )
+    repeated = [s.repeated_mz for s in ms1 if s.repeated_mz]
+    if repeated:
+        warnings.append(
+            f"{len(repeated)} MS1 spectra give {sum(repeated)} m/z values more than once; the "
+            "intensities of each repeated m/z were summed into one peak"
+        )
+    return warnings
 
 
 def iter_supported(paths: Iterable[str | Path]) -> Iterator[Path]:

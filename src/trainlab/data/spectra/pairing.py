@@ -22,7 +22,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.data.spectra.scans import Scan, filter_peaks
+from trainlab.data.spectra.scans import (
+    Scan,
+    filter_peaks,
+    looks_like_profile,
+    merge_repeated_mz,
+)
 from trainlab.data.spectra.schema import NEGATIVE, POSITIVE
 
 BY_REFERENCE = "precursor spectrumRef"
@@ -45,7 +50,6 @@ def compact(scan: Scan) -> Scan:
     """Keep what a row needs: an MS1 scan's filtered peaks (with TIC, base peak and peak count of
     the raw spectrum filled in), no peaks for MS2 scans. A file's scans then fit in memory."""
     raw = np.asarray(scan.intensity, dtype=np.float64)
-    finite = raw[np.isfinite(raw)]
     scan.peak_count = len(scan.mz)
     if scan.ms_level == 1:
         if len(scan.mz) != len(raw):  # e.g. an MGF peak line without its intensity
@@ -53,6 +57,12 @@ def compact(scan: Scan) -> Scan:
                 f"scan {scan.scan_number}: {len(scan.mz)} m/z values but {len(raw)} intensities; "
                 "every peak needs both (an MGF peak line is '<m/z> <intensity>')"
             )
+        if scan.spectrum_type is None:
+            scan.looks_profile = looks_like_profile(scan.mz)
+        scan.mz, raw, scan.repeated_mz = merge_repeated_mz(scan.mz, raw)
+        scan.intensity = raw
+        scan.peak_count = len(scan.mz)
+        finite = raw[np.isfinite(raw)]
         if scan.total_ion_current is None and len(finite):
             scan.total_ion_current = float(finite.sum())
         if scan.base_peak_intensity is None and len(finite):

@@ -79,6 +79,10 @@ class Scan:
     number_ordered: bool = False
     # peaks in the raw spectrum (set when the peaks are filtered or dropped)
     peak_count: int | None = None
+    # raw peaks whose m/z repeats one before them (merged by `merge_repeated_mz`)
+    repeated_mz: int = 0
+    # an MS1 spectrum without a centroid/profile flag whose peaks are spaced as profile data
+    looks_profile: bool = False
 
 
 def filter_peaks(
@@ -103,6 +107,35 @@ def filter_peaks(
         mz, relative = mz[top], relative[top]
     order = np.argsort(mz, kind="stable")
     return mz[order].astype(np.float32), np.sqrt(relative[order]).astype(np.float32)
+
+
+def merge_repeated_mz(mz: np.ndarray, intensity: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(m/z, intensity, repeats): peaks of one exact m/z become one with the summed intensity.
+
+    In a centroid spectrum an m/z given twice is one m/z position reported twice (spectra summed
+    or appended by a converter); the ion current there is the sum (the TIC does not change).
+    Kept apart they take two of the ``MAX_PEAKS`` places, give the model two tokens of one m/z,
+    and each looks weaker against the base peak than the peak is.
+    """
+    mz = np.asarray(mz, dtype=np.float64)
+    intensity = np.asarray(intensity, dtype=np.float64)
+    unique, inverse = np.unique(mz, return_inverse=True)
+    repeats = len(mz) - len(unique)
+    if not repeats:
+        return mz, intensity, 0
+    return unique, np.bincount(inverse, weights=intensity, minlength=len(unique)), repeats
+
+
+# Profile data samples each peak 10-20 times, a few mDa apart (an Orbitrap at m/z 400: ~6 mDa);
+# centroid MS1 peaks are isotopes or other ions, >= 0.05 Th apart but for chance neighbours.
+PROFILE_MEDIAN_SPACING = 0.01
+PROFILE_MIN_POINTS = 50
+
+
+def looks_like_profile(mz: np.ndarray) -> bool:
+    """Whether raw peaks are spaced as profile data (median m/z step < 0.01 over >= 50)."""
+    mz = np.sort(np.asarray(mz, dtype=np.float64))
+    return len(mz) >= PROFILE_MIN_POINTS and float(np.median(np.diff(mz))) < PROFILE_MEDIAN_SPACING
 
 
 def parse_label(value: object) -> float | None:

@@ -237,3 +237,47 @@ def test_conflicting_options_are_refused(tmp_path):
         convert_files([], tmp_path, label_column="L", labels_csv="x.csv")
     with pytest.raises(DataError, match="on_bad_row"):
         convert_files([], tmp_path, on_bad_row="ignore")
+
+
+def test_profile_ms1_spectra_are_refused_unless_kept(tmp_path):
+    """A row keeps the MS1 spectrum's 400 most intense points: on profile data those are a few
+    peaks sampled many times, so a file flagged profile is rejected with the fix."""
+    path = write_mzml(tmp_path / "run1.mzML", run_scans(), label_param="LABEL")
+    text = path.read_text().replace(
+        'accession="MS:1000127" name="centroid spectrum"',
+        'accession="MS:1000128" name="profile spectrum"',
+    )
+    path.write_text(text)
+    report = convert_files([path], tmp_path / "root", label_column="LABEL")
+    (problem,) = report.files[0].problems
+    assert report.files[0].status == "rejected"
+    assert f"{path}: 2 of the 2 MS1 spectra its rows use are profile spectra" in problem
+    assert 'msconvert --filter "peakPicking vendor msLevel=1-"' in problem
+    assert "on_profile=keep" in problem
+    kept = convert_files([path], tmp_path / "kept", label_column="LABEL", on_profile="keep")
+    assert kept.files[0].status == "written"
+    assert any("written anyway: on_profile=keep" in w for w in kept.files[0].warnings)
+
+
+def test_unflagged_profile_looking_ms1_is_a_warning(tmp_path):
+    """MGF has no centroid/profile flag: peaks 5 mDa apart are profile data all the same."""
+    centre = np.repeat([300.0, 450.0, 600.0], 20) + np.tile(np.arange(20) * 0.005, 3)
+    shape = np.tile(np.exp(-0.5 * ((np.arange(20) - 9.5) / 3) ** 2), 3) * 1000
+    scans = [ms1(1, centre.tolist(), shape.tolist()), ms2(2, 450.05)]
+    report = convert_files([write_mgf(tmp_path / "run1.mgf", scans)], tmp_path / "root")
+    assert report.files[0].status == "written"
+    (warning,) = report.files[0].warnings
+    assert "1 of the 1 MS1 spectra the rows use give no centroid/profile flag" in warning
+    assert "peakPicking" in warning
+
+
+def test_repeated_mz_values_are_one_peak(tmp_path):
+    """An m/z given twice (spectra appended by a converter) is one peak: its intensities are
+    summed, instead of two tokens that each look weaker than the peak against the base peak."""
+    scans = [ms1(1, [100.0, 200.0, 200.0, 300.0], [10.0, 600.0, 400.0, 250.0]), ms2(2, 200.0)]
+    report = convert_files([write_mzml(tmp_path / "run1.mzML", scans)], tmp_path / "root")
+    (row,) = read_spectra(tmp_path / "root", "train_data").to_pylist()
+    assert row["mz_array"] == [100.0, 200.0, 300.0]
+    assert row["intensity_array"] == pytest.approx(np.sqrt([0.01, 1.0, 0.25]))
+    (warning,) = report.files[0].warnings
+    assert "1 MS1 spectra give 1 m/z values more than once" in warning
