@@ -139,6 +139,30 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("convert_empty_mgf", ["{convert:empty.mgf}"], ["empty.mgf is empty (no spectra)"]),
     ("convert_ms1_only", ["{convert:ms1.mgf}"], ["ms1.mgf has 2 spectra, none MS2"]),
     ("convert_no_inputs", ["{convert:nothing_here}"], ["no .mgf or .mzML files found"]),
+    (
+        "convert_idxml_no_score_direction",
+        ["{convert:run.mzML}", "identifications=[{files}/no_direction.idXML]"],
+        [
+            "no_direction.idXML, line 10: PeptideIdentification #1 (score_type='OMSSA')",
+            "has no higher_score_better",
+            'higher_score_better="true" or "false"',
+        ],
+    ),
+    (
+        "convert_profile_ms1",
+        ["{convert:profile.mzML}"],
+        ["profile.mzML: 4 of the 4 MS1 spectra", "peakPicking vendor", "on_profile=keep"],
+    ),
+    (
+        "convert_run_in_two_tables",
+        ["{convert:run.mzML}", "root={files}/shared_root", "table=test_1"],
+        ["its run is already in train_data", "run.mzML (same spectra: 12 of 12", "one table"],
+    ),
+    (
+        "train_shared_run_in_validation",
+        ["{leaky}"],
+        ["leaky/train_data and ", "leaky/validation_data hold the same mass-spec run(s)"],
+    ),
 ]
 
 
@@ -177,7 +201,33 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scan = "BEGIN IONS\nTITLE=s{n}\nMSLEVEL=1\nPEPMASS=500.0\nSCANS={n}\n100.0 10.0\nEND IONS\n"
     (folder / "ms1.mgf").write_text(scan.format(n=1) + scan.format(n=2))
     (folder / "nothing_here").mkdir()
+    _spectra_files(folder)
     return folder
+
+
+def _spectra_files(folder: Path) -> None:
+    """A small mzML run, its profile-mode twin, an idXML without score direction, a root whose
+    train_data holds the run, and a root whose validation table repeats its training rows."""
+    from tests.unit.data.spectra.id_files import psms_of, write_idxml
+    from tests.unit.data.spectra.spectra_files import dda_run, write_mzml
+
+    from trainlab.data.spectra.convert import convert_files
+    from trainlab.data.spectra.store import read_spectra, write_spectra
+
+    scans = dda_run(4, per_cycle=3, seed=1)
+    run = write_mzml(folder / "run.mzML", scans)
+    profile = run.read_text().replace(
+        'accession="MS:1000127" name="centroid spectrum"',
+        'accession="MS:1000128" name="profile spectrum"',
+    )
+    (folder / "profile.mzML").write_text(profile)
+    ids = write_idxml(folder / "no_direction.idXML", psms_of(scans), None, refs=False)
+    text = ids.read_text().replace(' higher_score_better="false"', "")
+    ids.write_text(text.replace('score_type="q-value"', 'score_type="OMSSA"'))
+    convert_files([run], folder / "shared_root")
+    rows = read_spectra(folder / "shared_root", "train_data")
+    for table in ("train_data", "validation_data"):
+        write_spectra(rows, folder / "leaky", table, mode="create")
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +259,12 @@ def expand(args: list[str], digits: Path, files: Path, spectra: Path, tmp: Path)
         return ["train", "experiment=spectra/nnpu", root, "data.synthetic=null", *FAST, *rest]
     if first.startswith("{convert:"):
         name = first[len("{convert:") : -1]
-        return ["convert", f"inputs=[{files / name}]", f"root={tmp / 'converted'}", QUIET]
+        rest = [a.format(files=files) for a in rest]
+        root = [] if any(a.startswith("root=") for a in rest) else [f"root={tmp / 'converted'}"]
+        return ["convert", f"inputs=[{files / name}]", *root, QUIET, *rest]
+    if first == "{leaky}":
+        root = f"data.root={files / 'leaky'}"
+        return ["train", "experiment=spectra/bce_pos", root, "data.synthetic=null", *FAST, *rest]
     if first.startswith("{kmer"):
         kind = first.strip("{}").split(":")
         if kind[0] == "kmer_text":
@@ -261,7 +316,7 @@ def test_bad_input_stops_early_with_a_clear_message(
         assert text in message, f"{text!r} not in:\n{message}"
     assert _snapshot(kept) == before
     # a config problem stops the run before it writes its config (which precedes data loading)
-    if not any(k in name for k in ("latin1", "nan", "inf", "convert")):
+    if not any(k in name for k in ("latin1", "nan", "inf", "convert", "shared_run")):
         started = [p for p in log_dir.glob("*/runs/*/config.yaml") if p.parent != kept]
         assert not started, "the run got past the config checks"
     record = os.environ.get("TRAINLAB_ERRORS_DOC")

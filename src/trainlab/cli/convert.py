@@ -81,15 +81,22 @@ def run(cfg: DictConfig) -> Any:
     atomic_write_json(Path(cfg.paths.output_dir) / "convert_report.json", report_json(report))
     empty = [f.problems[-1] for f in report.files if f.status == "no MS2 scans"]
     if report.failed or empty:
-        names = ", ".join(str(f.path) for f in report.failed)
+        # each file's reason, not only its name: the summary lines may be far up the log
+        reasons = "; ".join(_shortened(f.problems[0]) for f in report.failed if f.problems)
         rejected = (
-            f"{len(report.failed)} file(s) rejected and not written: {names}. " if names else ""
+            f"{len(report.failed)} file(s) rejected and not written: {reasons}. "
+            if report.failed
+            else ""
         )
         raise DataError(
             f"{rejected}{' '.join(empty)}{'. ' if empty else ''}Any other files were written; fix "
             "these and rerun (files already in the table are skipped)"
         )
     return report
+
+
+def _shortened(problem: str, limit: int = 700) -> str:
+    return problem if len(problem) <= limit else problem[: limit - 5] + " ..."
 
 
 def file_progress(total: int) -> Any:
