@@ -264,7 +264,8 @@ class SpectraDataModule(L.LightningDataModule):
             )
         _check_same_scale(path, spec.get("instrument_standardization"))
         self._predict = self._open(path.name, root=path.parent)
-        shared = find_in_sketch(spec.get("training_runs") or {}, table_prints(path))
+        trained = spec.get("training_runs") or {}  # none in checkpoints from before this
+        shared = find_in_sketch(trained, table_prints(path)) if trained else []
         if shared:
             # predicting on training runs has its uses (how the model scores what it saw), but
             # any figure or threshold from these rows is optimistic: say so loudly
