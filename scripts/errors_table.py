@@ -26,7 +26,7 @@ table of `trainlab/core/config_checks.py` (a dotted pattern, a test and the fix:
 there); unknown top-level keys on the command line, with "did you mean" and the `+key=` form, in
 `config_checks.unknown_override_keys`, before Hydra composes; nnPU priors against the tables in
 `trainlab/core/pu_priors.py`; problems inside files in the readers (`data/kmer/metadata.py`,
-`data/kmer/matrix.py`, `data/kmer/fof.py`, `data/spectra/convert.py`).
+`data/kmer/matrix.py`, `data/kmer/text_matrix.py`, `data/kmer/fof.py`, `data/spectra/convert.py`).
 
 Regenerate after changing a message:
 

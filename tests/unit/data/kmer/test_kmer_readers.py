@@ -117,7 +117,7 @@ def test_cache_is_reused_and_keyed_by_content(tmp_path: Path, monkeypatch) -> No
     def no_parse(*args, **kwargs):
         raise AssertionError("parsed again although the cache is valid")
 
-    monkeypatch.setattr("trainlab.data.kmer.matrix._parse_into", no_parse)
+    monkeypatch.setattr("trainlab.data.kmer.text_matrix._parse_into", no_parse)
     again = load_matrix(matrix, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(np.asarray(again.values), VALUES.T)
     monkeypatch.undo()
