@@ -1,11 +1,20 @@
 """Binary cache of parsed unitig matrices: a `.npy` file (memory-mapped on load) + JSON sidecar.
 
-The cache entry is keyed by the source file's size and SHA-256 (streamed, about 1.5 GB/s), so an
-edited or replaced matrix is parsed again while an unchanged one, even copied or renamed, is reused.
+The cache entry is keyed by the source file's name, size and SHA-256 (streamed, about 1.5 GB/s),
+so an edited or replaced matrix is parsed again while an unchanged one is reused. A cached entry
+skips every check the parser makes, so it is also keyed on the reader: `reader_key()` digests the
+code of `READER_MODULES`, and an entry written by other reader code (an older trainlab, whose
+checks may have let through values the current one refuses) is parsed again, with a log line
+saying why. No version number has to be remembered; `tests/unit/data/kmer/test_kmer_cache.py`
+checks that the code a cache hit skips lives in those modules.
 """
 
+import functools
 import hashlib
+import importlib.util
+import io
 import json
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +22,10 @@ import numpy as np
 
 from trainlab.io import atomic_write_text, commit_temporary, temporary_path
 
-CACHE_VERSION = 1
+# the layout of an entry (values.npy + the fields of meta.json); 1 had no reader key
+CACHE_VERSION = 2
+# the code that decides what a parse accepts and what it stores
+READER_MODULES = ("trainlab.data.kmer.text_matrix", "trainlab.data.kmer.cache")
 _BLOCK = 1 << 24
 
 
@@ -51,33 +63,78 @@ def fingerprint(path: str | Path) -> Fingerprint:
     return Fingerprint(size=size, sha256=digest.hexdigest(), n_lines=n_lines)
 
 
+@functools.cache
+def reader_key() -> str:
+    """Digest of the reader's code: changes whenever what a parse accepts or stores may change."""
+    digest = hashlib.sha256()
+    for name in READER_MODULES:
+        origin = importlib.util.find_spec(name).origin
+        digest.update(code_digest(Path(origin).read_bytes()).encode())
+    return digest.hexdigest()[:16]
+
+
+def code_digest(source: bytes) -> str:
+    """SHA-256 of Python source without its comments and blank lines.
+
+    Comments and layout cannot change what the code does, so editing them does not make every
+    user's cached matrices be parsed again; any other edit does (docstrings and messages too:
+    deciding which edits are harmless is what a hand-bumped version got wrong).
+    """
+    digest = hashlib.sha256()
+    try:
+        tokens = tokenize.tokenize(io.BytesIO(source).readline)
+        for token in tokens:
+            if token.type not in (tokenize.COMMENT, tokenize.NL):
+                digest.update(f"{token.type}:{token.string}\x00".encode())
+    except (tokenize.TokenError, SyntaxError):  # not Python source (a .pyc-only install)
+        return hashlib.sha256(source).hexdigest()
+    return digest.hexdigest()
+
+
 def cache_entry(cache_dir: str | Path, source: str | Path, fp: Fingerprint) -> Path:
     """Folder of the cache entry for `source` with fingerprint `fp`."""
     return Path(cache_dir) / f"{Path(source).name}-{fp.key}"
 
 
-def load_cached(entry: Path, fp: Fingerprint) -> tuple[np.ndarray, list[str]] | None:
-    """Memory-map a complete cache entry, or None when absent, stale or from another version."""
+def load_cached(
+    entry: Path, fp: Fingerprint, header_lines: int
+) -> tuple[tuple[np.ndarray, list[str]] | None, str | None]:
+    """Memory-map a complete cache entry: `((values, feature_ids), None)`.
+
+    Otherwise `(None, why)`, `why` saying why an existing entry cannot be used (None when there
+    is no entry), for the log line of the parse that replaces it.
+    """
     meta_path = entry / "meta.json"
     if not meta_path.is_file():
-        return None
+        return None, None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        return None
-    if (
-        meta.get("version") != CACHE_VERSION
-        or meta.get("size") != fp.size
-        or meta.get("sha256") != fp.sha256
-    ):
-        return None
+        return None, "its meta.json cannot be read"
+    if meta.get("version") != CACHE_VERSION:
+        return None, (
+            f"it was written by an older trainlab (cache format {meta.get('version')}, now "
+            f"{CACHE_VERSION}), whose reader lacks checks the current one makes"
+        )
+    if meta.get("reader") != reader_key():
+        return None, (
+            f"it was written by other matrix-reader code ({meta.get('reader')}, now "
+            f"{reader_key()}), whose checks may differ"
+        )
+    if meta.get("size") != fp.size or meta.get("sha256") != fp.sha256:
+        return None, "it holds the parse of another file"
+    if meta.get("header_lines") != header_lines:
+        return None, (
+            f"it read line 1 as {'a header' if meta.get('header_lines') else 'data'}, which is "
+            f"now read as {'a header' if header_lines else 'data'} (the fof's ids changed)"
+        )
     try:
         values = np.load(entry / "values.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError):
-        return None  # truncated or overwritten: parse the matrix again
+        return None, "its values.npy is damaged (truncated or overwritten)"
     if list(values.shape) != meta.get("shape") or values.dtype != np.float32:
-        return None
-    return values, meta["feature_ids"]
+        return None, "its values.npy does not have the shape it recorded"
+    return (values, meta["feature_ids"]), None
 
 
 def open_cache_values(entry: Path, shape: tuple[int, int]) -> tuple[np.memmap, Path]:
@@ -88,12 +145,19 @@ def open_cache_values(entry: Path, shape: tuple[int, int]) -> tuple[np.memmap, P
 
 
 def commit_cache(
-    entry: Path, tmp_values: Path, fp: Fingerprint, shape: tuple[int, int], feature_ids: list[str]
+    entry: Path,
+    tmp_values: Path,
+    fp: Fingerprint,
+    shape: tuple[int, int],
+    feature_ids: list[str],
+    header_lines: int,
 ) -> None:
     """Move the values into place and write the sidecar last, so only complete entries load."""
     commit_temporary(tmp_values, entry / "values.npy")
     meta = {
         "version": CACHE_VERSION,
+        "reader": reader_key(),
+        "header_lines": header_lines,
         "size": fp.size,
         "sha256": fp.sha256,
         "shape": list(shape),

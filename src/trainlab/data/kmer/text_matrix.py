@@ -58,21 +58,32 @@ def load_unitig_matrix(
     path = Path(path)
     fp = cache.fingerprint(path)
     entry = cache.cache_entry(cache_dir, path, fp)
-    cached = cache.load_cached(entry, fp)
+    header_lines = 0
+    cached, stale = cache.load_cached(entry, fp, header_lines)
     if cached is not None:
         values, feature_ids = cached
         if values.shape[0] != n_samples:
             raise _column_count_error(path, values.shape[0], n_samples)
         log.info("Using cached matrix %s (%d x %d)", entry, *values.shape)
         return values, feature_ids
-    log.info("Parsing %s (%.1f MB, %d unitigs) into %s", path, fp.size / 1e6, fp.n_lines, entry)
+    size = f"{fp.size / 1e6:.1f} MB, {fp.n_lines} unitigs"
+    if stale is None:
+        log.info("Parsing %s (%s) into %s", path, size, entry)
+    else:  # one line saying why the earlier parse is not used
+        log.info(
+            "Parsing %s (%s) again into %s: the cached parse is not used, %s",
+            path,
+            size,
+            entry,
+            stale,
+        )
     shape = (n_samples, fp.n_lines)
     values, tmp = cache.open_cache_values(entry, shape)
     try:
         feature_ids = _parse_into(path, values, fp)
         values.flush()
         del values
-        cache.commit_cache(entry, tmp, fp, shape, feature_ids)
+        cache.commit_cache(entry, tmp, fp, shape, feature_ids, header_lines)
     finally:
         if tmp.exists():
             os.unlink(tmp)

@@ -1,10 +1,16 @@
-"""The parsed-matrix cache when its files are damaged."""
+"""The parsed-matrix cache: damaged entries, and entries an older reader wrote."""
 
+import json
+import logging
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from trainlab.data.kmer import cache
 from trainlab.data.kmer.matrix import load_matrix
+from trainlab.errors import DataError
 
 
 def test_a_damaged_cached_values_file_is_parsed_again(tmp_path: Path) -> None:
@@ -22,3 +28,108 @@ def test_a_damaged_cached_values_file_is_parsed_again(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.asarray(load_matrix(matrix, cache_dir=tmp_path / "cache").values), first
     )
+
+
+def _old_entry(matrix: Path, cache_dir: Path, values: np.ndarray, ids: list[str]) -> Path:
+    """The entry trainlab wrote before the cache was keyed on the reader (cache format 1)."""
+    fp = cache.fingerprint(matrix)
+    entry = cache.cache_entry(cache_dir, matrix, fp)
+    entry.mkdir(parents=True)
+    np.save(entry / "values.npy", values.astype(np.float32))
+    meta = {"version": 1, "size": fp.size, "sha256": fp.sha256, "shape": list(values.shape)}
+    (entry / "meta.json").write_text(json.dumps({**meta, "feature_ids": ids}))
+    return entry
+
+
+def _why_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "cached parse is not used" in r.getMessage()]
+
+
+def test_an_entry_an_older_trainlab_wrote_is_parsed_again_by_the_current_checks(
+    tmp_path: Path, caplog
+) -> None:
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\n")
+    matrix = tmp_path / "unitigs.frac.mat"
+    matrix.write_text("0 0.1 0.2\n1 -0.3 0.4\n")  # a negative fraction: refused since 7f2eda6
+    # what the reader of cache format 1 stored for it: no range check, so it was accepted
+    _old_entry(matrix, tmp_path / "cache", np.array([[0.1, -0.3], [0.2, 0.4]]), ["0", "1"])
+    caplog.set_level(logging.INFO, logger="trainlab.data.kmer")
+    # before: the cached -0.3 was used without a word, and trained on
+    with pytest.raises(DataError, match=r"unitigs\.frac\.mat:2: -0\.3 in sample column 1"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+    (why,) = _why_lines(caplog)
+    assert "older trainlab (cache format 1, now 2)" in why and str(matrix) in why
+
+
+def test_an_entry_of_other_reader_code_is_not_reused(tmp_path: Path, caplog) -> None:
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\n")
+    matrix = tmp_path / "unitigs.frac.mat"
+    matrix.write_text("0 0.1 0.2\n1 0.3 0.4\n")
+    load_matrix(matrix, cache_dir=tmp_path / "cache")
+    (entry,) = (tmp_path / "cache").iterdir()
+    meta = json.loads((entry / "meta.json").read_text())
+    np.save(entry / "values.npy", np.zeros((2, 2), dtype=np.float32))  # not what the file holds
+    (entry / "meta.json").write_text(json.dumps({**meta, "reader": "0123456789abcdef"}))
+    caplog.set_level(logging.INFO, logger="trainlab.data.kmer")
+    again = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    np.testing.assert_allclose(np.asarray(again.values), [[0.1, 0.3], [0.2, 0.4]])
+    (why,) = _why_lines(caplog)
+    assert f"other matrix-reader code (0123456789abcdef, now {cache.reader_key()})" in why
+    caplog.clear()
+    load_matrix(matrix, cache_dir=tmp_path / "cache")  # the new entry is used, silently
+    assert not _why_lines(caplog)
+
+
+def test_comments_do_not_change_the_reader_key_code_does() -> None:
+    code = b"def f(x):\n    return x + 1\n"
+    assert cache.code_digest(code) == cache.code_digest(b"# why\ndef f(x):  # note\n\n"
+                                                        b"    return x + 1\n")  # fmt: skip
+    assert cache.code_digest(code) != cache.code_digest(code.replace(b"+ 1", b"+ 2"))
+    assert cache.code_digest(code) != cache.code_digest(code.replace(b"x + 1", b"max(x, 0)"))
+
+
+def _trainlab_functions_run(action) -> set[tuple[str, str]]:
+    """(file, function) of the trainlab functions that run during `action()`."""
+    package = trainlab_root()
+    seen: set[tuple[str, str]] = set()
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_filename.startswith(package):
+            seen.add((frame.f_code.co_filename, frame.f_code.co_qualname))
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return {(str(Path(f).relative_to(package)), name) for f, name in seen}
+
+
+def test_the_code_a_cache_hit_skips_is_in_the_reader_key(tmp_path: Path) -> None:
+    """A check added outside `READER_MODULES` would be skipped by cached entries of old parses:
+    every trainlab file that runs when parsing but not when the cached parse is used must be one
+    the reader key digests (or write files without deciding their content)."""
+    import importlib.util
+
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\n")
+    matrix = tmp_path / "unitigs.frac.mat"
+    matrix.write_text("0 0.1 0.2\n1 0.3 0.4\n")
+    parse = _trainlab_functions_run(lambda: load_matrix(matrix, cache_dir=tmp_path / "cache"))
+    hit = _trainlab_functions_run(lambda: load_matrix(matrix, cache_dir=tmp_path / "cache"))
+    keyed = {
+        str(Path(importlib.util.find_spec(m).origin).relative_to(trainlab_root()))
+        for m in cache.READER_MODULES
+    }
+    # io.py: the atomic writes of the entry, which decide nothing about its content
+    only_when_parsing = {file for file, _ in parse - hit} - {"io.py"}
+    assert ("data/kmer/text_matrix.py", "_check_range") in parse - hit
+    assert only_when_parsing <= keyed, (
+        f"{sorted(only_when_parsing - keyed)} run only when a matrix is parsed: add the "
+        "module to cache.READER_MODULES so that editing it invalidates cached parses"
+    )
+
+
+def trainlab_root() -> str:
+    import trainlab
+
+    return str(Path(trainlab.__file__).parent)
