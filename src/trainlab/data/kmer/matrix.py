@@ -54,7 +54,7 @@ def load_matrix(
     check_plain_text(path)
     sample_ids = read_fof(fof_path if fof_path is not None else find_fof(path))
     cache_dir = Path(cache_dir) if cache_dir is not None else path.parent / ".trainlab_cache"
-    values, feature_ids = load_unitig_matrix(path, len(sample_ids), cache_dir)
+    values, feature_ids = load_unitig_matrix(path, sample_ids, cache_dir)
     return KmerMatrix(values, sample_ids, feature_ids, path)
 
 

@@ -52,13 +52,19 @@ def check_plain_text(path: Path) -> None:
 
 
 def load_unitig_matrix(
-    path: str | Path, n_samples: int, cache_dir: str | Path
+    path: str | Path, sample_ids: list[str], cache_dir: str | Path
 ) -> tuple[np.ndarray, list[str]]:
-    """Samples x unitigs float32 memmap of a MUSET text matrix, parsed once then cached."""
+    """Samples x unitigs float32 memmap of a MUSET text matrix, parsed once then cached.
+
+    `sample_ids` are the fof's, in column order; a header line is checked against them.
+    """
     path = Path(path)
+    n_samples = len(sample_ids)
+    sep = _separator(path)
+    # read on every load, not cached: whether line 1 is a header can depend on the fof's ids
+    header_lines = _header_lines(path, sep, sample_ids)
     fp = cache.fingerprint(path)
     entry = cache.cache_entry(cache_dir, path, fp)
-    header_lines = 0
     cached, stale = cache.load_cached(entry, fp, header_lines)
     if cached is not None:
         values, feature_ids = cached
@@ -66,7 +72,8 @@ def load_unitig_matrix(
             raise _column_count_error(path, values.shape[0], n_samples)
         log.info("Using cached matrix %s (%d x %d)", entry, *values.shape)
         return values, feature_ids
-    size = f"{fp.size / 1e6:.1f} MB, {fp.n_lines} unitigs"
+    n_unitigs = fp.n_lines - header_lines
+    size = f"{fp.size / 1e6:.1f} MB, {n_unitigs} unitigs"
     if stale is None:
         log.info("Parsing %s (%s) into %s", path, size, entry)
     else:  # one line saying why the earlier parse is not used
@@ -77,10 +84,10 @@ def load_unitig_matrix(
             entry,
             stale,
         )
-    shape = (n_samples, fp.n_lines)
+    shape = (n_samples, n_unitigs)
     values, tmp = cache.open_cache_values(entry, shape)
     try:
-        feature_ids = _parse_into(path, values, fp)
+        feature_ids = _parse_into(path, values, fp, sep, header_lines)
         values.flush()
         del values
         cache.commit_cache(entry, tmp, fp, shape, feature_ids, header_lines)
@@ -90,7 +97,9 @@ def load_unitig_matrix(
     return np.load(entry / "values.npy", mmap_mode="r"), feature_ids
 
 
-def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]:
+def _parse_into(
+    path: Path, out: np.ndarray, fp: cache.Fingerprint, sep: str, header_lines: int
+) -> list[str]:
     """Parse unitig rows in chunks with the pandas C parser and write them transposed."""
     import pandas as pd
 
@@ -98,12 +107,14 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     chunk_rows = max(1, int(_CHUNK_BYTES / max(1, fp.size / max(1, n_unitigs))))
     feature_ids: list[str] = []
     start = 0
+    first = 1 + header_lines  # file line of the first unitig row
     # MUSET's fractions lie in [0, 1]; its abundances are means of k-mer counts, >= 0
     high = 1.0 if ".frac." in path.name else np.inf
     reader = pd.read_csv(
         path,
-        sep=_separator(path),
+        sep=sep,
         header=None,
+        skiprows=header_lines,
         index_col=0,
         dtype={0: str},
         chunksize=chunk_rows,
@@ -118,12 +129,13 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
                 block = block[:, :-1]  # trailing space at line ends
             if block.shape[1] != n_samples:
                 raise _column_count_error(path, block.shape[1], n_samples)
-            bad = ~np.isfinite(block).all(axis=1)
+            # an empty first cell: pandas makes the id NaN, which became a feature named 'nan'
+            bad = ~np.isfinite(block).all(axis=1) | chunk.index.isna()
             if bad.any():
                 row = int(np.argmax(bad))
-                line, unitig = start + row + 1, chunk.index[row]
+                line, unitig = start + row + first, chunk.index[row]
                 raise _bad_value_error(path, line, block[row], n_samples, unitig)
-            _check_range(path, block, start, high)
+            _check_range(path, block, start + first, high)
             out[:, start : start + len(block)] = block.T
             feature_ids.extend(chunk.index.astype(str))
             start += len(block)
@@ -131,10 +143,14 @@ def _parse_into(path: Path, out: np.ndarray, fp: cache.Fingerprint) -> list[str]
     except ValueError as exc:
         raise DataError(
             f"{path}: cannot parse as a MUSET unitig matrix ({exc}). Expected space-separated "
-            "'<unitig_id> <v_1> ... <v_N>' lines with numeric values and no header."
+            "'<unitig_id> <v_1> ... <v_N>' lines with numeric values (and no header, or one "
+            "naming the fof's ids in order)."
         ) from exc
     if start != n_unitigs:
-        raise DataError(f"{path}: read {start} unitig rows but the file has {n_unitigs} lines.")
+        raise DataError(
+            f"{path}: read {start} unitig rows but the file has {n_unitigs} lines after the "
+            f"{header_lines} header line(s)."
+        )
     return feature_ids
 
 
@@ -143,11 +159,14 @@ def _separator(path: Path) -> str:
 
     A run of spaces is not squeezed: in a space-separated file it is also how an empty
     cell looks, and reading it either way could shift values into other samples' columns.
+    Commas are read too: muset_pa's `kmat_tools convert` writes a CSV (with a header line).
     """
     with path.open("rb") as handle:
         line = handle.readline().rstrip()
     if b"\t" in line and b" " not in line:
         return "\t"
+    if b"," in line and b" " not in line and b"\t" not in line:
+        return ","
     if b"\t" in line or b"  " in line:
         what = "mixes tabs and spaces" if b"\t" in line else "has two spaces in a row"
         raise DataError(
@@ -158,7 +177,96 @@ def _separator(path: Path) -> str:
     return " "
 
 
-def _check_range(path: Path, block: np.ndarray, start: int, high: float) -> None:
+# First cells of header lines other tools write (case ignored): MUSET's compressed TSV output
+# (`--output-format tsv`) writes `unitig_id`, kmat_tools convert (muset_pa) `Unitigs_id`.
+HEADER_CORNERS = ("unitig_id", "unitigs_id", "unitig", "unitigs", "id", "kmer", "k-mer", "feature")
+# what pandas reads as a missing value: a data row holding one is not a header
+_MISSING_CELLS = {"", "na", "nan", "n/a", "null", "none", "<na>", "#n/a", "-nan"}
+
+
+def _header_lines(path: Path, sep: str, sample_ids: list[str]) -> int:
+    """1 when line 1 names the samples (a header), 0 when it is a unitig row.
+
+    MUSET's text matrices (`unitigs.{abundance,frac}.mat`) have no header; its compressed TSV
+    output has one, `unitig_id<TAB>sample_0<TAB>...<TAB>sample_<N-1><TAB>` (placeholders in fof
+    order, a trailing tab), and other tools write one of sample names, R without the first
+    cell. A header of numeric names (`unitig_id 1 2 3`, the ids `awk '{print ++count" : "$1}'`
+    gives, as MUSET's README builds its fof) parses as numbers: before, it became a unitig row
+    of garbage. A header is read when it names the fof's ids in the fof's order, or holds only
+    placeholders (`sample_<i>`, column numbers) that carry no order; one naming other samples
+    or the same in another order is refused, since its columns cannot be matched to the fof.
+    """
+    with path.open("rb") as handle:
+        raw = handle.readline()
+    text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+    cells = text.split(sep)
+    while len(cells) > 1 and not cells[-1].strip():
+        cells.pop()  # a trailing separator, as MUSET's TSV header ends
+    corner, names = cells[0], cells[1:]
+    n = len(sample_ids)
+    if cells == sample_ids or names == sample_ids:  # R's write.table leaves out the corner
+        log.info("%s: line 1 is a header naming the fof's %d samples in order: skipped", path, n)
+        return 1
+    if any(";" in cell for cell in names):
+        raise DataError(
+            f"{path}:1: cells such as {next(c for c in names if ';' in c)!r} hold two numbers: "
+            "this is the combined 'abundance;fraction' unitigs.mat of MUSET before 0.5. Use "
+            "unitigs.frac.mat (or unitigs.abundance.mat) of a current MUSET, or keep one number "
+            "per cell."
+        )
+    placeholders = (
+        [f"sample_{i}" for i in range(len(names))],
+        [str(i) for i in range(len(names))],
+        [str(i) for i in range(1, len(names) + 1)],
+    )
+    numeric = [_is_value(cell) for cell in names]
+    if names in placeholders and (not all(numeric) or _is_header_corner(corner)):
+        if len(names) != n:
+            raise _column_count_error(path, len(names), n)
+        log.info(
+            "%s: line 1 is a header of placeholder names (%s ... %s), columns in fof order: "
+            "skipped",
+            path,
+            names[0],
+            names[-1],
+        )
+        return 1
+    if any(numeric) and not (all(numeric) and _is_header_corner(corner)):
+        return 0  # a unitig row (a bad cell in it is named by the parser, with its line)
+    if not names or (all(numeric) and corner == ""):
+        return 0  # a row without its id: the parser names it
+    if sorted(names) == sorted(sample_ids):
+        column = next(i for i, (a, b) in enumerate(zip(names, sample_ids, strict=True)) if a != b)
+        raise DataError(
+            f"{path}:1: the header names the fof's samples in another order (column "
+            f"{column + 1} is {names[column]!r}, the fof's sample {column + 1} is "
+            f"{sample_ids[column]!r}), so the columns do not follow this fof. Use the fof of "
+            "the run that wrote the matrix (data.fof_path=...)."
+        )
+    unknown = [name for name in names if name not in set(sample_ids)]
+    raise DataError(
+        f"{path}:1: a header line naming {len(names)} samples, {len(unknown)} of them not in "
+        f"the fof (e.g. {unknown[0]!r}; the fof's first ids are {sample_ids[:3]}): which "
+        "column holds which sample cannot be checked. Write the header with the fof's ids in "
+        "the fof's order, or delete it (`sed -i 1d`) if the columns follow the fof, or use the "
+        "fof of the run that wrote the matrix (data.fof_path=...)."
+    )
+
+
+def _is_value(cell: str) -> bool:
+    """A number, or a missing value as pandas reads it: what a data row holds."""
+    try:
+        float(cell)
+    except ValueError:
+        return cell.strip().casefold() in _MISSING_CELLS
+    return True
+
+
+def _is_header_corner(cell: str) -> bool:
+    return cell == "" or cell.startswith("#") or cell.strip().casefold() in HEADER_CORNERS
+
+
+def _check_range(path: Path, block: np.ndarray, first_line: int, high: float) -> None:
     """Refuse a value MUSET cannot write: below 0, or above 1 in a fraction matrix."""
     outside = (block < 0) | (block > high)
     if not outside.any():
@@ -173,7 +281,7 @@ def _check_range(path: Path, block: np.ndarray, start: int, high: float) -> None
             "wrote (--out-frac), or if these are abundances, name the file unitigs.abundance.mat"
         )
     raise DataError(
-        f"{path}:{start + row + 1}: {value:g} in sample column {column + 1}, but {why}."
+        f"{path}:{first_line + row}: {value:g} in sample column {column + 1}, but {why}."
     )
 
 
@@ -190,6 +298,12 @@ def _bad_value_error(
         return DataError(
             f"{path}:{line}: the line is blank. A MUSET matrix has one unitig per line and no "
             f"blank lines: delete it (e.g. `sed -i '/^[[:space:]]*$/d' {path}`)."
+        )
+    if not isinstance(unitig, str):
+        return DataError(
+            f"{path}:{line}: the row has no unitig id (the line starts with a separator). "
+            "MUSET starts every row with the unitig's id or sequence; if this line names the "
+            "samples (a header written with an empty first cell), its names must be the fof's ids."
         )
     column = int(np.argmax(~finite))
     if np.isnan(values[column:]).all():

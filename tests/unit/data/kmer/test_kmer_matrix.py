@@ -4,6 +4,7 @@ import bz2
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trainlab.data.kmer.matrix import load_matrix
@@ -82,8 +83,6 @@ def test_malformed_rows_are_named_as_what_they_are(
 
 
 def test_npz_ids_saved_as_objects_are_refused_with_the_fix(tmp_path: Path) -> None:
-    import numpy as np
-
     ids = np.array(["S1", "S2"], dtype=object)  # what `frame.index.to_numpy()` gives
     np.savez(tmp_path / "m.npz", X=np.eye(2, dtype=np.float32), sample_ids=ids)
     # before: "ValueError: Object arrays cannot be loaded when allow_pickle=False" traceback
@@ -115,8 +114,6 @@ def test_abundances_above_1_are_fine(tmp_path: Path) -> None:
 
 
 def test_duplicated_ids_stored_in_a_binary_matrix_name_that_file(tmp_path: Path) -> None:
-    import numpy as np
-
     from trainlab.data.kmer.dataset import load_kmer_dataset
 
     ids = np.array(["S1", "S2", "S2"])
@@ -128,3 +125,94 @@ def test_duplicated_ids_stored_in_a_binary_matrix_name_that_file(tmp_path: Path)
     with pytest.raises(DataError, match=r"sample ids are duplicated: \['S2'\]") as err:
         load_kmer_dataset(tmp_path / "m.npz", meta, tasks=["sample_type"])
     assert str(tmp_path / "m.npz") in str(err.value) and "kmtricks.fof" not in str(err.value)
+
+
+NUMERIC_FOF = "1 : /r/a.fq\n2 : /r/b.fq\n3 : /r/c.fq\n"  # the ids MUSET's README fof recipe gives
+COUNTS = "0 0.50 2.00 0.00\n1 1.00 0.00 3.00\n"
+COUNTS_T = [[0.5, 1.0], [2.0, 0.0], [0.0, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "fof"),
+    [
+        ("unitig_id 1 2 3\n", "unitigs.abundance.mat", NUMERIC_FOF),
+        (" 1 2 3\n", "unitigs.abundance.mat", NUMERIC_FOF),  # pandas to_csv: empty corner
+        ("1 2 3\n", "unitigs.abundance.mat", NUMERIC_FOF),  # R write.table: no corner
+        ("unitig_id A B C\n", "unitigs.abundance.mat", None),
+        # MUSET --output-format tsv, gunzipped: placeholders in fof order, a trailing tab
+        ("unitig_id\tsample_0\tsample_1\tsample_2\t\n", "unitigs.abundance.tsv", None),
+        ("unitig_id 0 1 2\n", "unitigs.abundance.mat", None),  # column numbers
+    ],
+    ids=["numeric_ids", "empty_corner", "no_corner", "text_ids", "muset_tsv", "column_numbers"],
+)
+def test_a_header_line_is_read_as_one(
+    tmp_path: Path, header: str, name: str, fof: str | None
+) -> None:
+    rows = COUNTS.replace(" ", "\t") if "\t" in header else COUNTS
+    matrix = matrix_files(tmp_path, (header + rows).encode(), name)
+    if fof is not None:
+        (tmp_path / "kmtricks.fof").write_text(fof)
+    # before: numeric names became a unitig row 'unitig_id' (or 'nan') of values 1, 2, 3; text
+    # names stopped with "cannot parse ... no header"
+    loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert loaded.feature_ids == ["0", "1"]
+    np.testing.assert_array_equal(np.asarray(loaded.values), COUNTS_T)
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (
+            "unitig_id C B A\n",
+            r":1: the header names the fof's samples in another order \(column 1",
+        ),
+        (
+            "unitig_id A B X\n",
+            r":1: a header line naming 3 samples, 1 of them not in the fof .*'X'",
+        ),
+        ("unitig_id\tsample_0\tsample_1\n", r"has 2 sample columns but the fof lists 3"),
+        ("unitig_id 7 8 9\n", r":1: a header line naming 3 samples, 3 of them not in the fof"),
+    ],
+    ids=["other_order", "other_samples", "placeholders_miscounted", "numeric_other_ids"],
+)
+def test_a_header_that_does_not_match_the_fof_is_refused(
+    tmp_path: Path, header: str, message: str
+) -> None:
+    rows = COUNTS.replace(" ", "\t") if "\t" in header else COUNTS
+    matrix = matrix_files(tmp_path, (header + rows).encode(), "unitigs.abundance.mat")
+    with pytest.raises(DataError, match=message):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+def test_a_row_without_its_unitig_id_is_refused(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, (b"0 0.5 2.0 0.0\n 1.0 0.0 3.0\n"), "u.abundance.mat")
+    # before: read as a unitig named 'nan'
+    with pytest.raises(DataError, match=r"u\.abundance\.mat:2: the row has no unitig id"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+def test_the_combined_matrix_of_old_muset_is_named(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, b"0 0.00;0.00 2.00;1.00 1.50;0.50\n", "unitigs.mat")
+    # before: "cannot parse ... (could not convert string to float: '0.00;0.00')"
+    with pytest.raises(DataError, match=r"unitigs\.mat:1: .*'abundance;fraction' unitigs\.mat"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+def test_a_header_is_checked_against_the_fof_of_each_run(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, ("x 5 7 9\n" + COUNTS).encode(), "unitigs.abundance.mat")
+    (tmp_path / "kmtricks.fof").write_text("5 : a\n7 : b\n9 : c\n")
+    assert load_matrix(matrix, cache_dir=tmp_path / "cache").feature_ids == ["0", "1"]
+    # with another fof, line 1 names none of its samples: a unitig 'x' (the cached parse,
+    # made with line 1 skipped, is not used)
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\nC : c\n")
+    again = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert again.feature_ids == ["x", "0", "1"]
+    np.testing.assert_array_equal(np.asarray(again.values)[:, 0], [5, 7, 9])
+
+
+def test_a_csv_is_read_like_the_space_separated_matrix(tmp_path: Path) -> None:
+    matrix = matrix_files(tmp_path, COUNTS.replace(" ", ",").encode(), "unitigs.csv")
+    # before: "has 0 sample columns but the fof lists 3 samples. Use the kmtricks.fof of ..."
+    np.testing.assert_array_equal(
+        np.asarray(load_matrix(matrix, cache_dir=tmp_path / "cache").values), COUNTS_T
+    )
