@@ -216,3 +216,13 @@ def test_a_csv_is_read_like_the_space_separated_matrix(tmp_path: Path) -> None:
     np.testing.assert_array_equal(
         np.asarray(load_matrix(matrix, cache_dir=tmp_path / "cache").values), COUNTS_T
     )
+
+
+def test_two_matrices_joined_are_refused(tmp_path: Path) -> None:
+    run1, run2 = "0 0.1 0.2 0.3\n1 0.4 0.5 0.6\n", "0 0.9 0.8 0.7\n1 0.6 0.5 0.4\n2 0.1 0.1 0.1\n"
+    matrix = matrix_files(tmp_path, (run1 + run2).encode())  # `cat run1.mat run2.mat`
+    # before: read as 5 unitigs, two of each id, without a word
+    with pytest.raises(DataError, match=r"2 unitig ids are on more than one row \(2 repeated "
+                       r"rows\), e.g. '0' on lines 1 and 3"):  # fmt: skip
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache").rglob("values.npy"))  # nothing cached
