@@ -106,6 +106,87 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("kmer_dropout", ["{kmer}", "model.net.dropout=1.5"], ["model.net.dropout=1.5", "[0, 1)"]),
     ("kmer_test_fraction", ["{kmer}", "data.test_fraction=1.2"], ["data.test_fraction=1.2"]),
     ("kmer_eval_batch_0", ["{kmer}", "data.eval_batch_size=0"], ["data.eval_batch_size=0"]),
+    # k-mer data files, what the reader checks since the first real files arrived
+    ("kmer_text_empty", ["{kmer_text:text_empty}"], ["unitigs.frac.mat is empty"]),
+    ("kmer_text_gzip", ["{kmer_text:text_gzip}"], ["is gzip-compressed", "gunzip -k"]),
+    ("kmer_text_blank_line", ["{kmer_text:text_blank}"], ["unitigs.frac.mat:3: the line is blank"]),
+    (
+        "kmer_text_short_row",
+        ["{kmer_text:text_short}"],
+        ["unitigs.frac.mat:2: unitig 'u1' holds 11 values, 12 needed"],
+    ),
+    (
+        "kmer_text_double_space",
+        ["{kmer_text:text_spaces}"],
+        ["unitigs.frac.mat:1: the line has two spaces in a row", "tr -s"],
+    ),
+    (
+        "kmer_text_negative",
+        ["{kmer_text:text_negative}"],
+        ["unitigs.frac.mat:2: -0.2 in sample column 4", "no negative values"],
+    ),
+    (
+        "kmer_text_fraction_above_1",
+        ["{kmer_text:text_above_1}"],
+        ["unitigs.frac.mat:3: 1.5 in sample column 4", "holds values in [0, 1]"],
+    ),
+    (
+        "kmer_text_header_other_order",
+        ["{kmer_text:text_header_order}"],
+        ["unitigs.frac.mat:1: the header names the fof's samples in another order", "'S01'"],
+    ),
+    (
+        "kmer_text_header_other_samples",
+        ["{kmer_text:text_header_other}"],
+        ["unitigs.frac.mat:1: a header line naming 12 samples, 12 of them not in the fof"],
+    ),
+    (
+        "kmer_text_no_unitig_id",
+        ["{kmer_text:text_no_id}"],
+        ["unitigs.frac.mat:2: the row has no unitig id"],
+    ),
+    (
+        "kmer_text_duplicated_ids",
+        ["{kmer_text:text_joined}"],
+        ["5 unitig ids are on more than one row", "'u0' on lines 1 and 6"],
+    ),
+    (
+        "kmer_text_muset_combined",
+        ["{kmer_text:text_combined}"],
+        ["unitigs.frac.mat:1: cells such as", "'abundance;fraction' unitigs.mat"],
+    ),
+    ("kmer_metadata_empty", ["{kmer:meta_empty.tsv}"], ["meta_empty.tsv is empty"]),
+    (
+        "kmer_metadata_longer_row",
+        ["{kmer:meta_longer.tsv}"],
+        ["meta_longer.tsv:4: 4 tab-separated fields", "header (line 1) has 3 columns"],
+    ),
+    ("kmer_metadata_empty_id", ["{kmer:meta_empty_id.tsv}"], ["meta_empty_id.tsv:4: empty Run"]),
+    (
+        "kmer_metadata_case_clash",
+        ["{kmer:meta_case.tsv}"],
+        ["task 'sample_type' has labels that differ only in case or spacing: ['Soil', 'soil']"],
+    ),
+    (
+        "kmer_metadata_one_class",
+        ["{kmer:meta_one_class.tsv}"],
+        ["task 'sample_type' has one class ['soil']", "Drop it from data.tasks"],
+    ),
+    (
+        "kmer_metadata_no_labels",
+        ["{kmer:meta_no_labels.tsv}"],
+        ["task 'sample_type' has no label (all 12 rows are blank or NA)"],
+    ),
+    (
+        "kmer_npz_object_ids",
+        ["{kmer:npz_object_ids}"],
+        ["'sample_ids' is an array of Python objects", "dtype=str"],
+    ),
+    (
+        "kmer_npz_duplicated_ids",
+        ["{kmer:npz_duplicated_ids}"],
+        ["npz_duplicated_ids.npz: sample ids are duplicated: ['S01']"],
+    ),
     # cross-validation
     ("cv_mode_unknown", ["{cv}", "mode=bogus"], ["`mode='bogus'` is not one of", "optimize"]),
     ("cv_mode_typo", ["{cv}", "mode=optimise"], ["did you mean `mode=optimize`"]),
@@ -194,6 +275,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (run / "unitigs.frac.mat").write_text("\n".join(lines) + "\n")
         fof = "".join(f"{s} : /reads/{s}.fq.gz\n" for s in ids)
         (run / "kmtricks.fof").write_text(fof)
+    text_cases(folder, values, ids, fof)
+    meta_cases(folder, rows)
+    np.savez(folder / "npz_object_ids.npz", values=values, sample_ids=np.array(ids, dtype=object))
+    twice = [*ids[:2], "S01", *ids[3:]]
+    np.savez(folder / "npz_duplicated_ids.npz", values=values, sample_ids=np.array(twice))
     fof_latin = folder / "fof_latin1"
     shutil.copytree(folder / "text_ok", fof_latin)
     (fof_latin / "kmtricks.fof").write_bytes(fof.replace("S01", "S01é").encode("latin1"))
@@ -228,6 +314,68 @@ def _spectra_files(folder: Path) -> None:
     rows = read_spectra(folder / "shared_root", "train_data")
     for table in ("train_data", "validation_data"):
         write_spectra(rows, folder / "leaky", table, mode="create")
+
+
+def text_cases(folder: Path, values: np.ndarray, ids: list[str], fof: str) -> None:
+    """One folder per bad MUSET text matrix (unitigs.frac.mat beside its kmtricks.fof)."""
+    import gzip
+
+    lines = [f"u{j} " + " ".join(f"{v:.3f}" for v in values[:, j]) for j in range(5)]
+
+    def cell(line: str, column: int, value: str) -> str:
+        parts = line.split()
+        parts[column] = value
+        return " ".join(parts)
+
+    text = "\n".join(lines) + "\n"
+    bad = {
+        "text_empty": "",
+        "text_gzip": gzip.compress(text.encode()),
+        "text_blank": "\n".join([*lines[:2], "", *lines[2:]]) + "\n",
+        "text_short": text.replace(lines[1], lines[1].rsplit(" ", 1)[0]),
+        "text_spaces": text.replace(" ", "  ", 1),
+        "text_negative": text.replace(lines[1], cell(lines[1], 4, "-0.2")),
+        "text_above_1": text.replace(lines[2], cell(lines[2], 4, "1.5")),
+        "text_header_order": "unitig_id " + " ".join([ids[1], ids[0], *ids[2:]]) + "\n" + text,
+        "text_header_other": "unitig_id " + " ".join(f"X{i}" for i in range(12)) + "\n" + text,
+        "text_no_id": text.replace(lines[1], lines[1].replace("u1", "", 1)),
+        "text_joined": text + text,  # `cat run1.mat run2.mat`
+        "text_combined": "".join(
+            f"u{j} " + " ".join(f"1.00;{v:.2f}" for v in values[:, j]) + "\n" for j in range(5)
+        ),
+    }
+    for name, content in bad.items():
+        run = folder / name
+        run.mkdir()
+        data = content if isinstance(content, bytes) else content.encode()
+        (run / "unitigs.frac.mat").write_bytes(data)
+        (run / "kmtricks.fof").write_text(fof)
+
+
+def meta_cases(folder: Path, rows: list[str]) -> None:
+    """Bad metadata TSVs for matrix.npz (S00 gut, S01 soil, ...; the experiment's group column
+    `project` too, since these are read to the end)."""
+    labels = [row.split("\t")[1] for row in rows[1:]]
+    ids = [row.split("\t")[0] for row in rows[1:]]
+
+    def tsv(cells: list[str], extra: dict[int, str] | None = None) -> str:
+        body = [f"{i}\t{c}\tP{n % 3}" for n, (i, c) in enumerate(zip(ids, cells, strict=True))]
+        for index, row in (extra or {}).items():
+            body[index] = row
+        return "\n".join([f"{rows[0]}\tproject", *body]) + "\n"
+
+    bad = {
+        "meta_empty.tsv": "",
+        "meta_longer.tsv": tsv(labels, {2: f"{ids[2]}\tgut\tP2\textra"}),
+        "meta_empty_id.tsv": tsv(labels, {2: "\tgut\tP2"}),
+        "meta_case.tsv": tsv(
+            [c.replace("soil", "Soil") if i < 2 else c for i, c in enumerate(labels)]
+        ),
+        "meta_one_class.tsv": tsv(["soil"] * len(ids)),
+        "meta_no_labels.tsv": tsv(["NA"] * len(ids)),
+    }
+    for name, content in bad.items():
+        (folder / name).write_text(content)
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +464,17 @@ def test_bad_input_stops_early_with_a_clear_message(
         assert text in message, f"{text!r} not in:\n{message}"
     assert _snapshot(kept) == before
     # a config problem stops the run before it writes its config (which precedes data loading)
-    if not any(k in name for k in ("latin1", "nan", "inf", "convert", "shared_run")):
+    read_errors = (
+        "latin1",
+        "nan",
+        "inf",
+        "convert",
+        "shared_run",
+        "kmer_text_",
+        "kmer_metadata_",
+        "kmer_npz_",
+    )
+    if not any(k in name for k in read_errors):
         started = [p for p in log_dir.glob("*/runs/*/config.yaml") if p.parent != kept]
         assert not started, "the run got past the config checks"
     record = os.environ.get("TRAINLAB_ERRORS_DOC")
