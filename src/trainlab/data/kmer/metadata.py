@@ -161,15 +161,49 @@ def align_metadata(
             f"{len(meta_ids)} rows. In the matrix only: {len(no_meta)} "
             f"{_examples(no_meta)}; in {source} only: {len(no_matrix)} {_examples(no_matrix)}. "
             "Use the metadata of exactly these samples (or data.allow_extra_metadata=true "
-            "when the metadata covers more samples)."
+            "when the metadata covers more samples)." + _near_matches(no_meta, no_matrix, source)
         )
     if no_meta or (no_matrix and not allow_extra_metadata):
         raise DataError(
             f"Sample ids do not match: {len(no_meta)} matrix samples lack metadata "
             f"{_examples(no_meta)}; {len(no_matrix)} {source} rows are not in the matrix "
             f"{_examples(no_matrix)}. Check {id_column} against the kmtricks.fof ids."
+            + _near_matches(no_meta, no_matrix, source)
         )
     return frame.set_index(id_column).loc[list(sample_ids)].reset_index()
+
+
+# what fof ids made from read file names carry: MUSET's generate_fof keeps the name up to its
+# first dot, so paired files give ids ERR1_1 and ERR1_2; other recipes keep the whole name
+_READ_SUFFIX = re.compile(
+    r"(\.(fastq|fq|fasta|fa|fna)(\.(gz|bz2|xz|zst))?|[._](R?[12]))+$", re.IGNORECASE
+)
+
+
+def _near_matches(no_meta: Sequence[str], no_matrix: Sequence[str], source: str) -> str:
+    """A hint when unmatched ids differ only in case or by a read-file suffix.
+
+    Such ids are never matched loosely: 'ERR1_1' and 'ERR1_2' are two fof samples (the two
+    mates of a pair, as MUSET's generate_fof names them), and matching both to the metadata's
+    'ERR1' would put one sample's labels on two rows, on both sides of a split.
+    """
+
+    def loose(sample_id: str) -> str:
+        return _READ_SUFFIX.sub("", sample_id).casefold()
+
+    metadata = {}
+    for sample_id in no_matrix:
+        metadata.setdefault(loose(sample_id), sample_id)
+    pairs = [(s, metadata[loose(s)]) for s in no_meta if loose(s) in metadata]
+    if not pairs:
+        return ""
+    matrix_id, meta_id = pairs[0]
+    return (
+        f" {len(pairs)} of the matrix samples differ from a {source} id only in case or by a "
+        f"read-file suffix (e.g. fof {matrix_id!r}, metadata {meta_id!r}): ids are matched "
+        "exactly, so write them one way in both files (the fof's first column is the id; one "
+        "fof line lists all the read files of a sample: `ERR1 : ERR1_1.fq.gz ; ERR1_2.fq.gz`)."
+    )
 
 
 def encode_labels(

@@ -126,3 +126,31 @@ def test_a_comment_above_the_header_is_shown_as_the_header(tmp_path: Path) -> No
     # the longer-row check must still show what it took for the header
     with pytest.raises(DataError, match=r"header \(line 1\) has 1 columns: \['# exported from"):
         read_metadata(meta, task_columns=["sample_type"])
+
+
+@pytest.mark.parametrize(
+    ("fof_ids", "meta_ids", "hint"),
+    [
+        (["ERR1", "ERR2", "ERR3"], ["err1", "ERR2", "ERR3"], "(e.g. fof 'ERR1', metadata 'err1')"),
+        (
+            ["ERR1", "ERR2", "ERR3"],
+            ["ERR1.fastq.gz", "ERR2", "ERR3"],
+            "(e.g. fof 'ERR1', metadata 'ERR1.fastq.gz')",
+        ),
+        # MUSET's generate_fof names each mate of a pair: two fof samples per run
+        (["ERR1_1", "ERR1_2", "ERR2_1"], ["ERR1", "ERR2"], "3 of the matrix samples differ"),
+    ],
+    ids=["case", "read_file_suffix", "mates"],
+)
+def test_ids_that_differ_only_in_case_or_suffix_are_named_never_matched(
+    tmp_path: Path, fof_ids: list[str], meta_ids: list[str], hint: str
+) -> None:
+    from trainlab.data.kmer.metadata import align_metadata
+
+    rows = "".join(f"{s}\t{'AB'[i % 2]}\n" for i, s in enumerate(meta_ids))
+    meta = write_tsv(tmp_path / "meta.tsv", "Run_accession\tsample_type\n" + rows)
+    frame = read_metadata(meta, task_columns=["sample_type"])
+    # before: the ids were listed, with no word that they differ only in case or suffix
+    with pytest.raises(DataError, match="only in case or by a read-file suffix") as err:
+        align_metadata(fof_ids, frame)
+    assert hint in str(err.value)
