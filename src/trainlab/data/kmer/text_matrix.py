@@ -8,6 +8,7 @@ entry is used, which is why the cache is keyed on this module's code (`cache.rea
 
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -232,7 +233,12 @@ def _header_lines(path: Path, sep: str, sample_ids: list[str]) -> int:
         cells.pop()  # a trailing separator, as MUSET's TSV header ends
     corner, names = cells[0], cells[1:]
     n = len(sample_ids)
-    if cells == sample_ids or names == sample_ids:  # R's write.table leaves out the corner
+    # R's write.table leaves out the corner. With numeric ids, a unitig row can spell them too
+    # (GGCAT id 7 with integer counts '1 2' against fof ids 1, 2): a corner that looks like a
+    # MUSET unitig id (digits, or the sequence with -s) makes the line data
+    numeric_ids = all(_is_value(i) for i in sample_ids)
+    unitig_like = re.fullmatch(r"\d+|[ACGTNacgtn]+", corner) is not None
+    if cells == sample_ids or (names == sample_ids and not (numeric_ids and unitig_like)):
         log.info("%s: line 1 is a header naming the fof's %d samples in order: skipped", path, n)
         return 1
     if any(";" in cell for cell in names):

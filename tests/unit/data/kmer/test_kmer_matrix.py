@@ -226,3 +226,12 @@ def test_two_matrices_joined_are_refused(tmp_path: Path) -> None:
                        r"rows\), e.g. '0' on lines 1 and 3"):  # fmt: skip
         load_matrix(matrix, cache_dir=tmp_path / "cache")
     assert not list((tmp_path / "cache").rglob("values.npy"))  # nothing cached
+
+
+def test_a_unitig_row_that_spells_numeric_fof_ids_is_data(tmp_path: Path) -> None:
+    # integer counts (a kmtricks-style matrix) on GGCAT unitig 7, against the ids 1 and 2
+    matrix = matrix_files(tmp_path, b"7 1 2\n8 0 5\n", "unitigs.abundance.mat")
+    (tmp_path / "kmtricks.fof").write_text("1 : a.fq\n2 : b.fq\n")
+    loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert loaded.feature_ids == ["7", "8"]
+    np.testing.assert_array_equal(np.asarray(loaded.values), [[1, 0], [2, 5]])
