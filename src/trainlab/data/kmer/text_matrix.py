@@ -74,6 +74,12 @@ def load_unitig_matrix(
         log.info("Using cached matrix %s (%d x %d)", entry, *values.shape)
         return values, feature_ids
     n_unitigs = fp.n_lines - header_lines
+    if n_unitigs == 0:  # before: the header became the only unitig
+        raise DataError(
+            f"{path} holds a header line and no unitig row: MUSET kept no unitig (its filters, "
+            "-f/-F/-n/-N, removed every k-mer?). Rerun MUSET with looser filters, or point "
+            "data.matrix_path at a matrix with unitigs."
+        )
     size = f"{fp.size / 1e6:.1f} MB, {n_unitigs} unitigs"
     if stale is None:
         log.info("Parsing %s (%s) into %s", path, size, entry)
@@ -192,8 +198,13 @@ def _separator(path: Path) -> str:
     """
     with path.open("rb") as handle:
         line = handle.readline().rstrip()
+        second = handle.readline().rstrip()
+    if not line:  # before: pandas' EmptyDataError traceback
+        raise _blank_line_error(path, 1)
     if b"\t" in line and b" " not in line:
         return "\t"
+    if b"\t" in line and b"\t" in second and b" " not in second:
+        return "\t"  # a header naming samples whose ids hold spaces ('S 1'), tab-separated rows
     if b"," in line and b" " not in line and b"\t" not in line:
         return ","
     if b"\t" in line or b"  " in line:
@@ -329,10 +340,7 @@ def _bad_value_error(
     )
     finite = np.isfinite(values)
     if not isinstance(unitig, str) and np.isnan(values).all():  # pandas: no id, no values
-        return DataError(
-            f"{path}:{line}: the line is blank. A MUSET matrix has one unitig per line and no "
-            f"blank lines: delete it (e.g. `sed -i '/^[[:space:]]*$/d' {path}`)."
-        )
+        return _blank_line_error(path, line)
     if not isinstance(unitig, str):
         return DataError(
             f"{path}:{line}: the row has no unitig id (the line starts with a separator). "
@@ -352,6 +360,13 @@ def _bad_value_error(
     )
     return DataError(
         f"{path}:{line}: {what} in sample column {column + 1} of this unitig row. {fix}"
+    )
+
+
+def _blank_line_error(path: Path, line: int) -> DataError:
+    return DataError(
+        f"{path}:{line}: the line is blank. A MUSET matrix has one unitig per line and no "
+        f"blank lines: delete it (e.g. `sed -i '/^[[:space:]]*$/d' {path}`)."
     )
 
 

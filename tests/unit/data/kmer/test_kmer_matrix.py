@@ -235,3 +235,25 @@ def test_a_unitig_row_that_spells_numeric_fof_ids_is_data(tmp_path: Path) -> Non
     loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
     assert loaded.feature_ids == ["7", "8"]
     np.testing.assert_array_equal(np.asarray(loaded.values), [[1, 0], [2, 5]])
+
+
+def test_a_header_without_rows_and_a_blank_first_line_are_named(tmp_path: Path) -> None:
+    # MUSET whose filters kept no unitig writes its TSV header alone
+    only = matrix_files(tmp_path / "h", b"unitig_id\tsample_0\tsample_1\tsample_2\t\n", "u.tsv")
+    # before: the header became the one unitig, of values 1, 2, 3 (then: EmptyDataError)
+    with pytest.raises(DataError, match=r"u\.tsv holds a header line and no unitig row"):
+        load_matrix(only, cache_dir=tmp_path / "cache")
+    blank = matrix_files(tmp_path / "b", ("\n" + COUNTS).encode(), "unitigs.abundance.mat")
+    # before: pandas' EmptyDataError traceback
+    with pytest.raises(DataError, match=r"unitigs\.abundance\.mat:1: the line is blank"):
+        load_matrix(blank, cache_dir=tmp_path / "cache")
+
+
+def test_a_tab_separated_header_of_ids_with_spaces_is_read(tmp_path: Path) -> None:
+    rows = COUNTS.replace(" ", "\t")
+    matrix = matrix_files(tmp_path, ("unitig_id\tS 1\tS 2\tS 3\n" + rows).encode(), "u.tsv")
+    (tmp_path / "kmtricks.fof").write_text("S 1 : a.fq\nS 2 : b.fq\nS 3 : c.fq\n")
+    # before: "the line mixes tabs and spaces"
+    loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert loaded.sample_ids == ["S 1", "S 2", "S 3"] and loaded.feature_ids == ["0", "1"]
+    np.testing.assert_array_equal(np.asarray(loaded.values), COUNTS_T)
