@@ -201,6 +201,12 @@ def _separator(path: Path) -> str:
         second = handle.readline().rstrip()
     if not line:  # before: pandas' EmptyDataError traceback
         raise _blank_line_error(path, 1)
+    if b"\r" in line:  # CRLF ends were stripped: a CR inside is a line end of its own
+        raise DataError(
+            f"{path}: lines end in a carriage return alone (an old Mac export); the line count "
+            f"and the parser disagree on such files. Convert the line ends (`tr '\\r' '\\n' "
+            f"< {path.name} > {path.stem}.unix{path.suffix}`) and point data.matrix_path at it."
+        )
     if b"\t" in line and b" " not in line:
         return "\t"
     if b"\t" in line and b"\t" in second and b" " not in second:

@@ -257,3 +257,15 @@ def test_a_tab_separated_header_of_ids_with_spaces_is_read(tmp_path: Path) -> No
     loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
     assert loaded.sample_ids == ["S 1", "S 2", "S 3"] and loaded.feature_ids == ["0", "1"]
     np.testing.assert_array_equal(np.asarray(loaded.values), COUNTS_T)
+
+
+def test_windows_line_ends_are_read_and_lone_carriage_returns_named(tmp_path: Path) -> None:
+    crlf_text = ("unitig_id 1 2 3\n" + COUNTS).replace("\n", "\r\n")
+    crlf = matrix_files(tmp_path / "w", crlf_text.encode(), "unitigs.abundance.mat")
+    (tmp_path / "w" / "kmtricks.fof").write_text(NUMERIC_FOF.replace("\n", "\r\n"))
+    loaded = load_matrix(crlf, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(np.asarray(loaded.values), COUNTS_T)
+    mac = matrix_files(tmp_path / "m", COUNTS.replace("\n", "\r").encode(), "u.abundance.mat")
+    # before: "cannot parse ... (could not broadcast input array from shape (3,2) into (3,1))"
+    with pytest.raises(DataError, match=r"u\.abundance\.mat: lines end in a carriage return"):
+        load_matrix(mac, cache_dir=tmp_path / "cache")
