@@ -1,9 +1,12 @@
 """MUSET text unitig matrices (`unitigs.frac.mat`, `unitigs.abundance.mat`), parsed once.
 
-MUSET writes one row per unitig (`<unitig_id> <v_1> ... <v_N>`, space-separated, no header) with
-one column per sample in the order of `kmtricks.fof`; we transpose it once into a memory-mapped
-binary cache (`cache`) and reuse it. Every check made while parsing is skipped when a cached
-entry is used, which is why the cache is keyed on this module's code (`cache.reader_key`).
+MUSET writes one row per unitig (`<unitig_id> <v_1> ... <v_N>`, space-separated, values with two
+decimals, no header) with one column per sample in the order of `kmtricks.fof`; the unitig id is
+GGCAT's number for it, or its sequence with -s. Its `--output-format tsv` adds a header line,
+and other tools write others (`_header_lines` says which are read). We transpose the matrix once
+into a memory-mapped binary cache (`cache`) and reuse it. Every check made while parsing is
+skipped when a cached entry is used, which is why the cache is keyed on this module's code
+(`cache.reader_key`).
 """
 
 import logging
@@ -117,19 +120,19 @@ def _parse_into(
     first = 1 + header_lines  # file line of the first unitig row
     # MUSET's fractions lie in [0, 1]; its abundances are means of k-mer counts, >= 0
     high = 1.0 if ".frac." in path.name else np.inf
-    reader = pd.read_csv(
-        path,
-        sep=sep,
-        header=None,
-        skiprows=header_lines,
-        index_col=0,
-        dtype={0: str},
-        chunksize=chunk_rows,
-        engine="c",
-        compression=None,  # never guessed from the suffix: compressed files are refused above
-        skip_blank_lines=False,
-    )
-    try:
+    try:  # pandas' EmptyDataError and ParserError are ValueErrors too
+        reader = pd.read_csv(
+            path,
+            sep=sep,
+            header=None,
+            skiprows=header_lines,
+            index_col=0,
+            dtype={0: str},
+            chunksize=chunk_rows,
+            engine="c",
+            compression=None,  # never guessed from the suffix: compressed files are refused
+            skip_blank_lines=False,
+        )
         for chunk in reader:
             block = chunk.to_numpy(dtype=np.float32)
             if block.shape[1] == n_samples + 1 and np.isnan(block[:, -1]).all():
