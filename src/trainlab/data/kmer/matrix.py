@@ -108,7 +108,31 @@ def _with_ids(
         )
     if feature_ids is None:
         feature_ids = [str(i) for i in range(values.shape[1])]
+    _check_feature_ids(path, values, feature_ids)
     return KmerMatrix(values, list(sample_ids), list(feature_ids), path)
+
+
+def _check_feature_ids(path: Path, values: np.ndarray, feature_ids: list[str]) -> None:
+    """One id per column, each once: a repeat means matrices were joined column-wise."""
+    if len(feature_ids) != values.shape[1]:
+        raise DataError(
+            f"{path} has {values.shape[1]} feature columns but {len(feature_ids)} feature ids "
+            "('feature_ids' of a .npz): save one id per column."
+        )
+    if len(set(feature_ids)) == len(feature_ids):
+        return
+    seen: dict[str, int] = {}
+    repeats = Counter(feature_ids)
+    for column, feature in enumerate(feature_ids):
+        if feature in seen:
+            n_ids = sum(1 for n in repeats.values() if n > 1)
+            raise DataError(
+                f"{path}: {n_ids} feature ids are on more than one column, e.g. {feature!r} on "
+                f"columns {seen[feature]} and {column} (0-based). Each unitig is one feature: "
+                "repeated ids mean matrices were joined (two MUSET runs number their unitigs "
+                "alike). Use the matrix of one run over all the samples."
+            )
+        seen[feature] = column
 
 
 def _load_npz(path: Path, fof_path: str | Path | None) -> KmerMatrix:

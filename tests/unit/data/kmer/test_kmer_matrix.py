@@ -269,3 +269,16 @@ def test_windows_line_ends_are_read_and_lone_carriage_returns_named(tmp_path: Pa
     # before: "cannot parse ... (could not broadcast input array from shape (3,2) into (3,1))"
     with pytest.raises(DataError, match=r"u\.abundance\.mat: lines end in a carriage return"):
         load_matrix(mac, cache_dir=tmp_path / "cache")
+
+
+def test_binary_feature_ids_must_be_one_per_column_and_unique(tmp_path: Path) -> None:
+    x = np.zeros((3, 4), dtype=np.float32)
+    ids = np.array(["S1", "S2", "S3"])
+    np.savez(tmp_path / "joined.npz", X=x, sample_ids=ids, feature_ids=np.array(["0", "1"] * 2))
+    # before: loaded, two features of each id
+    with pytest.raises(DataError, match=r"2 feature ids are on more than one column, e\.g\. '0' "
+                       r"on columns 0 and 2"):  # fmt: skip
+        load_matrix(tmp_path / "joined.npz")
+    np.savez(tmp_path / "short.npz", X=x, sample_ids=ids, feature_ids=np.array(["0", "1", "2"]))
+    with pytest.raises(DataError, match=r"has 4 feature columns but 3 feature ids"):
+        load_matrix(tmp_path / "short.npz")
