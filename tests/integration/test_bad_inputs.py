@@ -155,6 +155,16 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["{kmer_text:text_combined}"],
         ["unitigs.frac.mat:1: cells such as", "'abundance;fraction' unitigs.mat"],
     ),
+    (
+        "kmer_text_header_only",
+        ["{kmer_text:text_header_only}"],
+        ["unitigs.frac.mat holds a header line and no unitig row"],
+    ),
+    (
+        "kmer_text_carriage_returns",
+        ["{kmer_text:text_mac}"],
+        ["unitigs.frac.mat: lines end in a carriage return alone", "tr '\\r' '\\n'"],
+    ),
     ("kmer_metadata_empty", ["{kmer:meta_empty.tsv}"], ["meta_empty.tsv is empty"]),
     (
         "kmer_metadata_longer_row",
@@ -186,6 +196,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "kmer_npz_duplicated_ids",
         ["{kmer:npz_duplicated_ids}"],
         ["npz_duplicated_ids.npz: sample ids are duplicated: ['S01']"],
+    ),
+    (
+        "kmer_npz_duplicated_feature_ids",
+        ["{kmer:npz_joined_features}"],
+        ["npz_joined_features.npz: 5 feature ids are on more than one column", "'u0' on columns"],
     ),
     # cross-validation
     ("cv_mode_unknown", ["{cv}", "mode=bogus"], ["`mode='bogus'` is not one of", "optimize"]),
@@ -280,6 +295,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     np.savez(folder / "npz_object_ids.npz", values=values, sample_ids=np.array(ids, dtype=object))
     twice = [*ids[:2], "S01", *ids[3:]]
     np.savez(folder / "npz_duplicated_ids.npz", values=values, sample_ids=np.array(twice))
+    joined = np.hstack([values, values])  # two runs' matrices side by side, same unitig ids
+    features = np.array([f"u{j}" for j in range(5)] * 2)
+    np.savez(folder / "npz_joined_features.npz", values=joined, sample_ids=np.array(ids),
+             feature_ids=features)  # fmt: skip
     fof_latin = folder / "fof_latin1"
     shutil.copytree(folder / "text_ok", fof_latin)
     (fof_latin / "kmtricks.fof").write_bytes(fof.replace("S01", "S01é").encode("latin1"))
@@ -340,6 +359,8 @@ def text_cases(folder: Path, values: np.ndarray, ids: list[str], fof: str) -> No
         "text_header_other": "unitig_id " + " ".join(f"X{i}" for i in range(12)) + "\n" + text,
         "text_no_id": text.replace(lines[1], lines[1].replace("u1", "", 1)),
         "text_joined": text + text,  # `cat run1.mat run2.mat`
+        "text_header_only": "unitig_id\t" + "\t".join(f"sample_{i}" for i in range(12)) + "\t\n",
+        "text_mac": text.replace("\n", "\r"),
         "text_combined": "".join(
             f"u{j} " + " ".join(f"1.00;{v:.2f}" for v in values[:, j]) + "\n" for j in range(5)
         ),
