@@ -69,7 +69,12 @@ def reader_key() -> str:
     digest = hashlib.sha256()
     for name in READER_MODULES:
         origin = importlib.util.find_spec(name).origin
-        digest.update(code_digest(Path(origin).read_bytes()).encode())
+        if origin and Path(origin).is_file():
+            digest.update(code_digest(Path(origin).read_bytes()).encode())
+        else:  # a frozen or zipped install without files: its version stands for the code
+            from importlib.metadata import version
+
+            digest.update(f"{name}=={version('trainlab')}".encode())
     return digest.hexdigest()[:16]
 
 
