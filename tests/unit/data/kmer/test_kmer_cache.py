@@ -133,3 +133,18 @@ def trainlab_root() -> str:
     import trainlab
 
     return str(Path(trainlab.__file__).parent)
+
+
+def test_the_reader_key_of_an_install_without_source_files(monkeypatch) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    from_files = cache.reader_key()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: SimpleNamespace(origin=None))
+    cache.reader_key.cache_clear()
+    try:
+        # before: TypeError (Path(None)) on the first text matrix a frozen install read
+        frozen = cache.reader_key()
+    finally:
+        cache.reader_key.cache_clear()
+    assert len(frozen) == 16 and frozen != from_files
