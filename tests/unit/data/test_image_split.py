@@ -109,3 +109,30 @@ def test_one_image_under_two_classes_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"raw/cat/2\.png = raw/dog/odd\.png.*two labels"):
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
     assert not (root / "splits").exists()
+
+
+def test_images_in_sub_folders_of_a_class_folder_belong_to_that_class(tmp_path: Path) -> None:
+    """Before: cat/2023/*.png were skipped without a word (or the class was refused as empty)."""
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    nested = root / "raw" / "cat" / "2023" / "june"
+    nested.mkdir(parents=True)
+    for i in range(4):
+        (root / "raw" / "cat" / f"{i}.png").rename(nested / f"{i}.png")
+    (root / "raw" / "dog" / ".ipynb_checkpoints").mkdir()
+    (root / "raw" / "dog" / ".ipynb_checkpoints" / "x.txt").write_text("hidden")
+    split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    entries = {
+        entry
+        for name in ("test.txt", "fold_0_train.txt", "fold_0_val.txt")
+        for entry in read_split(root / "splits" / name, root)
+    }
+    assert len(entries) == 12
+    assert {name for _, name in entries} == {"cat", "dog"}
+    assert ("raw/cat/2023/june/0.png", "cat") in entries
+
+
+def test_a_broken_link_in_a_class_folder_is_named(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    (root / "raw" / "cat" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(DataError, match=r"gone\.png is a symbolic link to .*nowhere\.png"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)

@@ -23,7 +23,7 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
         )
     classes: dict[str, list[str]] = {}
     for class_dir in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
-        files = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+        files = class_files(class_dir)
         bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
         if bad:
             raise DataError(
@@ -37,8 +37,9 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
         if verify:
             for path in files:
                 verify_image(path)
-        rel_root = raw_dir.name
-        classes[class_dir.name] = [f"{rel_root}/{class_dir.name}/{p.name}" for p in files]
+        classes[class_dir.name] = [
+            f"{raw_dir.name}/{p.relative_to(raw_dir).as_posix()}" for p in files
+        ]
     if len(classes) < 2:
         found = ", ".join(classes) or "none"
         raise DataError(
@@ -46,6 +47,28 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"least two: add a folder per class"
         )
     return classes
+
+
+def class_files(class_dir: Path) -> list[Path]:
+    """The files of a class folder and of the folders under it, sorted; hidden ones left out.
+
+    Photos are often sorted further by date or source (``cat/2023/img.jpg``): they belong to the
+    class of the top folder. Only the class folder's own files were read before, and a class
+    whose images all sat one level down was refused as empty, or, with some images beside the
+    sub-folder, trained on the rest without a word.
+    """
+    files = []
+    for path in sorted(class_dir.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(class_dir).parts):
+            continue  # .DS_Store, ._img.jpg, .ipynb_checkpoints/
+        if path.is_symlink() and not path.exists():
+            raise DataError(
+                f"{path} is a symbolic link to {path.readlink()}, which does not exist: "
+                "restore the target or remove the link"
+            )
+        if path.is_file():
+            files.append(path)
+    return files
 
 
 def verify_image(path: Path) -> None:

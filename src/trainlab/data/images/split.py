@@ -156,7 +156,11 @@ def _write_list(path: Path, items: list[str], index: np.ndarray) -> None:
 
 
 def read_split(path: Path, data_dir: Path) -> list[tuple[str, str]]:
-    """Read a split file: (relative path, class name) per line."""
+    """Read a split file: (relative path, class name) per line.
+
+    The class is the folder right under ``raw/`` (``raw/<class>/<file>`` or, for images in
+    sub-folders of a class folder, ``raw/<class>/<sub-folder>/<file>``).
+    """
     if not path.is_file():
         raise DataError(
             f"split file {path} is missing: run `trainlab split data_dir={data_dir}` first"
@@ -169,5 +173,5 @@ def read_split(path: Path, data_dir: Path) -> list[tuple[str, str]]:
         parts = line.split("/")
         if len(parts) < 3:
             raise DataError(f"{path}:{line_no}: expected raw/<class>/<file>, got {line!r}")
-        entries.append((line, parts[-2]))
+        entries.append((line, parts[1]))
     return entries
