@@ -37,6 +37,7 @@ class ImageListDataset(Dataset):
         image_size: int,
         channels: int,
         cache: bool,
+        as_displayed: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.paths = [rel for rel, _ in entries]
@@ -50,6 +51,7 @@ class ImageListDataset(Dataset):
         self.targets = torch.tensor([index[name] for _, name in entries], dtype=torch.long)
         self.image_size = image_size
         self.mode = {1: "L", 3: "RGB"}[channels]
+        self.as_displayed = as_displayed
         self._warned_few_bits = False
         self.images = self._decode_all() if cache else None
 
@@ -62,6 +64,8 @@ class ImageListDataset(Dataset):
         path = self.data_dir / rel
         try:
             with Image.open(path) as image:
+                if self.as_displayed:
+                    image = _as_displayed(image)
                 image, few_bits = _eight_bit(image, path)
                 image = image.convert(self.mode)
                 if image.size != (self.image_size, self.image_size):
@@ -109,6 +113,28 @@ class ImageListDataset(Dataset):
         if self.images is not None:
             return self.images[index]
         return torch.stack([self._decode(self.paths[i]) for i in index])
+
+
+def _as_displayed(image: Any) -> Any:
+    """The image as a viewer shows it: turned by its EXIF orientation, transparency on white.
+
+    Phones store the sensor's pixels and an EXIF tag saying how to turn them; viewers, browsers
+    and labelling tools apply it, PIL does not. A portrait photo (tag 6) reached the model lying
+    on its side, while photos whose app had turned the pixels themselves came upright: one scene,
+    two orientations, depending on the camera app. PIL's ``convert`` also drops the alpha channel
+    and keeps the colour stored under transparent pixels, which no viewer shows: two icons that
+    look the same came out with a white or a black background (whatever the exporting tool
+    wrote), a difference a model can learn. Transparent areas now become white, the page colour
+    they are shown on.
+    """
+    from PIL import Image, ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        image = image.convert("RGB")
+    return image
 
 
 # PIL modes of more than 8 bits a pixel. ``Image.convert("L" or "RGB")`` clips them at 255:
@@ -201,6 +227,9 @@ class ImageFolderDataModule(L.LightningDataModule):
         if self.mean is not None:
             self._make_transforms()
         self._predict_dataset: ImageListDataset | None = None
+        # decode images as a viewer shows them (_as_displayed); checkpoints written before this
+        # was recorded in their spec were trained on the stored pixels and keep them
+        self.as_displayed = True
 
     def prepare_data(self) -> None:
         """Write the embedded data set and its default splits if asked and absent."""
@@ -230,7 +259,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             side, channels = inspect_images(self.data_dir, [rel for rel, _ in train])
             self.image_size = self.image_size or min(side, self.max_image_size)
             self.channels = self.channels or channels
-        options = (self.image_size, self.channels, self.cache)
+        options = (self.image_size, self.channels, self.cache, self.as_displayed)
         for name, entries in (("train", train), ("val", val), ("test", test)):
             self.datasets[name] = ImageListDataset(self.data_dir, entries, self.classes, *options)
         if self.mean is None:
@@ -263,6 +292,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             "image_size": self.image_size,
             "mean": list(self.mean),
             "std": list(self.std),
+            "as_displayed": self.as_displayed,
         }
 
     def baseline_features(self, split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], str]:
@@ -330,6 +360,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         """
         self.image_size = spec.get("image_size") or self.image_size
         self.channels = spec.get("in_channels") or self.channels
+        self.as_displayed = bool(spec.get("as_displayed", False))
         if "mean" in spec:
             self.mean, self.std = list(spec["mean"]), list(spec["std"])
         elif self.mean is None:  # checkpoints written before spec carried them
@@ -356,7 +387,13 @@ class ImageFolderDataModule(L.LightningDataModule):
                 f"predict input {path} does not exist: give an image, a folder or a split file"
             )
         self._predict_dataset = ImageListDataset(
-            Path("/"), entries, self.classes, self.image_size, self.channels, cache=False
+            Path("/"),
+            entries,
+            self.classes,
+            self.image_size,
+            self.channels,
+            cache=False,
+            as_displayed=self.as_displayed,
         )
         self._predict_has_labels = path.suffix == ".txt"
 

@@ -1,0 +1,87 @@
+"""Images are decoded as a viewer shows them: EXIF orientation applied, transparency on white.
+
+The files are real formats written with Pillow (a JPEG with an EXIF orientation tag, RGBA and
+palette PNGs with transparency) and read back through the dataset and the predict path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from trainlab.data.images.datamodule import ImageFolderDataModule, ImageListDataset
+
+RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+def _sideways_photo(path: Path) -> None:
+    """A phone-style JPEG: pixels stored lying on their side, EXIF orientation 6 (turn 90 cw).
+
+    Stored: left half red, right half blue (16 x 8). Shown: top half red, bottom half blue.
+    """
+    stored = np.zeros((8, 16, 3), np.uint8)
+    stored[:, :8], stored[:, 8:] = RED, BLUE
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(stored).save(path, exif=exif, quality=100)
+
+
+def _decoded(root: Path, rel: str, channels: int = 3, **options) -> torch.Tensor:
+    return ImageListDataset(root, [(rel, "a")], ["a"], 8, channels, True, **options).images[0]
+
+
+def test_a_photo_with_an_exif_orientation_is_turned_upright(tmp_path: Path) -> None:
+    """Before: the model saw the stored pixels, left red / right blue, i.e. lying on its side."""
+    _sideways_photo(tmp_path / "raw" / "a" / "portrait.jpg")
+    image = _decoded(tmp_path, "raw/a/portrait.jpg").int()
+    red, blue = image[0], image[2]
+    assert (red[:3] > 200).all() and (blue[:3] < 60).all()  # top rows red
+    assert (blue[-3:] > 200).all() and (red[-3:] < 60).all()  # bottom rows blue
+
+
+def test_transparent_pixels_are_white_whatever_colour_is_stored_under_them(
+    tmp_path: Path,
+) -> None:
+    """Before: transparent pixels kept the hidden colour, white in one file and black in the
+    other, though both files look the same."""
+    folder = tmp_path / "raw" / "a"
+    folder.mkdir(parents=True)
+    for name, hidden in (("white.png", 255), ("black.png", 0)):
+        rgba = np.zeros((8, 8, 4), np.uint8)
+        rgba[..., :3] = hidden
+        rgba[:4] = (0, 200, 0, 255)  # an opaque green top half
+        Image.fromarray(rgba, "RGBA").save(folder / name)
+    palette = Image.frombytes("P", (8, 8), bytes([1] * 32 + [0] * 32))
+    palette.putpalette([255, 0, 255, 0, 200, 0] + [0] * 762)  # index 0 (transparent): magenta
+    palette.save(folder / "palette.png", transparency=0)
+    grey_alpha = np.zeros((8, 8, 2), np.uint8)  # LA: all transparent, stored black
+    Image.fromarray(grey_alpha, "LA").save(folder / "grey.png")
+    expected = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    expected[1, :4] = 200
+    expected[:, 4:] = 255
+    for name in ("white.png", "black.png", "palette.png"):
+        assert torch.equal(_decoded(tmp_path, f"raw/a/{name}"), expected), name
+    assert (_decoded(tmp_path, "raw/a/grey.png", channels=1) == 255).all()
+
+
+def test_the_spec_carries_the_decoding_and_old_checkpoints_keep_theirs(tmp_path: Path) -> None:
+    _sideways_photo(tmp_path / "new" / "portrait.jpg")
+    dm = ImageFolderDataModule(str(tmp_path))
+    spec = {
+        "tasks": {"label": ["a", "b"]},
+        "image_size": 8,
+        "in_channels": 3,
+        "mean": [0.5] * 3,
+        "std": [0.5] * 3,
+    }
+    dm.setup_predict(str(tmp_path / "new"), {**spec, "as_displayed": True})
+    upright = dm._predict_dataset[0][0].int()
+    assert (upright[0, :3] > 200).all() and (upright[0, -3:] < 60).all()
+    # a checkpoint from before the spec recorded it was trained on the stored pixels
+    dm.setup_predict(str(tmp_path / "new"), spec)
+    stored = dm._predict_dataset[0][0].int()
+    assert (stored[0, :, :3] > 200).all() and (stored[0, :, -3:] < 60).all()  # left red
