@@ -136,3 +136,60 @@ def test_a_broken_link_in_a_class_folder_is_named(tmp_path: Path) -> None:
     (root / "raw" / "cat" / "gone.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(DataError, match=r"gone\.png is a symbolic link to .*nowhere\.png"):
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
+
+
+def test_a_truncated_jpeg_is_refused_by_split_not_by_the_first_run(tmp_path: Path) -> None:
+    """Before: verify() read the headers only; the split was written and training stopped."""
+    import io
+
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(buffer, "JPEG")
+    (root / "raw" / "cat" / "cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(DataError, match=r"cut\.jpg cannot be decoded .*cut short"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    assert not (root / "splits").exists()
+
+
+def test_copies_with_the_same_pixels_but_other_bytes_stay_in_one_part(tmp_path: Path) -> None:
+    """A PNG and a BMP of every picture: before, 6 of 11 test pictures had a copy in training."""
+    rng = np.random.default_rng(1)
+    for name in ("cat", "dog"):
+        (tmp_path / "raw" / name).mkdir(parents=True)
+        for i in range(10):
+            image = Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+            image.save(tmp_path / "raw" / name / f"{i}.png")
+            image.save(tmp_path / "raw" / name / f"{i}.bmp")
+    split_folder(tmp_path, folds=2, test_ratio=0.3, seed=0)
+
+    def pictures(name: str) -> set[str]:
+        return {rel.rsplit(".", 1)[0] for rel in (tmp_path / "splits" / name).read_text().split()}
+
+    assert pictures("test.txt").isdisjoint(pictures("fold_0_train.txt"))
+    assert pictures("fold_0_val.txt").isdisjoint(pictures("fold_0_train.txt"))
+
+
+def test_an_edited_test_list_that_overlaps_training_is_refused_or_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A curator's own test.txt: before, the same file or a copy in training went unnoticed."""
+    import logging
+    import shutil
+
+    from trainlab.data.images.datamodule import ImageFolderDataModule
+
+    root = _folder(tmp_path / "ds", {"cat": 8, "dog": 8})
+    split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    test_list = root / "splits" / "test.txt"
+    original = test_list.read_text()
+    trained = (root / "splits" / "fold_0_train.txt").read_text().split()[0]
+    test_list.write_text(original + trained + "\n")
+    with pytest.raises(DataError, match=rf"both in fold_0_train.txt and in test .*{trained}"):
+        ImageFolderDataModule(str(root)).setup()
+    shutil.copy(root / trained, root / "raw" / "cat" / "copy.png")
+    test_list.write_text(original + "raw/cat/copy.png\n")
+    with caplog.at_level(logging.WARNING):
+        ImageFolderDataModule(str(root)).setup()
+    assert "1 image(s) of test are byte-identical copies" in caplog.text
+    assert f"raw/cat/copy.png = {trained}" in caplog.text

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.images.folder import too_many_pixels
-from trainlab.data.images.split import read_split
+from trainlab.data.images.split import check_no_leak, read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.data.in_memory_loader import InMemoryDataLoader, keep_batch
 from trainlab.data.loader_settings import LoaderSettings
@@ -253,6 +253,12 @@ class ImageFolderDataModule(L.LightningDataModule):
         val = read_split(splits / f"fold_{self.fold}_val.txt", self.data_dir)
         test = read_split(splits / "test.txt", self.data_dir)
         self.classes = sorted({name for _, name in train})
+        check_no_leak(
+            self.data_dir,
+            [rel for rel, _ in train],
+            {"val": [rel for rel, _ in val], "test": [rel for rel, _ in test]},
+            f"fold_{self.fold}_train.txt",
+        )
         if self.image_size is None or self.channels is None:
             from trainlab.data.images.statistics import inspect_images
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.images.folder import scan_class_folders
+from trainlab.data.images.folder import pixel_digest, scan_class_folders
 from trainlab.errors import DataError, RunFolderError
 from trainlab.io import atomic_write_text
 
@@ -94,12 +94,14 @@ def split_folder(
 
 
 def copy_groups(data_dir: Path, items: list[str]) -> list[int]:
-    """For each item, the index of the first item whose file has the same bytes (itself if none)."""
+    """For each item, the index of the first item with the same pixels (itself if none).
+
+    Byte-identical files have the same pixels; so do lossless re-encodings (PNG and BMP of one
+    picture) and a JPEG with or without its EXIF block: with only the bytes compared, 6 of 11
+    test images of a folder holding a PNG and a BMP of every picture had their copy in training.
+    """
     first: dict[bytes, int] = {}
-    return [
-        first.setdefault(hashlib.blake2b((data_dir / rel).read_bytes(), digest_size=16).digest(), i)
-        for i, rel in enumerate(items)
-    ]
+    return [first.setdefault(pixel_digest(data_dir / rel), i) for i, rel in enumerate(items)]
 
 
 def split_keeping_copies_together(
@@ -111,7 +113,7 @@ def split_keeping_copies_together(
     test_ratio: float,
     seed: int,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """``make_splits`` over distinct files; byte-identical copies follow their first file.
+    """``make_splits`` over distinct images; copies (same pixels) follow their first file.
 
     Scraped and merged data sets hold copies of one image; split one by one, a copy in the
     training part and another in the test part lets a model score by memory. Copies under two
@@ -123,7 +125,7 @@ def split_keeping_copies_together(
     if conflicts:
         shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
         raise DataError(
-            f"{len(conflicts)} image(s) in {data_dir / 'raw'} are byte-identical copies of an "
+            f"{len(conflicts)} image(s) in {data_dir / 'raw'} are copies (the same pixels) of an "
             f"image filed under another class ({shown}): one image cannot carry two labels; "
             "delete the copy in the wrong class folder"
         )
@@ -139,7 +141,7 @@ def split_keeping_copies_together(
         )
         by_class = ", ".join(f"class {names[c]}: {n}" for c, n in enumerate(counts) if n)
         log.warning(
-            "%d file(s) are byte-identical copies of others (%s): each copy goes to the part of "
+            "%d file(s) are copies (the same pixels) of others (%s): each copy goes to the part of "
             "its original, so no image is in both training and validation or test",
             copies,
             by_class,
@@ -149,6 +151,62 @@ def split_keeping_copies_together(
         return np.sort(np.array([m for u in index for m in members[distinct[u]]], dtype=np.int64))
 
     return expand(test), [(expand(train), expand(val)) for train, val in fold_parts]
+
+
+def check_no_leak(
+    data_dir: Path, train: list[str], others: dict[str, list[str]], fold_name: str
+) -> None:
+    """Refuse a file listed both for training and for validation or test; warn about copies.
+
+    ``trainlab split`` never writes either, but a hand-made or edited ``test.txt`` (a fixed test
+    set chosen by a curator) or split files kept from before copies were kept together can hold
+    both, and the test score then measures memory without a word. Only files of equal size are
+    hashed, so a folder too large for memory is not read through at every start.
+    """
+    listed = set(train)
+    for name, paths in others.items():
+        shared = sorted(listed.intersection(paths))
+        if shared:
+            raise DataError(
+                f"{len(shared)} file(s) are listed both in {fold_name} and in {name} (e.g. "
+                f"{shared[0]}): a model is then scored on images it trained on; remove them from "
+                f"one list or re-run `trainlab split data_dir={data_dir} overwrite=true`"
+            )
+    sizes: dict[int, list[str]] = {}
+    for rel in train:
+        sizes.setdefault((data_dir / rel).stat().st_size, []).append(rel)
+    digests: dict[bytes, str] = {}  # of the training files hashed so far
+    hashed: set[str] = set()
+
+    def digest(rel: str) -> bytes:
+        return hashlib.blake2b((data_dir / rel).read_bytes(), digest_size=16).digest()
+
+    for name, paths in others.items():
+        copies = []
+        for rel in paths:
+            path = data_dir / rel
+            candidates = sizes.get(path.stat().st_size) if path.exists() else None
+            if not candidates:
+                continue
+            for candidate in set(candidates) - hashed:
+                hashed.add(candidate)
+                digests.setdefault(digest(candidate), candidate)
+            match = digests.get(digest(rel))
+            if match is not None:
+                copies.append((rel, match))
+        if copies:
+            log.warning(
+                "%d image(s) of %s are byte-identical copies of training images of %s (e.g. %s "
+                "= %s): the %s score counts them as seen; re-run `trainlab split data_dir=%s "
+                "overwrite=true` (it keeps copies in one part) or remove the copies",
+                len(copies),
+                name,
+                fold_name,
+                copies[0][0],
+                copies[0][1],
+                name,
+                data_dir,
+            )
 
 
 def _write_list(path: Path, items: list[str], index: np.ndarray) -> None:
