@@ -193,3 +193,11 @@ def test_an_edited_test_list_that_overlaps_training_is_refused_or_warned(
         ImageFolderDataModule(str(root)).setup()
     assert "1 image(s) of test are byte-identical copies" in caplog.text
     assert f"raw/cat/copy.png = {trained}" in caplog.text
+
+
+def test_split_lines_outside_raw_take_the_class_of_their_folder(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "ds", {"cat": 2})
+    (tmp_path / "list.txt").write_text(
+        f"{root}/raw/cat/0.png\nraw/cat/a/b/1.png\nother/dog/2.png\n"
+    )
+    assert [name for _, name in read_split(tmp_path / "list.txt", root)] == ["cat", "cat", "dog"]

@@ -231,5 +231,7 @@ def read_split(path: Path, data_dir: Path) -> list[tuple[str, str]]:
         parts = line.split("/")
         if len(parts) < 3:
             raise DataError(f"{path}:{line_no}: expected raw/<class>/<file>, got {line!r}")
-        entries.append((line, parts[1]))
+        # raw/<class>/<sub-folder>/<file>: the class folder is right under raw/; other lines
+        # (an absolute path, another folder) name their class by the file's own folder
+        entries.append((line, parts[1] if parts[0] == "raw" else parts[-2]))
     return entries
