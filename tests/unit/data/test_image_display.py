@@ -85,3 +85,14 @@ def test_the_spec_carries_the_decoding_and_old_checkpoints_keep_theirs(tmp_path:
     dm.setup_predict(str(tmp_path / "new"), spec)
     stored = dm._predict_dataset[0][0].int()
     assert (stored[0, :, :3] > 200).all() and (stored[0, :, -3:] < 60).all()  # left red
+
+
+def test_predict_on_a_folder_leaves_out_files_that_are_not_images(tmp_path: Path) -> None:
+    """Before: a Thumbs.db in the folder stopped predict ('cannot read image .../Thumbs.db')."""
+    _sideways_photo(tmp_path / "new" / "portrait.jpg")
+    (tmp_path / "new" / "Thumbs.db").write_bytes(b"\x00")
+    dm = ImageFolderDataModule(str(tmp_path))
+    spec = {"tasks": {"label": ["a"]}, "image_size": 8, "in_channels": 3}
+    dm.setup_predict(str(tmp_path / "new"), {**spec, "mean": [0.5] * 3, "std": [0.5] * 3})
+    assert [Path(p).name for p in dm._predict_dataset.paths] == ["portrait.jpg"]
+    assert len(next(iter(dm.predict_dataloader()))[0]) == 1

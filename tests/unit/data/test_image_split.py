@@ -60,7 +60,7 @@ def test_split_writes_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
     [
         (lambda r: (r / "raw" / "empty").mkdir(parents=True), "is empty"),
         (lambda r: None, "at least two"),
-        (lambda r: (r / "raw" / "b" / "notes.txt").write_text("x"), "not an image file"),
+        (lambda r: (r / "raw" / "b" / "IMG_0001.HEIC").write_text("x"), r"HEIC.*convert"),
         (lambda r: (r / "raw" / "b" / "broken.png").write_bytes(b"not a png"), "not a readable"),
     ],
 )
@@ -201,3 +201,22 @@ def test_split_lines_outside_raw_take_the_class_of_their_folder(tmp_path: Path) 
         f"{root}/raw/cat/0.png\nraw/cat/a/b/1.png\nother/dog/2.png\n"
     )
     assert [name for _, name in read_split(tmp_path / "list.txt", root)] == ["cat", "cat", "dog"]
+
+
+def test_files_that_are_not_images_are_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the first Thumbs.db, desktop.ini or sidecar stopped the split."""
+    import logging
+
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    for junk in ("cat/Thumbs.db", "cat/desktop.ini", "dog/0.json", "dog/notes.txt"):
+        (root / "raw" / junk).write_bytes(b"\x00 not an image")
+    Image.new("RGB", (4, 4), (9, 8, 7)).save(root / "raw" / "dog" / "saved.JFIF", "JPEG")
+    with caplog.at_level(logging.WARNING):
+        result = split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    assert result.n_test + result.n_rest == 13  # 12 PNGs and the .JFIF
+    assert "left out 4 file(s)" in caplog.text and ".db: 1" in caplog.text
+    listed = " ".join(p.read_text() for p in (root / "splits").glob("fold_0_*.txt"))
+    listed += (root / "splits" / "test.txt").read_text()
+    assert "saved.JFIF" in listed and "Thumbs" not in listed

@@ -384,7 +384,12 @@ class ImageFolderDataModule(L.LightningDataModule):
                 for rel, name in read_split(path, self.data_dir)
             ]
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            from trainlab.data.images.folder import image_files
+
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            files = image_files(found, path)
+            if not files:
+                raise DataError(f"predict input {path} holds no image files")
             entries = [(str(p.resolve()), self.classes[0]) for p in files]
         elif path.is_file():
             entries = [(str(path.resolve()), self.classes[0])]

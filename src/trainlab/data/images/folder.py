@@ -2,11 +2,63 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 
 from trainlab.errors import DataError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"}
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".jpe",
+    ".jfif",  # what browsers on Windows name downloaded JPEGs
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+    ".pnm",
+}
+# photos in formats PIL does not decode here: refused with the fix, never skipped, or a class of
+# iPhone photos would shrink to its few JPEGs
+UNDECODED_PHOTO_SUFFIXES = {".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf"}
+
+
+def image_files(files: list[Path], where: Path) -> list[Path]:
+    """The image files of ``files``; other files are left out with one warning.
+
+    Real class folders hold more than images: Windows writes Thumbs.db and desktop.ini into
+    every folder it shows, cameras and photo tools leave .json, .xmp or .aae sidecars, people
+    leave notes.txt. The first of them stopped ``trainlab split`` (and a folder given to
+    ``predict`` failed on it); they are now counted, by suffix, in a warning. Photos that PIL
+    cannot decode (HEIC, camera raw) are refused, naming the file and the fix.
+    """
+    undecoded = [p for p in files if p.suffix.lower() in UNDECODED_PHOTO_SUFFIXES]
+    if undecoded:
+        raise DataError(
+            f"{undecoded[0]} is a {undecoded[0].suffix} photo, which trainlab cannot decode "
+            f"({len(undecoded)} such file(s) under {where}): convert them to JPEG or PNG"
+        )
+    images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if others:
+        by_suffix = Counter(p.suffix.lower() or p.name for p in others)
+        log.warning(
+            "left out %d file(s) under %s that are not images (%s), e.g. %s; accepted: %s",
+            len(others),
+            where,
+            ", ".join(f"{suffix}: {n}" for suffix, n in by_suffix.most_common()),
+            others[0],
+            ", ".join(sorted(IMAGE_SUFFIXES)),
+        )
+    return images
 
 
 def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str]]:
@@ -21,18 +73,16 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"{raw_dir} does not exist: put one folder per class with its images under it "
             f"({raw_dir}/<class>/<image>.png)"
         )
+    class_dirs = sorted(p for p in raw_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    found = {d: class_files(d) for d in class_dirs}
+    image_files([f for files in found.values() for f in files], raw_dir)  # warns, or refuses
     classes: dict[str, list[str]] = {}
-    for class_dir in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
-        files = class_files(class_dir)
-        bad = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
-        if bad:
-            raise DataError(
-                f"{bad[0]} is not an image file (suffix {bad[0].suffix or 'none'}); move "
-                f"non-image files out of {raw_dir} (accepted: {', '.join(sorted(IMAGE_SUFFIXES))})"
-            )
+    for class_dir in class_dirs:
+        files = [p for p in found[class_dir] if p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
             raise DataError(
-                f"class folder {class_dir} is empty: add images to it or remove the folder"
+                f"class folder {class_dir} is empty (no image files): add images to it or remove "
+                "the folder"
             )
         if verify:
             for path in files:
@@ -41,9 +91,9 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"{raw_dir.name}/{p.relative_to(raw_dir).as_posix()}" for p in files
         ]
     if len(classes) < 2:
-        found = ", ".join(classes) or "none"
+        names = ", ".join(classes) or "none"
         raise DataError(
-            f"{raw_dir} holds {len(classes)} class folder(s) ({found}); classification needs at "
+            f"{raw_dir} holds {len(classes)} class folder(s) ({names}); classification needs at "
             f"least two: add a folder per class"
         )
     return classes
