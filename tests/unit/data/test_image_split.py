@@ -220,3 +220,20 @@ def test_files_that_are_not_images_are_left_out_with_a_warning(
     listed = " ".join(p.read_text() for p in (root / "splits").glob("fold_0_*.txt"))
     listed += (root / "splits" / "test.txt").read_text()
     assert "saved.JFIF" in listed and "Thumbs" not in listed
+
+
+def test_class_names_in_two_unicode_forms_are_refused_and_case_twins_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: café (NFC) and café (NFD) trained as two classes that print the same."""
+    import logging
+    import unicodedata
+
+    composed, decomposed = (unicodedata.normalize(f, "café") for f in ("NFC", "NFD"))
+    root = _folder(tmp_path / "ds", {composed: 6, decomposed: 6, "tea": 6})
+    with pytest.raises(DataError, match=r"'cafe\\u0301' and 'caf\\xe9'.*two Unicode forms"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    letters = _folder(tmp_path / "letters", {"A": 6, "a": 6})
+    with caplog.at_level(logging.WARNING):
+        assert split_folder(letters, folds=2, test_ratio=0.2, seed=0).classes == ["A", "a"]
+    assert "class folders A and a" in caplog.text and "differ only by case" in caplog.text

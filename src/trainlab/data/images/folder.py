@@ -96,7 +96,41 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"{raw_dir} holds {len(classes)} class folder(s) ({names}); classification needs at "
             f"least two: add a folder per class"
         )
+    check_class_names(list(classes), raw_dir)
     return classes
+
+
+def check_class_names(names: list[str], raw_dir: Path) -> None:
+    """Refuse class folders named alike in two Unicode forms; warn when names differ by case.
+
+    ``café`` typed on macOS (decomposed, NFD) and on Linux (composed, NFC) are two folders
+    that print the same: they became two classes no report could tell apart. Names that differ
+    only by case (``Cat``, ``cat``) are a warning, not an error: letter data sets have classes
+    ``A`` and ``a``.
+    """
+    import unicodedata
+
+    by_form: dict[str, list[str]] = {}
+    by_case: dict[str, list[str]] = {}
+    for name in names:
+        by_form.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+        by_case.setdefault(unicodedata.normalize("NFC", name).casefold(), []).append(name)
+    for same in by_form.values():
+        if len(same) > 1:
+            raise DataError(
+                f"class folders {' and '.join(ascii(n) for n in same)} in {raw_dir} have the same "
+                "name written in two Unicode forms (composed and decomposed accents, as Linux and "
+                "macOS write them): move their images into one folder"
+            )
+    for same in by_case.values():
+        if len(same) > 1:
+            log.warning(
+                "class folders %s in %s differ only by case: they are %d classes; merge them if "
+                "they are one",
+                " and ".join(same),
+                raw_dir,
+                len(same),
+            )
 
 
 def class_files(class_dir: Path) -> list[Path]:
