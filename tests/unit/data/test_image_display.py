@@ -96,3 +96,28 @@ def test_predict_on_a_folder_leaves_out_files_that_are_not_images(tmp_path: Path
     dm.setup_predict(str(tmp_path / "new"), {**spec, "mean": [0.5] * 3, "std": [0.5] * 3})
     assert [Path(p).name for p in dm._predict_dataset.paths] == ["portrait.jpg"]
     assert len(next(iter(dm.predict_dataloader()))[0]) == 1
+
+
+def test_predictions_csv_keeps_commas_in_file_and_class_names(tmp_path: Path) -> None:
+    """Before: 'IMG 1, copy.png' and class 'cat, wild' shifted every later column."""
+    import csv
+
+    (tmp_path / "new").mkdir()
+    for name in ("IMG 1, copy.png", "plain.png"):
+        Image.new("RGB", (8, 8)).save(tmp_path / "new" / name)
+    spec = {
+        "tasks": {"label": ["cat, wild", "dog"]},
+        "image_size": 8,
+        "in_channels": 3,
+        "mean": [0.5] * 3,
+        "std": [0.5] * 3,
+    }
+    dm = ImageFolderDataModule(str(tmp_path))
+    dm.setup_predict(str(tmp_path / "new"), spec)
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8]])
+    (written,) = dm.write_predictions([{"probs": {"label": probs}}], tmp_path, spec)
+    with written.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [Path(r["path"]).name for r in rows] == ["IMG 1, copy.png", "plain.png"]
+    assert [r["predicted"] for r in rows] == ["cat, wild", "dog"]
+    assert rows[0]["prob_cat, wild"] == "0.900000" and rows[1]["prob_dog"] == "0.800000"

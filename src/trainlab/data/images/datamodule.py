@@ -416,17 +416,24 @@ class ImageFolderDataModule(L.LightningDataModule):
     def write_predictions(
         self, outputs: list[dict[str, Any]], out_dir: Path, spec: dict[str, Any]
     ) -> list[Path]:
-        """One CSV row per image: path, predicted class, confidence, probability per class."""
+        """One CSV row per image: path, predicted class, confidence, probability per class.
+
+        Written by the csv module: a file named ``IMG 1, copy.png`` or a class ``cat, wild``
+        shifted every later column of its row when the fields were joined with commas.
+        """
+        import csv
+        import io
+
         from trainlab.io import atomic_write_text
 
         classes = spec["tasks"]["label"]
         probs = torch.cat([out["probs"]["label"] for out in outputs]).numpy()
-        lines = ["path,predicted,confidence," + ",".join(f"prob_{c}" for c in classes)]
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["path", "predicted", "confidence", *(f"prob_{c}" for c in classes)])
         for path, row in zip(self._predict_dataset.paths, probs, strict=True):
             best = int(row.argmax())
-            lines.append(
-                f"{path},{classes[best]},{row[best]:.6f}," + ",".join(f"{p:.6f}" for p in row)
-            )
+            writer.writerow([path, classes[best], f"{row[best]:.6f}", *(f"{p:.6f}" for p in row)])
         target = Path(out_dir) / "predictions.csv"
-        atomic_write_text(target, "\n".join(lines) + "\n")
+        atomic_write_text(target, text.getvalue())
         return [target]
