@@ -237,3 +237,29 @@ def test_class_names_in_two_unicode_forms_are_refused_and_case_twins_warned(
     with caplog.at_level(logging.WARNING):
         assert split_folder(letters, folds=2, test_ratio=0.2, seed=0).classes == ["A", "a"]
     assert "class folders A and a" in caplog.text and "differ only by case" in caplog.text
+
+
+def test_loose_images_and_a_test_set_missing_a_class_are_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: images outside any class folder and a class absent from test.txt went unnoticed."""
+    import logging
+
+    from trainlab.data.images.datamodule import ImageFolderDataModule
+
+    root = _folder(tmp_path / "ds", {"cat": 8, "dog": 8, "owl": 8})
+    Image.new("L", (4, 4)).save(root / "raw" / "stray.png")
+    with caplog.at_level(logging.WARNING):
+        split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    assert "left out 1 image(s) lying directly in" in caplog.text and "stray.png" in caplog.text
+    test_list = root / "splits" / "test.txt"
+    test_list.write_text("".join(f"{r}\n" for r in test_list.read_text().split() if "owl" not in r))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        dm = ImageFolderDataModule(str(root))
+        dm.setup()
+    assert "test split holds no images of class(es) ['owl']" in caplog.text
+    assert dm.classes == ["cat", "dog", "owl"] and set(dm.datasets["test"].targets.tolist()) == {
+        0,
+        1,
+    }

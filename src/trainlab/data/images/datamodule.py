@@ -265,6 +265,17 @@ class ImageFolderDataModule(L.LightningDataModule):
             side, channels = inspect_images(self.data_dir, [rel for rel, _ in train])
             self.image_size = self.image_size or min(side, self.max_image_size)
             self.channels = self.channels or channels
+        for name, entries in (("val", val), ("test", test)):
+            absent = sorted(set(self.classes) - {label for _, label in entries})
+            if absent:  # indices still line up: they come from the training classes
+                log.warning(
+                    "the %s split holds no images of class(es) %s: its metrics say nothing about "
+                    "them (class indices still follow the training classes); add such images to "
+                    "%s",
+                    name,
+                    absent,
+                    "test.txt" if name == "test" else f"fold_{self.fold}_val.txt",
+                )
         options = (self.image_size, self.channels, self.cache, self.as_displayed)
         for name, entries in (("train", train), ("val", val), ("test", test)):
             self.datasets[name] = ImageListDataset(self.data_dir, entries, self.classes, *options)

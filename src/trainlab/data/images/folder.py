@@ -74,6 +74,17 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"({raw_dir}/<class>/<image>.png)"
         )
     class_dirs = sorted(p for p in raw_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = sorted(
+        p for p in raw_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if loose:
+        log.warning(
+            "left out %d image(s) lying directly in %s, outside any class folder (e.g. %s): "
+            "move each into the folder of its class",
+            len(loose),
+            raw_dir,
+            loose[0].name,
+        )
     found = {d: class_files(d) for d in class_dirs}
     image_files([f for files in found.values() for f in files], raw_dir)  # warns, or refuses
     classes: dict[str, list[str]] = {}
