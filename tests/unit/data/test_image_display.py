@@ -121,3 +121,15 @@ def test_predictions_csv_keeps_commas_in_file_and_class_names(tmp_path: Path) ->
     assert [Path(r["path"]).name for r in rows] == ["IMG 1, copy.png", "plain.png"]
     assert [r["predicted"] for r in rows] == ["cat, wild", "dog"]
     assert rows[0]["prob_cat, wild"] == "0.900000" and rows[1]["prob_dog"] == "0.800000"
+
+
+def test_predict_needs_no_training_data(tmp_path: Path) -> None:
+    """Before: Lightning's setup("predict") read the training splits: on a machine without them
+    `trainlab predict` stopped with 'split file .../fold_0_train.txt is missing'."""
+    _sideways_photo(tmp_path / "new" / "portrait.jpg")
+    dm = ImageFolderDataModule(str(tmp_path / "training_data_not_here"))
+    spec = {"tasks": {"label": ["a", "b"]}, "image_size": 8, "in_channels": 3}
+    dm.setup_predict(str(tmp_path / "new"), {**spec, "mean": [0.5] * 3, "std": [0.5] * 3})
+    dm.setup("predict")  # what Trainer.predict calls
+    assert dm.datasets == {}
+    assert next(iter(dm.predict_dataloader()))[0].shape == (1, 3, 8, 8)

@@ -245,8 +245,13 @@ class ImageFolderDataModule(L.LightningDataModule):
             split_folder(self.data_dir, folds=5, test_ratio=0.15, seed=42)
 
     def setup(self, stage: str | None = None) -> None:
-        """Read the split files of ``fold`` (and the test split)."""
-        if self.datasets:
+        """Read the split files of ``fold`` (and the test split).
+
+        ``predict`` does nothing: setup_predict prepares the inputs from the checkpoint's spec.
+        Before, ``trainlab predict`` read and decoded the whole training data set here, and on a
+        machine without it stopped with "split file .../fold_0_train.txt is missing".
+        """
+        if self.datasets or stage == "predict":
             return
         splits = self.data_dir / "splits"
         train = read_split(splits / f"fold_{self.fold}_train.txt", self.data_dir)
