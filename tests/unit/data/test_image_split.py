@@ -138,13 +138,16 @@ def test_a_broken_link_in_a_class_folder_is_named(tmp_path: Path) -> None:
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
 
 
-def test_a_truncated_jpeg_is_refused_by_split_not_by_the_first_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("side", [64, 1200])  # 1200: decoded at reduced scale (draft)
+def test_a_truncated_jpeg_is_refused_by_split_not_by_the_first_run(
+    tmp_path: Path, side: int
+) -> None:
     """Before: verify() read the headers only; the split was written and training stopped."""
     import io
 
     root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
     buffer = io.BytesIO()
-    noise = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 255, (side, side, 3), dtype=np.uint8)
     Image.fromarray(noise).save(buffer, "JPEG")
     (root / "raw" / "cat" / "cut.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
     with pytest.raises(DataError, match=r"cut\.jpg cannot be decoded .*cut short"):
