@@ -234,8 +234,11 @@ def test_class_names_in_two_unicode_forms_are_refused_and_case_twins_warned(
 
     composed, decomposed = (unicodedata.normalize(f, "café") for f in ("NFC", "NFD"))
     root = _folder(tmp_path / "ds", {composed: 6, decomposed: 6, "tea": 6})
-    with pytest.raises(DataError, match=r"'cafe\\u0301' and 'caf\\xe9'.*two Unicode forms"):
+    with pytest.raises(DataError, match=r"'cafe\\u0301' and 'caf\\xe9'.*written in two ways"):
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    spaced = _folder(tmp_path / "spaced", {"tea": 6, "tea ": 6, "milk": 6})
+    with pytest.raises(DataError, match=r"'tea' and 'tea '.*written in two ways"):
+        split_folder(spaced, folds=2, test_ratio=0.2, seed=0)
     letters = _folder(tmp_path / "letters", {"A": 6, "a": 6})
     with caplog.at_level(logging.WARNING):
         assert split_folder(letters, folds=2, test_ratio=0.2, seed=0).classes == ["A", "a"]

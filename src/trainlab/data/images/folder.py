@@ -112,7 +112,8 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
 
 
 def check_class_names(names: list[str], raw_dir: Path) -> None:
-    """Refuse class folders named alike in two Unicode forms; warn when names differ by case.
+    """Refuse class folders named alike but for spaces around the name or the Unicode form;
+    warn when names differ by case.
 
     ``café`` typed on macOS (decomposed, NFD) and on Linux (composed, NFC) are two folders
     that print the same: they became two classes no report could tell apart. Names that differ
@@ -124,14 +125,15 @@ def check_class_names(names: list[str], raw_dir: Path) -> None:
     by_form: dict[str, list[str]] = {}
     by_case: dict[str, list[str]] = {}
     for name in names:
-        by_form.setdefault(unicodedata.normalize("NFC", name), []).append(name)
-        by_case.setdefault(unicodedata.normalize("NFC", name).casefold(), []).append(name)
+        form = unicodedata.normalize("NFC", name).strip()
+        by_form.setdefault(form, []).append(name)
+        by_case.setdefault(form.casefold(), []).append(name)
     for same in by_form.values():
         if len(same) > 1:
             raise DataError(
                 f"class folders {' and '.join(ascii(n) for n in same)} in {raw_dir} have the same "
-                "name written in two Unicode forms (composed and decomposed accents, as Linux and "
-                "macOS write them): move their images into one folder"
+                "name written in two ways (spaces around it, or composed and decomposed accents "
+                "as Linux and macOS write them): move their images into one folder"
             )
     for same in by_case.values():
         if len(same) > 1:
