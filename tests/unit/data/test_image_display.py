@@ -133,3 +133,15 @@ def test_predict_needs_no_training_data(tmp_path: Path) -> None:
     dm.setup("predict")  # what Trainer.predict calls
     assert dm.datasets == {}
     assert next(iter(dm.predict_dataloader()))[0].shape == (1, 3, 8, 8)
+
+
+def test_a_16_bit_png_with_a_transparent_grey_value_is_scaled_not_clipped(tmp_path: Path) -> None:
+    """Made white before its 16-bit pixels were scaled, a 16-bit PNG with a tRNS chunk came out
+    all white (255): converting I;16 to RGBA clips every value above 255."""
+    values = np.full((8, 8), 30000, np.uint16)
+    values[0, 0] = 0  # the transparent grey value
+    (tmp_path / "raw" / "a").mkdir(parents=True)
+    Image.fromarray(values).save(tmp_path / "raw" / "a" / "deep.png", transparency=0)
+    image = _decoded(tmp_path, "raw/a/deep.png", channels=1)[0]
+    assert image[0, 0] == 255  # the transparent pixel: white
+    assert (image.flatten()[1:] == round(30000 / 257)).all()  # 117, as without transparency

@@ -65,8 +65,10 @@ class ImageListDataset(Dataset):
         try:
             with Image.open(path) as image:
                 if self.as_displayed:
-                    image = _as_displayed(image)
+                    image = _upright(image)
                 image, few_bits = _eight_bit(image, path)
+                if self.as_displayed:
+                    image = _on_white(image)
                 image = image.convert(self.mode)
                 if image.size != (self.image_size, self.image_size):
                     image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
@@ -115,21 +117,29 @@ class ImageListDataset(Dataset):
         return torch.stack([self._decode(self.paths[i]) for i in index])
 
 
-def _as_displayed(image: Any) -> Any:
-    """The image as a viewer shows it: turned by its EXIF orientation, transparency on white.
+def _upright(image: Any) -> Any:
+    """The image turned as its EXIF orientation says, as a viewer shows it.
 
     Phones store the sensor's pixels and an EXIF tag saying how to turn them; viewers, browsers
     and labelling tools apply it, PIL does not. A portrait photo (tag 6) reached the model lying
     on its side, while photos whose app had turned the pixels themselves came upright: one scene,
-    two orientations, depending on the camera app. PIL's ``convert`` also drops the alpha channel
-    and keeps the colour stored under transparent pixels, which no viewer shows: two icons that
-    look the same came out with a white or a black background (whatever the exporting tool
-    wrote), a difference a model can learn. Transparent areas now become white, the page colour
-    they are shown on.
+    two orientations, depending on the camera app.
     """
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
-    image = ImageOps.exif_transpose(image)
+    return ImageOps.exif_transpose(image)
+
+
+def _on_white(image: Any) -> Any:
+    """An 8-bit image with its transparent areas made white, the page colour viewers show.
+
+    PIL's ``convert`` drops the alpha channel and keeps the colour stored under transparent
+    pixels, which no viewer shows: two icons that look the same came out with a white or a
+    black background (whatever the exporting tool wrote), a difference a model can learn. Runs
+    after ``_eight_bit``: converting a 16-bit image with transparency to RGBA clips it at 255.
+    """
+    from PIL import Image
+
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
@@ -170,6 +180,10 @@ def _eight_bit(image: Any, path: Path) -> tuple[Any, int | None]:
         )
     # round(x / 257): 257 is odd, so no value falls half-way
     eight = Image.fromarray(((values + 128) // 257).astype(np.uint8))
+    transparent = image.info.get("transparency")
+    if isinstance(transparent, int):  # a 16-bit PNG's tRNS grey value: kept as an alpha channel
+        alpha = Image.fromarray(np.where(values == transparent, 0, 255).astype(np.uint8))
+        eight = Image.merge("LA", (eight, alpha))
     return eight, (high if high < FEW_BITS else None)
 
 
