@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -145,3 +146,35 @@ def test_a_16_bit_png_with_a_transparent_grey_value_is_scaled_not_clipped(tmp_pa
     image = _decoded(tmp_path, "raw/a/deep.png", channels=1)[0]
     assert image[0, 0] == 255  # the transparent pixel: white
     assert (image.flatten()[1:] == round(30000 / 257)).all()  # 117, as without transparency
+
+
+def test_a_large_jpeg_decodes_at_reduced_scale_to_nearly_the_same_pixels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: every 12 MP photo was decoded whole to be resized to 32 px (0.29 s each)."""
+    from PIL import ImageFilter, JpegImagePlugin
+
+    noise = np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8)
+    photo = Image.fromarray(noise).resize((1600, 1200), Image.BICUBIC)
+    (tmp_path / "raw" / "a").mkdir(parents=True)
+    photo.filter(ImageFilter.GaussianBlur(3)).save(tmp_path / "raw" / "a" / "big.jpg", quality=92)
+    scales = []
+    draft = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self, mode, size):
+        result = draft(self, mode, size)
+        scales.append(result[1][2] if result else 1)  # the box's width: pixels kept per row
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    reduced = _decoded(tmp_path, "raw/a/big.jpg").float()
+    assert scales == [200]  # 1600 / 8
+    whole = _decoded(tmp_path, "raw/a/big.jpg", jpeg_draft=False).float()
+    assert (reduced - whole).abs().mean() < 1.0  # under one grey level
+
+
+def test_old_checkpoints_decode_jpegs_whole(tmp_path: Path) -> None:
+    dm = ImageFolderDataModule(str(tmp_path))
+    assert dm.jpeg_draft
+    dm.use_trained_spec({"image_size": 8, "in_channels": 3, "mean": [0.5] * 3, "std": [0.5] * 3})
+    assert not dm.jpeg_draft and not dm.as_displayed
