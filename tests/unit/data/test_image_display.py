@@ -178,3 +178,24 @@ def test_old_checkpoints_decode_jpegs_whole(tmp_path: Path) -> None:
     assert dm.jpeg_draft
     dm.use_trained_spec({"image_size": 8, "in_channels": 3, "mean": [0.5] * 3, "std": [0.5] * 3})
     assert not dm.jpeg_draft and not dm.as_displayed
+
+
+def test_the_decoding_is_chosen_by_config_and_the_checkpoint_keeps_it(tmp_path: Path) -> None:
+    """data.as_displayed / data.jpeg_draft turn the decoding off; the spec carries the choice."""
+    (tmp_path / "splits").mkdir()
+    for split in ("fold_0_train", "fold_0_val", "test"):
+        _sideways_photo(tmp_path / "raw" / "a" / f"{split}.jpg")
+        (tmp_path / "splits" / f"{split}.txt").write_text(f"raw/a/{split}.jpg\n")
+    dm = ImageFolderDataModule(str(tmp_path), image_size=8, as_displayed=False, jpeg_draft=False)
+    dm.setup("fit")
+    spec = dm.spec()
+    assert spec["as_displayed"] is False and spec["jpeg_draft"] is False
+    stored = dm.datasets["train"].images[0]
+    assert stored.shape[-2:] == (8, 8)
+    # the stored pixels, lying on their side: left half red (channel 0), right half blue
+    assert stored[0, :, :3].float().mean() > 200 and stored[2, :, 5:].float().mean() > 200
+    restored = ImageFolderDataModule(str(tmp_path))  # defaults true, the checkpoint says false
+    restored.use_trained_spec(spec)
+    assert restored.as_displayed is False and restored.jpeg_draft is False
+    with pytest.raises(Exception, match=r"data.jpeg_draft='yes': use true or false"):
+        ImageFolderDataModule(str(tmp_path), jpeg_draft="yes")

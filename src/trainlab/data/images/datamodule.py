@@ -219,6 +219,8 @@ class ImageFolderDataModule(L.LightningDataModule):
         seed: int = 42,
         embedded: str | None = None,
         max_image_size: int = 32,
+        as_displayed: bool = True,
+        jpeg_draft: bool = True,
     ) -> None:
         super().__init__()
         if channels not in (None, 1, 3):
@@ -248,10 +250,14 @@ class ImageFolderDataModule(L.LightningDataModule):
         if self.mean is not None:
             self._make_transforms()
         self._predict_dataset: ImageListDataset | None = None
-        # decode images as a viewer shows them (_as_displayed); checkpoints written before this
-        # was recorded in their spec were trained on the stored pixels and keep them
-        self.as_displayed = True
-        self.jpeg_draft = True  # likewise: JPEGs decoded at reduced scale (ImageListDataset)
+        # decode images as a viewer shows them (_as_displayed) and JPEGs at reduced scale
+        # (ImageListDataset); false reproduces a pipeline that decoded the stored pixels whole.
+        # The spec carries both: checkpoints written before it did keep the old decoding
+        for key, value in (("as_displayed", as_displayed), ("jpeg_draft", jpeg_draft)):
+            if not isinstance(value, bool):
+                raise DataError(f"data.{key}={value!r}: use true or false")
+        self.as_displayed = as_displayed
+        self.jpeg_draft = jpeg_draft
 
     def prepare_data(self) -> None:
         """Write the embedded data set and its default splits if asked and absent."""
