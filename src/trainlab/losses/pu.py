@@ -1,18 +1,26 @@
 """Losses for positive-unlabeled (PU) learning: plain BCE and non-negative PU (nnPU).
 
 nnPU follows Kiryo et al. 2017, "Positive-Unlabeled Learning with Non-Negative Risk Estimator".
-With a surrogate loss ``l``, labelled positives P, unlabeled U and class prior ``pi``:
+With a surrogate loss ``l``, labelled positives P, the batch's rows A and class prior ``pi``:
 
-    positive risk  R+ = mean_P[pi * l(g(x), +1)]
-    negative risk  R- = mean_U[l(g(x), -1)] - mean_P[pi * l(g(x), -1)]
+    positive risk  R+ = pi * mean_P[l(g(x), +1)]
+    negative risk  R- = mean_A[l(g(x), -1)] - pi * mean_P[l(g(x), -1)]
 
-``pi`` may differ per sample (priors chosen by polarity); with one prior these are the paper's
-formulas. When ``R- < -beta`` the estimate has gone negative (overfitting): the step is gradient
-ascent on R- (``objective = -gamma * R-``) and the reported loss is the clipped risk
+The paper's unlabeled sample is drawn from the whole population, whose positive share is
+``pi``. Our tables are one sample whose positives were labelled at random: every row (labelled
+or not) is such a population draw, so A holds all rows. The rows with label 0 alone hold a
+smaller share of positives, pi (1 - c) / (1 - pi c) (c: the label frequency), and taking them as
+the unlabeled sample with the population prior biased the risk: with pi 0.4 and c 0.7, for
+g(x) = 2x on two unit Gaussians at -1 and +1, 0.097 against the true 0.226.
+
+Per-sample priors (one per polarity) split the batch into groups of equal prior; each group's
+risks are computed as above and weighted by its share of the batch's rows, the population
+risk of the mixture. When ``R- < -beta`` the estimate has gone negative (overfitting): the step
+is gradient ascent on R- (``objective = -gamma * R-``) and the reported loss is the clipped risk
 ``R+ - beta``; otherwise both are ``R+ + R-``.
-Fallbacks: a batch without labelled positives has R+ = 0 and R- = mean_U[l(g(x), -1)] (all rows
-treated as negative, which is the exact risk then); a batch without unlabeled rows has no
-estimate of R-, so only R+ is used.
+Fallback: a group without labelled positives in the batch has no estimate of its positive
+share; its rows count as negatives (R+ = 0, R- = mean_A[l(g(x), -1)]), a risk biased towards
+negatives, and the result says ``fallback="no_positives"``.
 """
 
 from __future__ import annotations
@@ -78,25 +86,29 @@ def nnpu_loss(
         raise ValueError("nnpu_loss got an empty batch")
     priors = torch.as_tensor(priors, dtype=logits.dtype, device=logits.device)
     priors = priors.expand_as(logits) if priors.dim() == 0 else priors.reshape(-1).float()
+    if priors.numel() != logits.numel():
+        raise ValueError(f"nnpu_loss got {priors.numel()} priors for {logits.numel()} logits")
+    if not bool(((priors > 0) & (priors <= 1)).all()):
+        bad = priors[~((priors > 0) & (priors <= 1))][0].item()
+        raise ValueError(f"nnpu_loss got a class prior of {bad}; priors must lie in (0, 1]")
     positive = labels == 1
-    unlabeled = ~positive
-    n_positive = positive.sum()
-    n_unlabeled = unlabeled.sum()
-    zero = logits.sum() * 0.0  # keeps the graph when a term is empty
-
-    if n_positive == 0:
-        negative_risk = surrogate_loss(logits[unlabeled], -1.0, surrogate).mean()
-        return PURisk(negative_risk, negative_risk, zero, negative_risk, False, "no_positives")
-
-    pi = priors[positive]
-    positive_risk = (pi * surrogate_loss(logits[positive], 1.0, surrogate)).sum() / n_positive
-    if n_unlabeled == 0:
-        return PURisk(positive_risk, positive_risk, positive_risk, zero, False, "no_unlabeled")
-
-    negative_risk = (
-        surrogate_loss(logits[unlabeled], -1.0, surrogate).sum() / n_unlabeled
-        - (pi * surrogate_loss(logits[positive], -1.0, surrogate)).sum() / n_positive
-    )
+    n_rows = logits.numel()
+    positive_loss = surrogate_loss(logits, 1.0, surrogate)
+    negative_loss = surrogate_loss(logits, -1.0, surrogate)
+    positive_risk = logits.sum() * 0.0  # keeps the graph when a term is empty
+    # mean_A over all rows; each group subtracts its positives' share below
+    negative_risk = negative_loss.mean()
+    fallback = None
+    for pi in torch.unique(priors):
+        group = priors == pi
+        in_p = group & positive
+        n_p = in_p.sum()
+        if n_p == 0:
+            fallback = "no_positives"
+            continue
+        weight = group.sum() / n_rows
+        positive_risk = positive_risk + weight * pi * positive_loss[in_p].sum() / n_p
+        negative_risk = negative_risk - weight * pi * negative_loss[in_p].sum() / n_p
     if non_negative and negative_risk.item() < -beta:
         return PURisk(
             objective=-gamma * negative_risk,
@@ -104,7 +116,7 @@ def nnpu_loss(
             positive_risk=positive_risk,
             negative_risk=negative_risk,
             corrected=True,
-            fallback=None,
+            fallback=fallback,
         )
     risk = positive_risk + negative_risk
-    return PURisk(risk, risk, positive_risk, negative_risk, False, None)
+    return PURisk(risk, risk, positive_risk, negative_risk, False, fallback)

@@ -171,7 +171,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
             risk = nnpu_loss(
                 logits,
                 labels,
-                self.priors_by_polarity[batch["polarity"].clamp(min=0)],
+                self._row_priors(batch["polarity"], stage),
                 beta=self.beta,
                 gamma=self.gamma,
                 surrogate=self.surrogate,
@@ -183,6 +183,29 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         self.average_precision[f"{stage}_ap"].update(probabilities, (labels == 1).long())
         self._accumulate(stage, reported.detach(), len(labels), corrected)
         return objective
+
+    def _row_priors(self, polarity: torch.Tensor, stage: str) -> torch.Tensor:
+        # A row of unknown polarity (-1) took the negative-mode prior (index clamped to 0), and
+        # a val/test row of a polarity trained without a prior got NaN, which made the loss NaN.
+        priors = self.priors_by_polarity[polarity.long().clamp(min=0)]
+        unusable = (polarity < 0) | torch.isnan(priors)
+        if bool(unusable.any()):
+            code = int(polarity[unusable][0])
+            name = {0: "negative", 1: "positive"}.get(code)
+            if name is None:
+                raise ConfigError(
+                    f"model.loss=nnpu: the {stage} rows hold spectra of unknown polarity "
+                    f"(polarity code {code}: neither the positive nor the negative setting is "
+                    "1), which have no class prior; keep one polarity with data.polarity=1 "
+                    "(positive) / 0 (negative) or fix the instrument settings of those rows"
+                )
+            raise ConfigError(
+                f"model.loss=nnpu: the {stage} rows hold {name}-mode spectra but the model has "
+                f"no prior for them (priors by polarity: negative "
+                f"{float(self.priors_by_polarity[0])}, positive "
+                f"{float(self.priors_by_polarity[1])}); {PRIOR_REMEDY.format(name=name)}"
+            )
+        return priors
 
     def _accumulate(self, stage: str, loss: torch.Tensor, n: int, corrected: bool | None) -> None:
         # Tensor sums instead of a self.log call per step (about 0.4 ms each).

@@ -123,3 +123,24 @@ def test_rank_metrics_are_exact_as_the_baselines_are_scored():
     assert float(model.average_precision["test_ap"].compute()) == pytest.approx(
         average_precision_score(labels.numpy(), probabilities.numpy()), abs=1e-6
     )
+
+
+def test_nnpu_refuses_rows_of_a_polarity_without_prior(root):
+    # before: a negative-mode row under a positive-only model made the loss NaN, and a row of
+    # unknown polarity (-1) silently took the negative-mode prior
+    dm = SpectraDataModule(str(root), batch_size=16, loader={"num_workers": 0})
+    dm.setup("fit")
+    batch = next(iter(dm.val_dataloader()))
+    model = tiny_model(loss="nnpu", priors={"positive": 0.4})
+    model.resolve_priors()
+    batch["polarity"] = torch.zeros_like(batch["polarity"])
+    batch["label"] = torch.ones_like(batch["label"])
+    with pytest.raises(ConfigError, match="val rows hold negative-mode spectra but the model"):
+        model._step(batch, "val")
+    model = tiny_model(loss="nnpu", priors={"positive": 0.4, "negative": 0.25})
+    model.resolve_priors()
+    batch["polarity"][0] = -1
+    with pytest.raises(ConfigError, match="unknown polarity"):
+        model._step(batch, "val")
+    batch["polarity"][0] = 1
+    assert model._step(batch, "val").isfinite()
