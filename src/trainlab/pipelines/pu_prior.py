@@ -76,6 +76,7 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
             predicted["label"],
             predicted["polarity"],
         )
+        check_every_polarity_estimated(path, train_polarity, found, cfg.labelled_table)
         for name, estimate in found.items():
             if name in estimates:
                 raise ConfigError(
@@ -131,6 +132,27 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
     atomic_write_json(out, result)
     result["path"] = str(out)
     return result
+
+
+def check_every_polarity_estimated(
+    checkpoint: str, train_polarity: np.ndarray, found: dict[str, PriorEstimate], table: str
+) -> None:
+    """Refuse a checkpoint whose training rows hold a polarity that got no estimate.
+
+    Such a polarity was skipped without a word: a negative-mode checkpoint scored on a
+    labelled table without labelled negative-mode rows wrote ``{"priors": {}}``.
+    """
+    present = [POLARITY_NAMES[int(c)] for c in np.unique(train_polarity) if c in POLARITY_NAMES]
+    missing = [name for name in present if name not in found]
+    if missing:
+        raise ConfigError(
+            f"checkpoint {checkpoint}: its training rows hold {missing} spectra, but "
+            f"labelled_table={table} has no labelled positives (label 1) of that polarity, so "
+            "c (the mean probability of the labelled positives) cannot be estimated and no "
+            "prior would be written for it. Fix: set labelled_table=<a table of that root "
+            "with labelled spectra of that polarity>, or train the checkpoint on the other "
+            "polarity only with data.polarity=1 (positive) / 0 (negative)"
+        )
 
 
 def format_estimates(estimates: dict[str, PriorEstimate]) -> str:
