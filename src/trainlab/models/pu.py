@@ -39,7 +39,25 @@ def read_priors_file(path: str | Path) -> dict[str, float]:
             f"model.priors_file={path} has no priors by polarity: expected "
             '{"priors": {"positive": 0.3, "negative": 0.2}}'
         )
-    return {k: float(v) for k, v in priors.items() if k in POLARITY_INDEX}
+    return {
+        k: checked_prior(v, f"model.priors_file={path} (priors.{k})")
+        for k, v in priors.items()
+        if k in POLARITY_INDEX
+    }
+
+
+def checked_prior(value: Any, where: str) -> float:
+    """A class prior as a float in (0, 1], or a ConfigError naming ``where`` it came from."""
+    try:
+        prior = float(value)
+    except (TypeError, ValueError):
+        prior = math.nan
+    if not 0 < prior <= 1:  # NaN fails too
+        raise ConfigError(
+            f"{where} is {value!r}: a class prior must be a number in (0, 1]; re-estimate it "
+            "with `trainlab prior` or set model.priors.<polarity>=<prior>"
+        )
+    return prior
 
 
 PRIOR_REMEDY = (
@@ -53,7 +71,13 @@ PRIOR_REMEDY = (
 def merge_priors(priors_file: str | Path | None, priors: dict[str, float] | None) -> dict:
     """The file's priors, each replaced by an explicit ``priors`` entry of the same polarity."""
     merged = read_priors_file(priors_file) if priors_file else {}
-    merged.update({k: float(v) for k, v in (priors or {}).items() if v is not None})
+    merged.update(
+        {
+            k: checked_prior(v, f"model.priors.{k}")
+            for k, v in (priors or {}).items()
+            if v is not None
+        }
+    )
     return merged
 
 

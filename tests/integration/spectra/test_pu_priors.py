@@ -13,6 +13,7 @@ import torch
 from spectra_runs import FAST_SPECTRA, QUIET, best_checkpoint, train_experiment
 
 from trainlab.data.spectra.synthetic import TRUTH_FILE, SyntheticSpec, generate_spectra
+from trainlab.errors import ConfigError
 from trainlab.models.pu import merge_priors
 
 SMALL = [a for a in FAST_SPECTRA if not a.startswith("data.synthetic")]
@@ -45,6 +46,32 @@ def test_explicit_priors_override_the_file_per_polarity(tmp_path: Path) -> None:
     path.write_text(json.dumps({"priors": {"positive": 0.5, "negative": 0.1}}))
     assert merge_priors(path, {"negative": 0.2}) == {"positive": 0.5, "negative": 0.2}
     assert merge_priors(None, {"positive": 0.3}) == {"positive": 0.3}
+
+
+@pytest.mark.parametrize("value", [None, "abc", 1.5, 0])
+def test_a_prior_file_value_outside_zero_one_is_refused_naming_the_key(tmp_path, value):
+    # before: null and "abc" raised a bare TypeError/ValueError, 1.5 and 0 were accepted here
+    path = tmp_path / "priors.json"
+    path.write_text(json.dumps({"priors": {"positive": value, "negative": 0.2}}))
+    with pytest.raises(ConfigError, match=rf"{path} \(priors\.positive\) is .*\(0, 1\]"):
+        merge_priors(path, {})
+    with pytest.raises(ConfigError, match=r"model\.priors\.negative is 1\.5"):
+        merge_priors(None, {"negative": 1.5})
+
+
+def test_nnpu_with_an_out_of_range_prior_file_stops_before_building(
+    run_cli, log_dir: Path, tmp_path: Path, capsys
+) -> None:
+    # before: the config check took the file's 1.5 (the typed schema checks model.priors.*
+    # only); the model refused it in on_fit_start, after the run folder, the data module and
+    # the model were built, without naming the file
+    root = measured_tables(tmp_path / "both")
+    path = tmp_path / "priors.json"
+    path.write_text(json.dumps({"priors": {"positive": 1.5, "negative": 0.2}}))
+    assert run_cli(*nnpu_args(root, f"model.priors_file={path}", "run_name=bad")) == 2
+    assert f"{path} (priors.positive) is 1.5" in capsys.readouterr().err
+    run = log_dir / "train" / "runs" / "bad"
+    assert not (run / "status.json").exists() and not (run / "config.yaml").exists()
 
 
 def test_nnpu_without_priors_on_measured_data_stops_before_building(
