@@ -129,6 +129,11 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("model.*dropout", DROPOUT, "a drop probability in [0, 1), e.g. 0.1"),
     ("model.label_smoothing", _number_in(0, 1, high_open=True), "e.g. 0.1, or 0"),
     ("model.priors.*", PRIOR, "a class prior in (0, 1], from `trainlab prior`"),
+    # nnPU (Kiryo et al. 2017: 0 <= beta <= prior, 0 <= gamma <= 1). A negative beta took the
+    # correction step on a positive negative risk (beta -0.5, R- 0.243: objective -0.243, gradient
+    # ascent on a risk that was fine); a negative gamma descended the negative risk further.
+    ("model.beta", NON_NEGATIVE_NUMBER, "nnPU's tolerated negativity of R-, e.g. 0"),
+    ("model.gamma", _number_in(0, 1, low_open=True), "nnPU's correction step size, e.g. 1"),
     ("model.threshold", _number_in(0, 1), "a probability, e.g. 0.5"),
     ("model.net.n_layers", POSITIVE, "e.g. 2"),
     ("model.net.nhead", POSITIVE, "e.g. 8"),

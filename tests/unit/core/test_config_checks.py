@@ -30,6 +30,9 @@ def test_cv_modes_match_the_pipeline() -> None:
         ({"mode": "mx"}, "did you mean `mode=max`"),
         ({"model": {"priors": {"positive": 0.0}}}, "must lie in (0, 1]"),
         ({"data": {"polarity": 2}}, "must be one of 0 or 1"),
+        ({"model": {"beta": -0.5}}, "`model.beta=-0.5` must lie in [0, inf)"),
+        ({"model": {"gamma": -1.0}}, "`model.gamma=-1.0` must lie in (0, 1]"),
+        ({"model": {"gamma": 0}}, "`model.gamma=0` must lie in (0, 1]"),
     ],
 )
 def test_bad_values_are_named(node: dict, expected: str) -> None:
@@ -44,6 +47,7 @@ def test_bad_values_are_named(node: dict, expected: str) -> None:
         {"model": {"optimizer": {"lr": 1e-3, "weight_decay": 0}}},
         {"trainer": {"max_epochs": -1, "limit_val_batches": 3, "precision": "bf16-mixed"}},
         {"mode": "min"},
+        {"model": {"beta": 0.0, "gamma": 1.0}},
         {"cv": {"n_trials": 1, "n_folds": 2}, "mode": "aggregate"},
     ],
 )
