@@ -264,6 +264,7 @@ class SpectraDataModule(L.LightningDataModule):
             )
         _check_same_scale(path, spec.get("instrument_standardization"))
         self._predict = self._open(path.name, root=path.parent)
+        _check_trained_polarities(path, self.label_counts[path.name], spec)
         trained = spec.get("training_runs") or {}  # none in checkpoints from before this
         shared = find_in_sketch(trained, table_prints(path)) if trained else []
         if shared:
@@ -305,6 +306,30 @@ class SpectraDataModule(L.LightningDataModule):
             Path(out_dir),
             threshold=self.threshold,
             threshold_quantile=self.threshold_quantile,
+        )
+
+
+def _check_trained_polarities(table: Path, counts: dict[str, list[int]], spec: dict) -> None:
+    """Refuse rows of a polarity the checkpoint was not trained on.
+
+    ``+data.polarity=null`` at predict time lifted the checkpoint's filter: a negative-mode
+    checkpoint scored 60 positive-mode rows and wrote them without a word.
+    """
+    trained_counts = spec.get("label_counts") or {}
+    if trained_counts:
+        trained = [name for name, pair in trained_counts.items() if sum(pair) > 0]
+    elif spec.get("polarity") in POLARITY_NAMES:  # checkpoints from before label_counts
+        trained = [POLARITY_NAMES[spec["polarity"]]]
+    else:
+        return
+    unseen = [name for name, pair in counts.items() if sum(pair) > 0 and name not in trained]
+    if unseen:
+        shown = "null" if spec.get("polarity") is None else spec.get("polarity")
+        raise DataError(
+            f"{table} holds {unseen} spectra, which the checkpoint never saw: it was trained on "
+            f"{trained} spectra only (data.polarity={shown}), so its scores for them mean "
+            "nothing. Fix: drop the data.polarity override so the checkpoint's own filter "
+            "applies, or use a checkpoint trained on that polarity"
         )
 
 

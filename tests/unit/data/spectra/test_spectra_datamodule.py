@@ -199,3 +199,21 @@ def test_predict_refuses_a_table_on_another_instrument_scale(tmp_path):
     assert "standardization=" in str(err.value) and "seconds_since_ms1" in str(err.value)
     dm.setup_predict(str(tmp_path / "train" / "train_data"), spec)  # its own root: same scale
     dm.setup_predict(str(tmp_path / "new" / "test_1"), {})  # checkpoints without the statistics
+
+
+def test_predict_refuses_rows_of_a_polarity_the_checkpoint_never_saw(root):
+    # before: `+data.polarity=null` at predict time lifted a negative-mode checkpoint's filter
+    # and it scored positive-mode rows without a word
+    negative_only = {"polarity": 0, "label_counts": {"negative": [90, 20], "positive": [0, 0]}}
+    dm = SpectraDataModule(str(root), polarity=None, batch_size=16)
+    with pytest.raises(DataError, match=r"holds \['positive'\] spectra, which the checkpoint"):
+        dm.setup_predict(str(root / "test_1"), negative_only)
+    # older checkpoints without label_counts: the trained polarity decides
+    with pytest.raises(DataError, match=r"trained on \['negative'\] spectra only"):
+        dm.setup_predict(str(root / "test_1"), {"polarity": 0})
+    SpectraDataModule(str(root), polarity=0, batch_size=16).setup_predict(
+        str(root / "test_1"), negative_only
+    )
+    both = {"polarity": None, "label_counts": {"negative": [9, 2], "positive": [9, 3]}}
+    dm.setup_predict(str(root / "test_1"), both)
+    dm.setup_predict(str(root / "test_1"), {})  # nothing recorded: nothing to check
