@@ -34,6 +34,9 @@ class PriorEstimate:
     # estimate from a classifier near chance (AUROC about 0.5) means nothing
     auroc: float = math.nan
     recall: float = math.nan
+    # sampling error of s / c (delta method: binomial s, mean c); NaN from one labelled
+    # positive. It leaves out the bias of overlapping classes or labels not missing at random.
+    prior_se: float = math.nan
 
     def refusals(self) -> list[str]:
         """Why this estimate must not be used (empty when it may)."""
@@ -101,6 +104,11 @@ def estimate_prior(
         raise ValueError("label frequency c is 0: the classifier never predicts positives")
     prior = s / c
     auroc, recall = separation(probabilities, labels)
+    known = probabilities[labels == 1]
+    n_train = np.asarray(training_labels).size
+    c_se = float(known.std(ddof=1) / math.sqrt(known.size)) if known.size > 1 else math.nan
+    s_se = math.sqrt(s * (1 - s) / n_train)
+    prior_se = prior * math.sqrt((s_se / s) ** 2 + (c_se / c) ** 2) if s > 0 else math.nan
     return PriorEstimate(
         prior=float(min(prior, 1.0)),
         label_frequency=c,
@@ -110,6 +118,7 @@ def estimate_prior(
         clipped=prior > 1.0,
         auroc=auroc,
         recall=recall,
+        prior_se=prior_se,
     )
 
 

@@ -156,11 +156,16 @@ def check_every_polarity_estimated(
 
 
 def format_estimates(estimates: dict[str, PriorEstimate]) -> str:
-    """One line per polarity: validation AUROC, recall, c-hat, s and the prior."""
-    header = f"  {'polarity':<9} {'AUROC':>6} {'recall':>6} {'c_hat':>6} {'s':>6} {'prior':>6}"
+    """One line per polarity: validation AUROC, recall, c-hat, s, the prior, its standard error
+    and the labelled positives c rests on."""
+    header = (
+        f"  {'polarity':<9} {'AUROC':>6} {'recall':>6} {'c_hat':>6} {'s':>6} {'prior':>6} "
+        f"{'se':>6} {'n_lab':>6}"
+    )
     rows = [
         f"  {name:<9} {e.auroc:>6.3f} {e.recall:>6.3f} {e.label_frequency:>6.3f} "
-        f"{e.labelled_share:>6.3f} {e.prior:>6.3f}" + ("  (clipped)" if e.clipped else "")
+        f"{e.labelled_share:>6.3f} {e.prior:>6.3f} {e.prior_se:>6.3f} "
+        f"{e.n_labelled_positives:>6d}" + ("  (clipped)" if e.clipped else "")
         for name, e in estimates.items()
     ]
     return "\n".join([header, *rows])
