@@ -130,13 +130,14 @@ class SpectraDataModule(L.LightningDataModule):
 
             generate_spectra(self.root, SyntheticSpec(**self.synthetic))
 
-    def _open(self, name: str, root: Path | None = None) -> SpectraBatches:
+    def _open(self, name: str, root: Path | None = None, fix: str | None = None) -> SpectraBatches:
         dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
         rows, labels, polarities = table_rows(dataset.uri, self.polarity)
         if len(rows) == 0:
             raise DataError(
                 f"{dataset.uri} has no rows of polarity {self.polarity} "
-                f"({POLARITY_NAMES.get(self.polarity)}); set data.polarity=null or another value"
+                f"({POLARITY_NAMES.get(self.polarity)}); "
+                + (fix or "set data.polarity=null or another value")
             )
         self.label_counts[name] = {
             POLARITY_NAMES[code]: [
@@ -263,7 +264,12 @@ class SpectraDataModule(L.LightningDataModule):
                 f"as <root>/test_1 (convert MGF/mzML first with `trainlab convert`)"
             )
         _check_same_scale(path, spec.get("instrument_standardization"))
-        self._predict = self._open(path.name, root=path.parent)
+        fix = (
+            "the checkpoint was trained on that polarity only: predict with a checkpoint "
+            "trained on the table's polarity (data.polarity=null would score spectra this "
+            "one never saw)"
+        )
+        self._predict = self._open(path.name, root=path.parent, fix=fix)
         _check_trained_polarities(path, self.label_counts[path.name], spec)
         trained = spec.get("training_runs") or {}  # none in checkpoints from before this
         shared = find_in_sketch(trained, table_prints(path)) if trained else []

@@ -217,3 +217,15 @@ def test_predict_refuses_rows_of_a_polarity_the_checkpoint_never_saw(root):
     both = {"polarity": None, "label_counts": {"negative": [9, 2], "positive": [9, 3]}}
     dm.setup_predict(str(root / "test_1"), both)
     dm.setup_predict(str(root / "test_1"), {})  # nothing recorded: nothing to check
+
+
+def test_predict_on_a_table_of_the_other_polarity_does_not_advise_lifting_the_filter(tmp_path):
+    # before: "... has no rows of polarity 0 (negative); set data.polarity=null or another
+    # value", which made a negative-mode checkpoint score positive-mode spectra
+    spec = SyntheticSpec(**{**SPEC, "n_train": 20, "n_validation": 20, "n_test": 20})
+    generate_spectra(tmp_path, SyntheticSpec(**{**spec.__dict__, "positive_mode_share": 1.0}))
+    dm = SpectraDataModule(str(tmp_path), polarity=0, batch_size=16)
+    with pytest.raises(DataError, match="no rows of polarity 0") as error:
+        dm.setup_predict(str(tmp_path / "test_1"), {"polarity": 0})
+    assert "checkpoint trained on the table's polarity" in str(error.value)
+    assert "set data.polarity=null" not in str(error.value)
