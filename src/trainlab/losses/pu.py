@@ -13,11 +13,14 @@ smaller share of positives, pi (1 - c) / (1 - pi c) (c: the label frequency), an
 the unlabeled sample with the population prior biased the risk: with pi 0.4 and c 0.7, for
 g(x) = 2x on two unit Gaussians at -1 and +1, 0.097 against the true 0.226.
 
-Per-sample priors (one per polarity) split the batch into groups of equal prior; each group's
-risks are computed as above and weighted by its share of the batch's rows, the population
-risk of the mixture. When ``R- < -beta`` the estimate has gone negative (overfitting): the step
-is gradient ascent on R- (``objective = -gamma * R-``) and the reported loss is the clipped risk
-``R+ - beta``; otherwise both are ``R+ + R-``.
+Per-sample priors (one per polarity) split the batch into groups (``groups``, by default the
+rows of equal prior; the model passes the polarity, so two modes of equal prior but different
+label frequencies stay apart); each group's risks are computed as above and weighted by its
+share of the batch's rows, the population risk of the mixture.
+
+When ``R- < -beta`` the estimate has gone negative (overfitting): the step is gradient ascent
+on R- (``objective = -gamma * R-``) and the reported loss is the clipped risk ``R+ - beta``;
+otherwise both are ``R+ + R-``.
 Fallback: a group without labelled positives in the batch has no estimate of its positive
 share; its rows count as negatives (R+ = 0, R- = mean_A[l(g(x), -1)]), a risk biased towards
 negatives, and the result says ``fallback="no_positives"``.
@@ -68,6 +71,7 @@ def nnpu_loss(
     gamma: float = 1.0,
     surrogate: str = "sigmoid",
     non_negative: bool = True,
+    groups: Tensor | None = None,
 ) -> PURisk:
     """nnPU risk of ``(B,)`` logits with labels 1 (positive) / 0 (unlabeled).
 
@@ -79,6 +83,8 @@ def nnpu_loss(
         gamma: step size of the gradient ascent in the correction step.
         surrogate: ``sigmoid`` (the paper's) or ``logistic``.
         non_negative: False gives the unbiased PU risk (uPU) without correction.
+        groups: one id per sample (e.g. the polarity) whose rows share one prior; by default
+            the rows of equal prior form a group.
     """
     logits = logits.float().reshape(-1)
     labels = labels.reshape(-1)
@@ -99,13 +105,17 @@ def nnpu_loss(
     # mean_A over all rows; each group subtracts its positives' share below
     negative_risk = negative_loss.mean()
     fallback = None
-    for pi in torch.unique(priors):
-        group = priors == pi
+    groups = priors if groups is None else groups.reshape(-1)
+    for group_id in torch.unique(groups):
+        group = groups == group_id
         in_p = group & positive
         n_p = in_p.sum()
         if n_p == 0:
             fallback = "no_positives"
             continue
+        pi = priors[in_p][0]
+        if not bool((priors[group] == pi).all()):
+            raise ValueError(f"nnpu_loss: group {group_id.item()} holds more than one prior")
         weight = group.sum() / n_rows
         positive_risk = positive_risk + weight * pi * positive_loss[in_p].sum() / n_p
         negative_risk = negative_risk - weight * pi * negative_loss[in_p].sum() / n_p

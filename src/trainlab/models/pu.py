@@ -196,6 +196,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 logits,
                 labels,
                 self._row_priors(batch["polarity"], stage),
+                groups=batch["polarity"],
                 beta=self.beta,
                 gamma=self.gamma,
                 surrogate=self.surrogate,

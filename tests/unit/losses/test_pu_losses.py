@@ -148,3 +148,23 @@ def test_logistic_surrogate_and_errors():
         surrogate_loss(z, 1.0, "hinge")
     with pytest.raises(ValueError, match="empty"):
         nnpu_loss(torch.zeros(0), torch.zeros(0), 0.5)
+
+
+def test_nnpu_groups_keep_two_polarities_of_equal_prior_apart():
+    # both modes have prior 0.3, but c is 0.9 in one (well separated) and 0.2 in the other;
+    # pooled by prior value the labelled rows of the first dominate: 0.134 for a true 0.183
+    generator = torch.Generator().manual_seed(2)
+    logits, labels, groups, true_risk = [], [], [], 0.0
+    for code, (n, c, shift) in enumerate(((24_000, 0.9, 2.0), (16_000, 0.2, 0.5))):
+        truth = torch.rand(n, generator=generator) < 0.3
+        x = torch.randn(n, generator=generator) + torch.where(truth, shift, -shift)
+        logits.append(2 * x)
+        labels.append((truth & (torch.rand(n, generator=generator) < c)).long())
+        groups.append(torch.full((n,), code))
+        part = 0.3 * sig_t(-2 * x[truth]).mean() + 0.7 * sig_t(2 * x[~truth]).mean()
+        true_risk += n / 40_000 * part.item()
+    logits, labels, groups = torch.cat(logits), torch.cat(labels), torch.cat(groups)
+    risk = nnpu_loss(logits, labels, 0.3, non_negative=False, groups=groups)
+    assert risk.loss.item() == pytest.approx(true_risk, abs=0.01)
+    with pytest.raises(ValueError, match="more than one prior"):
+        nnpu_loss(logits[:2], labels[:2] * 0 + 1, torch.tensor([0.3, 0.4]), groups=groups[:2])

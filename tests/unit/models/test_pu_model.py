@@ -144,3 +144,23 @@ def test_nnpu_refuses_rows_of_a_polarity_without_prior(root):
         model._step(batch, "val")
     batch["polarity"][0] = 1
     assert model._step(batch, "val").isfinite()
+
+
+def test_nnpu_step_groups_the_risk_by_polarity(root, monkeypatch):
+    import trainlab.models.pu as pu_module
+
+    seen = {}
+    real = pu_module.nnpu_loss
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pu_module, "nnpu_loss", spy)
+    dm = SpectraDataModule(str(root), batch_size=32, loader={"num_workers": 0})
+    dm.setup("fit")
+    batch = next(iter(dm.val_dataloader()))
+    model = tiny_model(loss="nnpu", priors={"positive": 0.3, "negative": 0.3})
+    model.resolve_priors()
+    model._step(batch, "val")
+    assert torch.equal(seen["groups"], batch["polarity"])
