@@ -224,6 +224,8 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("spectra_synthetic_rows_0", ["{spectra}", "data.synthetic.n_train=0"], ["n_train=0"]),
     ("nnpu_prior_above_1", ["{spectra}", "model.priors.positive=1.5"], ["priors.positive=1.5"]),
     ("nnpu_no_priors_measured", ["{measured}"], ["no prior for ['positive', 'negative']"]),
+    ("nnpu_beta_negative", ["{spectra}", "model.beta=-0.5"], ["`model.beta=-0.5`", "[0, inf)"]),
+    ("nnpu_gamma_0", ["{spectra}", "model.gamma=0"], ["`model.gamma=0`", "(0, 1]"]),
     ("synthetic_prior_1", ["{spectra}", "data.synthetic.priors.positive=1.5"], ["(0, 1]"]),
     (
         "nnpu_priors_file_missing",
