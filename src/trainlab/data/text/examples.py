@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from trainlab.data.text.evidence import SpanReport, locate_sentence
+from trainlab.data.text.evidence import SentenceMatch, SpanReport, find_sentence
 from trainlab.data.text.readers import Annotation
 
 # Short DSM-5 descriptions; a pretrained encoder reads these better than SNAKE_CASE names.
@@ -24,6 +25,8 @@ CRITERION_DESCRIPTIONS = {
     "WORTHLESSNESS": "feelings of worthlessness or excessive guilt",
     "COGNITIVE_ISSUES": "trouble thinking, concentrating or deciding",
     "SUICIDAL_THOUGHTS": "recurrent thoughts of death or suicide",
+    # The public data set's tenth label: clinically relevant sentences outside the nine.
+    "SPECIAL_CASE": "clinically relevant, but none of the nine DSM-5 depression symptoms",
 }
 
 
@@ -67,26 +70,60 @@ def criteria_examples(annotations: list[Annotation]) -> list[CriteriaExample]:
     ]
 
 
-def _locate(post: str, a: Annotation, example_id: str, report: SpanReport):
+def _sentence_order(sentence_id: str) -> tuple:
+    """Natural order of sentence ids (`p1_s2` before `p1_s10`); digits compare as numbers."""
+    parts = re.split(r"(\d+)", sentence_id)
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in parts if t)
+
+
+def locate_annotations(
+    posts: dict[str, str], annotations: list[Annotation]
+) -> list[SentenceMatch | None]:
+    """Each annotation's sentence located in its post (None: not found), by position in
+    `annotations`.
+
+    A post's sentences are placed in sentence_id order, each searched from just after the
+    start of the one before it: a sentence that occurs twice in a post, annotated under two
+    sentence ids, gets one occurrence each instead of the first one twice.
+    """
+    by_post: dict[str, dict[tuple[str, str], list[int]]] = {}
+    for i, a in enumerate(annotations):
+        by_post.setdefault(a.post_id, {}).setdefault((a.sentence_id, a.sentence_text), []).append(i)
+    located: list[SentenceMatch | None] = [None] * len(annotations)
+    for post_id, sentences in by_post.items():
+        cursor = 0
+        order = sorted(sentences, key=lambda k: (_sentence_order(k[0]), sentences[k][0]))
+        for sentence_id, text in order:
+            match = find_sentence(posts[post_id], text, after=cursor)
+            if match is not None:
+                cursor = match.start + 1
+            for i in sentences[(sentence_id, text)]:
+                located[i] = match
+    return located
+
+
+def _record(match: SentenceMatch | None, example_id: str, report: SpanReport):
     report.total += 1
-    found = locate_sentence(post, a.sentence_text)
-    if found is None:
+    if match is None:
         report.not_found.append(example_id)
         return None
-    report.add_match(found[2])
-    return found[0], found[1]
+    report.add_match(match.how)
+    if match.occurrences > 1:
+        report.repeated.append(example_id)
+    return match.start, match.end
 
 
 def evidence_examples(
     posts: dict[str, str], annotations: list[Annotation], report: SpanReport
 ) -> list[SpanExample]:
     """One example per positive annotation whose sentence is found in its post."""
+    located = locate_annotations(posts, annotations)
     out = []
     for i, a in enumerate(annotations):
         if a.status != 1:
             continue
         example_id = f"{a.sentence_id or a.post_id}:{a.criterion}:{i}"
-        span = _locate(posts[a.post_id], a, example_id, report)
+        span = _record(located[i], example_id, report)
         if span is not None:
             out.append(SpanExample(example_id, a.post_id, a.criterion, posts[a.post_id], 1, span))
     return out
@@ -95,21 +132,28 @@ def evidence_examples(
 def joint_examples(
     posts: dict[str, str], annotations: list[Annotation], report: SpanReport
 ) -> list[SpanExample]:
-    """One example per (post, criterion); positive when any of its sentences is positive."""
-    grouped: dict[tuple[str, str], list[Annotation]] = {}
-    for a in annotations:
-        grouped.setdefault((a.post_id, a.criterion), []).append(a)
+    """One example per (post, criterion); positive when any of its sentences is positive.
+
+    A positive whose evidence sentences are none of them found in the post keeps its label
+    with no span target (as one that truncation cuts), so the classes keep their balance.
+    """
+    located = locate_annotations(posts, annotations)
+    grouped: dict[tuple[str, str], list[int]] = {}
+    for i, a in enumerate(annotations):
+        grouped.setdefault((a.post_id, a.criterion), []).append(i)
     out = []
     for (post_id, criterion), rows in grouped.items():
         example_id = f"{post_id}:{criterion}"
-        positives = [a for a in rows if a.status == 1]
+        positives = [i for i in rows if annotations[i].status == 1]
         if not positives:
             out.append(SpanExample(example_id, post_id, criterion, posts[post_id], 0, None))
             continue
         spans = [
-            _locate(posts[post_id], a, f"{example_id}:{a.sentence_id}", report) for a in positives
+            _record(located[i], f"{example_id}:{annotations[i].sentence_id}", report)
+            for i in positives
         ]
         found = sorted(s for s in spans if s is not None)
-        if found:  # the earliest evidence sentence is the target
-            out.append(SpanExample(example_id, post_id, criterion, posts[post_id], 1, found[0]))
+        # the earliest evidence sentence is the target
+        span = found[0] if found else None
+        out.append(SpanExample(example_id, post_id, criterion, posts[post_id], 1, span))
     return out

@@ -1,8 +1,11 @@
+import unicodedata
+
 import pytest
 
 from trainlab.data.text.encoding import encode_spans
 from trainlab.data.text.evidence import SpanReport, char_span_to_tokens, locate_sentence
-from trainlab.data.text.examples import SpanExample
+from trainlab.data.text.examples import SpanExample, evidence_examples, joint_examples
+from trainlab.data.text.readers import Annotation
 from trainlab.text_assets import load_tokenizer, train_wordpiece_tokenizer
 
 POST = "I work at a bakery. I can't sleep at night lately.  It rained all weekend."
@@ -87,3 +90,69 @@ def test_span_targets_point_at_the_sentence(tokenizer):
     text = tokenizer.decode(tensors["input_ids"][0, s : e + 1])
     assert text.startswith("i can") and text.endswith("lately.")
     assert tensors["context_mask"][0, s : e + 1].all()
+
+
+# Real exports: the posts file and the annotators' sentences differ in ways nobody sees.
+NFC_CAFE = unicodedata.normalize("NFC", "caf\u00e9")
+NFD_CAFE = unicodedata.normalize("NFD", NFC_CAFE)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "sentence"),
+    [
+        # NFD accents in the post, NFC in the sentence
+        (f"I cry at the {NFD_CAFE} daily.", f"I cry at the {NFC_CAFE} daily."),
+        # curly apostrophe in the post, straight in the sentence; curly quotes the other way
+        ("I can\u2019t sleep at all.", "I can't sleep at all."),
+        ('He said "you are worthless" to me.', "He said \u201cyou are worthless\u201d to me."),
+        # Reddit's HTML entities in the post only, then in the sentence only
+        ("Food &amp; sleep are gone &gt;.&lt;", "Food & sleep are gone >.<"),
+        ("Food & sleep are gone.", "Food &amp; sleep are gone."),
+        # a zero-width space inside a word; ellipsis and dash characters
+        ("I feel em\u200bpty inside.", "I feel empty inside."),
+        ("I am sad\u2026 so sad \u2014 really.", "I am sad... so sad - really."),
+    ],
+)
+def test_sentence_is_found_across_export_differences(evidence, sentence):
+    post = f"Hi. {evidence} Bye."
+    start, end, how = locate_sentence(post, sentence)
+    # the span is the post's own characters of the sentence, whole
+    assert (post[start:end], how) == (evidence, "normalised")
+
+
+def test_a_sentence_of_invisible_characters_is_not_found():
+    # it would match exactly, and then map onto no token at all
+    assert locate_sentence("Hi.\u200b\u200b Bye.", "\u200b\u200b") is None
+
+
+def test_repeated_sentence_gets_the_occurrence_of_its_sentence_id():
+    post = "I am tired. I went out. I am tired. Bye."
+    rows = [
+        Annotation("p", "p_s1", "I am tired.", "FATIGUE", 0),
+        Annotation("p", "p_s10", "Bye.", "FATIGUE", 0),
+        Annotation("p", "p_s3", "I am tired.", "FATIGUE", 1),
+    ]
+    report = SpanReport()
+    (example,) = evidence_examples({"p": post}, rows, report)
+    # the positive is the second "I am tired." (sentence 3), not the first (sentence 1, status 0)
+    assert example.char_span == (24, 35)
+    assert report.repeated == [example.example_id]
+    (joint,) = joint_examples({"p": post}, rows, SpanReport())
+    assert joint.char_span == (24, 35)
+
+
+def test_joint_keeps_a_positive_whose_sentence_is_not_found(tokenizer):
+    rows = [
+        Annotation("p", "p_s1", "Not in the post at all.", "SLEEP_ISSUES", 1),
+        Annotation("p", "p_s2", "It rained all weekend.", "FATIGUE", 0),
+    ]
+    report = SpanReport()
+    examples = joint_examples({"p": POST}, rows, report)
+    # the label stays (dropping it would tilt the classes); only the span target is missing
+    assert [(e.criterion, e.label, e.char_span) for e in examples] == [
+        ("SLEEP_ISSUES", 1, None),
+        ("FATIGUE", 0, None),
+    ]
+    assert report.not_found == ["p:SLEEP_ISSUES:p_s1"]
+    tensors, _ = encode_spans(tokenizer, examples, report, drop_cut_spans=False)
+    assert tensors["labels"].tolist() == [1, 0] and tensors["span_mask"].tolist() == [False] * 2
