@@ -20,6 +20,7 @@ from trainlab.data.loader_settings import LoaderSettings
 from trainlab.data.text.encoding import get_tokenizer
 from trainlab.data.text.evidence import SpanReport
 from trainlab.data.text.examples import CRITERION_DESCRIPTIONS, criterion_text
+from trainlab.data.text.normalise import canonical_criterion
 from trainlab.data.text.readers import Annotation, read_annotations, read_posts
 from trainlab.data.text.splits import SPLIT_NAMES, load_or_create_splits
 from trainlab.errors import DataError
@@ -124,7 +125,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.eval_batch_size = eval_batch_size or batch_size
         self.split_seed = split_seed
         self.split_ratios = tuple(split_ratios or (0.7, 0.15, 0.15))
-        self.criteria_filter = list(criteria) if criteria else None
+        self.criteria_filter = [canonical_criterion(c) for c in criteria] if criteria else None
         self.loader_settings = LoaderSettings.coerce(loader)
         self.seed = seed
         self.tokenizer = None
@@ -133,6 +134,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.span_reports: dict[str, dict] = {}
         self._predict: TensorDictDataset | None = None
         self._predict_rows: list[dict[str, Any]] = []
+        self._data: tuple[dict[str, str], dict[str, list[Annotation]]] | None = None
 
     # ---- reading -------------------------------------------------------------------------
     def prepare_data(self) -> None:
@@ -156,9 +158,21 @@ class TextDataModule(L.LightningDataModule, ABC):
         )
 
     def _read(self) -> tuple[dict[str, str], dict[str, list[Annotation]]]:
+        if self._data is None:  # once: the reader's warnings are not repeated
+            self._data = self._read_files()
+        return self._data
+
+    def _read_files(self) -> tuple[dict[str, str], dict[str, list[Annotation]]]:
         posts = read_posts(self.posts_path)
         rows = read_annotations(self.annotations_path, posts)
         if self.criteria_filter:
+            present = {a.criterion for a in rows}
+            unknown = [c for c in self.criteria_filter if c not in present]
+            if unknown:
+                raise DataError(
+                    f"data.criteria names {unknown}, which {self.annotations_path} does not "
+                    f"have; its criteria are {sorted(present)}."
+                )
             rows = [a for a in rows if a.criterion in self.criteria_filter]
         if not rows:
             raise DataError(
@@ -173,6 +187,17 @@ class TextDataModule(L.LightningDataModule, ABC):
         for a in rows:
             by_split[where[a.post_id]].append(a)
         self.criteria = sorted({a.criterion for a in rows})
+        undescribed = [c for c in self.criteria if c not in CRITERION_DESCRIPTIONS]
+        if undescribed:
+            counts = {c: sum(a.criterion == c for a in rows) for c in undescribed}
+            named = (f"{c} ({n} rows, read as {criterion_text(c)!r})" for c, n in counts.items())
+            log.warning(
+                "%s: criteria without a description, so the encoder reads their name instead: "
+                "%s. The described ones are %s; a rare name may be a misspelling of one.",
+                self.annotations_path,
+                ", ".join(named),
+                sorted(CRITERION_DESCRIPTIONS),
+            )
         return posts, by_split
 
     def _load_tokenizer(self):

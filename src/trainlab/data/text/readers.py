@@ -6,9 +6,12 @@ annotations.csv:  post_id, sentence_id, sentence_text, DSM5_symptom, status, exp
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from trainlab.data.text.normalise import canonical_criterion, visible
 from trainlab.data.utf8 import check_utf8
 from trainlab.errors import DataError
 
@@ -23,6 +26,8 @@ ANNOTATION_COLUMNS = (
 )
 # `explanation` is free text that many exports leave out; everything else is required.
 OPTIONAL_ANNOTATION_COLUMNS = ("explanation",)
+
+log = logging.getLogger(__name__)
 
 POSITIVE_STATUS = frozenset({"1", "1.0", "true", "t", "yes", "y", "positive", "pos", "present"})
 NEGATIVE_STATUS = frozenset({"0", "0.0", "false", "f", "no", "n", "negative", "neg", "absent"})
@@ -51,6 +56,12 @@ def normalise_status(value: object, *, where: str = "status") -> int:
         return 1
     if text in NEGATIVE_STATUS:
         return 0
+    try:  # `1.00`, `0e0`: a spreadsheet's way of writing 1 and 0
+        number = float(text)
+    except ValueError:
+        number = None
+    if number in (0.0, 1.0):
+        return int(number)
     raise DataError(
         f"{where}: status value {value!r} is not understood. Use one of "
         f"{sorted(POSITIVE_STATUS)} for 1 or {sorted(NEGATIVE_STATUS)} for 0."
@@ -74,9 +85,20 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
     by_key = {str(col).strip().lower(): col for col in frame.columns}
     missing = [c for c in required if c.lower() not in by_key and c not in optional]
     if missing:
+        needed = [c for c in required if c not in optional]
+        also = [c for c in required if c in optional]
+        hint = ""
+        if len(frame.columns) == 1 and any(sep in str(frame.columns[0]) for sep in ";\t|"):
+            sep = next(sep for sep in ";\t|" if sep in str(frame.columns[0]))
+            hint = (
+                f" The header looks separated by {sep!r}, not commas: save the file as "
+                "comma-separated CSV."
+            )
         raise DataError(
             f"{path}: missing column(s) {missing}; found {list(frame.columns)}. "
-            f"The file needs the columns {list(required)}."
+            f"The file needs the columns {needed}"
+            + (f" (and may have {also})" if also else "")
+            + f".{hint}"
         )
     rename = {by_key[c.lower()]: c for c in required if c.lower() in by_key}
     frame = frame.rename(columns=rename)
@@ -110,43 +132,118 @@ def read_posts(path: str | Path) -> dict[str, str]:
     return posts
 
 
+def _numeric_id(post_id: str) -> str | None:
+    """`007`, `7`, `7.0` -> `7`: the id a spreadsheet or pandas leaves of a numeric id."""
+    found = re.fullmatch(r"0*(\d+?)(?:\.0*)?", post_id)
+    return found.group(1) if found else None
+
+
+def _unknown_posts_error(path: Path, unknown: list[str], posts: dict[str, str]) -> DataError:
+    numeric = {_numeric_id(p): p for p in posts if _numeric_id(p) is not None}
+    near = [(u, numeric[_numeric_id(u)]) for u in unknown if _numeric_id(u) in numeric]
+    hint = ""
+    if near:
+        pairs = ", ".join(f"{a!r} ~ {b!r}" for a, b in near[:3])
+        hint = (
+            f" {len(near)} of them match a post id once leading zeros or a trailing '.0' are "
+            f"ignored ({pairs}, annotations ~ posts): one file was saved by a program that read "
+            "the ids as numbers (Excel, or pandas without dtype=str). Re-export it with the ids "
+            "as text, exactly as in the other file."
+        )
+    return DataError(
+        f"{path}: {len(unknown)} post_id(s) are not in the posts file, e.g. {unknown[:5]}. "
+        f"Use the posts CSV that belongs to these annotations.{hint}"
+    )
+
+
 def read_annotations(path: str | Path, posts: dict[str, str] | None = None) -> list[Annotation]:
-    """Read annotations.csv; statuses are normalised to 0/1.
+    """Read annotations.csv; statuses are normalised to 0/1 and symptom names to one spelling.
+
+    `DSM5_symptom` spellings that differ only in case, spaces, hyphens or underscores
+    (`Depressed Mood`, `depressed_mood`) are one criterion (`DEPRESSED_MOOD`), with a warning
+    that lists them. A row repeated exactly (same post, sentence and symptom, same status) is
+    read once, with a warning.
 
     Args:
         path: the annotations CSV.
         posts: when given, every annotation's post_id must be one of its keys.
 
     Raises:
-        DataError: missing file/columns, unknown status values, or unknown post ids.
+        DataError: missing file/columns, unknown status values, unknown post ids, or one
+            (post, sentence, symptom) annotated with both statuses.
     """
     frame = _read_csv(Path(path), ANNOTATION_COLUMNS, OPTIONAL_ANNOTATION_COLUMNS)
     rows: list[Annotation] = []
+    spellings: dict[str, dict[str, int]] = {}
+    seen: dict[tuple[str, str, str, str], tuple[int, int]] = {}  # -> (line, status)
+    repeats: list[int] = []
+    conflicts: list[str] = []
     for i, rec in enumerate(frame.to_dict("records")):
-        where = f"{path}, line {i + 2}"
+        line = i + 2
+        where = f"{path}, line {line}"
         post_id = rec["post_id"].strip()
-        if not post_id or not rec["sentence_text"].strip() or not rec["DSM5_symptom"].strip():
+        criterion = canonical_criterion(rec["DSM5_symptom"])
+        if not post_id or not visible(rec["sentence_text"]) or not criterion:
             raise DataError(
                 f"{where}: post_id, sentence_text and DSM5_symptom must not be empty "
                 f"(got {post_id!r}, {rec['sentence_text']!r}, {rec['DSM5_symptom']!r})."
             )
+        raw = rec["DSM5_symptom"].strip()
+        spellings.setdefault(criterion, {})
+        spellings[criterion][raw] = spellings[criterion].get(raw, 0) + 1
+        status = normalise_status(rec["status"], where=where)
+        sentence_id = rec["sentence_id"].strip()
+        key = (post_id, sentence_id, " ".join(rec["sentence_text"].split()), criterion)
+        if key in seen:
+            first_line, first_status = seen[key]
+            if first_status == status:
+                repeats.append(line)
+                continue
+            conflicts.append(
+                f"lines {first_line} and {line} (post {post_id!r}, sentence "
+                f"{sentence_id or rec['sentence_text'][:40]!r}, {criterion}: status "
+                f"{first_status} and {status})"
+            )
+            continue
+        seen[key] = (line, status)
         rows.append(
             Annotation(
                 post_id=post_id,
-                sentence_id=rec["sentence_id"].strip(),
+                sentence_id=sentence_id,
                 sentence_text=rec["sentence_text"],
-                criterion=rec["DSM5_symptom"].strip(),
-                status=normalise_status(rec["status"], where=where),
+                criterion=criterion,
+                status=status,
                 explanation=rec["explanation"],
             )
+        )
+    if conflicts:
+        raise DataError(
+            f"{path}: {len(conflicts)} sentence(s) are annotated with both statuses for the same "
+            f"symptom, e.g. {'; '.join(conflicts[:3])}. Keep one row per (post_id, sentence_id, "
+            "DSM5_symptom) with the status you mean."
+        )
+    if repeats:
+        log.warning(
+            "%s: %d row(s) repeat an earlier row exactly (same post, sentence, symptom and "
+            "status) and are read once, e.g. lines %s",
+            path,
+            len(repeats),
+            repeats[:5],
+        )
+    merged = {c: names for c, names in spellings.items() if set(names) != {c}}
+    if merged:
+        log.warning(
+            "%s: DSM5_symptom spellings read as one criterion: %s",
+            path,
+            "; ".join(
+                f"{', '.join(f'{n!r} ({k} rows)' for n, k in names.items())} -> {c}"
+                for c, names in sorted(merged.items())
+            ),
         )
     if posts is not None:
         unknown = sorted({a.post_id for a in rows} - posts.keys())
         if unknown:
-            raise DataError(
-                f"{path}: {len(unknown)} post_id(s) are not in the posts file, e.g. {unknown[:5]}. "
-                "Use the posts CSV that belongs to these annotations."
-            )
+            raise _unknown_posts_error(Path(path), unknown, posts)
     return rows
 
 

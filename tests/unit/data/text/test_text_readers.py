@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from trainlab.data.text.examples import criterion_text
 from trainlab.data.text.readers import normalise_status, read_annotations, read_posts
 from trainlab.errors import DataError
 
@@ -9,7 +10,7 @@ HEADER = "post_id,sentence_id,sentence_text,DSM5_symptom,status,explanation\n"
 
 
 def write(path: Path, text: str) -> Path:
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -92,3 +93,66 @@ def test_utf8_with_a_byte_order_mark_is_read(tmp_path):
     path = tmp_path / "posts.csv"
     path.write_bytes("\ufeffpost_id,text\np1,caf\u00e9\n".encode())
     assert read_posts(path) == {"p1": "caf\u00e9"}
+
+
+def test_symptom_spellings_are_one_criterion_with_a_warning(tmp_path, caplog):
+    rows = (
+        "p1,s1,I am sad.,depressed_mood,1,\n"
+        "p1,s2,So empty.,Depressed Mood,1,\n"
+        "p1,s3,I cannot sleep.,sleep-issues ,0,\n"
+        "p1,s4,I am proud.,SPECIAL_CASE,1,\n"
+    )
+    path = write(tmp_path / "a.csv", HEADER + rows)
+    with caplog.at_level("WARNING"):
+        read = read_annotations(path)
+    # one criterion per symptom, so each keeps its description (not its own humanised name)
+    assert [a.criterion for a in read] == [
+        "DEPRESSED_MOOD",
+        "DEPRESSED_MOOD",
+        "SLEEP_ISSUES",
+        "SPECIAL_CASE",
+    ]
+    assert "'Depressed Mood' (1 rows)" in caplog.text and "-> DEPRESSED_MOOD" in caplog.text
+    # the public data set's tenth label has a description too
+    assert criterion_text("SPECIAL_CASE") != "special case"
+
+
+def test_a_repeated_row_is_read_once_and_a_conflicting_one_stops(tmp_path, caplog):
+    row = "p1,s1,I am sad.,DEPRESSED_MOOD,{},\n"
+    path = write(tmp_path / "a.csv", HEADER + row.format(1) + row.format("present"))
+    with caplog.at_level("WARNING"):
+        assert len(read_annotations(path)) == 1
+    assert "1 row(s) repeat an earlier row exactly" in caplog.text and "lines [3]" in caplog.text
+    path = write(tmp_path / "b.csv", HEADER + row.format(1) + row.format(0))
+    with pytest.raises(DataError, match=r"lines 2 and 3 \(post 'p1', sentence 's1'.*1 and 0"):
+        read_annotations(path)
+
+
+def test_numeric_status_spellings_of_spreadsheets():
+    assert (normalise_status("1.00"), normalise_status(" 0.000 "), normalise_status("1e0")) == (
+        1,
+        0,
+        1,
+    )
+    with pytest.raises(DataError, match=r"'0\.5'"):
+        normalise_status("0.5")
+
+
+@pytest.mark.parametrize(("post_id", "annotated"), [("007", "7"), ("12", "12.0")])
+def test_ids_that_a_spreadsheet_made_numeric_are_named_in_the_error(tmp_path, post_id, annotated):
+    path = write(tmp_path / "a.csv", HEADER + f"{annotated},s1,I am sad.,DEPRESSED_MOOD,1,\n")
+    with pytest.raises(DataError) as err:
+        read_annotations(path, posts={post_id: "I am sad.", "8": "x"})
+    assert f"'{annotated}' ~ '{post_id}'" in str(err.value) and "ids as text" in str(err.value)
+
+
+def test_a_semicolon_separated_file_is_named_as_such(tmp_path):
+    path = write(tmp_path / "p.csv", "post_id;text\np1;hello\n")
+    with pytest.raises(DataError, match="separated by ';', not commas"):
+        read_posts(path)
+
+
+def test_a_sentence_of_only_invisible_characters_is_empty(tmp_path):
+    path = write(tmp_path / "a.csv", HEADER + "p1,s1,\u200b\u00a0,DEPRESSED_MOOD,1,\n")
+    with pytest.raises(DataError, match=r"line 2: .*must not be empty"):
+        read_annotations(path)
