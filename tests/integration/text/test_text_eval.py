@@ -7,6 +7,7 @@ from text_runs import TINY, compose_config
 
 from trainlab.core.evaluate import evaluate
 from trainlab.core.train import train
+from trainlab.errors import DataError
 
 CLASSIFICATION_KEYS = {
     "accuracy",
@@ -21,7 +22,7 @@ CLASSIFICATION_KEYS = {
 
 
 @pytest.mark.parametrize("experiment", ["text/criteria", "text/joint", "text/evidence"])
-def test_eval_writes_the_evaluation_report(tmp_path, experiment):
+def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
     train(compose_config("train", [f"experiment={experiment}", *TINY], tmp_path / "t"), [])
     ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
     cfg = compose_config("eval", [f"ckpt_path={ckpt}"], tmp_path / "e")
@@ -36,7 +37,7 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment):
         # the report agrees with the test metrics Lightning logged
         assert report["f1_macro"] == pytest.approx(metrics["test/f1_macro"], abs=1e-5)
     if experiment == "text/criteria":
-        check_criteria_predictions(tmp_path, ckpt)
+        check_criteria_predictions(tmp_path, ckpt, caplog)
     if experiment != "text/criteria":
         evidence = report["evidence"]
         assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
@@ -50,19 +51,22 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment):
             assert 0 <= baselines["scores"][name]["test/token_f1"] <= 1
 
 
-def test_predict_writes_evidence_and_probabilities(tmp_path):
+def test_predict_writes_evidence_and_probabilities(tmp_path, caplog):
     from trainlab.core.predict import predict
 
     train(compose_config("train", ["experiment=text/joint", *TINY], tmp_path / "t"), [])
     ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
     posts = tmp_path / "posts.csv"
+    long = " ".join(["The bus was late again today."] * 80)
     posts.write_text(
         "post_id,text,DSM5_symptom\n"
-        "a,I work at a bakery. I can't sleep at night lately.,SLEEP_ISSUES\n"
+        "a,I work at a bakery. I can't sleep at night lately.,sleep issues\n"
         "b,The bus was late again today.,\n"
+        f"c,{long},FATIGUE\n"
     )
     cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={posts}"], tmp_path / "p")
-    (written,) = predict(cfg)
+    with caplog.at_level("WARNING"):
+        (written,) = predict(cfg)
     lines = written.read_text().splitlines()
     header = lines[0].split(",")
     assert header[:5] == [
@@ -72,14 +76,27 @@ def test_predict_writes_evidence_and_probabilities(tmp_path):
         "evidence_end",
         "evidence_text",
     ]
-    assert header[5:] == ["predicted", "prob_present"]
-    # post a: one named criterion; post b: every criterion the model was trained on
+    assert header[5:] == ["predicted", "prob_present", "truncated"]
+    # post a: one named criterion; post b: every criterion the model was trained on; c: one
     spec = __import__("torch").load(ckpt, weights_only=True)["trainlab"]["spec"]
-    assert len(lines) - 1 == 1 + len(spec["criteria"])
-    row = next(csv_rows(written))
+    assert len(lines) - 1 == 2 + len(spec["criteria"])
+    rows = list(csv_rows(written))
+    row = rows[0]
+    # the symptom as the model was trained on it, not as spelled in the input
+    assert row["DSM5_symptom"] == "SLEEP_ISSUES"
     text = "I work at a bakery. I can't sleep at night lately."
     assert text[int(row["evidence_start"]) : int(row["evidence_end"])] == row["evidence_text"]
     assert 0.0 <= float(row["prob_present"]) <= 1.0
+    # a post longer than data.max_length is searched only in part: said per row and logged
+    assert [r["truncated"] for r in rows if r["post_id"] == "c"] == ["true"]
+    assert {r["truncated"] for r in rows if r["post_id"] != "c"} == {"false"}
+    assert "1 of 3 post(s) are longer than data.max_length=" in caplog.text
+    # a sentences file is not a posts file: the error says which checkpoint reads it
+    sentences = tmp_path / "sentences.csv"
+    sentences.write_text("post_id,sentence_text,DSM5_symptom\na,I can't sleep.,SLEEP_ISSUES\n")
+    cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={sentences}"], tmp_path / "q")
+    with pytest.raises(DataError, match="classify sentences with a text/criteria checkpoint"):
+        predict(cfg)
 
 
 def csv_rows(path):
@@ -89,18 +106,27 @@ def csv_rows(path):
         yield from csv.DictReader(handle)
 
 
-def check_criteria_predictions(tmp_path, ckpt):
+def check_criteria_predictions(tmp_path, ckpt, caplog):
     from trainlab.core.predict import predict
 
     sentences = tmp_path / "sentences.csv"
     sentences.write_text(
         "sentence_id,DSM5_symptom,sentence_text\n"
         "s1,SLEEP_ISSUES,I can't sleep at night lately.\n"
-        "s2,FATIGUE,The bus was late again today.\n"
+        "s2,fatigue,The bus was late again today.\n"
+        "s3,BOREDOM,The bus was late again today.\n"
     )
     cfg = compose_config("predict", [f"ckpt_path={ckpt}", f"input={sentences}"], tmp_path / "p")
-    (written,) = predict(cfg)
+    with caplog.at_level("WARNING"):
+        (written,) = predict(cfg)
     rows = list(csv_rows(written))
-    assert [r["sentence_id"] for r in rows] == ["s1", "s2"]
+    assert [r["sentence_id"] for r in rows] == ["s1", "s2", "s3"]
+    # read with the trained symptom's description, whatever its spelling
+    assert [r["DSM5_symptom"] for r in rows] == ["SLEEP_ISSUES", "FATIGUE", "BOREDOM"]
+    assert "1 row(s) ask about criteria the model was not trained on: ['BOREDOM']" in caplog.text
     assert all(r["predicted"] in ("absent", "present") for r in rows)
     assert all(0.0 <= float(r["prob_present"]) <= 1.0 for r in rows)
+    # an empty sentence has nothing to classify: it stops instead of getting a probability
+    sentences.write_text("sentence_id,DSM5_symptom,sentence_text\ns1,FATIGUE, \n")
+    with pytest.raises(DataError, match=r"sentences\.csv, line 2: sentence_text and"):
+        predict(cfg)

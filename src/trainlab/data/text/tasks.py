@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from abc import abstractmethod
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,49 @@ from trainlab.data.text.examples import (
     evidence_examples,
     joint_examples,
 )
+from trainlab.data.text.normalise import canonical_criterion, visible
 from trainlab.data.text.readers import Annotation, normalise_status, read_table
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+
+def _warn_untrained_criteria(input_path: str, used: list[str], spec: dict[str, Any]) -> None:
+    """The model only learned the criteria of its training data; others get a guess."""
+    trained = set(spec.get("criteria") or [])
+    unknown = sorted({c for c in used if c not in trained})
+    if trained and unknown:
+        log.warning(
+            "%s: %d row(s) ask about criteria the model was not trained on: %s (trained: %s); "
+            "their predictions are guesses",
+            input_path,
+            sum(c in unknown for c in used),
+            unknown,
+            sorted(trained),
+        )
+
+
+def _read_input(path: str, required: tuple[str, ...], optional: tuple[str, ...], other: str):
+    """read_table, with a pointer to the other kind of model when the columns are the other
+    kind's (a sentences file given to a post model, or the reverse)."""
+    try:
+        return read_table(path, required=required, optional=optional)
+    except DataError as err:
+        header = Path(path).read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
+        if other in {c.strip().lower() for c in header.split(",")}:
+            kind = "sentences" if other == "sentence_text" else "posts"
+            raise DataError(
+                f"{err} The file has {kind} ({other!r}): "
+                + (
+                    "this checkpoint finds evidence in posts (post_id, text); classify "
+                    "sentences with a text/criteria checkpoint."
+                    if kind == "sentences"
+                    else "this checkpoint classifies sentences; search posts with a "
+                    "text/evidence or text/joint checkpoint."
+                )
+            ) from None
+        raise
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> str:
@@ -44,24 +85,33 @@ class TextCriteriaDataModule(TextDataModule):
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Sentences to classify: a CSV with DSM5_symptom and sentence_text (the annotations
         layout; post_id, sentence_id and status are used when present)."""
-        table = read_table(
+        table = _read_input(
             input_path,
-            required=("DSM5_symptom", "sentence_text"),
-            optional=("post_id", "sentence_id", "status"),
+            ("DSM5_symptom", "sentence_text"),
+            ("post_id", "sentence_id", "status"),
+            other="text",
         )
         examples = []
         for i, rec in enumerate(table):
+            where = f"{input_path}, line {i + 2}"
+            criterion = canonical_criterion(rec["DSM5_symptom"])
+            if not visible(rec["sentence_text"]) or not criterion:
+                raise DataError(
+                    f"{where}: sentence_text and DSM5_symptom must not be empty (got "
+                    f"{rec['sentence_text']!r}, {rec['DSM5_symptom']!r}); drop the row."
+                )
             status = rec["status"].strip()
-            label = normalise_status(status, where=f"{input_path}, line {i + 2}") if status else -1
+            label = normalise_status(status, where=where) if status else -1
             examples.append(
                 CriteriaExample(
-                    rec["sentence_id"] or str(i),
-                    rec["post_id"],
-                    rec["DSM5_symptom"].strip(),
+                    rec["sentence_id"].strip() or str(i),
+                    rec["post_id"].strip(),
+                    criterion,
                     rec["sentence_text"],
                     label,
                 )
             )
+        _warn_untrained_criteria(input_path, [e.criterion for e in examples], spec)
         tensors = encode_criteria(self._predict_tokenizer(), examples, max_length=self.max_length)
         self._predict = TensorDictDataset(tensors, self.x_keys, self.y_keys)
         self._predict_rows = [
@@ -118,29 +168,52 @@ class _SpanDataModule(TextDataModule):
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Posts to search: a CSV with post_id and text; with a DSM5_symptom column only that
         criterion is searched in the row's post, otherwise every criterion of the training data."""
-        table = read_table(input_path, required=("post_id", "text"), optional=("DSM5_symptom",))
+        table = _read_input(
+            input_path, ("post_id", "text"), ("DSM5_symptom",), other="sentence_text"
+        )
         criteria = list(spec.get("criteria") or [])
         examples = []
         for rec in table:
-            wanted = [rec["DSM5_symptom"].strip()] if rec["DSM5_symptom"].strip() else criteria
+            named = canonical_criterion(rec["DSM5_symptom"])
+            wanted = [named] if named else criteria
             if not wanted:
                 raise DataError(
                     f"{input_path}: no DSM5_symptom column and the checkpoint names no criteria; "
                     "add a DSM5_symptom column."
                 )
+            post_id = rec["post_id"].strip()
             for crit in wanted:
-                examples.append(
-                    SpanExample(
-                        f"{rec['post_id']}:{crit}", rec["post_id"], crit, rec["text"], 0, None
-                    )
-                )
+                example = SpanExample(f"{post_id}:{crit}", post_id, crit, rec["text"], 0, None)
+                examples.append(example)
+        _warn_untrained_criteria(input_path, [e.criterion for e in examples], spec)
         tok = self._predict_tokenizer()
         tensors, kept = encode_spans(tok, examples, SpanReport(), max_length=self.max_length)
         self._predict_offsets = tensors.pop("offset_mapping")
         self._predict = TensorDictDataset(tensors, self.x_keys, self.y_keys)
+        # A post with more tokens than were encoded was cut: evidence after the cut is unseen.
+        full = tok([e.post for e in kept], add_special_tokens=False, verbose=False)["input_ids"]
+        encoded = tensors["context_mask"].sum(dim=1).tolist()
         self._predict_rows = [
-            {"post_id": e.post_id, "criterion": e.criterion, "post": e.post} for e in kept
+            {
+                "post_id": e.post_id,
+                "criterion": e.criterion,
+                "post": e.post,
+                "truncated": len(full[i]) > encoded[i],
+            }
+            for i, e in enumerate(kept)
         ]
+        cut = sorted({r["post_id"] for r in self._predict_rows if r["truncated"]})
+        if cut:
+            log.warning(
+                "%s: %d of %d post(s) are longer than data.max_length=%d tokens; evidence is "
+                "searched only in their first %d tokens (column `truncated`), e.g. %s",
+                input_path,
+                len(cut),
+                len({e.post_id for e in kept}),
+                self.max_length,
+                self.max_length,
+                cut[:5],
+            )
 
     def write_predictions(
         self, outputs: list[dict[str, Any]], out_dir: Path, spec: dict[str, Any]
@@ -158,10 +231,11 @@ class _SpanDataModule(TextDataModule):
             row = [meta["post_id"], meta["criterion"], c_start, c_end, meta["post"][c_start:c_end]]
             if probs is not None:
                 row += [CLASSES[int(probs[i] >= 0.5)], f"{probs[i]:.6f}"]
-            rows.append(row)
+            rows.append([*row, str(meta["truncated"]).lower()])
         header = ["post_id", "DSM5_symptom", "evidence_start", "evidence_end", "evidence_text"]
         if probs is not None:
             header += ["predicted", "prob_present"]
+        header.append("truncated")
         target = Path(out_dir) / "predictions.csv"
         atomic_write_text(target, _csv(header, rows))
         return [target]
