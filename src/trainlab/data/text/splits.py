@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from trainlab.data.text.normalise import fold
 from trainlab.errors import ConfigError, DataError
 from trainlab.io import atomic_write_text
 
@@ -22,7 +23,9 @@ SPLITS_FILE = "splits.json"
 
 
 def same_text_groups(ids: list[str], texts: Mapping[str, str] | None) -> dict[str, list[str]]:
-    """Post ids grouped by text (case and runs of white space ignored), keyed by the first id.
+    """Post ids grouped by text, keyed by the first id. Case, runs of white space and what
+    an export changes without a reader seeing it (HTML entities, NFC/NFD accents, curly
+    quotes, invisible characters; see ``normalise.fold``) are ignored.
 
     Reposts and copied posts under new ids are one text: split apart, the model is tested on
     what it trained on. Without ``texts`` every id is its own group.
@@ -32,7 +35,7 @@ def same_text_groups(ids: list[str], texts: Mapping[str, str] | None) -> dict[st
     first: dict[str, str] = {}
     groups: dict[str, list[str]] = {}
     for pid in ids:
-        key = " ".join(texts[pid].split()).casefold()
+        key = fold(texts[pid])
         groups.setdefault(first.setdefault(key, pid), []).append(pid)
     return groups
 
@@ -66,8 +69,9 @@ def split_post_ids(
     copies = len(ids) - len(firsts)
     if copies:
         log.warning(
-            "%d post(s) repeat the text of another post (case and white space ignored): each "
-            "goes to the split of the first, so no text is both trained and tested on",
+            "%d post(s) repeat the text of another post (case, white space, HTML entities, "
+            "accent forms and quote styles ignored): each goes to the split of the first, so "
+            "no text is both trained and tested on",
             copies,
         )
     random.Random(seed).shuffle(firsts)

@@ -75,3 +75,16 @@ def test_a_stored_split_that_separates_one_text_is_reported(tmp_path, caplog):
         "1 text(s) in more than one split" in r.getMessage() and f"{a} (train)" in r.getMessage()
         for r in caplog.records
     ), caplog.text
+
+
+def test_a_repost_that_an_export_changed_invisibly_shares_its_split():
+    # the same post twice, once as the API gives it (&amp;, curly apostrophe, NFD accent,
+    # a zero-width space), once as a reader sees it: one text, so never train and test
+    ids = [f"p{i:03d}" for i in range(60)]
+    texts = {pid: f"post number {pid}" for pid in ids}
+    original = "I can't sleep & eat at the caf\u00e9. post p007"
+    texts["p007"] = original
+    texts["copy"] = "I can\u2019t sleep &amp; eat at the cafe\u0301.\u200b post p007"
+    splits = split_post_ids([*ids, "copy"], seed=3, texts=texts)
+    where = {pid: name for name, part in splits.items() for pid in part}
+    assert where["copy"] == where["p007"]
