@@ -68,6 +68,47 @@ def normalise_status(value: object, *, where: str = "status") -> int:
     )
 
 
+def _parse_rows(path: Path):
+    """The CSV as strings, its first line the header; a row longer than the header stops.
+
+    pandas' own header handling reads a file whose first data row has one field more than
+    the header (an unquoted comma in a post, trailing commas) with the first column as the
+    index: every column shifts by one, post ids become text, without a word. Read headerless,
+    a longer row is an error instead; empty extra fields (trailing commas) are dropped.
+    """
+    import pandas as pd
+
+    options = {"dtype": str, "keep_default_na": False, "header": None}
+    try:
+        frame = pd.read_csv(path, **options)
+    except pd.errors.ParserError as err:
+        where = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if where is None:
+            raise
+        width = int(where.group(1))
+        longer: list[list[str]] = []
+
+        def trim(fields: list[str]) -> list[str] | None:
+            if any(f.strip() for f in fields[width:]):
+                longer.append(fields)
+                return None
+            return fields[:width]
+
+        frame = pd.read_csv(path, engine="python", on_bad_lines=trim, **options)
+        if longer:
+            raise DataError(
+                f"{path}: {len(longer)} row(s) have more fields than the header's {width}, the "
+                f"first at line {where.group(2)}: {[f[:60] for f in longer[0]]}. A text with a "
+                'comma must be quoted ("..."); re-export the file as CSV with quoting.'
+            ) from None
+    if frame.empty:
+        return pd.DataFrame()
+    header = [str(c) for c in frame.iloc[0]]
+    frame = frame.iloc[1:].reset_index(drop=True)
+    frame.columns = header
+    return frame
+
+
 def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
     import pandas as pd
 
@@ -75,7 +116,7 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
     if not path.is_file():
         raise DataError(f"{path}: file not found. Point the data config at an existing CSV file.")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = _parse_rows(path)
     except UnicodeDecodeError as err:
         check_utf8(path)  # raises with the file's real byte offset and line
         raise DataError(f"{path}: cannot be parsed as CSV ({err}).") from err

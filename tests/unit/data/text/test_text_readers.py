@@ -156,3 +156,18 @@ def test_a_sentence_of_only_invisible_characters_is_empty(tmp_path):
     path = write(tmp_path / "a.csv", HEADER + "p1,s1,\u200b\u00a0,DEPRESSED_MOOD,1,\n")
     with pytest.raises(DataError, match=r"line 2: .*must not be empty"):
         read_annotations(path)
+
+
+def test_a_row_longer_than_the_header_stops_instead_of_shifting_the_columns(tmp_path):
+    # pandas reads this with the first column as index: post ids 'I feel sad' and 'Bye'
+    path = write(tmp_path / "p.csv", "post_id,text\np1,I feel sad, so sad.\np2,Bye\n")
+    with pytest.raises(DataError, match=r"1 row\(s\) have more fields than the header's 2"):
+        read_posts(path)
+
+
+def test_trailing_commas_are_read_as_nothing(tmp_path):
+    # pandas alone: {'I feel sad.': '', 'Bye': ''}, every column shifted
+    path = write(tmp_path / "p.csv", "post_id,text\r\np1,I feel sad.,\r\np2,Bye,\r\n")
+    assert read_posts(path) == {"p1": "I feel sad.", "p2": "Bye"}
+    path = write(tmp_path / "q.csv", "post_id,text\r\np1,I feel sad.,\r\np2,Bye,,\r\n")
+    assert read_posts(path) == {"p1": "I feel sad.", "p2": "Bye"}
