@@ -50,6 +50,8 @@ def _read_input(path: str, required: tuple[str, ...], optional: tuple[str, ...],
     try:
         return read_table(path, required=required, optional=optional)
     except DataError as err:
+        if not Path(path).is_file():
+            raise
         header = Path(path).read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
         if other in {c.strip().lower() for c in header.split(",")}:
             kind = "sentences" if other == "sentence_text" else "posts"
