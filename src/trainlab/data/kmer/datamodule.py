@@ -13,6 +13,7 @@ import torch
 
 from trainlab.data.kmer.batches import TensorBatches, gather_rows
 from trainlab.data.kmer.dataset import KmerDataset, load_kmer_dataset
+from trainlab.data.kmer.features import SPEC_KEY, align_features, pack_feature_ids
 from trainlab.data.kmer.folds import validation_split
 from trainlab.data.kmer.matrix import load_matrix
 from trainlab.data.kmer.metadata import DEFAULT_ID_COLUMN, DEFAULT_TASKS
@@ -98,6 +99,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         self.rows: dict[str, np.ndarray] = {}
         self._device_cache: dict[tuple[str, str], tuple[torch.Tensor, ...]] = {}
         self._predict: dict[str, Any] | None = None
+        self._packed_ids: str | None = None
 
     # ---------------------------------------------------------------- data
     def prepare_data(self) -> None:
@@ -160,7 +162,12 @@ class KmerMatrixDataModule(L.LightningDataModule):
     def spec(self) -> dict[str, Any]:
         """Tasks with their sorted classes and the number of input features."""
         data = self.load()
-        return {"tasks": data.tasks, "in_features": int(data.x.shape[1])}
+        if self._packed_ids is None:  # joined once: spec() is read by every fit of a search
+            given = data.feature_ids_given
+            self._packed_ids = (pack_feature_ids(data.feature_ids) if given else None) or ""
+        spec = {"tasks": data.tasks, "in_features": int(data.x.shape[1])}
+        # matched by id at prediction (trainlab.data.kmer.features)
+        return {**spec, SPEC_KEY: self._packed_ids or None}
 
     def class_counts(self) -> dict[str, list[int]]:
         """Labelled training rows per class and task (for inverse-frequency weights)."""
@@ -227,12 +234,9 @@ class KmerMatrixDataModule(L.LightningDataModule):
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Read a matrix of new samples (any supported format) to predict on."""
         matrix = load_matrix(input_path, fof_path=None, cache_dir=self.cache_dir)
-        if matrix.values.shape[1] != spec["in_features"]:
-            raise DataError(
-                f"{input_path} has {matrix.values.shape[1]} features but the model was trained "
-                f"on {spec['in_features']}. Build the matrix over the same unitigs."
-            )
-        x = torch.from_numpy(np.ascontiguousarray(matrix.values, dtype=np.float32))
+        ids = matrix.feature_ids if matrix.feature_ids_given else None
+        values = align_features(input_path, matrix.values, ids, spec)
+        x = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
         self._predict = {"x": x, "sample_ids": matrix.sample_ids}
 
     def predict_dataloader(self) -> Any:

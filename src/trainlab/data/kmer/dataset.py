@@ -33,6 +33,7 @@ class KmerDataset:
     feature_ids: list[str]
     tasks: dict[str, list[str]]
     groups: np.ndarray | None
+    feature_ids_given: bool = True
 
     def class_counts(self, rows: np.ndarray | None = None) -> dict[str, list[int]]:
         """Labelled samples per class and task, over `rows` (all when None)."""
@@ -68,4 +69,5 @@ def load_kmer_dataset(
         feature_ids=matrix.feature_ids,
         tasks=labels.tasks,
         groups=labels.groups,
+        feature_ids_given=matrix.feature_ids_given,
     )

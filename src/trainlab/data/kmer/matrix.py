@@ -26,6 +26,8 @@ class KmerMatrix:
     sample_ids: list[str]
     feature_ids: list[str]
     source: Path
+    #: False when the file carried no feature ids and they are the column numbers
+    feature_ids_given: bool = True
 
 
 def load_matrix(
@@ -106,10 +108,11 @@ def _with_ids(
             "the ids stored in the file ('sample_ids' of a .npz, 'sample_id' or the index of "
             "a Parquet file)."
         )
+    given = feature_ids is not None
     if feature_ids is None:
         feature_ids = [str(i) for i in range(values.shape[1])]
     _check_feature_ids(path, values, feature_ids)
-    return KmerMatrix(values, list(sample_ids), list(feature_ids), path)
+    return KmerMatrix(values, list(sample_ids), list(feature_ids), path, given)
 
 
 def _check_feature_ids(path: Path, values: np.ndarray, feature_ids: list[str]) -> None:

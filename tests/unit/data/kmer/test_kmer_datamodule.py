@@ -98,3 +98,29 @@ def test_bad_settings() -> None:
         KmerMatrixDataModule("m.mat", "meta.tsv", tasks=["a"], stratify_column="b")
     with pytest.raises(ConfigError, match="in_memory"):
         KmerMatrixDataModule("m.mat", "meta.tsv", in_memory="sometimes")
+
+
+def test_prediction_matches_feature_columns_by_id(
+    datamodule: KmerMatrixDataModule, tmp_path: Path, caplog
+) -> None:
+    # a matrix of the same unitigs in another column order was predicted from shuffled inputs
+    x = np.asarray(datamodule.dataset.x[:3])
+    ids = np.array(datamodule.dataset.feature_ids)
+    spec = datamodule.spec()
+    perm = np.random.default_rng(0).permutation(50)
+    samples = np.array(["A", "B", "C"])
+    np.savez(tmp_path / "shuffled.npz", X=x[:, perm], sample_ids=samples, feature_ids=ids[perm])
+    datamodule.setup_predict(str(tmp_path / "shuffled.npz"), spec)
+    (batch,) = next(iter(datamodule.predict_dataloader()))
+    assert torch.equal(batch.cpu(), torch.from_numpy(x))
+    # other unitigs (same count) are refused with examples
+    other = ids.copy()
+    other[7] = "not_a_model_unitig"
+    np.savez(tmp_path / "other.npz", X=x, sample_ids=samples, feature_ids=other)
+    with pytest.raises(DataError, match=r"1 of the model's 50 feature ids are missing"):
+        datamodule.setup_predict(str(tmp_path / "other.npz"), spec)
+    # no ids in the file: taken in order, with a warning that says so
+    np.savez(tmp_path / "plain.npz", X=x, sample_ids=samples)
+    with caplog.at_level("WARNING"):
+        datamodule.setup_predict(str(tmp_path / "plain.npz"), spec)
+    assert "carries no feature ids" in caplog.text
