@@ -126,12 +126,24 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     for path in (out / "fold_1").glob("multitask_fold_*.json"):
         path.unlink()
     journal = (out / "fold_1" / "optuna.journal").read_bytes()
-    cv("run_name=resume", "mode=full", "cv.n_trials=3")
+    cv("run_name=resume", "mode=optimize")
     assert next((out / "fold_0").glob("multitask_fold_*.json")).read_bytes() == kept
     record = json.loads(next((out / "fold_1").glob("multitask_fold_*.json")).read_text())
-    # 2 trials from before + 1 new one; the journal grew rather than restarted
-    assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 3
+    assert record["search"]["n_complete"] + record["search"]["n_pruned"] == 2
     assert (out / "fold_1" / "optuna.journal").read_bytes().startswith(journal)
+    # a larger cv.n_trials extends EVERY fold's search, the finished ones too: fold 0 used to
+    # be kept with 2 trials while the table claimed the search cv.n_trials=3 asked for
+    journals = [(out / f"fold_{k}" / "optuna.journal").read_bytes() for k in range(2)]
+    cv("run_name=resume", "mode=full", "cv.n_trials=3")
+    for k in range(2):
+        newest = sorted((out / f"fold_{k}").glob("multitask_fold_*.json"))[-1]
+        search = json.loads(newest.read_text())["search"]
+        # 2 trials from before + 1 new one; the journal grew rather than restarted
+        assert search["n_complete"] + search["n_pruned"] == 3 and search["n_trials"] == 3, k
+        assert (out / f"fold_{k}" / "optuna.journal").read_bytes().startswith(journals[k])
+    # aggregating with more trials than the folds ran is refused, not done on the old ones
+    with pytest.raises(SystemExit):
+        cv("run_name=resume", "mode=aggregate", "cv.n_trials=4")
     # other folds from the same folder are refused
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=optimize", "cv.seed=7")
@@ -157,6 +169,14 @@ def test_hyperparams_skip_the_search(env: Path) -> None:
     assert config["hyperparameters"]["model.net.hidden_dim_0"] == 32
     assert config["config"]["model"]["net"]["n_layers"] == 1
     assert not (final.parent / "cv_results").exists()
+    # other parameters for the same folder: refused (the old final model was returned as if
+    # it had been trained with them)
+    params.write_text(json.dumps({**chosen, "model.net.hidden_dim_0": 64}))
+    with pytest.raises(SystemExit):
+        cv("run_name=fixed", "mode=train", f"hyperparams={params}")
+    assert json.loads((final / "final_training_config.json").read_text()) == config
+    params.write_text(json.dumps(chosen))
+    cv("run_name=fixed", "mode=train", f"hyperparams={params}")  # the same ones: kept
 
 
 @pytest.mark.slurm

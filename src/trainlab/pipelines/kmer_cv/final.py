@@ -26,7 +26,7 @@ from trainlab.pipelines.kmer_cv.aggregate import (
 )
 from trainlab.pipelines.kmer_cv.baselines import add_baseline_columns, baselines_by_fold_markdown
 from trainlab.pipelines.kmer_cv.fit import Monitor, fit_rows, fit_seed, monitor_of
-from trainlab.pipelines.kmer_cv.fold import build_data, finished_result
+from trainlab.pipelines.kmer_cv.fold import build_data, finished_result, searched_fewer
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space
 
@@ -47,6 +47,14 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise DataError(
             f"{results_dir}: folds {missing} have no results yet. Run `trainlab cv mode=optimize` "
             "with the same run_name first (finished folds are kept)."
+        )
+    short = {r["fold_id"]: n for r in records if (n := searched_fewer(r, cfg)) is not None}
+    if short:
+        raise DataError(
+            f"{results_dir}: folds searched fewer trials than cv.n_trials={cfg.cv.n_trials} "
+            f"(fold: trials {short}). Run `trainlab cv mode=optimize` with the same run_name to "
+            "extend their searches (finished trials are kept), or aggregate with the "
+            "cv.n_trials they ran."
         )
     monitor = monitor_of(cfg)
     scores = [outer_score(r["test_metrics"], monitor) for r in records]
@@ -106,12 +114,10 @@ def _short(value: Any) -> str:
 
 def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[str, Any]:
     """Train on all samples with the aggregated (or given) parameters; epoch chosen on a
-    stratified validation split. A finished final training is not redone."""
+    stratified validation split. A finished final training is not redone; one trained with
+    other parameters than those asked for now is refused."""
     final_dir = Path(out_dir) / "final_model"
     config_path = final_dir / "final_training_config.json"
-    if config_path.is_file():
-        log.info("final model already trained (%s)", final_dir)
-        return json.loads(config_path.read_text())
     params = load_hyperparams(cfg.get("hyperparams"))
     source = "hyperparams"
     if not params:
@@ -132,6 +138,8 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
                 + "\nFix: rerun `trainlab cv mode=aggregate` with the search space of the "
                 "folds, or give hyperparams=<json> explicitly."
             )
+    if config_path.is_file():
+        return _finished_final(config_path, params, source)
     datamodule = datamodule or build_data(cfg)
     data = datamodule.load()
     rows = np.arange(len(data.y))
@@ -170,4 +178,31 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
     }
     atomic_write_json(config_path, record)  # written last: marks the final training finished
     log.info("final model: %s (%s %.4f)", result.checkpoint, monitor_of(cfg).key, result.best_score)
+    return record
+
+
+def _finished_final(config_path: Path, params: dict[str, Any], source: str) -> dict[str, Any]:
+    """The record of a finished final training, if it was trained with `params`.
+
+    Before, a finished final model was returned whatever parameters were asked for now (new
+    `hyperparams=`, or a new aggregation after longer searches), so `final_model/` silently
+    held a model of other parameters than `best_hyperparameters.json`.
+    """
+    record = json.loads(config_path.read_text())
+    # both sides as JSON holds them (floats and tuples as a file read back gives them)
+    if record.get("hyperparameters") != json.loads(json.dumps(params)):
+        old, new = record.get("hyperparameters") or {}, json.loads(json.dumps(params))
+        changed = [
+            f"{key}: {old.get(key, '<unset>')} -> {new.get(key, '<unset>')}"
+            for key in sorted(set(old) | set(new))
+            if old.get(key, "<unset>") != new.get(key, "<unset>")
+        ]
+        raise DataError(
+            f"{config_path.parent} holds a final model trained with other hyperparameters than "
+            f"{source} gives now:\n  "
+            + "\n  ".join(changed)
+            + "\nFix: move that folder away to train the final model again with these "
+            "parameters, or use another run_name."
+        )
+    log.info("final model already trained (%s)", config_path.parent)
     return record

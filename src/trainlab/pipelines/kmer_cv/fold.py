@@ -42,10 +42,32 @@ def fold_dir(out_dir: Path, fold: int) -> Path:
     return Path(out_dir) / "cv_results" / f"fold_{fold}"
 
 
-def finished_result(out_dir: Path, fold: int) -> Path | None:
-    """The newest result file of a finished fold, or None."""
+def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> Path | None:
+    """The newest result file of a finished fold, or None.
+
+    With `cfg`, a fold whose search ran fewer trials than `cv.n_trials` asks for now is not
+    finished: its search goes on from its journal (`cv.n_trials` may grow). Before, such a fold
+    was skipped and the run reported the smaller search as if it were the one asked for.
+    """
     found = sorted(fold_dir(out_dir, fold).glob(f"multitask_fold_{fold}_results_*.json"))
-    return found[-1] if found else None
+    if not found:
+        return None
+    if cfg is not None and searched_fewer(json.loads(found[-1].read_text()), cfg) is not None:
+        return None
+    return found[-1]
+
+
+def searched_fewer(record: dict, cfg: DictConfig) -> int | None:
+    """The trials a fold's search was run for, when fewer than `cv.n_trials` (else None).
+
+    A fold trained with given `hyperparams` (no search) never counts as short.
+    """
+    search = record.get("search") or {}
+    if search.get("skipped") or cfg.get("hyperparams"):
+        return None
+    # records written before `n_trials` was recorded: the trials that ended
+    asked = search.get("n_trials", search.get("n_complete", 0) + search.get("n_pruned", 0))
+    return int(asked) if int(asked) < int(cfg.cv.n_trials) else None
 
 
 def build_data(cfg: DictConfig) -> Any:
@@ -82,7 +104,7 @@ def write_fold_plan(cfg: DictConfig, datamodule: Any, out_dir: Path) -> None:
 
 def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) -> dict:
     """Search, retrain and test outer fold `fold`; a finished fold is read back, not redone."""
-    done = finished_result(out_dir, fold)
+    done = finished_result(out_dir, fold, cfg)
     if done is not None:
         log.info("fold %d already finished (%s)", fold, done.name)
         return json.loads(done.read_text())
@@ -258,6 +280,7 @@ def optimize_fold(
         "n_complete": len(complete),
         "n_pruned": len(study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))),
         "n_inner_splits": len(inner),
+        "n_trials": int(cfg.cv.n_trials),  # asked for; a larger cv.n_trials resumes the search
     }
     return params, search
 

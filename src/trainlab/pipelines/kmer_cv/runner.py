@@ -59,7 +59,7 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
         # after the checks: a refused start must not leave settings a fixed rerun trips over
         _check_resume_settings(cfg, out_dir)
         write_fold_plan(cfg, datamodule, out_dir)
-        todo = [k for k in range(int(cfg.cv.n_folds)) if finished_result(out_dir, k) is None]
+        todo = [k for k in range(int(cfg.cv.n_folds)) if finished_result(out_dir, k, cfg) is None]
         log.info("outer folds to run: %s (launcher %s)", todo, cfg.cv.launcher)
         jobs = run_fold_jobs(cfg, todo, out_dir, datamodule)
         if cfg.cv.launcher == "slurm" and not cfg.cv.slurm.wait and todo:
