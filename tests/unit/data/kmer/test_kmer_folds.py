@@ -83,3 +83,22 @@ def test_bad_settings() -> None:
         outer_folds(strata, 5, groups=np.array(["A", "B", "C"] * 10, dtype=object))
     with pytest.raises(ConfigError, match=r"\(0, 1\)"):
         validation_split(np.arange(30), strata, 1.5)
+
+
+def test_group_validation_split_keeps_the_asked_share_with_one_large_project(caplog) -> None:
+    # project sizes of a real study: Zipf-like, the largest 777 of 3,040 samples. The first
+    # group fold was that project: a "10 %" validation split held 25.6 % of the rows.
+    sizes = 3070 / np.arange(1, 61) ** 1.1
+    sizes = np.maximum(1, (sizes / sizes.sum() * 3070).astype(int))
+    groups = np.repeat(np.arange(len(sizes)), sizes).astype(str).astype(object)
+    strata = np.random.default_rng(0).integers(0, 5, len(groups))
+    rows = np.arange(len(groups))
+    for seed in range(3):
+        fit, val = validation_split(rows, strata, 0.1, seed, groups)
+        assert 0.05 <= len(val) / len(rows) <= 0.15, seed
+        assert not set(groups[fit]) & set(groups[val])
+    # when no part comes close (three groups for a 10 % split), the share is said
+    few = np.repeat(["A", "B", "C"], 40).astype(object)
+    with caplog.at_level("WARNING"):
+        validation_split(np.arange(120), np.zeros(120), 0.1, 0, few)
+    assert "instead of 10.0%" in caplog.text
