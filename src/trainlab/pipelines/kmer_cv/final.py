@@ -27,7 +27,7 @@ from trainlab.pipelines.kmer_cv.aggregate import (
 from trainlab.pipelines.kmer_cv.baselines import add_baseline_columns, baselines_by_fold_markdown
 from trainlab.pipelines.kmer_cv.fit import Monitor, fit_rows, fit_seed, monitor_of
 from trainlab.pipelines.kmer_cv.fold import build_data, finished_result, searched_fewer
-from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams, used_params
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     monitor = monitor_of(cfg)
     scores = [outer_score(r["test_metrics"], monitor) for r in records]
     best, rules = aggregate_params(
-        [r["best_params"] for r in records],
+        # each width over the folds whose network had that layer (rule entry `folds`)
+        [used_params(r["best_params"]) for r in records],
         scores,
         parse_search_space(cfg.cv.search_space).searched,
         maximize=monitor.mode == "max",
@@ -104,7 +105,9 @@ def params_text(rules: dict[str, dict[str, Any]]) -> str:
     lines = []
     for key, entry in rules.items():
         values = ", ".join(_short(v) for v in entry["values"])
-        lines.append(f"  {key} = {_short(entry['result'])}  ({entry['rule']}; folds: {values})")
+        # a subset of the folds (e.g. a width of a layer only some folds had): named
+        folds = "folds" if "folds" not in entry else "folds " + ", ".join(map(str, entry["folds"]))
+        lines.append(f"  {key} = {_short(entry['result'])}  ({entry['rule']}; {folds}: {values})")
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from trainlab.errors import ConfigError
+
+_WIDTH_KEY = re.compile(r"model\.net\.hidden_dim_(\d+)")
 
 
 def apply_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
@@ -28,6 +31,25 @@ def apply_params(cfg: DictConfig, params: Mapping[str, Any]) -> DictConfig:
         if any(k.startswith("model.net.hidden_dim_") for k in params):
             out.model.net.hidden_dims = None
     return out
+
+
+def used_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` without the widths of layers its network does not have.
+
+    A search draws every `model.net.hidden_dim_<i>` whatever `model.net.n_layers` it draws, so
+    a 2-layer fold's `hidden_dim_2` is a number no model used. Aggregated over all folds, such
+    numbers set the final model's widths: folds with 2, 4 and 2 layers gave a 3-layer final
+    model whose third layer (64) came from the two folds without one, not the 128 of the fold
+    that had it.
+    """
+    n_layers = params.get("model.net.n_layers")
+    if n_layers is None:
+        return dict(params)
+    return {
+        key: value
+        for key, value in params.items()
+        if not ((found := _WIDTH_KEY.fullmatch(key)) and int(found.group(1)) >= int(n_layers))
+    }
 
 
 def load_hyperparams(value: Any) -> dict[str, Any]:

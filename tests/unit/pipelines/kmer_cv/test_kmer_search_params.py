@@ -110,3 +110,50 @@ def test_nested_keys_and_one_task_weight_per_task() -> None:
         parse_search_space({"model.task_weights": {"for_each": [], "search": "interval(0, 1)"}})
     with pytest.raises(ConfigError, match="exactly `for_each`"):
         parse_search_space({"model": {"task_weights": {"for_each": ["a"]}}})
+
+
+def test_widths_aggregate_over_the_folds_that_had_the_layer(tmp_path, capsys) -> None:
+    # folds with 2, 4 and 2 layers: the 3-layer final model's third width came from the two
+    # folds without a third layer (64, 64 -> 64) instead of the fold that had one (128)
+    from trainlab.pipelines.kmer_cv.final import aggregate
+
+    widths = "range(64, 576, 64)"
+    cfg = OmegaConf.create(
+        {
+            "monitor": "val/f1_weighted",
+            "cv": {
+                "n_folds": 3,
+                "monitor_mode": "max",
+                "n_trials": 1,
+                "search_space": {
+                    "model": {
+                        "net": {"n_layers": "range(2, 5)"}
+                        | {f"hidden_dim_{i}": widths for i in range(4)}
+                    }
+                },
+            },
+        }
+    )
+    folds = [(2, [64, 64, 64, 512]), (4, [128, 128, 128, 64]), (2, [64, 64, 64, 512])]
+    for k, (n_layers, dims) in enumerate(folds):
+        params = {"model.net.n_layers": n_layers}
+        params |= {f"model.net.hidden_dim_{i}": w for i, w in enumerate(dims)}
+        record = {
+            "fold_id": k,
+            "best_params": params,
+            "test_metrics": {"overall": {"f1_weighted": 0.5}, "a": {"f1_weighted": 0.5}},
+            "search": {"n_trials": 1},
+        }
+        folder = tmp_path / "cv_results" / f"fold_{k}"
+        folder.mkdir(parents=True)
+        (folder / f"multitask_fold_{k}_results_20260101_000000.json").write_text(json.dumps(record))
+    best = aggregate(cfg, tmp_path)["best_hyperparameters"]
+    assert best["model.net.n_layers"] == 3  # mean 2.67, snapped
+    assert best["model.net.hidden_dim_2"] == 128  # fold 1 alone had a third layer
+    assert best["model.net.hidden_dim_0"] == 64  # mean 85.3 of all three, snapped
+    assert best["model.net.hidden_dim_3"] == 64  # unused by the final model; fold 1's value
+    rules = json.loads((tmp_path / "cv_results" / "aggregated_results.json").read_text())
+    assert rules["hyperparameters"]["model.net.hidden_dim_2"]["folds"] == [1]
+    assert "model.net.hidden_dim_2 = 128  (mean, snapped to step and bounds; folds 1: 128)" in (
+        capsys.readouterr().out
+    )
