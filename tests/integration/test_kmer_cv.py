@@ -146,6 +146,17 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     # aggregating with more trials than the folds ran is refused, not done on the old ones
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=aggregate", "cv.n_trials=4")
+    # given hyperparams on the searched folder: every fold runs with them (before, nothing
+    # ran and the search's scores stood for the given parameters)
+    given = env / "given.json"
+    given.write_text(json.dumps({"model.optimizer.lr": 0.001}))
+    cv("run_name=resume", "mode=optimize", "cv.n_trials=3", f"hyperparams={given}")
+    for k in range(2):
+        newest = sorted((out / f"fold_{k}").glob("multitask_fold_*.json"))[-1]
+        record = json.loads(newest.read_text())
+        assert record["search"]["skipped"] and record["best_params"] == {
+            "model.optimizer.lr": 0.001
+        }
     # other folds from the same folder are refused
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=optimize", "cv.seed=7")

@@ -52,9 +52,36 @@ def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> 
     found = sorted(fold_dir(out_dir, fold).glob(f"multitask_fold_{fold}_results_*.json"))
     if not found:
         return None
-    if cfg is not None and searched_fewer(json.loads(found[-1].read_text()), cfg) is not None:
-        return None
+    if cfg is not None:
+        record = json.loads(found[-1].read_text())
+        why = other_request(record, cfg)
+        if why is None and searched_fewer(record, cfg) is not None:
+            why = f"its search ran fewer trials than cv.n_trials={cfg.cv.n_trials}"
+        if why is not None:
+            log.info("fold %d: %s is set aside, %s; the fold runs again", fold, found[-1].name, why)
+            return None
     return found[-1]
+
+
+def other_request(record: dict, cfg: DictConfig) -> str | None:
+    """Why a fold's result answers another request than `cfg`'s (search vs `hyperparams`).
+
+    Before, a finished fold was kept either way: `mode=optimize hyperparams=<file>` on a
+    searched folder printed `outer folds to run: []` and reported the search's scores as those
+    of the given parameters (and a search asked for after a run with `hyperparams` reported
+    the given ones as the search's).
+    """
+    given = load_hyperparams(cfg.get("hyperparams"))
+    skipped = bool((record.get("search") or {}).get("skipped"))
+    if not given:
+        return (
+            "it was trained with given hyperparams, a search is asked for now" if skipped else None
+        )
+    if not skipped:
+        return "it comes from a search, hyperparams are given now"
+    if record.get("best_params") != json.loads(json.dumps(given)):
+        return "it was trained with other hyperparams than those given now"
+    return None
 
 
 def searched_fewer(record: dict, cfg: DictConfig) -> int | None:
