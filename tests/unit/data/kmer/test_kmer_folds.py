@@ -102,3 +102,17 @@ def test_group_validation_split_keeps_the_asked_share_with_one_large_project(cap
     with caplog.at_level("WARNING"):
         validation_split(np.arange(120), np.zeros(120), 0.1, 0, few)
     assert "instead of 10.0%" in caplog.text
+
+
+def test_outer_folds_made_unequal_by_a_large_group_are_reported(caplog) -> None:
+    groups = np.array(["A"] * 80 + ["B"] * 5 + ["C"] * 5 + ["D"] * 5 + ["E"] * 5, dtype=object)
+    strata = np.random.default_rng(4).integers(0, 2, 100)
+    with caplog.at_level("WARNING"):
+        folds = outer_folds(strata, 5, seed=42, groups=groups)
+    assert sorted(len(test) for _, test in folds) == [5, 5, 5, 5, 80]
+    assert "the fold with 80 test rows was trained on 20" in caplog.text
+    caplog.clear()
+    strata, groups = data()  # 25 groups of similar size: nothing to say
+    with caplog.at_level("WARNING"):
+        outer_folds(strata, 5, seed=1, groups=groups)
+    assert "outer folds" not in caplog.text
