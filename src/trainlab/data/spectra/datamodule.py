@@ -31,6 +31,7 @@ from trainlab.data.spectra.shared_runs import (
     table_prints,
 )
 from trainlab.data.spectra.store import (
+    check_rows,
     flat_settings,
     list_spectra_tables,
     open_spectra,
@@ -132,6 +133,7 @@ class SpectraDataModule(L.LightningDataModule):
 
     def _open(self, name: str, root: Path | None = None, fix: str | None = None) -> SpectraBatches:
         dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
+        check_rows(dataset, dataset.uri)
         rows, labels, polarities = table_rows(dataset.uri, self.polarity)
         if len(rows) == 0:
             raise DataError(

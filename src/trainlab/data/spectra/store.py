@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from trainlab.data.spectra.schema import (
     COLUMNS,
+    MAX_PEAKS,
     N_INSTRUMENT_SETTINGS,
     SPECTRA_SCHEMA,
     UNKNOWN_POLARITY,
@@ -21,6 +22,9 @@ from trainlab.errors import DataError
 
 _STRING_COLUMNS = ("compound_name", "source_file", "dataset_id", "mzml_filepath")
 _MAX_LISTED_PROBLEMS = 20
+_CHECK_BATCH_ROWS = 16_384
+# sqrt(I / base peak) is at most 1 (the base peak itself); float32 rounding stays far below this
+_MAX_INTENSITY = 1.0 + 1e-4
 WRITE_MODES = ("create", "append", "overwrite")
 
 
@@ -134,6 +138,10 @@ def find_problems(table: pa.Table) -> list[RowProblem]:
         )
     for i in np.flatnonzero(mz_len == 0):
         problems.append(RowProblem(int(i), "mz_array", "the MS1 spectrum has no peaks"))
+    for i in np.flatnonzero(mz_len > MAX_PEAKS):
+        problems.append(
+            RowProblem(int(i), "mz_array", f"has {mz_len[i]} peaks, at most {MAX_PEAKS}")
+        )
     problems += _check_peaks(table, mz_len)
     labels = table.column("label").to_numpy()
     for i in np.flatnonzero(~np.isin(labels, (0.0, 1.0))):
@@ -166,7 +174,42 @@ def _check_peaks(table: pa.Table, mz_len: np.ndarray) -> list[RowProblem]:
         bad = ~np.isfinite(values) | (values < 0)
         for i in np.unique(row_of_peak[bad]):
             problems.append(RowProblem(int(i), column, "has negative, NaN or infinite values"))
+        if column == "intensity_array":
+            # raw ion counts instead of sqrt(I / base peak): the model would see another scale
+            above = np.isfinite(values) & (values > _MAX_INTENSITY)
+            for i in np.unique(row_of_peak[above]):
+                top = float(values[row_of_peak == i].max())
+                problems.append(
+                    RowProblem(
+                        int(i), column, f"goes up to {top:g}; expected sqrt(I / base peak) <= 1"
+                    )
+                )
     return problems
+
+
+def check_rows(dataset, where: str) -> None:
+    """Raise ``DataError`` listing the rows of a Lance table that break a schema rule.
+
+    Reads every row once, in batches, with the rules ``write_spectra`` applies: tables written by
+    other pipelines would otherwise be misread silently (a 24-value settings row shifts every
+    later row; a 2.0 or missing label counts in no class; raw intensities change the scale).
+    """
+    shown: list[RowProblem] = []
+    count, offset = 0, 0
+    for batch in dataset.to_batches(columns=list(COLUMNS), batch_size=_CHECK_BATCH_ROWS):
+        problems = find_problems(conform(pa.Table.from_batches([batch]), where))
+        count += len(problems)
+        for p in problems[: _MAX_LISTED_PROBLEMS - len(shown)]:
+            shown.append(RowProblem(p.position + offset, p.column, p.message))
+        offset += batch.num_rows
+    if count:
+        more = f"; and {count - len(shown)} more" if count > len(shown) else ""
+        raise DataError(
+            f"{where}: {count} problem(s) in rows that do not fit the spectra schema (row = "
+            f"position in the table): {'; '.join(str(p) for p in shown)}{more}. Fix them in the "
+            "pipeline that wrote the table (docs/spectra.md, Data) or convert the instrument "
+            "files with `trainlab convert`"
+        )
 
 
 def flat_settings(column: pa.ChunkedArray | pa.Array, n_rows: int) -> np.ndarray:

@@ -1,0 +1,123 @@
+"""Lance tables written by the researchers' own pipelines (not by ``trainlab convert``): read
+correctly when valid, refused with the row, the column and the fix when not."""
+
+import shutil
+
+import lance
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from trainlab.data.spectra.datamodule import SpectraDataModule
+from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
+from trainlab.errors import DataError
+
+SPEC = {"n_train": 40, "n_validation": 20, "n_test": 20, "min_peaks": 3, "max_peaks": 6}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    root = tmp_path_factory.mktemp("spectra")
+    generate_spectra(root, SyntheticSpec(**SPEC))
+    return root
+
+
+def train_rows(source) -> pa.Table:
+    return lance.dataset(str(source / "train_data")).to_table()
+
+
+def with_column(table: pa.Table, name: str, values: list, type: pa.DataType) -> pa.Table:
+    return table.set_column(table.column_names.index(name), name, pa.array(values, type))
+
+
+def foreign_root(source, tmp_path, train: pa.Table, **write_options):
+    """A root whose train_data another pipeline wrote with ``lance.write_dataset``."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("validation_data", "test_1"):
+        shutil.copytree(source / name, root / name)
+    lance.write_dataset(train, str(root / "train_data"), **write_options)
+    return root
+
+
+def setup_fit(root) -> SpectraDataModule:
+    dm = SpectraDataModule(str(root), polarity=None, batch_size=8, loader={"num_workers": 0})
+    dm.setup("fit")
+    return dm
+
+
+def settings_of(table: pa.Table) -> list[list[float]]:
+    return table.column("instrument_settings").to_pylist()
+
+
+def bad_tables(table: pa.Table) -> dict[str, tuple[pa.Table, str]]:
+    settings = settings_of(table)
+    mz = table.column("mz_array").to_pylist()
+    intensity = table.column("intensity_array").to_pylist()
+    labels = table.column("label").to_pylist()
+    floats = pa.list_(pa.float32())
+    mixed = [s[:20] if i == 3 else [*s, 0.0, 0.0] if i == 4 else s for i, s in enumerate(settings)]
+    nan = [[float("nan"), *s[1:]] if i == 2 else s for i, s in enumerate(settings)]
+    longer = [[*m, 2000.0] if i == 1 else m for i, m in enumerate(mz)]
+    raw = [[v * 1e6 for v in x] if i == 5 else x for i, x in enumerate(intensity)]
+    many = [list(np.linspace(100, 1000, 401)) if i == 6 else m for i, m in enumerate(mz)]
+    many_i = [[0.5] * 401 if i == 6 else x for i, x in enumerate(intensity)]
+    return {
+        # 20 + 24 values: 44 = 2 x 22, so the flat reshape misread every later row silently
+        "settings_mixed": (
+            with_column(table, "instrument_settings", mixed, floats),
+            r"row 3, column 'instrument_settings': has 20 values, expected 22; "
+            r"row 4, column 'instrument_settings': has 24 values",
+        ),
+        "settings_24": (
+            with_column(table, "instrument_settings", [[*s, 0.0, 0.0] for s in settings], floats),
+            "row 0, column 'instrument_settings': has 24 values, expected 22",
+        ),
+        "settings_nan": (
+            with_column(table, "instrument_settings", nan, floats),
+            "row 2, column 'instrument_settings': has NaN",
+        ),
+        "label_2": (
+            with_column(table, "label", [2.0, *labels[1:]], pa.float32()),
+            "row 0, column 'label': is 2.0, expected 0 or 1",
+        ),
+        "label_null": (
+            with_column(table, "label", [labels[0], None, *labels[2:]], pa.float32()),
+            "row 1, column 'label': value is missing",
+        ),
+        "peak_lengths": (
+            with_column(table, "mz_array", longer, floats),
+            "row 1, column 'intensity_array': has .* peaks but mz_array",
+        ),
+        "raw_intensities": (
+            with_column(table, "intensity_array", raw, floats),
+            r"row 5, column 'intensity_array': goes up to 1e\+06; expected sqrt\(I / base peak\)",
+        ),
+        "over_400_peaks": (
+            with_column(
+                with_column(table, "mz_array", many, floats), "intensity_array", many_i, floats
+            ),
+            "row 6, column 'mz_array': has 401 peaks, at most 400",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "settings_mixed",
+        "settings_24",
+        "settings_nan",
+        "label_2",
+        "label_null",
+        "peak_lengths",
+        "raw_intensities",
+        "over_400_peaks",
+    ],
+)
+def test_rows_that_break_the_schema_are_refused_with_row_column_and_fix(source, tmp_path, case):
+    table, message = bad_tables(train_rows(source))[case]
+    root = foreign_root(source, tmp_path, table)
+    with pytest.raises(DataError, match=message) as error:
+        setup_fit(root)
+    assert "train_data" in str(error.value) and "trainlab convert" in str(error.value)
