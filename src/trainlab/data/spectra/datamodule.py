@@ -31,6 +31,7 @@ from trainlab.data.spectra.shared_runs import (
     table_prints,
 )
 from trainlab.data.spectra.store import (
+    as_schema_types,
     check_rows,
     flat_settings,
     list_spectra_tables,
@@ -49,6 +50,7 @@ def table_rows(uri: str | Path, polarity: int | None) -> tuple[np.ndarray, np.nd
     import lance
 
     table = lance.dataset(str(uri)).to_table(columns=["instrument_settings", "label"])
+    table = as_schema_types(table, str(uri))
     polarities = polarity_of(flat_settings(table.column("instrument_settings"), table.num_rows))
     labels = table.column("label").to_numpy()
     keep = np.arange(table.num_rows) if polarity is None else np.flatnonzero(polarities == polarity)

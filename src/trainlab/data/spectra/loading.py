@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from trainlab.data.spectra.schema import N_INSTRUMENT_SETTINGS, NEGATIVE_INDEX, POSITIVE_INDEX
+from trainlab.data.spectra.store import as_schema_types
 
 BATCH_COLUMNS = ["mz_array", "intensity_array", "precursor_mz", "instrument_settings", "label"]
 
@@ -71,7 +72,7 @@ class SpectraBatches(Dataset):
     def __getitem__(self, positions: Sequence[int]) -> dict[str, torch.Tensor]:
         positions = np.sort(np.asarray(positions, dtype=np.int64))
         rows = self.rows[positions]
-        table = self.dataset.take(rows, columns=BATCH_COLUMNS)
+        table = as_schema_types(self.dataset.take(rows, columns=BATCH_COLUMNS), self.uri)
         settings = table.column("instrument_settings").combine_chunks()
         settings = settings.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         settings = torch.from_numpy(settings.reshape(len(rows), N_INSTRUMENT_SETTINGS).copy())

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlab.data.spectra.schema import POLARITY_NAMES, polarity_of
-from trainlab.data.spectra.store import flat_settings
+from trainlab.data.spectra.store import as_schema_types, flat_settings
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_json, atomic_write_text
 
@@ -63,6 +63,7 @@ def write_prediction_files(
             "ms2_scan_number",
         ],
     )
+    table = as_schema_types(table, str(dataset.uri))
     labels = table.column("label").to_numpy()
     polarity = polarity_of(flat_settings(table.column("instrument_settings"), len(index)))
     cut = decision_threshold(probabilities, labels, threshold, threshold_quantile)

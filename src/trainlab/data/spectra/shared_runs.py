@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from trainlab.data.spectra.store import as_schema_types
+
 PRINT_COLUMNS = ["source_file", "mzml_filepath", "ms2_scan_number", "precursor_mz"]
 SAME_SPECTRA_SHARE = 0.5
 SKETCH_SIZE = 32  # spectra kept per training file in the checkpoint (see `sketch`)
@@ -85,7 +87,8 @@ def table_prints(uri: str | Path) -> dict[str, RunPrint]:
     """The run prints of a Lance spectra table (reads four small columns, no peaks)."""
     import lance
 
-    return run_prints(lance.dataset(str(uri)).to_table(columns=PRINT_COLUMNS))
+    table = lance.dataset(str(uri)).to_table(columns=PRINT_COLUMNS)
+    return run_prints(as_schema_types(table, str(uri)))
 
 
 def find_shared(first: dict[str, RunPrint], second: dict[str, RunPrint]) -> list[SharedRun]:

@@ -20,6 +20,7 @@ from trainlab.data.spectra.schema import (
 )
 from trainlab.errors import DataError
 
+_MZ_COLUMNS = ("mz_array", "precursor_mz")
 _STRING_COLUMNS = ("compound_name", "source_file", "dataset_id", "mzml_filepath")
 _MAX_LISTED_PROBLEMS = 20
 _CHECK_BATCH_ROWS = 16_384
@@ -68,21 +69,101 @@ def open_spectra(root: str | Path, name: str):
 
 def read_spectra(root: str | Path, name: str, columns: list[str] | None = None) -> pa.Table:
     """Read table ``name`` (all rows, ``columns`` or all columns) into memory."""
-    return open_spectra(root, name).to_table(columns=columns)
+    return as_schema_types(open_spectra(root, name).to_table(columns=columns))
 
 
 def check_schema(schema: pa.Schema, where: str) -> None:
-    """Raise ``DataError`` naming each missing or mistyped column of ``schema``."""
+    """Raise ``DataError`` naming each missing column of ``schema`` and each column whose type does
+    not read as the schema's (see :func:`reads_as`); other columns and the order do not matter."""
     wrong = []
     for field in SPECTRA_SCHEMA:
         if field.name not in schema.names:
             wrong.append(f"missing column {field.name!r} ({field.type})")
-        elif not schema.field(field.name).type.equals(field.type):
-            wrong.append(
-                f"column {field.name!r} is {schema.field(field.name).type}, expected {field.type}"
-            )
+        elif not reads_as(schema.field(field.name).type, field.type, field.name):
+            actual = schema.field(field.name).type
+            why = " (float16 steps 0.5 m/z at m/z 1000)" if "halffloat" in str(actual) else ""
+            wrong.append(f"column {field.name!r} is {actual}, expected {field.type}{why}")
     if wrong:
-        raise DataError(f"{where} does not have the spectra schema: " + "; ".join(wrong))
+        raise DataError(
+            f"{where} does not have the spectra schema: " + "; ".join(wrong) + ". Write these "
+            "columns with the types of docs/spectra.md (Data), or convert the instrument files "
+            "with `trainlab convert`"
+        )
+
+
+def reads_as(actual: pa.DataType, expected: pa.DataType, name: str = "") -> bool:
+    """Whether a column of type ``actual`` is read as ``expected`` without changing its meaning.
+
+    Other pipelines write the same values with other Arrow types: int64 scan numbers, list<double>
+    or large_list / fixed_size_list peaks, float16/float64 numbers, large or dictionary-encoded
+    strings, and labels as integers, booleans or "1"/"0" strings. They are cast on reading; a value
+    that does not fit (an int64 scan number above 2**31, a label "yes") is refused by ``conform``.
+    """
+    if actual.equals(expected):
+        return True
+    if pa.types.is_dictionary(actual):
+        return reads_as(actual.value_type, expected, name)
+    if pa.types.is_string(expected):
+        return pa.types.is_string(actual) or pa.types.is_large_string(actual)
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(actual)
+    if pa.types.is_floating(expected):
+        if name in _MZ_COLUMNS and pa.types.is_float16(actual):
+            return False  # float16 steps 0.5 m/z at m/z 1000: the precursor peak is lost
+        if name == "label":
+            return (
+                pa.types.is_floating(actual)
+                or pa.types.is_integer(actual)
+                or pa.types.is_boolean(actual)
+                or pa.types.is_string(actual)
+                or pa.types.is_large_string(actual)
+            )
+        return pa.types.is_floating(actual)
+    if pa.types.is_list(expected):
+        lists = pa.types.is_list(actual) or pa.types.is_large_list(actual)
+        lists = lists or pa.types.is_fixed_size_list(actual)
+        return lists and reads_as(actual.value_type, expected.value_type, name)
+    return False
+
+
+def as_schema_types(table: pa.Table, where: str = "a spectra table") -> pa.Table:
+    """``table`` with each column of the spectra schema cast to the schema's type (other columns
+    as they are); every reader of a Lance table goes through this."""
+    for field in SPECTRA_SCHEMA:
+        if field.name in table.column_names:
+            i = table.column_names.index(field.name)
+            column = table.column(i)
+            if not column.type.equals(field.type):
+                table = table.set_column(i, field.name, _cast(column, field, where))
+    return table
+
+
+def _cast(column: pa.ChunkedArray, field: pa.Field, where: str) -> pa.ChunkedArray:
+    try:
+        return column.cast(field.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise DataError(
+            f"{where}: column {field.name!r} of type {column.type} does not convert to "
+            f"{field.type} ({err}); write it as {field.type} (docs/spectra.md, Data)"
+        ) from err
+
+
+def _check_appendable(schema: pa.Schema, where: str) -> None:
+    """Lance appends only rows of the table's exact schema: one another pipeline wrote with
+    other types or extra columns is read (cast on reading) but not appended to."""
+    check_schema(schema, where)
+    if not schema.equals(SPECTRA_SCHEMA):
+        other = [
+            f"{f.name} ({f.type})"
+            for f in schema
+            if f.name not in COLUMNS or not f.type.equals(SPECTRA_SCHEMA.field(f.name).type)
+        ]
+        raise DataError(
+            f"{where} was written by another pipeline with other columns or types "
+            f"({', '.join(other) or 'column order'}); rows can be read from it but not appended "
+            "to it. Write the new rows into a new table (test_<n>), or rewrite it with "
+            "mode=overwrite"
+        )
 
 
 def conform(table: pa.Table, where: str) -> pa.Table:
@@ -92,14 +173,7 @@ def conform(table: pa.Table, where: str) -> pa.Table:
         raise DataError(f"{where}: missing columns {missing}; every row needs all of {COLUMNS}")
     arrays = []
     for field in SPECTRA_SCHEMA:
-        column = table.column(field.name)
-        try:
-            column = column.cast(field.type)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-            raise DataError(
-                f"{where}: column {field.name!r} of type {column.type} does not convert to "
-                f"{field.type} ({err})"
-            ) from err
+        column = _cast(table.column(field.name), field, where)
         if field.name in _STRING_COLUMNS:
             column = pc.fill_null(column, "")
         arrays.append(column)
@@ -243,7 +317,7 @@ def write_spectra(table: pa.Table, root: str | Path, name: str, mode: str = "app
         raise DataError(format_problems(problems, f"rows for {uri}"))
     exists = _is_lance(uri)
     if exists and mode == "append":
-        check_schema(lance.dataset(str(uri)).schema, str(uri))
+        _check_appendable(lance.dataset(str(uri)).schema, str(uri))
     if exists and mode == "create":
         raise DataError(f"{uri} exists; use mode=append to add rows or pick another root")
     effective = mode if exists or mode == "overwrite" else "create"

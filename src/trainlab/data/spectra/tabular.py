@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.data.spectra.store import flat_settings
+from trainlab.data.spectra.store import as_schema_types, flat_settings
 
 FEATURES = "22 instrument settings + precursor m/z"
 
@@ -24,6 +24,7 @@ def spectra_feature_matrix(uri: str, rows: np.ndarray) -> tuple[np.ndarray, np.n
     table = lance.dataset(str(uri)).take(
         rows, columns=["instrument_settings", "precursor_mz", "label"]
     )
+    table = as_schema_types(table, str(uri))
     settings = flat_settings(table.column("instrument_settings"), table.num_rows)
     precursor = table.column("precursor_mz").to_numpy().astype(np.float64)
     features = np.column_stack([settings.astype(np.float64), precursor])

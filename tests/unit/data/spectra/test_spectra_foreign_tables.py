@@ -33,7 +33,7 @@ def with_column(table: pa.Table, name: str, values: list, type: pa.DataType) -> 
 def foreign_root(source, tmp_path, train: pa.Table, **write_options):
     """A root whose train_data another pipeline wrote with ``lance.write_dataset``."""
     root = tmp_path / "root"
-    root.mkdir()
+    root.mkdir(parents=True)
     for name in ("validation_data", "test_1"):
         shutil.copytree(source / name, root / name)
     lance.write_dataset(train, str(root / "train_data"), **write_options)
@@ -121,3 +121,90 @@ def test_rows_that_break_the_schema_are_refused_with_row_column_and_fix(source, 
     with pytest.raises(DataError, match=message) as error:
         setup_fit(root)
     assert "train_data" in str(error.value) and "trainlab convert" in str(error.value)
+
+
+def retyped(table: pa.Table, case: str) -> pa.Table:
+    """``table`` as another pipeline writes the same values (pandas, older pylance ...)."""
+    doubles = pa.list_(pa.float64())
+    if case == "pandas_types":  # int64, list<double>, double: pa.Table.from_pandas defaults
+        types = {
+            "ms1_scan_number": pa.int64(),
+            "ms2_scan_number": pa.int64(),
+            "mz_array": doubles,
+            "intensity_array": doubles,
+            "instrument_settings": doubles,
+            "precursor_mz": pa.float64(),
+            "label": pa.int64(),
+        }
+    elif case == "large_and_fixed_lists":
+        types = {
+            "mz_array": pa.large_list(pa.float32()),
+            "intensity_array": pa.large_list(pa.float64()),
+            "instrument_settings": pa.list_(pa.float32(), 22),
+            "label": pa.bool_(),
+        }
+    elif case == "large_strings_and_string_labels":
+        types = {"source_file": pa.large_string(), "mzml_filepath": pa.large_string()}
+        labels = [str(int(v)) for v in table.column("label").to_pylist()]
+        table = with_column(table, "label", labels, pa.string())
+    elif case == "dictionary_strings_reordered_extra":
+        source = table.column("source_file").combine_chunks().dictionary_encode()
+        table = table.set_column(table.column_names.index("source_file"), "source_file", source)
+        table = table.append_column("charge", pa.array([2] * table.num_rows, pa.int8()))
+        return table.select(list(reversed(table.column_names)))
+    return table.cast(
+        pa.schema([pa.field(f.name, types.get(f.name, f.type)) for f in table.schema])
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "pandas_types",
+        "large_and_fixed_lists",
+        "large_strings_and_string_labels",
+        "dictionary_strings_reordered_extra",
+    ],
+)
+def test_other_arrow_types_read_as_the_same_rows(source, tmp_path, case):
+    from trainlab.data.spectra.tabular import spectra_feature_matrix
+
+    expected = setup_fit(source)
+    got = setup_fit(foreign_root(source, tmp_path, retyped(train_rows(source), case)))
+    assert got.label_counts["train_data"] == expected.label_counts["train_data"]
+    rows = expected.datasets["train"].rows
+    first, second = expected.datasets["train"][range(8)], got.datasets["train"][range(8)]
+    for key in ("mz", "intensity", "precursor_mz", "instrument_settings", "label", "polarity"):
+        assert first[key].dtype == second[key].dtype, key
+        assert np.array_equal(first[key].numpy(), second[key].numpy()), key
+    features, labels = spectra_feature_matrix(got.datasets["train"].uri, rows)
+    want_features, want_labels = spectra_feature_matrix(expected.datasets["train"].uri, rows)
+    assert np.array_equal(features, want_features) and np.array_equal(labels, want_labels)
+
+
+def test_types_that_change_the_values_are_refused_with_the_fix(source, tmp_path):
+    table = train_rows(source)
+    half = table.cast(
+        pa.schema(
+            [
+                pa.field(f.name, pa.float16() if f.name == "precursor_mz" else f.type)
+                for f in table.schema
+            ]
+        )
+    )
+    with pytest.raises(DataError, match=r"'precursor_mz' is halffloat.*float16 steps 0\.5 m/z"):
+        setup_fit(foreign_root(source, tmp_path / "half", half))
+    words = with_column(table, "label", ["yes"] * table.num_rows, pa.string())
+    with pytest.raises(DataError, match=r"'label' of type string does not convert.*write it as"):
+        setup_fit(foreign_root(source, tmp_path / "words", words))
+    missing = table.drop(["dataset_id"])
+    with pytest.raises(DataError, match=r"missing column 'dataset_id' \(string\).*docs/spectra"):
+        setup_fit(foreign_root(source, tmp_path / "missing", missing))
+
+
+def test_appending_to_a_table_of_other_types_is_refused_not_a_lance_error(source, tmp_path):
+    from trainlab.data.spectra.store import write_spectra
+
+    root = foreign_root(source, tmp_path, retyped(train_rows(source), "pandas_types"))
+    with pytest.raises(DataError, match=r"another pipeline.*mz_array \(list<item: double>\)"):
+        write_spectra(train_rows(source), root, "train_data", mode="append")
