@@ -150,6 +150,8 @@ class SpectraDataModule(L.LightningDataModule):
             ]
             for code in POLARITY_NAMES
         }
+        if root is None and name in (TRAIN_TABLE, VALIDATION_TABLE):
+            _check_both_classes(self.label_counts[name], dataset.uri)
         return SpectraBatches(dataset.uri, rows)
 
     def setup(self, stage: str | None = None) -> None:
@@ -341,6 +343,21 @@ def _check_trained_polarities(table: Path, counts: dict[str, list[int]], spec: d
             "nothing. Fix: drop the data.polarity override so the checkpoint's own filter "
             "applies, or use a checkpoint trained on that polarity"
         )
+
+
+def _check_both_classes(counts: dict[str, list[int]], uri: str) -> None:
+    """Refuse a training or validation table whose rows of a polarity are all one class: a PU
+    classifier learns nothing from them (all unlabeled: every probability goes to 0) and its
+    validation AUROC is undefined, yet the run finished without an error before this check."""
+    for polarity, (unlabeled, identified) in counts.items():
+        if unlabeled + identified and not (unlabeled and identified):
+            kind = "identified (label 1)" if identified else "unlabeled (label 0)"
+            raise DataError(
+                f"{uri}: all {unlabeled + identified} {polarity}-mode rows are {kind}; training "
+                "and validation need identified and unlabeled spectra of each polarity they "
+                "hold. Check the label column (1 = identified), or keep the other polarity "
+                "with data.polarity"
+            )
 
 
 def _standardization(root: Path) -> dict | None:

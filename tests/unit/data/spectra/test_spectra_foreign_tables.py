@@ -208,3 +208,23 @@ def test_appending_to_a_table_of_other_types_is_refused_not_a_lance_error(source
     root = foreign_root(source, tmp_path, retyped(train_rows(source), "pandas_types"))
     with pytest.raises(DataError, match=r"another pipeline.*mz_array \(list<item: double>\)"):
         write_spectra(train_rows(source), root, "train_data", mode="append")
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0])
+@pytest.mark.parametrize("table", ["train_data", "validation_data"])
+def test_a_polarity_of_one_class_only_is_refused(source, tmp_path, label, table):
+    rows = train_rows(source)
+    rows = with_column(rows, "label", [label] * rows.num_rows, pa.float32())
+    root = tmp_path / "root"
+    root.mkdir()
+    for name in ("train_data", "validation_data", "test_1"):
+        if name == table:
+            lance.write_dataset(rows, str(root / name))
+        else:
+            shutil.copytree(source / name, root / name)
+    if table == "validation_data":
+        shutil.rmtree(root / "train_data")  # the validation table holds the training runs now
+        shutil.copytree(source / "validation_data", root / "train_data")
+    kind = "identified" if label else "unlabeled"
+    with pytest.raises(DataError, match=rf"{table}: all \d+ \w+-mode rows are {kind}"):
+        setup_fit(root)
