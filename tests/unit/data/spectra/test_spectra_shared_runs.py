@@ -4,6 +4,7 @@ by eval in another root, and said loudly by predict."""
 import logging
 import shutil
 
+import pyarrow as pa
 import pytest
 from spectra_files import dda_run, write_mgf, write_mzml
 
@@ -60,7 +61,11 @@ def runs(tmp_path):
     tables = {}
     for i in (1, 2, 3):
         convert_files([run(tmp_path, f"run{i}", seed=i)], tmp_path / f"r{i}")
-        tables[i] = read_spectra(tmp_path / f"r{i}", "train_data")
+        table = read_spectra(tmp_path / f"r{i}", "train_data")
+        # converted without identifications: label some, a table of one class is refused
+        labels = [float(k % 3 == 0) for k in range(table.num_rows)]
+        index = table.schema.get_field_index("label")
+        tables[i] = table.set_column(index, "label", pa.array(labels, pa.float32()))
     return tables
 
 
