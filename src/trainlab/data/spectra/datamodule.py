@@ -36,6 +36,7 @@ from trainlab.data.spectra.store import (
     flat_settings,
     list_spectra_tables,
     open_spectra,
+    open_spectra_folder,
     table_uri,
 )
 from trainlab.errors import DataError
@@ -133,8 +134,11 @@ class SpectraDataModule(L.LightningDataModule):
 
             generate_spectra(self.root, SyntheticSpec(**self.synthetic))
 
-    def _open(self, name: str, root: Path | None = None, fix: str | None = None) -> SpectraBatches:
-        dataset = open_spectra(root or self.root, name)  # checks the schema, names missing tables
+    def _open(
+        self, name: str, folder: Path | None = None, fix: str | None = None
+    ) -> SpectraBatches:
+        # checks the schema and names missing tables; a table to predict on may have any name
+        dataset = open_spectra(self.root, name) if folder is None else open_spectra_folder(folder)
         check_rows(dataset, dataset.uri)
         rows, labels, polarities = table_rows(dataset.uri, self.polarity)
         if len(rows) == 0:
@@ -150,7 +154,7 @@ class SpectraDataModule(L.LightningDataModule):
             ]
             for code in POLARITY_NAMES
         }
-        if root is None and name in (TRAIN_TABLE, VALIDATION_TABLE):
+        if folder is None and name in (TRAIN_TABLE, VALIDATION_TABLE):
             _check_both_classes(self.label_counts[name], dataset.uri)
         return SpectraBatches(dataset.uri, rows)
 
@@ -275,7 +279,7 @@ class SpectraDataModule(L.LightningDataModule):
             "trained on the table's polarity (data.polarity=null would score spectra this "
             "one never saw)"
         )
-        self._predict = self._open(path.name, root=path.parent, fix=fix)
+        self._predict = self._open(path.name, folder=path, fix=fix)
         _check_trained_polarities(path, self.label_counts[path.name], spec)
         trained = spec.get("training_runs") or {}  # none in checkpoints from before this
         shared = find_in_sketch(trained, table_prints(path)) if trained else []

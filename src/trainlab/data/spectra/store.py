@@ -29,39 +29,78 @@ _MAX_INTENSITY = 1.0 + 1e-4
 WRITE_MODES = ("create", "append", "overwrite")
 
 
+LANCE_SUFFIX = ".lance"
+
+
 def table_uri(root: str | Path, name: str) -> Path:
-    """Folder of table ``name`` under ``root``; refuses names outside the schema's table set."""
+    """Folder of table ``name`` under ``root``: ``<root>/<name>``, or ``<root>/<name>.lance`` (the
+    name LanceDB and many pipelines give table folders) when only that one exists; refuses names
+    outside the schema's table set."""
     if not is_table_name(name):
         raise DataError(
             f"table name {name!r} is not one of train_data, validation_data, test_<n>; "
-            "pick one of those names"
+            "pick one of those names (test_1, not test1)"
         )
-    return Path(root) / name
+    plain, suffixed = Path(root) / name, Path(root) / f"{name}{LANCE_SUFFIX}"
+    if _is_lance(plain) and _is_lance(suffixed):
+        raise DataError(
+            f"{root} holds both {name} and {name}{LANCE_SUFFIX}: two tables of one name; "
+            "remove or rename one"
+        )
+    return suffixed if _is_lance(suffixed) else plain
 
 
 def list_spectra_tables(root: str | Path) -> list[str]:
-    """Names of the spectra tables that exist under ``root``, sorted."""
+    """Names of the spectra tables that exist under ``root`` (``.lance`` suffix dropped), sorted."""
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if is_table_name(p.name) and _is_lance(p))
+    names = {p.name.removesuffix(LANCE_SUFFIX) for p in root.iterdir() if _is_lance(p)}
+    return sorted(n for n in names if is_table_name(n))
 
 
 def _is_lance(path: Path) -> bool:
     return (path / "_versions").is_dir() or (path / "_latest.manifest").exists()
 
 
+def _other_lance_folders(root: Path) -> list[str]:
+    """Lance tables in ``root`` and its sub-folders that are not spectra table names."""
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.iterdir()):
+        if not path.is_dir():
+            continue
+        if _is_lance(path):
+            if not is_table_name(path.name.removesuffix(LANCE_SUFFIX)):
+                found.append(path.name)
+        else:
+            found += [f"{path.name}/{p.name}" for p in sorted(path.iterdir()) if _is_lance(p)]
+    return found
+
+
 def open_spectra(root: str | Path, name: str):
     """Open table ``name`` under ``root`` as a ``lance.LanceDataset`` after checking its schema."""
-    import lance
-
     uri = table_uri(root, name)
     if not _is_lance(uri):
         found = ", ".join(list_spectra_tables(root)) or "none"
-        raise DataError(
-            f"no Lance table at {uri} (tables under {root}: {found}); "
-            "write it with `trainlab convert` or the spectra generator"
+        others = _other_lance_folders(Path(root))
+        hint = (
+            f"; other Lance tables there: {', '.join(others[:10])}. The tables must be named "
+            "train_data, validation_data and test_<n> (test_1, not test1) and lie directly in "
+            "data.root: rename the folders or set data.root to the folder that holds them"
+            if others
+            else "; write it with `trainlab convert` or the spectra generator"
         )
+        raise DataError(f"no Lance table at {uri} (spectra tables under {root}: {found}){hint}")
+    return open_spectra_folder(uri)
+
+
+def open_spectra_folder(uri: str | Path):
+    """Open the Lance table folder ``uri`` (any name: a table to predict on) after checking its
+    schema."""
+    import lance
+
     dataset = lance.dataset(str(uri))
     check_schema(dataset.schema, str(uri))
     return dataset

@@ -228,3 +228,51 @@ def test_a_polarity_of_one_class_only_is_refused(source, tmp_path, label, table)
     kind = "identified" if label else "unlabeled"
     with pytest.raises(DataError, match=rf"{table}: all \d+ \w+-mode rows are {kind}"):
         setup_fit(root)
+
+
+def copy_tables(source, root, names: dict[str, str]):
+    """``root`` holding the source's tables under other folder names."""
+    for name, folder in names.items():
+        shutil.copytree(source / name, root / folder)
+    return root
+
+
+def test_table_folders_named_with_the_lance_suffix_are_read(source, tmp_path):
+    from trainlab.data.spectra.store import list_spectra_tables
+
+    names = {n: f"{n}.lance" for n in ("train_data", "validation_data", "test_1")}
+    root = copy_tables(source, tmp_path, names)
+    assert list_spectra_tables(root) == ["test_1", "train_data", "validation_data"]
+    dm = SpectraDataModule(str(root), polarity=None, batch_size=8, loader={"num_workers": 0})
+    dm.setup()
+    assert dm.label_counts["train_data"] == setup_fit(source).label_counts["train_data"]
+    assert dm.datasets["test"].uri.endswith("test_1.lance")
+
+
+@pytest.mark.parametrize(
+    ("folders", "named"),
+    [
+        (
+            {"train_data": "train_data", "validation_data": "validation_data", "test_1": "test1"},
+            "test1",
+        ),
+        (
+            {n: f"spectra/{n}" for n in ("train_data", "validation_data", "test_1")},
+            "spectra/train_data",
+        ),
+    ],
+)
+def test_tables_under_other_names_or_folders_are_named_in_the_error(
+    source, tmp_path, folders, named
+):
+    root = copy_tables(source, tmp_path, folders)
+    dm = SpectraDataModule(str(root), polarity=None, batch_size=8, loader={"num_workers": 0})
+    with pytest.raises(DataError, match=rf"other Lance tables there: .*{named}.*set data\.root"):
+        dm.setup()
+
+
+def test_predict_reads_a_table_folder_of_any_name(source, tmp_path):
+    root = copy_tables(source, tmp_path, {"test_1": "plate7.lance"})
+    dm = SpectraDataModule(str(source), batch_size=8, loader={"num_workers": 0})
+    dm.setup_predict(str(root / "plate7.lance"), {})
+    assert len(dm._predict) == lance.dataset(str(source / "test_1")).count_rows()
