@@ -154,8 +154,6 @@ class SpectraDataModule(L.LightningDataModule):
             ]
             for code in POLARITY_NAMES
         }
-        if folder is None and name in (TRAIN_TABLE, VALIDATION_TABLE):
-            _check_both_classes(self.label_counts[name], dataset.uri)
         return SpectraBatches(dataset.uri, rows)
 
     def setup(self, stage: str | None = None) -> None:
@@ -171,6 +169,10 @@ class SpectraDataModule(L.LightningDataModule):
                     continue
                 self.datasets[split] = self._open(name)
         self._check_runs_apart()
+        # after the runs check: a training run in the validation table is the first thing to fix
+        for split, name in (("train", TRAIN_TABLE), ("val", VALIDATION_TABLE)):
+            if split in self.datasets:
+                _check_both_classes(self.label_counts[name], self.datasets[split].uri)
 
     def _prints(self, split: str) -> dict[str, RunPrint]:
         if split not in self._run_prints:
