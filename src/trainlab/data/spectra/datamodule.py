@@ -12,10 +12,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.loader_settings import LoaderSettings
-from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer
+from trainlab.data.spectra.instrument import SETTING_NAMES, STANDARDIZATION_FILE, Standardizer
 from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
 from trainlab.data.spectra.schema import (
     N_INSTRUMENT_SETTINGS,
+    NEGATIVE_INDEX,
     POLARITY_NAMES,
     TRAIN_TABLE,
     VALIDATION_TABLE,
@@ -52,10 +53,42 @@ def table_rows(uri: str | Path, polarity: int | None) -> tuple[np.ndarray, np.nd
 
     table = lance.dataset(str(uri)).to_table(columns=["instrument_settings", "label"])
     table = as_schema_types(table, str(uri))
-    polarities = polarity_of(flat_settings(table.column("instrument_settings"), table.num_rows))
+    settings = flat_settings(table.column("instrument_settings"), table.num_rows)
+    warn_unscaled_settings(settings, str(uri))
+    polarities = polarity_of(settings)
     labels = table.column("label").to_numpy()
     keep = np.arange(table.num_rows) if polarity is None else np.flatnonzero(polarities == polarity)
     return keep, labels[keep], polarities[keep]
+
+
+# z-scored settings: means within +-0.7 and std 1.0-2.5 per slot on the synthetic tables (slot
+# 11 is the widest); raw values (retention time in minutes, a 2000 m/z scan window, injection
+# times in ms) are tens to thousands off
+UNSCALED_MEAN, UNSCALED_STD = 5.0, 10.0
+
+
+def warn_unscaled_settings(settings: np.ndarray, where: str) -> None:
+    """Warn when the numeric settings (slots 0-13) of a table do not look z-scored: a table
+    another pipeline wrote with raw values trains and predicts on another scale, silently."""
+    if len(settings) < 2:
+        return
+    numeric = settings[:, :NEGATIVE_INDEX].astype(np.float64)
+    mean, std = numeric.mean(axis=0), numeric.std(axis=0)
+    off = np.flatnonzero((np.abs(mean) > UNSCALED_MEAN) | (std > UNSCALED_STD))
+    if len(off):
+        shown = ", ".join(
+            f"{i} {SETTING_NAMES[i]} (mean {mean[i]:.3g}, std {std[i]:.3g})" for i in off[:5]
+        )
+        log.warning(
+            "%s: instrument settings slot(s) %s do not look z-scored (|mean| > %g or std > %g). "
+            "Slots 0-13 must be standardised with the training root's statistics "
+            "(docs/spectra.md, Data; `trainlab convert` does it); the model and its baselines "
+            "use them as they are",
+            where,
+            shown,
+            UNSCALED_MEAN,
+            UNSCALED_STD,
+        )
 
 
 def safe_start_method() -> str:

@@ -276,3 +276,23 @@ def test_predict_reads_a_table_folder_of_any_name(source, tmp_path):
     dm = SpectraDataModule(str(source), batch_size=8, loader={"num_workers": 0})
     dm.setup_predict(str(root / "plate7.lance"), {})
     assert len(dm._predict) == lance.dataset(str(source / "test_1")).count_rows()
+
+
+def test_settings_that_are_not_z_scored_are_warned_about(source, tmp_path, caplog):
+    import logging
+
+    table = train_rows(source)
+    raw = []
+    for row in settings_of(table):
+        row = list(row)
+        row[0] = 60 + 30 * row[0]  # retention time in minutes
+        row[5] = 2000.0  # scan window upper m/z
+        raw.append(row)
+    unscaled = with_column(table, "instrument_settings", raw, pa.list_(pa.float32()))
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.spectra.datamodule"):
+        setup_fit(source)
+    assert "do not look z-scored" not in caplog.text
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.spectra.datamodule"):
+        setup_fit(foreign_root(source, tmp_path, unscaled))
+    assert "train_data: instrument settings slot(s) 0 ms1_retention_time_min (mean 6" in caplog.text
+    assert "5 ms1_scan_window_upper_mz (mean 2e+03, std 0)" in caplog.text
