@@ -232,6 +232,22 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["{measured}", "model.priors_file=/no/priors.json"],
         ["cannot read"],
     ),
+    # spectra tables written by the researchers' own pipelines (not by `trainlab convert`)
+    (
+        "foreign_table_settings_24",
+        ["{foreign:settings_24}"],
+        ["train_data: ", "row 0, column 'instrument_settings': has 24 values, expected 22"],
+    ),
+    (
+        "foreign_table_all_unlabeled",
+        ["{foreign:all_unlabeled}"],
+        ["positive-mode rows are unlabeled (label 0)", "Check the label column"],
+    ),
+    (
+        "foreign_table_named_test1",
+        ["{foreign:named_test1}"],
+        ["no Lance table at", "other Lance tables there: test1", "test_1, not test1"],
+    ),
     ("prior_force_text", ["{prior}", "force=maybe"], ["`force='maybe'` has type str"]),
     ("prior_no_checkpoints", ["{prior}", "checkpoints=[]"], ["checkpoints=[] is empty"]),
     ("convert_empty_mgf", ["{convert:empty.mgf}"], ["empty.mgf is empty (no spectra)"]),
@@ -335,6 +351,34 @@ def _spectra_files(folder: Path) -> None:
     rows = read_spectra(folder / "shared_root", "train_data")
     for table in ("train_data", "validation_data"):
         write_spectra(rows, folder / "leaky", table, mode="create")
+    _foreign_roots(folder)
+
+
+def _foreign_roots(folder: Path) -> None:
+    """Roots whose train_data another pipeline wrote with ``lance.write_dataset``."""
+    import lance
+    import pyarrow as pa
+
+    from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
+
+    source = folder / "foreign_source"
+    generate_spectra(source, SyntheticSpec(n_train=60, n_validation=20, n_test=10))
+    train = lance.dataset(str(source / "train_data")).to_table()
+    settings = [[*row, 0.0, 0.0] for row in train.column("instrument_settings").to_pylist()]
+    index = train.schema.get_field_index("instrument_settings")
+    labels = pa.array([0.0] * train.num_rows, pa.float32())
+    variants = {
+        "settings_24": train.set_column(index, "instrument_settings", pa.array(settings)),
+        "all_unlabeled": train.set_column(train.schema.get_field_index("label"), "label", labels),
+        "named_test1": train,
+    }
+    for name, table in variants.items():
+        root = folder / f"foreign_{name}"
+        root.mkdir()
+        lance.write_dataset(table, str(root / "train_data"))
+        test = "test1" if name == "named_test1" else "test_1"
+        shutil.copytree(source / "validation_data", root / "validation_data")
+        shutil.copytree(source / "test_1", root / test)
 
 
 def text_cases(folder: Path, values: np.ndarray, ids: list[str], fof: str) -> None:
@@ -433,8 +477,9 @@ def expand(args: list[str], digits: Path, files: Path, spectra: Path, tmp: Path)
         rest = [a.format(files=files) for a in rest]
         root = [] if any(a.startswith("root=") for a in rest) else [f"root={tmp / 'converted'}"]
         return ["convert", f"inputs=[{files / name}]", *root, QUIET, *rest]
-    if first == "{leaky}":
-        root = f"data.root={files / 'leaky'}"
+    if first == "{leaky}" or first.startswith("{foreign:"):
+        folder = "leaky" if first == "{leaky}" else f"foreign_{first[len('{foreign:') : -1]}"
+        root = f"data.root={files / folder}"
         return ["train", "experiment=spectra/bce_pos", root, "data.synthetic=null", *FAST, *rest]
     if first.startswith("{kmer"):
         kind = first.strip("{}").split(":")
@@ -496,6 +541,7 @@ def test_bad_input_stops_early_with_a_clear_message(
         "kmer_text_",
         "kmer_metadata_",
         "kmer_npz_",
+        "foreign",
     )
     if not any(k in name for k in read_errors):
         started = [p for p in log_dir.glob("*/runs/*/config.yaml") if p.parent != kept]

@@ -38,6 +38,7 @@ from trainlab.data.spectra.store import (
     list_spectra_tables,
     open_spectra,
     open_spectra_folder,
+    other_lance_folders,
     table_uri,
 )
 from trainlab.errors import DataError
@@ -199,6 +200,7 @@ class SpectraDataModule(L.LightningDataModule):
         for split, name in wanted.items():
             if split not in self.datasets:
                 if split == "test" and stage == "fit":
+                    self._check_test_table_named()
                     continue
                 self.datasets[split] = self._open(name)
         self._check_runs_apart()
@@ -206,6 +208,15 @@ class SpectraDataModule(L.LightningDataModule):
         for split, name in (("train", TRAIN_TABLE), ("val", VALIDATION_TABLE)):
             if split in self.datasets:
                 _check_both_classes(self.label_counts[name], self.datasets[split].uri)
+
+    def _check_test_table_named(self) -> None:
+        """Before fitting: a missing test table next to a Lance table named like one (test1,
+        Test_1, tests/test_1) is a misnamed table, and the test after training would fail on it
+        hours later. Without such a folder the root may have no test table (``test=false``)."""
+        if self.test_table in list_spectra_tables(self.root):
+            return
+        if any(name.lower().startswith("test") for name in other_lance_folders(self.root)):
+            open_spectra(self.root, self.test_table)  # raises, naming the folders and the fix
 
     def _prints(self, split: str) -> dict[str, RunPrint]:
         if split not in self._run_prints:

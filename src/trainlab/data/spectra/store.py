@@ -63,7 +63,7 @@ def _is_lance(path: Path) -> bool:
     return (path / "_versions").is_dir() or (path / "_latest.manifest").exists()
 
 
-def _other_lance_folders(root: Path) -> list[str]:
+def other_lance_folders(root: Path) -> list[str]:
     """Lance tables in ``root`` and its sub-folders that are not spectra table names."""
     if not root.is_dir():
         return []
@@ -84,7 +84,7 @@ def open_spectra(root: str | Path, name: str):
     uri = table_uri(root, name)
     if not _is_lance(uri):
         found = ", ".join(list_spectra_tables(root)) or "none"
-        others = _other_lance_folders(Path(root))
+        others = other_lance_folders(Path(root))
         hint = (
             f"; other Lance tables there: {', '.join(others[:10])}. The tables must be named "
             "train_data, validation_data and test_<n> (test_1, not test1) and lie directly in "

@@ -296,3 +296,13 @@ def test_settings_that_are_not_z_scored_are_warned_about(source, tmp_path, caplo
         setup_fit(foreign_root(source, tmp_path, unscaled))
     assert "train_data: instrument settings slot(s) 0 ms1_retention_time_min (mean 6" in caplog.text
     assert "5 ms1_scan_window_upper_mz (mean 2e+03, std 0)" in caplog.text
+
+
+def test_a_misnamed_test_table_is_refused_before_fitting(source, tmp_path):
+    names = {"train_data": "train_data", "validation_data": "validation_data", "test_1": "test1"}
+    root = copy_tables(source, tmp_path, names)
+    dm = SpectraDataModule(str(root), polarity=None, batch_size=8, loader={"num_workers": 0})
+    with pytest.raises(DataError, match=r"test_1 \(.*other Lance tables there: test1"):
+        dm.setup("fit")
+    shutil.rmtree(root / "test1")  # no test table at all: fitting goes on (test=false runs)
+    dm.setup("fit")
