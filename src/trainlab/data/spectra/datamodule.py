@@ -153,6 +153,7 @@ class SpectraDataModule(L.LightningDataModule):
         self.datasets: dict[str, SpectraBatches] = {}
         self.label_counts: dict[str, dict[str, list[int]]] = {}
         self._predict: SpectraBatches | None = None
+        self._opened_test: SpectraBatches | None = None
         self._run_prints: dict[str, dict[str, RunPrint]] = {}
         self._checked: set[tuple[str, str]] = set()
         self._checked_trained: set[str] = set()
@@ -200,20 +201,23 @@ class SpectraDataModule(L.LightningDataModule):
         for split, name in wanted.items():
             if split not in self.datasets:
                 if split == "test" and stage == "fit":
-                    self._check_test_table_named()
+                    self._check_test_table_before_fit()
                     continue
-                self.datasets[split] = self._open(name)
+                opened = self._opened_test if split == "test" else None
+                self.datasets[split] = opened or self._open(name)
         self._check_runs_apart()
         # after the runs check: a training run in the validation table is the first thing to fix
         for split, name in (("train", TRAIN_TABLE), ("val", VALIDATION_TABLE)):
             if split in self.datasets:
                 _check_both_classes(self.label_counts[name], self.datasets[split].uri)
 
-    def _check_test_table_named(self) -> None:
-        """Before fitting: a missing test table next to a Lance table named like one (test1,
-        Test_1, tests/test_1) is a misnamed table, and the test after training would fail on it
-        hours later. Without such a folder the root may have no test table (``test=false``)."""
+    def _check_test_table_before_fit(self) -> None:
+        """Before fitting, what the test after training would refuse hours later: a test table's
+        rows (schema, polarity: one of the other polarity only) and a missing test table next to
+        a Lance table named like one (test1, Test_1, tests/test_1). Without such a folder the
+        root may have no test table (``test=false``)."""
         if self.test_table in list_spectra_tables(self.root):
+            self._opened_test = self._open(self.test_table)  # kept for setup("test")
             return
         if any(name.lower().startswith("test") for name in other_lance_folders(self.root)):
             open_spectra(self.root, self.test_table)  # raises, naming the folders and the fix

@@ -306,3 +306,22 @@ def test_a_misnamed_test_table_is_refused_before_fitting(source, tmp_path):
         dm.setup("fit")
     shutil.rmtree(root / "test1")  # no test table at all: fitting goes on (test=false runs)
     dm.setup("fit")
+
+
+def test_a_test_table_of_the_other_polarity_only_is_refused_before_fitting(source, tmp_path):
+    from trainlab.data.spectra.schema import polarity_of
+    from trainlab.data.spectra.store import flat_settings
+
+    root = copy_tables(source, tmp_path, {"train_data": "train_data", "validation_data": "v"})
+    (root / "v").rename(root / "validation_data")
+    test = lance.dataset(str(source / "test_1")).to_table()
+    negative = polarity_of(flat_settings(test.column("instrument_settings"), test.num_rows)) == 0
+    lance.write_dataset(test.filter(pa.array(negative)), str(root / "test_1"))
+    dm = SpectraDataModule(str(root), polarity=1, batch_size=8, loader={"num_workers": 0})
+    with pytest.raises(DataError, match=r"test_1 has no rows of polarity 1 \(positive\)"):
+        dm.setup("fit")
+    fine = SpectraDataModule(str(source), polarity=1, batch_size=8, loader={"num_workers": 0})
+    fine.setup("fit")
+    assert "test" not in fine.datasets  # checked, set up only for the test
+    fine.setup("test")
+    assert fine.datasets["test"] is fine._opened_test
