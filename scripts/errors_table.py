@@ -84,12 +84,20 @@ CONVERT_FILES = {
     "empty.mgf": "an empty MGF",
     "ms1.mgf": "an MGF with two MS1 scans only",
     "nothing_here": "a folder without .mgf/.mzML",
+    "run.mzML": "a small DDA mzML run",
+    "profile.mzML": "an mzML run whose spectra are flagged profile (MS:1000128)",
+}
+SPECTRA_ROOTS = {
+    "leaky": "a root whose validation_data repeats train_data's run",
+    "foreign:settings_24": "a train_data another pipeline wrote with 24 instrument settings a row",
+    "foreign:all_unlabeled": "a train_data another pipeline wrote with every label 0",
+    "foreign:named_test1": "a root whose test table is named test1",
 }
 
 
 def command(args: list[str]) -> str:
     """The case's command line, with its fixture placeholders described."""
-    first, rest = args[0], " ".join(args[1:])
+    first, rest = args[0], " ".join(args[1:]).replace("{files}/", "")
     place = first.strip("{}")
     if first == "{cv}":
         head = "trainlab cv"
@@ -101,6 +109,8 @@ def command(args: list[str]) -> str:
         head = (
             "trainlab train experiment=spectra/nnpu data.root=<measured tables> data.synthetic=null"
         )
+    elif place in SPECTRA_ROOTS:
+        head = f"trainlab train experiment=spectra/bce_pos (data.root: {SPECTRA_ROOTS[place]})"
     elif place in KMER_FILES:
         head = f"trainlab train experiment=kmer/diana (data: {KMER_FILES[place]})"
     elif place.startswith("convert:"):
