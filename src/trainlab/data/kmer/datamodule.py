@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +256,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         tasks = spec["tasks"]
         probs = {t: torch.cat([o["probs"][t] for o in outputs]).cpu().numpy() for t in tasks}
         written = []
+        names = prediction_file_names(self._predict["sample_ids"])
         for i, sample in enumerate(self._predict["sample_ids"]):
             predictions = {}
             for task, classes in tasks.items():
@@ -265,14 +268,35 @@ class KmerMatrixDataModule(L.LightningDataModule):
                     "confidence": float(row[best]),
                     "probabilities": {c: float(p) for c, p in zip(classes, row, strict=True)},
                 }
-            path = Path(out_dir) / f"{_safe_name(sample)}_predictions.json"
+            path = Path(out_dir) / names[i]
             atomic_write_json(path, {"sample_id": sample, "predictions": predictions})
             written.append(path)
         return written
 
 
-def _safe_name(sample_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", sample_id)
+def prediction_file_names(sample_ids: Sequence[str]) -> list[str]:
+    """``<sample>_predictions.json`` per sample, one file each.
+
+    Characters a file name cannot hold become ``_``; that made ``A/1`` and ``A_1`` (and, on the
+    case-insensitive file systems of macOS and Windows, ``ERR1`` and ``err1``) one file, the
+    later sample overwriting the earlier one's predictions without a word. Such names get the
+    first 8 hex digits of the id's SHA-1, so every sample keeps its own file.
+    """
+    import hashlib
+
+    safe = [re.sub(r"[^A-Za-z0-9._-]", "_", str(sample)) for sample in sample_ids]
+    counts = Counter(name.casefold() for name in safe)
+    names = []
+    for sample, name in zip(sample_ids, safe, strict=True):
+        if counts[name.casefold()] > 1:
+            name = f"{name}-{hashlib.sha1(str(sample).encode()).hexdigest()[:8]}"
+        names.append(f"{name}_predictions.json")
+    if len({n.casefold() for n in names}) < len(names):
+        raise DataError(
+            "two predict samples have ids that differ only in characters a file name cannot "
+            "hold or in case, even with their hash; rename one of them"
+        )
+    return names
 
 
 def _memmap_loader(

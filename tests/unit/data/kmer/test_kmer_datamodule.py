@@ -124,3 +124,21 @@ def test_prediction_matches_feature_columns_by_id(
     with caplog.at_level("WARNING"):
         datamodule.setup_predict(str(tmp_path / "plain.npz"), spec)
     assert "carries no feature ids" in caplog.text
+
+
+def test_samples_whose_file_names_clash_keep_one_file_each(
+    datamodule: KmerMatrixDataModule, tmp_path: Path
+) -> None:
+    """Before: ``A/1`` and ``A_1`` both wrote ``A_1_predictions.json``, the second sample's
+    predictions replacing the first's (and ``ERR1``/``err1`` did on macOS and Windows)."""
+    x = np.asarray(datamodule.dataset.x[:4])
+    ids = np.array(["A/1", "A_1", "ERR1", "err1"])
+    np.savez(tmp_path / "new.npz", X=x, sample_ids=ids)
+    spec = datamodule.spec()
+    datamodule.setup_predict(str(tmp_path / "new.npz"), spec)
+    probs = {t: torch.softmax(torch.randn(4, len(c)), -1) for t, c in spec["tasks"].items()}
+    written = datamodule.write_predictions([{"probs": probs}], tmp_path / "out", spec)
+    assert len({p.name.casefold() for p in written}) == 4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in written)
+    assert [json.loads(p.read_text())["sample_id"] for p in written] == list(ids)
+    assert all(p.name.startswith(("A_1-", "ERR1-", "err1-")) for p in written)
