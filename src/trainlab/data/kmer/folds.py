@@ -43,6 +43,31 @@ def outer_folds(
     return splits
 
 
+def classes_unseen_in_training(
+    splits: list[Split], y: np.ndarray, tasks: dict[str, list[str]]
+) -> list[str]:
+    """Per fold and task, the classes its test part holds and its training part lacks.
+
+    A class whose samples all sit in one group (a project) lands wholly in one outer test part:
+    that fold's model never saw it and cannot predict it, so its recall there is 0 by
+    construction, not by what the model learnt. Such folds used to be scored without a word
+    (the nested-CV probe: 10 projects, 5 folds, a rare class in one project).
+    """
+    found = []
+    for fold, (train, test) in enumerate(splits):
+        for t, (task, classes) in enumerate(tasks.items()):
+            seen = set(np.unique(y[train, t]).tolist())
+            tested, counts = np.unique(y[test, t], return_counts=True)
+            unseen = [
+                f"{classes[int(c)]} ({int(n)} test sample(s))"
+                for c, n in zip(tested, counts, strict=True)
+                if c >= 0 and int(c) not in seen
+            ]
+            if unseen:
+                found.append(f"fold {fold}, task {task}: {', '.join(unseen)}")
+    return found
+
+
 def kfold_splits(
     rows: np.ndarray,
     strata: Sequence,

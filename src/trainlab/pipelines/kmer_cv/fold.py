@@ -23,7 +23,12 @@ from trainlab.core.search.trials import (
     params_key,
     tell_quietly,
 )
-from trainlab.data.kmer.folds import kfold_splits, outer_folds, validation_split
+from trainlab.data.kmer.folds import (
+    classes_unseen_in_training,
+    kfold_splits,
+    outer_folds,
+    validation_split,
+)
 from trainlab.errors import ConfigError, DataError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
@@ -114,10 +119,19 @@ def fold_rows(cfg: DictConfig, datamodule: Any) -> list[tuple[np.ndarray, np.nda
 def write_fold_plan(cfg: DictConfig, datamodule: Any, out_dir: Path) -> None:
     """Record each fold's test samples; refuse a folder that holds other folds."""
     data = datamodule.load()
-    plan = {
-        str(k): sorted(data.sample_ids[i] for i in test)
-        for k, (_, test) in enumerate(fold_rows(cfg, datamodule))
-    }
+    splits = fold_rows(cfg, datamodule)
+    plan = {str(k): sorted(data.sample_ids[i] for i in test) for k, (_, test) in enumerate(splits)}
+    if unseen := classes_unseen_in_training(splits, data.y, data.tasks):
+        log.warning(
+            "outer folds: %d test part(s) hold classes their training part lacks (%s). Those "
+            "folds' models never saw these classes, so their recall on them is 0 by "
+            "construction: a class of a single sample, or whose samples all share one group "
+            "(data.group_column), is tested only where none of it is trained on. Read those "
+            "folds' per-class figures with that in mind (fewer folds or another group column "
+            "spread a grouped class).",
+            len(unseen),
+            "; ".join(unseen[:5]) + (f"; and {len(unseen) - 5} more" if len(unseen) > 5 else ""),
+        )
     path = Path(out_dir) / "cv_results" / "folds.json"
     if path.is_file():
         if json.loads(path.read_text()) != plan:

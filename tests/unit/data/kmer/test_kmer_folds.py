@@ -116,3 +116,27 @@ def test_outer_folds_made_unequal_by_a_large_group_are_reported(caplog) -> None:
     with caplog.at_level("WARNING"):
         outer_folds(strata, 5, seed=1, groups=groups)
     assert "outer folds" not in caplog.text
+
+
+def test_classes_a_fold_never_trained_on_are_named() -> None:
+    """A rare class kept in one project lands wholly in one outer test part: that fold's model
+    never saw it. Before, nothing said so; its zero recall read like a modelling result."""
+    from trainlab.data.kmer.folds import classes_unseen_in_training
+
+    groups = np.array([f"P{i % 10}" for i in range(100)], dtype=object)
+    task = np.where(groups == "P3", 2, np.arange(100) % 2)  # class 2 only in project P3
+    task[:4] = -1  # missing labels are no class
+    y = np.stack([task, np.arange(100) % 2], axis=1)
+    tasks = {"material": ["gut", "soil", "rare"], "host": ["human", "mouse"]}
+    folds = outer_folds(task, 5, seed=0, groups=groups)
+    found = classes_unseen_in_training(folds, y, tasks)
+    holding = [k for k, (_, test) in enumerate(folds) if (task[test] == 2).any()]
+    assert found == [
+        f"fold {holding[0]}, task material: rare (9 test sample(s))"
+    ]  # P3 minus row 3 (missing)
+    strata, groups = data()  # no class confined to a group: nothing to name
+    names = ["a", "b", "c", "rare"]
+    codes = np.array([names.index(s) if s in names else -1 for s in strata])
+    folds = outer_folds(strata, 5, seed=1, groups=groups)
+    seen_everywhere = classes_unseen_in_training(folds, codes[:, None], {"t": names})
+    assert all("rare" in entry for entry in seen_everywhere)  # only the 2 % class can miss
