@@ -136,13 +136,22 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     # a larger cv.n_trials extends EVERY fold's search, the finished ones too: fold 0 used to
     # be kept with 2 trials while the table claimed the search cv.n_trials=3 asked for
     journals = [(out / f"fold_{k}" / "optuna.journal").read_bytes() for k in range(2)]
+    models = []
+    for k in range(2):
+        earlier = json.loads(next((out / f"fold_{k}").glob("multitask_fold_*.json")).read_text())
+        models.append(Path(earlier["best_model_path"]).read_bytes())
     cv("run_name=resume", "mode=full", "cv.n_trials=3")
     for k in range(2):
-        newest = sorted((out / f"fold_{k}").glob("multitask_fold_*.json"))[-1]
+        (newest,) = (out / f"fold_{k}").glob("multitask_fold_*.json")
         search = json.loads(newest.read_text())["search"]
         # 2 trials from before + 1 new one; the journal grew rather than restarted
         assert search["n_complete"] + search["n_pruned"] == 3 and search["n_trials"] == 3, k
         assert (out / f"fold_{k}" / "optuna.journal").read_bytes().startswith(journals[k])
+        # the earlier result and its model are kept, not overwritten by the retrain
+        (aside,) = (out / f"fold_{k}" / "set_aside").glob("*/multitask_fold_*.json")
+        earlier = json.loads(aside.read_text())
+        assert earlier["search"]["n_trials"] == 2
+        assert Path(earlier["best_model_path"]).read_bytes() == models[k]
     # aggregating with more trials than the folds ran is refused, not done on the old ones
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=aggregate", "cv.n_trials=4")
@@ -152,11 +161,12 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     given.write_text(json.dumps({"model.optimizer.lr": 0.001}))
     cv("run_name=resume", "mode=optimize", "cv.n_trials=3", f"hyperparams={given}")
     for k in range(2):
-        newest = sorted((out / f"fold_{k}").glob("multitask_fold_*.json"))[-1]
+        (newest,) = (out / f"fold_{k}").glob("multitask_fold_*.json")
         record = json.loads(newest.read_text())
         assert record["search"]["skipped"] and record["best_params"] == {
             "model.optimizer.lr": 0.001
         }
+        assert len(list((out / f"fold_{k}" / "set_aside").glob("*/checkpoints/best.ckpt"))) == 2
     # other folds from the same folder are refused
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=optimize", "cv.seed=7")

@@ -68,6 +68,37 @@ def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> 
     return found[-1]
 
 
+def set_aside_earlier_result(folder: Path, fold: int) -> Path | None:
+    """Move a result `finished_result` set aside, with its checkpoints, out of the fold's way.
+
+    The fold runs again into the same folder, and its retrain writes `checkpoints/best.ckpt`:
+    the earlier record then pointed at the new model and the earlier model was lost. Its
+    result files and `checkpoints/` now go to `set_aside/<time>/` (the record's
+    `best_model_path` follows them). The search journal stays: a search that ran fewer trials
+    goes on from it.
+    """
+    records = sorted(folder.glob(f"multitask_fold_{fold}_results_*.json"))
+    if not records:
+        return None
+    target = folder / "set_aside" / time.strftime("%Y%m%d_%H%M%S")
+    while target.exists():  # two set-asides within one second
+        target = target.with_name(target.name + "_")
+    target.mkdir(parents=True)
+    checkpoints = folder / "checkpoints"
+    if checkpoints.is_dir():
+        checkpoints.rename(target / "checkpoints")
+    for path in records:
+        record = json.loads(path.read_text())
+        if record.get("best_model_path"):
+            old = Path(record["best_model_path"])
+            if old.parent == checkpoints:
+                record["best_model_path"] = str(target / "checkpoints" / old.name)
+        atomic_write_json(target / path.name, record)
+        path.unlink()
+    log.info("fold %d: the earlier result and its checkpoints are kept in %s", fold, target)
+    return target
+
+
 def other_request(record: dict, cfg: DictConfig) -> str | None:
     """Why a fold's result answers another request than `cfg`'s (search vs `hyperparams`).
 
@@ -155,6 +186,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
     train, test = fold_rows(cfg, datamodule)[fold]
     folder = fold_dir(out_dir, fold)
     folder.mkdir(parents=True, exist_ok=True)
+    set_aside_earlier_result(folder, fold)
     seed = int(cfg.cv.seed) + fold
 
     best_params = load_hyperparams(cfg.get("hyperparams"))
