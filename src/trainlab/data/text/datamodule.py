@@ -17,13 +17,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.loader_settings import LoaderSettings
-from trainlab.data.text.encoding import get_tokenizer
+from trainlab.data.text.encoding import get_tokenizer, vocabulary_digest
 from trainlab.data.text.evidence import SpanReport
 from trainlab.data.text.examples import CRITERION_DESCRIPTIONS, criterion_text
 from trainlab.data.text.normalise import canonical_criterion
 from trainlab.data.text.readers import Annotation, read_annotations, read_posts
 from trainlab.data.text.splits import SPLIT_NAMES, load_or_create_splits
 from trainlab.errors import DataError
+from trainlab.text_assets import TINY
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.loader_settings = LoaderSettings.coerce(loader)
         self.seed = seed
         self.tokenizer = None
+        self._trained_spec: dict[str, Any] = {}  # a checkpoint's spec (eval and predict)
         self.criteria: list[str] = []
         self.datasets: dict[str, TensorDictDataset] = {}
         self.span_reports: dict[str, dict] = {}
@@ -210,7 +212,26 @@ class TextDataModule(L.LightningDataModule, ABC):
             yield from (criterion_text(c) for c in self.criteria)
             yield from CRITERION_DESCRIPTIONS.values()
 
-        return get_tokenizer(self.encoder, self.data_dir, corpus, vocab_size=self.tiny_vocab_size)
+        tokenizer = get_tokenizer(
+            self.encoder,
+            self.data_dir,
+            corpus,
+            vocab_size=self.tiny_vocab_size,
+            folder_name=self._trained_spec.get("tokenizer_folder"),
+        )
+        trained = self._trained_spec.get("tokenizer_digest")
+        if trained is not None and vocabulary_digest(tokenizer) != trained:
+            raise DataError(
+                f"the tokenizer of encoder={self.encoder} is not the one the checkpoint was "
+                f"trained with (vocabulary digest {vocabulary_digest(tokenizer)}, trained "
+                f"{trained}): its token ids would mean other words to the model. Use the "
+                "encoder folder and data the checkpoint was trained with."
+            )
+        return tokenizer
+
+    def use_trained_spec(self, spec: dict[str, Any]) -> None:
+        """Eval and predict read text with the tokenizer the checkpoint was trained with."""
+        self._trained_spec = dict(spec)
 
     def setup(self, stage: str | None = None) -> None:
         """Read, split, tokenise and build the three data sets (once).
@@ -253,9 +274,17 @@ class TextDataModule(L.LightningDataModule, ABC):
             "tasks": {TASK: list(CLASSES)},
             "num_classes": len(CLASSES),
             "vocab_size": len(self.tokenizer),
+            # eval/predict check they read text into the same ids (a rebuilt or other tokenizer
+            # read every id wrongly, silently); the tiny tokenizer's cache folder is named
+            "tokenizer_digest": vocabulary_digest(self.tokenizer),
+            "tokenizer_folder": self._tokenizer_folder(),
             "criteria": list(self.criteria),
             "span_reports": dict(self.span_reports),
         }
+
+    def _tokenizer_folder(self) -> str | None:
+        path = getattr(self.tokenizer, "name_or_path", None)
+        return Path(path).name if self.encoder == TINY and path else None
 
     def baseline_features(self, split: str) -> tuple[str, Any, dict[str, Any], str] | None:
         """Token counts over the training split's vocabulary and the criterion labels, for the

@@ -5,6 +5,7 @@ Inputs are (criterion description, text) pairs; only the text is ever truncated.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -27,18 +28,43 @@ def get_tokenizer(
     training_texts: Callable[[], Iterable[str]],
     *,
     vocab_size: int = 2000,
+    folder_name: str | None = None,
 ):
     """The tokenizer that belongs to `encoder`.
 
     For `tiny`, a WordPiece tokenizer is trained on `training_texts()` once and cached in
-    `cache_dir/tokenizer-tiny-<vocab_size>`; otherwise the encoder's own tokenizer is loaded.
+    `cache_dir/tokenizer-tiny-<vocab_size>-<digest of the texts>`: other training texts (new
+    data, another split) get their own tokenizer instead of the one cached for earlier data.
+    `folder_name` (a checkpoint's, at eval and predict) loads that cached tokenizer, without
+    reading the training texts. Otherwise the encoder's own tokenizer is loaded.
     """
     if encoder == TINY:
-        folder = Path(cache_dir) / f"tokenizer-tiny-{vocab_size}"
+        if folder_name is not None:
+            folder = Path(cache_dir) / folder_name
+            if not (folder / "tokenizer.json").is_file():
+                raise DataError(
+                    f"{folder} is missing: the checkpoint was trained with the tiny tokenizer "
+                    "cached there (trained on its training texts), and another vocabulary would "
+                    "read every token id wrongly. Point data.data_dir to the training data folder "
+                    "that holds it, or copy the folder there."
+                )
+            return load_tokenizer(folder)
+        texts = list(training_texts())
+        digest = hashlib.sha256()
+        for text in texts:
+            digest.update(text.encode("utf-8") + b"\0")
+        folder = Path(cache_dir) / f"tokenizer-tiny-{vocab_size}-{digest.hexdigest()[:12]}"
         if not (folder / "tokenizer.json").is_file():
-            train_wordpiece_tokenizer(training_texts(), folder, vocab_size=vocab_size)
+            train_wordpiece_tokenizer(texts, folder, vocab_size=vocab_size)
         return load_tokenizer(folder)
     return load_tokenizer(resolve_encoder_path(encoder))
+
+
+def vocabulary_digest(tokenizer) -> str:
+    """A digest of a tokenizer's vocabulary (token -> id): two tokenizers that read text into
+    the same ids give the same digest."""
+    vocabulary = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    return hashlib.sha256(repr(vocabulary).encode("utf-8")).hexdigest()[:16]
 
 
 def _pairs(tokenizer, firsts: list[str], seconds: list[str], max_length: int, offsets: bool):
