@@ -198,6 +198,30 @@ def test_an_edited_test_list_that_overlaps_training_is_refused_or_warned(
     assert f"raw/cat/copy.png = {trained}" in caplog.text
 
 
+def test_a_file_listed_twice_or_in_validation_and_test_is_refused(tmp_path: Path) -> None:
+    """Before: a test.txt listing a file twice counted it twice in every test figure, and a
+    file in both the validation and the test list was scored on test after the checkpoint was
+    chosen on it, both without a word."""
+    from trainlab.data.images.datamodule import ImageFolderDataModule
+
+    root = _folder(tmp_path / "ds", {"cat": 8, "dog": 8})
+    split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    test_list = root / "splits" / "test.txt"
+    original = test_list.read_text()
+    tested = original.split()[0]
+    test_list.write_text(original + tested + "\n")
+    with pytest.raises(
+        DataError, match=rf"1 file\(s\) are listed more than once in test .*{tested}"
+    ):
+        ImageFolderDataModule(str(root)).setup()
+    validated = (root / "splits" / "fold_0_val.txt").read_text().split()[0]
+    test_list.write_text(original + validated + "\n")
+    with pytest.raises(DataError, match=rf"both in val and in test .*{validated}"):
+        ImageFolderDataModule(str(root)).setup()
+    test_list.write_text(original)
+    ImageFolderDataModule(str(root)).setup()  # the lists as split wrote them pass
+
+
 def test_split_lines_outside_raw_take_the_class_of_their_folder(tmp_path: Path) -> None:
     root = _folder(tmp_path / "ds", {"cat": 2})
     (tmp_path / "list.txt").write_text(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,13 +157,32 @@ def split_keeping_copies_together(
 def check_no_leak(
     data_dir: Path, train: list[str], others: dict[str, list[str]], fold_name: str
 ) -> None:
-    """Refuse a file listed both for training and for validation or test; warn about copies.
+    """Refuse a file listed twice in one list, or in two lists; warn about training copies.
 
     ``trainlab split`` never writes either, but a hand-made or edited ``test.txt`` (a fixed test
     set chosen by a curator) or split files kept from before copies were kept together can hold
     both, and the test score then measures memory without a word. Only files of equal size are
     hashed, so a folder too large for memory is not read through at every start.
     """
+    for name, paths in {fold_name: train, **others}.items():
+        repeated = sorted(rel for rel, n in Counter(paths).items() if n > 1)
+        if repeated:
+            raise DataError(
+                f"{len(repeated)} file(s) are listed more than once in {name} (e.g. "
+                f"{repeated[0]}): each would count again in its loss and scores; list each file "
+                f"once, or re-run `trainlab split data_dir={data_dir} overwrite=true`"
+            )
+    parts = list(others.items())
+    for i, (first, first_paths) in enumerate(parts):
+        for second, second_paths in parts[i + 1 :]:
+            shared = sorted(set(first_paths).intersection(second_paths))
+            if shared:
+                raise DataError(
+                    f"{len(shared)} file(s) are listed both in {first} and in {second} (e.g. "
+                    f"{shared[0]}): the checkpoint is chosen on {first}, so the {second} score "
+                    f"of those images is not an unseen one; remove them from one list or re-run "
+                    f"`trainlab split data_dir={data_dir} overwrite=true`"
+                )
     listed = set(train)
     for name, paths in others.items():
         shared = sorted(listed.intersection(paths))
