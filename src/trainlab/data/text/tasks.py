@@ -47,11 +47,11 @@ def _warn_untrained_criteria(input_path: str, used: list[str], spec: dict[str, A
 def _read_input(path: str, required: tuple[str, ...], optional: tuple[str, ...], other: str):
     """read_table, with a pointer to the other kind of model when the columns are the other
     kind's (a sentences file given to a post model, or the reverse)."""
+    if not Path(path).is_file():
+        raise DataError(f"input={path}: file not found; give the CSV to predict on (input=...)")
     try:
         return read_table(path, required=required, optional=optional)
     except DataError as err:
-        if not Path(path).is_file():
-            raise
         header = Path(path).read_text(encoding="utf-8-sig", errors="replace").split("\n", 1)[0]
         if other in {c.strip().lower() for c in header.split(",")}:
             kind = "sentences" if other == "sentence_text" else "posts"

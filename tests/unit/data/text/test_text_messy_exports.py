@@ -100,7 +100,9 @@ def test_criteria_filter_and_names_without_a_description(tmp_path, caplog):
 def test_predict_input_that_is_missing_or_of_the_other_kind(tmp_path):
     dm = TextJointDataModule(str(tmp_path / "data"))
     spec = {"criteria": ["FATIGUE"]}
-    with pytest.raises(DataError, match="file not found"):
+    with pytest.raises(
+        DataError, match=r"input=.*nope.csv: file not found; give the CSV to predict on"
+    ):
         dm.setup_predict(str(tmp_path / "nope.csv"), spec)
     sentences = tmp_path / "sentences.csv"
     sentences.write_text("\ufeffPost_ID,Sentence_Text,DSM5_symptom\r\np1,I am tired.,FATIGUE\r\n")
