@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -177,14 +178,36 @@ def as_schema_types(table: pa.Table, where: str = "a spectra table") -> pa.Table
     return table
 
 
-def _cast(column: pa.ChunkedArray, field: pa.Field, where: str) -> pa.ChunkedArray:
+def _cast(column: pa.ChunkedArray, field: pa.Field, where: str, offset: int = 0) -> pa.ChunkedArray:
     try:
         return column.cast(field.type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        found = _first_uncastable(column, field.type)
+        at = f" at row {offset + found[0]} (value {found[1]!r})" if found else ""
         raise DataError(
             f"{where}: column {field.name!r} of type {column.type} does not convert to "
-            f"{field.type} ({err}); write it as {field.type} (docs/spectra.md, Data)"
+            f"{field.type}{at} ({err}); write it as {field.type} (docs/spectra.md, Data)"
         ) from err
+
+
+def _first_uncastable(column: pa.ChunkedArray, type_: pa.DataType) -> tuple[int, Any] | None:
+    """The position and value of the first element of ``column`` that does not cast to
+    ``type_`` (Arrow's error names the value, not its row); None when the type itself does not
+    cast. Runs only after a failed cast, slice by slice."""
+    flat = column.combine_chunks()
+    for start in range(0, len(flat), 1024):
+        part = flat.slice(start, 1024)
+        try:
+            part.cast(type_)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for j in range(len(part)):
+                try:
+                    part.slice(j, 1).cast(type_)
+                except pa.ArrowNotImplementedError:
+                    return None
+                except pa.ArrowInvalid:
+                    return start + j, part[j].as_py()
+    return None
 
 
 def _check_appendable(schema: pa.Schema, where: str) -> None:
@@ -205,14 +228,16 @@ def _check_appendable(schema: pa.Schema, where: str) -> None:
         )
 
 
-def conform(table: pa.Table, where: str) -> pa.Table:
-    """Select and cast ``table``'s columns to the spectra schema; empty strings for null text."""
+def conform(table: pa.Table, where: str, offset: int = 0) -> pa.Table:
+    """Select and cast ``table``'s columns to the spectra schema; empty strings for null text.
+
+    ``offset``: the table's first row in the whole table, for the row an error names."""
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
         raise DataError(f"{where}: missing columns {missing}; every row needs all of {COLUMNS}")
     arrays = []
     for field in SPECTRA_SCHEMA:
-        column = _cast(table.column(field.name), field, where)
+        column = _cast(table.column(field.name), field, where, offset)
         if field.name in _STRING_COLUMNS:
             column = pc.fill_null(column, "")
         arrays.append(column)
@@ -310,7 +335,7 @@ def check_rows(dataset, where: str) -> None:
     shown: list[RowProblem] = []
     count, offset = 0, 0
     for batch in dataset.to_batches(columns=list(COLUMNS), batch_size=_CHECK_BATCH_ROWS):
-        problems = find_problems(conform(pa.Table.from_batches([batch]), where))
+        problems = find_problems(conform(pa.Table.from_batches([batch]), where, offset))
         count += len(problems)
         for p in problems[: _MAX_LISTED_PROBLEMS - len(shown)]:
             shown.append(RowProblem(p.position + offset, p.column, p.message))

@@ -194,8 +194,13 @@ def test_types_that_change_the_values_are_refused_with_the_fix(source, tmp_path)
     )
     with pytest.raises(DataError, match=r"'precursor_mz' is halffloat.*float16 steps 0\.5 m/z"):
         setup_fit(foreign_root(source, tmp_path / "half", half))
-    words = with_column(table, "label", ["yes"] * table.num_rows, pa.string())
-    with pytest.raises(DataError, match=r"'label' of type string does not convert.*write it as"):
+    labels = ["1" if v else "0" for v in table.column("label").to_pylist()]
+    labels[7] = "yes"  # one cell: the error names its row (before: only the value)
+    words = with_column(table, "label", labels, pa.string())
+    with pytest.raises(
+        DataError,
+        match=r"'label' of type string does not convert to float at row 7 \(value 'yes'\)",
+    ):
         setup_fit(foreign_root(source, tmp_path / "words", words))
     missing = table.drop(["dataset_id"])
     with pytest.raises(DataError, match=r"missing column 'dataset_id' \(string\).*docs/spectra"):
