@@ -135,9 +135,10 @@ def wait_for_running_job(
     raise AssertionError("no new SLURM job started running")
 
 
-def preempt_async_sweep(command: list[str], sweep: Path, runs: list[Path]) -> optuna.Study:
-    """Run an async SLURM sweep, SIGUSR2 its first job once every run in `runs` has finished
-    an epoch, and return its study after the sweep ended well and the job was requeued."""
+def preempt_after_an_epoch(command: list[str], sweep: Path, runs: list[Path]) -> str:
+    """Run a SLURM sweep, SIGUSR2 its first job once every run in `runs` has finished an epoch
+    (the preemption notice SLURM sends before a time limit: submitit catches it and requeues the
+    job, same id, into the same run folders), and return the job id after the sweep ended well."""
     sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         job = wait_for_running_job(sweep, sweeper, after=[])
@@ -150,6 +151,12 @@ def preempt_async_sweep(command: list[str], sweep: Path, runs: list[Path]) -> op
     finally:
         sweeper.kill()
     assert sweeper.returncode == 0, output[-3000:]
+    return job
+
+
+def preempt_async_sweep(command: list[str], sweep: Path, runs: list[Path]) -> optuna.Study:
+    """`preempt_after_an_epoch` on an async sweep; its study once the job was requeued."""
+    job = preempt_after_an_epoch(command, sweep, runs)
     assert "REQUEUED" in sacct_states(job)
     storage = open_storage(default_storage_spec(sweep, "sqlite"))
     return optuna.load_study(study_name="images_optuna", storage=storage)
@@ -169,21 +176,8 @@ def test_preempted_job_requeues_and_resumes_in_its_run_folder(
             "callbacks.early_stopping=null",
         ),
     )
-    sweeper = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     run = sweep_env / "train" / "multiruns" / "requeue" / "0"
-    try:
-        job = wait_for_running_job(run.parent, sweeper, after=[])
-        deadline = time.monotonic() + 600
-        while not (run / "checkpoints" / "last.ckpt").exists():  # an epoch is done
-            assert time.monotonic() < deadline and sweeper.poll() is None
-            time.sleep(0.2)
-        # Preemption notice as SLURM sends it before a time limit: submitit catches SIGUSR2,
-        # requeues the job (same id) and the job comes back into the same run folder.
-        subprocess.run(["scancel", "--signal=USR2", job], check=True)
-        output, _ = sweeper.communicate(timeout=900)
-    finally:
-        sweeper.kill()
-    assert sweeper.returncode == 0, output[-3000:]
+    job = preempt_after_an_epoch(command, run.parent, [run])
     states = sacct_states(job)
     assert "REQUEUED" in states and states[-1] == "COMPLETED", states
     status = json.loads((run / "status.json").read_text())
