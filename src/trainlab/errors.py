@@ -19,3 +19,7 @@ class CheckpointError(TrainlabError):
 
 class RunFolderError(TrainlabError):
     """A run folder is in a state that forbids the requested action."""
+
+
+class TrainingDiverged(TrainlabError):
+    """Training produced non-finite weights: nothing after that point can be reported."""

@@ -57,3 +57,24 @@ def test_ddp_spawn_reports_the_tested_checkpoint_too(
     record = ckpt["callbacks"]["ValidationRecord"]["epochs"][-1]
     assert metrics["val/acc"] == record["metrics"]["val/acc"]
     assert "test/acc" in metrics and "last_epoch/val/acc" in metrics
+
+
+def test_a_diverged_run_is_refused_not_reported(run_cli, digits_dir: Path, log_dir: Path) -> None:
+    # epoch 0 learns at lr 0.003; the scheduler then multiplies the rate by 1e38: NaN weights.
+    # Before, the run finished with exit 0 and printed train/val/test loss 0.0000 (NaN zeroed).
+    scheduler = (
+        "model.scheduler={_target_:torch.optim.lr_scheduler.StepLR,_partial_:true,"
+        "step_size:1,gamma:1e38}"
+    )
+    args = train_args(digits_dir, scheduler, "trainer.max_epochs=3", "~callbacks.early_stopping")
+    assert run_cli(*args) == 2
+    run = only_run(log_dir)
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "failed"
+    assert "TrainingDiverged: training diverged in epoch 1" in status["error"]
+    assert f"trainlab eval ckpt_path={run / 'checkpoints' / 'best.ckpt'}" in status["error"]
+    assert not (run / "metrics.json").exists() and not (run / "summary.txt").exists()
+    for name in ("best.ckpt", "last.ckpt"):  # the diverged epoch was never checkpointed
+        ckpt = torch.load(run / "checkpoints" / name, map_location="cpu", weights_only=True)
+        assert ckpt["epoch"] == 0
+        assert all(torch.isfinite(w).all() for w in ckpt["state_dict"].values())

@@ -34,7 +34,7 @@ from trainlab.core.search.trials import (
     not_run,
     tell_quietly,
 )
-from trainlab.errors import ConfigError, TrainlabError
+from trainlab.errors import ConfigError, TrainingDiverged, TrainlabError
 from trainlab.io import atomic_write_text
 
 from ._results import write_plots, write_results
@@ -419,6 +419,15 @@ class OptunaSearch:
         if pruned_at is not None or isinstance(err, optuna.TrialPruned):
             tell_quietly(study, trial, state=TrialState.PRUNED)
             self._step(study, f"#{trial.number} pruned at step {pruned_at}")
+            return
+        if isinstance(err, TrainingDiverged):
+            # A learning rate too high for the network is an answer of the search space, not a
+            # broken sweep: pruned (Optuna's samplers then steer away from it), with the reason
+            # in trials.csv. As a failure it stopped the sweep at max_failure_rate=0.
+            trial.set_user_attr("diverged", str(err)[:2000])
+            tell_quietly(study, trial, state=TrialState.PRUNED)
+            log.warning("trial %d pruned: %s", trial.number, err)
+            self._step(study, f"#{trial.number} diverged (pruned)")
             return
         if err is not None:
             _fail(trial, err, study)

@@ -134,3 +134,47 @@ class ThrottledRichProgressBar(RichProgressBar):
             return
         self._next_update = now + 1.0 / max(self.refresh_rate, 1)
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+class DivergenceGuard(Callback):
+    """Stop a run whose weights became NaN or infinite, before that epoch is checkpointed.
+
+    A diverged network still yields finite accuracies (argmax of NaN logits is class 0), so
+    without this a run with `model.optimizer.lr=1e38` finished with exit status 0 and printed
+    test figures of a NaN model. Checked once per validation (before ModelCheckpoint, which
+    Lightning runs last) and per training epoch: one `isfinite` per parameter tensor.
+    """
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._check(trainer, pl_module)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._check(trainer, pl_module)
+
+    @staticmethod
+    def _check(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        import torch
+
+        from trainlab.errors import TrainingDiverged
+
+        bad = next(
+            (n for n, p in pl_module.named_parameters() if not torch.isfinite(p).all()), None
+        )
+        if bad is None:
+            return
+        lrs = sorted({g["lr"] for opt in trainer.optimizers for g in opt.param_groups})
+        callback = trainer.checkpoint_callback
+        kept = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
+        raise TrainingDiverged(
+            f"training diverged in epoch {trainer.current_epoch} (step {trainer.global_step}): "
+            f"parameter {bad!r} holds NaN or infinite values, so nothing after this point can "
+            f"be tested or reported. Lower the learning rate (now "
+            f"{', '.join(f'{lr:g}' for lr in lrs) or 'unknown'}, e.g. model.optimizer.lr), set "
+            f"trainer.gradient_clip_val, or check the data for NaN or infinite values. "
+            + (
+                f"The best checkpoint before it is kept: trainlab eval ckpt_path={kept}"
+                if kept
+                else "No checkpoint was written before it."
+            )
+        )

@@ -16,7 +16,7 @@ from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist 
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
 from trainlab.core.baselines import run_baselines
 from trainlab.core.build import build_datamodule, build_model, build_named
-from trainlab.core.callbacks import CheckpointMetadata, MonitorHistory
+from trainlab.core.callbacks import CheckpointMetadata, DivergenceGuard, MonitorHistory
 from trainlab.core.checkpoint import check_embedded_config
 from trainlab.core.checkpoint_io import preload
 from trainlab.core.console import finished_text, route_lightning_logs, stdout_is_terminal
@@ -121,6 +121,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         *build_named(cfg.get("callbacks")),
         CheckpointMetadata(as_plain(cfg), spec),
         history,
+        DivergenceGuard(),
         ValidationRecord(),
         ExactResume(cfg.seed),
         SendHyperparameters(as_plain(cfg)),

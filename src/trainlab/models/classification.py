@@ -163,8 +163,10 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
                 ignore_index=-1,
                 label_smoothing=self.label_smoothing,
             )
-            # A batch where every label of a task is missing gives NaN: it contributes nothing.
-            task_loss = torch.nan_to_num(task_loss, nan=0.0)
+            # A batch where every label of a task is missing gives 0/0 = NaN: it contributes
+            # nothing. Only that case: a NaN from the network itself (a diverged run) must stay
+            # NaN, not be logged as a loss of 0 (nan_to_num did that, with exit status 0).
+            task_loss = torch.where((target != -1).any(), task_loss, 0.0)
             if self.task_weights[name] != 1.0:
                 task_loss = task_loss * self.task_weights[name]
             loss = task_loss if loss is None else loss + task_loss

@@ -172,3 +172,29 @@ def test_sweep_trials_leave_the_test_split_alone(train_cli, sweep_digits_dir, sw
     assert metrics and not [k for k in metrics if k.startswith("test/")]
     assert list((job / "reports").glob("val_*")) and not list((job / "reports").glob("test_*"))
     assert "test=false" in trial.user_attrs["overrides"]
+
+
+def test_a_diverged_trial_is_pruned_and_the_sweep_goes_on(train_cli, sweep_digits_dir, sweep_env):
+    # lr=1e38 turns the weights to NaN in its first epoch; the trial ends with TrainingDiverged.
+    # With max_failure_rate 0 (the default) a failure would stop the sweep: pruned instead.
+    storage = open_storage(default_storage_spec(sweep_dir(sweep_env), "sqlite"))
+    study = optuna.create_study(study_name=STUDY, storage=storage, direction="maximize")
+    study.enqueue_trial({"model.optimizer.lr": 1e38})
+    study.enqueue_trial({"model.optimizer.lr": 0.01})
+    args = [
+        "-m",
+        "hparams_search=images_optuna",
+        "hydra.sweeper.params=null",
+        "model.optimizer.lr=choice(1e38, 0.01)",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.pruner=null",
+        "hydra.sweeper.plots=false",
+        *digits_args(sweep_digits_dir),
+    ]
+    assert train_cli(*args) == 0
+    diverged, good = load_study(sweep_env).trials
+    assert diverged.state == TrialState.PRUNED and good.state == TrialState.COMPLETE
+    assert "training diverged in epoch 0" in diverged.user_attrs["diverged"]
+    results = yaml.safe_load((sweep_dir(sweep_env) / "optimization_results.yaml").read_text())
+    assert results["trials"] == {"complete": 1, "pruned": 1, "fail": 0}
+    assert results["best_params"] == {"model.optimizer.lr": 0.01}

@@ -43,6 +43,23 @@ def test_all_labels_missing_gives_zero_not_nan() -> None:
     assert torch.isfinite(model._step((torch.randn(2, 4), y), "train"))
 
 
+def test_a_nan_from_the_network_stays_nan() -> None:
+    # a diverged network must not be logged as a loss of 0 (nan_to_num did that)
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    with torch.no_grad():
+        model.net.body.weight.fill_(float("nan"))
+    y = torch.tensor([[0, 1], [1, -1]])
+    assert torch.isnan(model._step((torch.randn(2, 4), y), "train"))
+
+
+def test_a_task_without_labels_adds_no_gradient() -> None:
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    y = torch.tensor([[0, -1], [1, -1]])
+    model._step((torch.randn(2, 4), y), "train").backward()
+    assert torch.equal(model.net.b.weight.grad, torch.zeros_like(model.net.b.weight))
+    assert all(torch.isfinite(p.grad).all() for p in model.net.parameters())
+
+
 class CountsData(L.LightningDataModule):
     def __init__(self) -> None:
         super().__init__()
