@@ -9,6 +9,7 @@ what the study and the workers' status files say now.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -77,9 +78,26 @@ def live_workers(folder: Path, heartbeat_s: float, now: float | None = None) -> 
     return [
         w
         for w in worker_files(folder)
-        if now - float(w.get("seen", 0)) <= grace
-        and not str(w.get("state", "")).startswith(("done", "error"))
+        if not str(w.get("state", "")).startswith(("done", "error"))
+        and (now - float(w.get("seen", 0)) <= grace or _worker_process_runs_here(w))
     ]
+
+
+def _worker_process_runs_here(worker: dict[str, Any]) -> bool:
+    """A worker of this machine whose process still runs, whatever its heartbeat's age.
+
+    A worker's first beat comes after it has imported torch and Lightning: 10-20 s on a loaded
+    machine, past the grace period of a short `heartbeat_s`. Judged by heartbeat alone, a
+    second sweeper started then took the starting workers for dead and started its own on the
+    same study. Linux only (/proc); elsewhere the heartbeat decides, as before.
+    """
+    if worker.get("host") != os.uname().nodename:
+        return False
+    try:
+        cmdline = Path(f"/proc/{int(worker['pid'])}/cmdline").read_bytes()
+    except (KeyError, OSError, TypeError, ValueError):
+        return False
+    return b"hydra_plugins.trainlab_sweeper._worker" in cmdline  # not a reused pid
 
 
 def summarize(folder: str | Path) -> dict[str, Any]:

@@ -1,0 +1,45 @@
+"""Which workers of an async sweep count as alive (a second sweeper must not start more)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from trainlab.core.search.lease import WORKERS_DIR
+from trainlab.core.search.sweep_state import live_workers
+from trainlab.io import atomic_write_json
+
+WORKER_MODULE = "hydra_plugins.trainlab_sweeper._worker"
+
+
+def write_worker(folder: Path, index: int, pid: int, seen: float, state: str = "starting"):
+    atomic_write_json(
+        folder / WORKERS_DIR / f"{index}.json",
+        {"index": index, "host": os.uname().nodename, "pid": pid, "state": state, "seen": seen},
+    )
+
+
+def test_a_starting_worker_is_alive_before_its_first_beat(tmp_path: Path) -> None:
+    # a worker still importing torch on a loaded machine: its file is older than the grace
+    # period, its process runs. Before, it counted as dead and a second sweeper started more.
+    (tmp_path / WORKERS_DIR).mkdir()
+    stale = time.time() - 3600
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", WORKER_MODULE])
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        write_worker(tmp_path, 0, worker.pid, stale)
+        write_worker(tmp_path, 1, other.pid, stale)  # a reused pid: some other program
+        write_worker(tmp_path, 2, worker.pid, stale, state="done")
+        assert [w["index"] for w in live_workers(tmp_path, heartbeat_s=1)] == [0]
+        worker.kill()
+        worker.wait()
+        assert live_workers(tmp_path, heartbeat_s=1) == []
+        write_worker(tmp_path, 3, 999_999_999, time.time())  # beat just now: alive
+        assert [w["index"] for w in live_workers(tmp_path, heartbeat_s=1)] == [3]
+    finally:
+        for process in (worker, other):
+            process.kill()
+            process.wait()
