@@ -176,3 +176,14 @@ def test_resume_with_changed_settings_is_refused_unless_allowed(
     record = json.loads(settings.read_text())
     assert record["changes"][0]["changes"] == {"cv.max_epochs": [2, 3]}
     assert record["settings"]["cv.max_epochs"] == 3
+
+
+def test_diverged_trials_are_pruned_not_scored(env: Path, capsys: pytest.CaptureFixture) -> None:
+    # lr 1e38 turns every trial's weights to NaN. Before, such a network still scored
+    # (argmax of NaN logits is class 0): its trials completed and the fold went on with them.
+    with pytest.raises(SystemExit):
+        cv("run_name=diverged", *ONE_FOLD_SEARCH, "cv.search_space.model.optimizer.lr=1e38")
+    assert "2 diverged (NaN weights)" in capsys.readouterr().err
+    trials = fold_study(env / "logs" / "cv" / "runs" / "diverged").trials
+    assert [t.state for t in trials] == [TrialState.PRUNED] * 2
+    assert all("training diverged in" in t.user_attrs["diverged"] for t in trials)

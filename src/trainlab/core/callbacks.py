@@ -154,27 +154,31 @@ class DivergenceGuard(Callback):
 
     @staticmethod
     def _check(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        import torch
-
-        from trainlab.errors import TrainingDiverged
-
-        bad = next(
-            (n for n, p in pl_module.named_parameters() if not torch.isfinite(p).all()), None
-        )
-        if bad is None:
-            return
-        lrs = sorted({g["lr"] for opt in trainer.optimizers for g in opt.param_groups})
         callback = trainer.checkpoint_callback
         kept = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
-        raise TrainingDiverged(
-            f"training diverged in epoch {trainer.current_epoch} (step {trainer.global_step}): "
-            f"parameter {bad!r} holds NaN or infinite values, so nothing after this point can "
-            f"be tested or reported. Lower the learning rate (now "
-            f"{', '.join(f'{lr:g}' for lr in lrs) or 'unknown'}, e.g. model.optimizer.lr), set "
-            f"trainer.gradient_clip_val, or check the data for NaN or infinite values. "
-            + (
-                f"The best checkpoint before it is kept: trainlab eval ckpt_path={kept}"
-                if kept
-                else "No checkpoint was written before it."
-            )
+        check_finite_weights(
+            pl_module,
+            trainer.optimizers,
+            f"epoch {trainer.current_epoch} (step {trainer.global_step})",
+            f"The best checkpoint before it is kept: trainlab eval ckpt_path={kept}"
+            if kept
+            else "No checkpoint was written before it.",
         )
+
+
+def check_finite_weights(module: Any, optimizers: Any, when: str, after: str = "") -> None:
+    """Raise TrainingDiverged when a parameter of `module` holds NaN or infinite values."""
+    import torch
+
+    from trainlab.errors import TrainingDiverged
+
+    bad = next((n for n, p in module.named_parameters() if not torch.isfinite(p).all()), None)
+    if bad is None:
+        return
+    lrs = sorted({g["lr"] for opt in optimizers for g in opt.param_groups})
+    raise TrainingDiverged(
+        f"training diverged in {when}: parameter {bad!r} holds NaN or infinite values, so "
+        f"nothing after this point can be tested or reported. Lower the learning rate (now "
+        f"{', '.join(f'{lr:g}' for lr in lrs) or 'unknown'}, e.g. model.optimizer.lr), set "
+        "trainer.gradient_clip_val, or check the data for NaN or infinite values. " + after
+    )

@@ -28,6 +28,7 @@ from lightning.fabric.loggers import Logger
 from torch import nn
 
 from trainlab.core import rng_state
+from trainlab.core.callbacks import check_finite_weights
 from trainlab.core.exact_resume import loader_generators
 from trainlab.core.fault_injection import point_hook
 from trainlab.core.lean_checkpoint import LeanCheckpoint, StateSaver
@@ -212,6 +213,8 @@ def _fit(
         with torch.no_grad(), fabric.autocast():
             for index, batch in enumerate(val_batches):
                 lightning_module.validation_step(fabric.to_device(batch), index)
+        # a NaN network still scores (argmax picks class 0): refuse it before its score counts
+        check_finite_weights(lightning_module, [optimizer], f"{settings.name} epoch {epoch}")
         lightning_module.on_validation_epoch_end()
         lightning_module.on_train_epoch_end()
         row = recorder.epochs[-1]

@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from omegaconf import DictConfig
 
 from trainlab.core.build import build_model
-from trainlab.core.callbacks import CheckpointMetadata
+from trainlab.core.callbacks import CheckpointMetadata, DivergenceGuard
 from trainlab.core.exact_resume import ExactResume
 from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import hardware_report, resolve_precision
@@ -174,6 +174,7 @@ def fit_rows(
     callbacks: list[Callback] = [
         history,
         EarlyStopping(monitor=monitor.key, mode=monitor.mode, patience=patience),
+        DivergenceGuard(),
         *kill_callbacks(),
     ]
     if seed is not None:  # the lean loop's per-epoch draws (trainlab.core.exact_resume)

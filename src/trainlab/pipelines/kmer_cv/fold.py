@@ -29,7 +29,7 @@ from trainlab.data.kmer.folds import (
     outer_folds,
     validation_split,
 )
-from trainlab.errors import ConfigError, DataError
+from trainlab.errors import ConfigError, DataError, TrainingDiverged
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
 from trainlab.pipelines.kmer_cv.baselines import fold_baselines
@@ -328,6 +328,12 @@ def optimize_fold(
         except optuna.TrialPruned as pruned:
             tell_quietly(study, trial, state=TrialState.PRUNED)
             progress.step(f"#{index} pruned {pruned}{best_so_far(study, monitor.key)}")
+        except TrainingDiverged as err:
+            # the hyperparameters' answer (a rate too high), not a broken run: pruned, so the
+            # search goes on; before, the NaN network's scores (argmax = class 0) counted
+            trial.set_user_attr("diverged", str(err)[:2000])
+            tell_quietly(study, trial, state=TrialState.PRUNED)
+            progress.step(f"#{index} diverged (pruned){best_so_far(study, monitor.key)}")
         except Exception:
             tell_quietly(study, trial, state=TrialState.FAIL)
             raise
@@ -341,7 +347,17 @@ def optimize_fold(
     states.remove_folder()
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
-        raise DataError(f"{folder.name}: no trial completed; raise cv.n_trials or check the data.")
+        diverged = [t for t in study.get_trials(deepcopy=False) if "diverged" in t.user_attrs]
+        hint = (
+            f" {len(diverged)} diverged (NaN weights), e.g. trial {diverged[0].number}: "
+            f"{describe_params(diverged[0].params)}; lower the learning rates searched "
+            "(cv.search_space.model.optimizer.lr)."
+            if diverged
+            else ""
+        )
+        raise DataError(
+            f"{folder.name}: no trial completed; raise cv.n_trials or check the data.{hint}"
+        )
     best = study.best_trial
     params = {**space.fixed, **best.params}
     search = {
