@@ -95,6 +95,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "remove it"]),
     ("trainer_key_typo", ["+trainer.max_epoch=3"], ["trainer.max_epoch", "`max_epochs`"]),
     ("model_key_typo", ["+model.label_smothing=0.1"], ["model.label_smothing", "label_smoothing"]),
+    ("run_name_number", ["run_name=1e3"], ["run_name=1000.0 as float", "run_name=\"'2024'\""]),
     # k-mer data files
     ("kmer_metadata_latin1", ["{kmer:meta_latin1.tsv}"], ["is not UTF-8", "byte offset", "line 3"]),
     ("kmer_fof_latin1", ["{kmer_text:fof_latin1}"], ["kmtricks.fof is not UTF-8", "line 2"]),

@@ -33,7 +33,16 @@ def check_run_name(run_name: str | None) -> None:
     """Refuse a ``run_name`` that is not one plain path component."""
     if run_name is None:
         return
-    name = str(run_name)
+    if not isinstance(run_name, str):
+        # Hydra reads run_name=2024 as an int, 1e3 as 1000.0 and nan as a float: the folder
+        # would not be named as typed (and a number crashed the run folder's resolver)
+        raise RunFolderError(
+            f"Hydra read run_name={run_name!r} as {type(run_name).__name__}, not as text, so "
+            "the run folder would not be named as you typed it. Quote the value, e.g. "
+            "run_name=\"'2024'\" (the shell passes the inner quotes to Hydra), or use a "
+            "name with letters, e.g. run_name=run2024"
+        )
+    name = run_name
     if (
         name in (".", "..")
         or "/" in name
