@@ -172,6 +172,12 @@ def check_finite_weights(module: Any, optimizers: Any, when: str, after: str = "
 
     from trainlab.errors import TrainingDiverged
 
+    params = [p for p in module.parameters() if p.numel()]
+    # one sum per tensor and one sync: NaN and inf propagate. 5x cheaper than isfinite().all()
+    # per tensor (measured on the k-mer MLP: ~3 % of one training step against ~15 %); a sum
+    # that overflows without a non-finite weight is confirmed below and let pass
+    if not params or torch.stack([p.detach().sum() for p in params]).sum().isfinite().item():
+        return
     bad = next((n for n, p in module.named_parameters() if not torch.isfinite(p).all()), None)
     if bad is None:
         return
