@@ -19,6 +19,8 @@ import numpy as np
 from trainlab.errors import ConfigError
 from trainlab.metrics.baselines import (
     BASELINE_NAMES,
+    LINEAR,
+    MAJORITY,
     LinearSettings,
     classification_baselines,
     pu_baselines,
@@ -249,9 +251,55 @@ def format_baselines(
         row += "".join(f"  {_cell(block['scores'][n].get(key))}" for n in names)
         lines.append(row)
     lines.extend(f"  note: {note}" for note in block.get("notes", []))
+    lines.extend(f"  warning: {text}" for text in baseline_warnings(block, model_metrics))
     # a line of its own, like the run's duration: the only figure that differs between reruns
     lines.append(f"duration of the baselines: {cost}")
     return lines
+
+
+def baseline_warnings(block: dict[str, Any] | None, model_metrics: dict[str, float]) -> list[str]:
+    """What the table says about the model when it loses to a baseline on every metric.
+
+    Only metrics where higher is better (everything but losses) that the model and the
+    baseline both have. A digits run at lr 1e12 scored test/acc 0.1000, the majority's 0.1000,
+    and nothing said so.
+    """
+    if not block:
+        return []
+
+    def beaten_by(name: str, ties_lose: bool) -> list[str] | None:
+        scores = block["scores"].get(name) or {}
+        keys = [
+            k
+            for k, v in scores.items()
+            if "loss" not in k and _finite(v) and _finite(model_metrics.get(k))
+        ]
+        if not keys:
+            return None
+        margin = 1e-9 if ties_lose else -1e-9
+        if all(float(model_metrics[k]) <= float(scores[k]) + margin for k in keys):
+            return keys
+        return None
+
+    out = []
+    if keys := beaten_by(MAJORITY, ties_lose=True):
+        out.append(
+            f"the model does no better than always answering the most frequent class "
+            f"(majority) on any of {', '.join(keys)}: it has learnt nothing usable"
+        )
+    elif keys := beaten_by(LINEAR, ties_lose=False):
+        out.append(
+            f"a logistic regression on the same inputs scores higher than the model on every "
+            f"metric ({', '.join(keys)})"
+        )
+    return out
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _cell(value: Any) -> str:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from trainlab.core import run_lock
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
-from trainlab.core.baselines import run_baselines
+from trainlab.core.baselines import baseline_warnings, run_baselines
 from trainlab.core.build import build_datamodule, build_model, build_named
 from trainlab.core.callbacks import CheckpointMetadata, DivergenceGuard, MonitorHistory
 from trainlab.core.checkpoint import check_embedded_config
@@ -283,3 +283,5 @@ def _finish(
     write_learning_curves(run_dir, cfg.monitor, cfg.mode)
     # a few lines on the console; summary.txt holds everything
     log.info("%s", finished_text(run_dir, summary, cfg.monitor, best_epoch, best_score, metrics))
+    for text in baseline_warnings(baselines, metrics):
+        log.warning("%s (summary.txt: baselines)", text)

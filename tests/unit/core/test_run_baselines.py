@@ -99,3 +99,28 @@ def test_spectra_baselines_use_instrument_settings_and_precursor(tmp_path: Path)
     lines = format_baselines(block, {"test/auroc": 0.9})
     auroc = next(line.split() for line in lines if line.strip().startswith("test/auroc"))
     assert auroc[1] == "0.9000" and auroc[3] == f"{linear['test/auroc']:.4f}"
+
+
+def test_a_model_no_better_than_a_baseline_is_called_out() -> None:
+    block = {
+        "scores": {
+            "majority": {"test/acc": 0.1, "test/f1_macro": 0.018, "test/loss": 2.3},
+            "logistic_regression": {"test/acc": 0.97, "test/f1_macro": 0.96},
+        },
+        "n_train": 100,
+        "n_test": 30,
+        "features": "pixels",
+        "seconds": 1.0,
+    }
+    chance = {"test/acc": 0.1, "test/f1_macro": 0.018, "test/loss": 1e12}  # lr 1e12 on digits
+    lines = format_baselines(block, chance)
+    assert any(
+        "warning: the model does no better than always answering the most frequent class "
+        "(majority) on any of test/acc, test/f1_macro" in line
+        for line in lines
+    ), lines
+    lines = format_baselines(block, {"test/acc": 0.9, "test/f1_macro": 0.89})
+    assert any("a logistic regression on the same inputs scores higher" in x for x in lines)
+    # better than majority on one metric, better than logreg on one: nothing to say
+    assert not [x for x in format_baselines(block, {"test/acc": 0.98}) if "warning" in x]
+    assert not [x for x in format_baselines(block, {"test/acc": 0.11}) if "majority) on" in x]
