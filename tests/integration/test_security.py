@@ -99,6 +99,29 @@ def test_eval_and_predict_refuse_hostile_checkpoints(
         assert "the config embedded in checkpoint" in err
 
 
+@pytest.mark.parametrize(
+    "planted",
+    ["${trainlab_run_dir:{folder}}", "prefix-${oc.env:TRAINLAB_PLANTED_SECRET}"],
+)
+def test_interpolations_in_a_checkpoint_config_are_refused_unresolved(
+    run_cli, planted: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    # before: `trainlab eval` resolved them while checking the config: the first created and
+    # locked `folder` (any path), the second copied the variable into the rebuilt config
+    folder = tmp_path / "made_by_the_checkpoint"
+    monkeypatch.setenv("TRAINLAB_PLANTED_SECRET", "s3cr3t")
+    path = tmp_path / "interpolated.ckpt"
+    config = _config_with_target("trainlab.nets.mlp.MultitaskMLP", tmp_path / "unused")
+    config["data"]["data_dir"] = planted.replace("{folder}", str(folder))
+    torch.save({"state_dict": {}, "trainlab": {"config": config, "spec": {}}}, path)
+    assert run_cli("eval", f"ckpt_path={path}", "extras.print_config=false") == 2
+    assert run_cli("predict", f"ckpt_path={path}", f"input={tmp_path}") == 2
+    err = capsys.readouterr().err
+    assert not folder.exists()
+    assert err.count("holds an interpolation at `data.data_dir`") == 2, err
+    assert "s3cr3t" not in err
+
+
 @pytest.mark.parametrize("kind", ["pickle", "planted"])
 def test_resume_refuses_hostile_checkpoints_before_any_work(
     run_cli, attack, kind: str, digits_dir: Path, capsys

@@ -78,8 +78,32 @@ def check_embedded_config(checkpoint: dict[str, Any], path: str | Path) -> None:
     """Refuse a checkpoint whose embedded config names a target this run does not allow."""
     config = (checkpoint.get("trainlab") or {}).get("config") if checkpoint else None
     if isinstance(config, dict):
+        refuse_interpolations(config, path)
         config = {k: v for k, v in config.items() if k != allowlist.KEY}
         allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
+
+
+def refuse_interpolations(config: Any, path: str | Path, where: str = "") -> None:
+    """Raise when a string of a checkpoint's embedded config holds ``${...}``.
+
+    trainlab stores the config resolved, so it has no interpolations. One planted in a file
+    would run when the config is read: ``${trainlab_run_dir:/any/folder}`` created and locked
+    that folder during `trainlab eval` (seen before this check), ``${oc.env:...}`` copies an
+    environment variable (a token) into the rebuilt config.
+    """
+    if isinstance(config, dict):
+        for key, value in config.items():
+            refuse_interpolations(value, path, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list | tuple):
+        for index, value in enumerate(config):
+            refuse_interpolations(value, path, f"{where}[{index}]")
+    elif isinstance(config, str) and "${" in config:
+        raise CheckpointError(
+            f"{path}: the embedded config holds an interpolation at `{where}` ({config[:80]!r}). "
+            "trainlab writes checkpoint configs resolved, so this file was edited by hand; an "
+            "interpolation would run a resolver while the config loads, so trainlab refuses. "
+            "Use a checkpoint written by `trainlab train`"
+        )
 
 
 def plain_data(value: Any) -> Any:
@@ -123,6 +147,7 @@ def restore_model(
     by ``build_model``, the builder training uses.
     """
     checkpoint = read_checkpoint(path)
+    refuse_interpolations(checkpoint["trainlab"]["config"], path)
     plain = dict(checkpoint["trainlab"]["config"])
     plain.pop(allowlist.KEY, None)
     config = OmegaConf.create(plain)
