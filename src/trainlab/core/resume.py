@@ -110,6 +110,17 @@ def latest_unfinished_run(base: Path, experiment: str | None = None) -> Path | N
     return max(runs, default=(0, None))[1]
 
 
+RESULT_FILES = ("metrics.json", "evaluation_report.json", "predictions.csv")
+
+
+def earlier_results(folder: Path) -> list[str]:
+    """The result files (metrics, evaluation report, predictions) an earlier run left here."""
+    if not folder.is_dir():
+        return []
+    found = [name for name in RESULT_FILES if (folder / name).is_file()]
+    return found + sorted(p.name for p in folder.glob("*_predictions.json"))[:3]
+
+
 def resume_folder(
     base: Path, run_name: str | None, resume: str | None, experiment: str | None
 ) -> Path | None:
@@ -124,6 +135,15 @@ def resume_folder(
             raise RunFolderError(
                 f"{folder} already holds checkpoints of an earlier run. Continue it with "
                 f"resume=auto, or start a new run with another run_name"
+            )
+        results = earlier_results(folder) if resume is None else []
+        if results:
+            # before: a second `trainlab eval run_name=x` wrote over the first one's
+            # metrics.json and evaluation_report.json
+            raise RunFolderError(
+                f"{folder} already holds the results of an earlier run "
+                f"({', '.join(results)}); writing here would replace them. Give another "
+                f"run_name, or move that folder away"
             )
         return folder
     if resume == "auto":

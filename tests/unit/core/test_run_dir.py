@@ -40,6 +40,18 @@ def test_named_folder_with_checkpoints_needs_resume(tmp_path: Path) -> None:
     assert rs.resume_folder(tmp_path, "exp", "auto", None) == tmp_path / "exp"
 
 
+@pytest.mark.parametrize("result", ["metrics.json", "evaluation_report.json", "predictions.csv"])
+def test_named_folder_with_results_is_not_written_over(tmp_path: Path, result: str) -> None:
+    # before: a second `trainlab eval run_name=ev` replaced the first one's metrics.json
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / result).write_text("{}")
+    with pytest.raises(RunFolderError, match=f"results of an earlier run \\({result}\\)"):
+        rs.resume_folder(tmp_path, "ev", None, None)
+    (tmp_path / "failed").mkdir()  # an attempt that wrote no results is reused, as before
+    (tmp_path / "failed" / "status.json").write_text('{"status": "failed"}')
+    assert rs.resume_folder(tmp_path, "failed", None, None) == tmp_path / "failed"
+
+
 def test_auto_picks_the_newest_unfinished_run_of_the_same_experiment(tmp_path: Path) -> None:
     _run(tmp_path / "a", "finished")
     _run(tmp_path / "b", "interrupted")
