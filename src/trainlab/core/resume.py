@@ -8,6 +8,8 @@
 - A finished run is not resumed unless ``resume_finished=true``.
 - The checkpoint continued from must load; ``resume=auto`` falls back to the newest other
   checkpoint of the run that does, with a note.
+- A resumed run keeps the settings it was trained with: a changed setting other than the
+  training length, folders, trackers and console output (``RESUME_MAY_CHANGE``) is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +24,31 @@ from trainlab.errors import RunFolderError
 
 log = logging.getLogger(__name__)
 RUN_MARKERS = ("status.json", "config.yaml", ".hydra")
+# Settings a resumed run may change: they decide neither the weights nor the figures of the
+# epochs already trained (how long to train on, where files go, trackers, console output,
+# machine-dependent loader settings). A key and everything under it.
+RESUME_MAY_CHANGE = (
+    "resume",
+    "resume_finished",
+    "run_name",
+    "train",
+    "test",
+    "tags",
+    "paths",
+    "logger",
+    "extras",
+    "allowed_targets",
+    "best_config",
+    "trainlab_trial",
+    "trainer.max_epochs",
+    "trainer.max_steps",
+    "trainer.max_time",
+    "data.loader",
+    "callbacks.progress_bar",
+    "callbacks.epoch_lines",
+    "callbacks.model_summary",
+    "callbacks.lr_monitor",
+)
 
 
 def none_if_empty(value: Any) -> Any:
@@ -199,3 +226,52 @@ def resume_checkpoint(
         log.warning("resuming from %s instead of %s, which is missing or does not load", good, last)
     log.info("resuming from %s", good)
     return str(good), loaded
+
+
+def changed_settings_on_resume(
+    checkpoint: dict[str, Any] | None, current: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """key -> [trained with, given now] for each setting a resume may not change.
+
+    ``current`` is this run's resolved config; it is made plain and redacted as
+    ``CheckpointMetadata`` stores it. A checkpoint without trainlab's config (written
+    elsewhere) gives nothing to compare.
+    """
+    from trainlab.core.checkpoint import plain_data
+    from trainlab.core.redaction import redact
+    from trainlab.core.search.settings import changed_settings, flatten_settings
+
+    stored = ((checkpoint or {}).get("trainlab") or {}).get("config")
+    if not isinstance(stored, dict):
+        return {}
+    current = redact(plain_data(current))
+    changes = changed_settings(flatten_settings(stored), flatten_settings(current))
+    return {
+        key: values
+        for key, values in changes.items()
+        if not any(key == k or key.startswith(k + ".") for k in RESUME_MAY_CHANGE)
+    }
+
+
+def refuse_changed_settings(
+    checkpoint: dict[str, Any] | None, current: dict[str, Any], path: str
+) -> None:
+    """Raise when this run's settings differ from those ``path`` was trained with.
+
+    Before: ``resume=auto model.optimizer.lr=0.1 data.batch_size=16`` continued a digits run
+    without a word; the batch size changed from the resumed epoch on, the learning rate did
+    not (Lightning restores the optimizer's own state, lr 0.003), and config.yaml recorded
+    both new values: a run of two settings, described as neither.
+    """
+    from trainlab.core.search.settings import describe_changes
+
+    changes = changed_settings_on_resume(checkpoint, current)
+    if changes:
+        raise RunFolderError(
+            f"resume: {path} was trained with other settings; continuing would mix two runs "
+            f"in one. Changed (trained with -> given now):\n{describe_changes(changes)}\n"
+            "Fix: resume with the settings it was trained with (drop these overrides), or "
+            "start a new run with another run_name. A resume may change only the training "
+            "length (trainer.max_epochs, max_steps, max_time), folders, loggers, console "
+            "output and data.loader"
+        )

@@ -1,0 +1,41 @@
+"""A resumed run keeps the settings it was trained with (core.resume.RESUME_MAY_CHANGE)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tests.conftest import train_args
+
+ONE_EPOCH = ["run_name=cont", "trainer.max_epochs=1", "+trainer.limit_val_batches=2"]
+
+
+def _step(run: Path) -> int:
+    last = run / "checkpoints" / "last.ckpt"
+    return torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+
+
+@pytest.mark.slow
+def test_a_resume_with_other_settings_is_refused_and_a_longer_one_runs(
+    run_cli, digits_dir: Path, log_dir: Path, capsys
+) -> None:
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH)) == 0
+    run = log_dir / "train" / "runs" / "cont"
+    config = (run / "config.yaml").read_text()
+    go_on = ["resume=auto", "resume_finished=true", "trainer.max_epochs=2"]
+    # before: exit 0, the new batch size used from epoch 1 on, the new lr not at all (the
+    # optimizer state restored 0.003), and config.yaml claiming both new values
+    changed = ["model.optimizer.lr=0.1", "data.batch_size=16"]
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on, *changed)) == 2
+    err = capsys.readouterr().err
+    assert "was trained with other settings" in err, err
+    assert "model.optimizer.lr: 0.003 -> 0.1" in err and "data.batch_size: 64 -> 16" in err
+    assert "trainer.max_epochs" not in err.split("Fix:")[0]  # a longer run is allowed
+    assert (run / "config.yaml").read_text() == config  # refused before any work
+    assert _step(run) == 6
+    # the same settings, trained longer: continues
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on)) == 0
+    assert _step(run) == 12
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
