@@ -65,7 +65,18 @@ def claim(folder: Path) -> None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # not through a link: the lock file is truncated and written below, and a run.lock
+        # linked to a user's file (a run folder unpacked from someone's archive) emptied it
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno != errno.ELOOP:
+            raise RunFolderError(f"cannot open {path}: {err}") from err
+        raise RunFolderError(
+            f"{path} is a symbolic link (to {os.readlink(path)}); trainlab writes its lock "
+            f"into this file and would overwrite what the link points to. Remove the link "
+            f"(rm {path}) and start again"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as err:

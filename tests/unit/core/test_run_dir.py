@@ -163,3 +163,15 @@ def test_write_new_refuses_to_replace(tmp_path: Path) -> None:
         write_new(tmp_path / "x.txt", "two")
     assert (tmp_path / "x.txt").read_text() == "one"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]  # no temporary left behind
+
+
+def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path: Path) -> None:
+    # before: claim() followed the link, truncated the target and wrote host/pid into it
+    victim = tmp_path / "thesis.tex"
+    victim.write_text("years of work")
+    run = tmp_path / "unpacked_run"
+    run.mkdir()
+    (run / run_lock.LOCK_FILE).symlink_to(victim)
+    with pytest.raises(RunFolderError, match=r"is a symbolic link .*thesis\.tex.*Remove the link"):
+        run_lock.claim(run)
+    assert victim.read_text() == "years of work"
