@@ -158,10 +158,53 @@ def restore_model(
     allowlist.check_config(config, source=f"the config embedded in checkpoint {path}")
     spec = checkpoint["trainlab"]["spec"]
     model = build_model(config, spec)
-    model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    load_weights(model, checkpoint.get("state_dict"), path, strict)
     model.on_load_checkpoint(checkpoint)  # Lightning's hook, as its own loader calls it
     model.eval()
     return Restored(model, config, spec, Path(path))
+
+
+def load_weights(model: Any, state: Any, path: str | Path, strict: bool = True) -> None:
+    """``model.load_state_dict(state)``, refusing weights that are not finite or do not fit.
+
+    Before: a checkpoint with NaN weights was evaluated without a word (test/acc 0.1000 and
+    test/loss 0.0, written to metrics.json) until a report step failed with sklearn's
+    "Input contains NaN"; weights of the wrong shape ended in torch's traceback.
+    """
+    if not isinstance(state, dict):
+        raise CheckpointError(
+            f"{path} has no `state_dict` (the model's weights): use a checkpoint written by "
+            "`trainlab train` (checkpoints/best.ckpt or last.ckpt)"
+        )
+    # parameters and normalisation statistics only: other buffers may hold NaN on purpose
+    # (BinaryPUClassifier's priors_by_polarity: NaN where a polarity has no prior)
+    checked = {name for name, _ in model.named_parameters()}
+    checked |= {n for n, _ in model.named_buffers() if n.endswith(("running_mean", "running_var"))}
+    broken = [
+        name
+        for name, tensor in state.items()
+        if name in checked
+        and torch.is_tensor(tensor)
+        and tensor.is_floating_point()
+        and not tensor.isfinite().all()
+    ]
+    if broken:
+        shown = ", ".join(broken[:3]) + (f" and {len(broken) - 3} more" if len(broken) > 3 else "")
+        raise CheckpointError(
+            f"{path}: {len(broken)} weight tensor(s) hold NaN or inf ({shown}), so every output "
+            "and figure of this model would be meaningless. Its training diverged or the file "
+            "was damaged: use an earlier checkpoint, or retrain (e.g. with a lower learning rate)"
+        )
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        detail = "; ".join(lines[:3])[:600]
+        raise CheckpointError(
+            f"{path}: its weights do not fit the model its own config builds ({detail}). The "
+            "file was edited, or its config and weights come from different runs: use the "
+            "checkpoint as `trainlab train` wrote it"
+        ) from err
 
 
 def load_module(

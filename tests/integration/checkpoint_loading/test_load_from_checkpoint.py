@@ -146,3 +146,22 @@ def test_load_from_checkpoint_refuses_planted_targets_and_pickles(trained, tmp_p
     with pytest.raises(CheckpointError, match="not plain data"):
         MultiHeadClassifier.load_from_checkpoint(pickled)
     assert not marker.exists()
+
+
+def test_nan_weights_and_wrong_shapes_are_refused_by_name(trained, tmp_path: Path) -> None:
+    """Before: NaN weights evaluated to test/acc 0.1, test/loss 0.0 without a word; a wrong
+    shape ended in torch's traceback."""
+    source = trained(MultiHeadClassifier) / "checkpoints" / "best.ckpt"
+    checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+    name = next(k for k, v in checkpoint["state_dict"].items() if v.is_floating_point())
+    nan = {**checkpoint, "state_dict": dict(checkpoint["state_dict"])}
+    nan["state_dict"][name] = torch.full_like(nan["state_dict"][name], float("nan"))
+    torch.save(nan, tmp_path / "nan.ckpt")
+    with pytest.raises(CheckpointError, match=rf"1 weight tensor\(s\) hold NaN or inf \({name}\)"):
+        trainlab.load_checkpoint(tmp_path / "nan.ckpt")
+    shape = {**checkpoint, "state_dict": dict(checkpoint["state_dict"])}
+    shape["state_dict"][name] = torch.zeros(3, 3)
+    torch.save(shape, tmp_path / "shape.ckpt")
+    with pytest.raises(CheckpointError, match=rf"do not fit .*size mismatch for {name}"):
+        MultiHeadClassifier.load_from_checkpoint(tmp_path / "shape.ckpt")
+    trainlab.load_checkpoint(source)  # the untouched file loads
