@@ -275,3 +275,32 @@ def refuse_changed_settings(
             "length (trainer.max_epochs, max_steps, max_time), folders, loggers, console "
             "output and data.loader"
         )
+
+
+# ModelCheckpoint's state: the files it deletes when a better checkpoint replaces them
+CHECKPOINT_PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
+
+
+def refuse_escaping_checkpoint_paths(checkpoint: dict[str, Any] | None, path: str) -> None:
+    """Raise when a ModelCheckpoint state in ``checkpoint`` names a file through ``..``.
+
+    Lightning deletes the checkpoint a better one replaces if its path lies under the
+    callback's folder, tested without resolving ``..``: a last.ckpt edited to name
+    ``<run>/checkpoints/../../../../victim.txt`` made the resumed digits run delete that file,
+    outside the run folder. Lightning writes these paths itself, never with ``..``.
+    """
+    states = (checkpoint or {}).get("callbacks") or {}
+    for key, state in states.items():
+        if not (str(key).startswith("ModelCheckpoint") and isinstance(state, dict)):
+            continue
+        named = [state.get(name) for name in CHECKPOINT_PATH_KEYS]
+        named += list((state.get("best_k_models") or {}).keys())
+        for value in named:
+            if value and ".." in Path(str(value)).parts:
+                raise RunFolderError(
+                    f"resume: {path} names the file {value} in its checkpoint callback's state; "
+                    "the '..' leads out of the run's checkpoints folder, and Lightning would "
+                    "delete that file when a better checkpoint replaces it. Lightning never "
+                    "writes such a path, so the checkpoint was edited: do not resume from it "
+                    "(start a new run, or evaluate it with `trainlab eval ckpt_path=...`)"
+                )

@@ -38,7 +38,11 @@ from trainlab.core.loggers import (
 from trainlab.core.plots import write_learning_curves
 from trainlab.core.privacy_config import check_privacy_config
 from trainlab.core.reports import collect_predictions, write_classification_reports
-from trainlab.core.resume import refuse_changed_settings, resume_checkpoint
+from trainlab.core.resume import (
+    refuse_changed_settings,
+    refuse_escaping_checkpoint_paths,
+    resume_checkpoint,
+)
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
 from trainlab.core.tracker_hooks import SendHyperparameters
@@ -61,6 +65,7 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     if resume_ckpt:
         check_embedded_config(loaded, resume_ckpt)  # allowed targets: before any work
         refuse_changed_settings(loaded, as_plain(cfg), resume_ckpt)
+        refuse_escaping_checkpoint_paths(loaded, resume_ckpt)
     route_lightning_logs()
     hardware = hardware_report()
     log.info("run folder: %s\n%s", run_dir, format_report(hardware))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,32 @@ def test_a_resume_with_other_settings_is_refused_and_a_longer_one_runs(
     assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on)) == 0
     assert _step(run) == 12
     assert json.loads((run / "status.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.slow
+def test_a_checkpoint_naming_files_outside_its_folder_deletes_nothing(
+    run_cli, digits_dir: Path, log_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """Before: Lightning deleted the file an edited last.ckpt named through '..' when the
+    resumed run saved a better checkpoint (its "inside the folder" test keeps the '..')."""
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH)) == 0
+    last = log_dir / "train" / "runs" / "cont" / "checkpoints" / "last.ckpt"
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    victims = []
+    for key, state in checkpoint["callbacks"].items():
+        if not key.startswith("ModelCheckpoint"):
+            continue
+        victim = tmp_path / f"thesis_{len(victims)}.txt"
+        victim.write_text("years of work")
+        victims.append(victim)
+        planted = f"{state['dirpath']}/{os.path.relpath(victim, state['dirpath'])}"
+        assert ".." in planted
+        state["best_model_path"] = state["kth_best_model_path"] = planted
+        if state.get("best_k_models"):  # the monitored one: the worst of its top k
+            state["best_k_models"] = {planted: torch.tensor(-1.0)}
+            state["kth_value"] = state["best_model_score"] = torch.tensor(-1.0)
+    torch.save(checkpoint, last)
+    go_on = ["resume=auto", "resume_finished=true", "trainer.max_epochs=2"]
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on)) == 2
+    assert "the '..' leads out of the run's checkpoints folder" in capsys.readouterr().err
+    assert len(victims) == 2 and all(v.read_text() == "years of work" for v in victims)
