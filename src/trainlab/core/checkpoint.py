@@ -59,6 +59,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} carries no trainlab metadata (config and data spec): it was not written by "
             f"`trainlab train`; retrain with trainlab or load it by hand"
         )
+    meta = checkpoint["trainlab"]
+    missing = ["config", "spec"]
+    if isinstance(meta, dict):
+        missing = [key for key in missing if not isinstance(meta.get(key), dict)]
+    if missing:
+        # before: a KeyError or TypeError traceback from deep inside restore_model
+        raise CheckpointError(
+            f"{path}: its trainlab metadata lacks {' and '.join(missing)} "
+            f"(a mapping each): the file was edited or cut short; use the checkpoint as "
+            f"`trainlab train` wrote it"
+        )
     return checkpoint
 
 

@@ -51,3 +51,11 @@ def test_metadata_made_plain_loads_with_weights_only(tmp_path: Path) -> None:
         "d": {"total": 2, "names": [1]},
     }
     assert type(spec["i"]) is int and type(spec["e"]) is int and type(spec["s"]) is str
+
+
+@pytest.mark.parametrize("meta", [{"config": {}}, {"spec": {}}, {"config": "x", "spec": {}}, "x"])
+def test_incomplete_trainlab_metadata_is_named(tmp_path: Path, meta) -> None:
+    path = tmp_path / "edited.ckpt"
+    torch.save({"state_dict": {}, "trainlab": meta}, path)
+    with pytest.raises(CheckpointError, match=r"edited.ckpt: its trainlab metadata lacks"):
+        read_checkpoint(path)
