@@ -63,6 +63,8 @@ KMER_FILES = {
     "kmer_text:text_spaces": "MUSET text matrix with two spaces in a row on line 1",
     "kmer_text:text_negative": "unitigs.frac.mat with -0.2 on line 2",
     "kmer_text:text_above_1": "unitigs.frac.mat with 1.5 on line 3",
+    "kmer_text:text_word": "unitigs.frac.mat with the word abc on line 3",
+    "kmer_text:text_comment": "unitigs.frac.mat whose line 1 is a comment, # MUSET output",
     "kmer_text:text_header_order": "MUSET text matrix whose header swaps the fof's first two ids",
     "kmer_text:text_header_other": "MUSET text matrix whose header names samples not in the fof",
     "kmer_text:text_no_id": "MUSET text matrix whose line 2 starts with a space (no unitig id)",

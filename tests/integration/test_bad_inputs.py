@@ -122,6 +122,16 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["unitigs.frac.mat:1: the line has two spaces in a row", "tr -s"],
     ),
     (
+        "kmer_text_word_cell",
+        ["{kmer_text:text_word}"],
+        ["unitigs.frac.mat:3: unitig 'u2' holds 'abc' in sample column 4, which is not a number"],
+    ),
+    (
+        "kmer_text_comment_line",
+        ["{kmer_text:text_comment}"],
+        ["unitigs.frac.mat:1: a comment line ('# MUSET output')", "sed -i 1d"],
+    ),
+    (
         "kmer_text_negative",
         ["{kmer_text:text_negative}"],
         ["unitigs.frac.mat:2: -0.2 in sample column 4", "no negative values"],
@@ -402,6 +412,8 @@ def text_cases(folder: Path, values: np.ndarray, ids: list[str], fof: str) -> No
         "text_spaces": text.replace(" ", "  ", 1),
         "text_negative": text.replace(lines[1], cell(lines[1], 4, "-0.2")),
         "text_above_1": text.replace(lines[2], cell(lines[2], 4, "1.5")),
+        "text_word": text.replace(lines[2], cell(lines[2], 4, "abc")),
+        "text_comment": "# MUSET output\n" + text,
         "text_header_order": "unitig_id " + " ".join([ids[1], ids[0], *ids[2:]]) + "\n" + text,
         "text_header_other": "unitig_id " + " ".join(f"X{i}" for i in range(12)) + "\n" + text,
         "text_no_id": text.replace(lines[1], lines[1].replace("u1", "", 1)),

@@ -134,7 +134,13 @@ def _parse_into(
             skip_blank_lines=False,
         )
         for chunk in reader:
-            block = chunk.to_numpy(dtype=np.float32)
+            try:
+                block = chunk.to_numpy(dtype=np.float32)
+            except ValueError:  # before: "cannot parse ... could not convert 'x'", no line
+                row = next(i for i, r in enumerate(chunk.itertuples()) if not _numbers(r[1:]))
+                cells = [str(c) for c in chunk.iloc[row]]
+                line = start + row + first
+                raise _not_numbers_error(path, line, chunk.index[row], cells) from None
             if block.shape[1] == n_samples + 1 and np.isnan(block[:, -1]).all():
                 block = block[:, :-1]  # trailing space at line ends
             if block.shape[1] != n_samples:
@@ -246,8 +252,17 @@ def _header_lines(path: Path, sep: str, sample_ids: list[str]) -> int:
     or the same in another order is refused, since its columns cannot be matched to the fof.
     """
     with path.open("rb") as handle:
-        raw = handle.readline()
+        raw, second = handle.readline(), handle.readline()
     text = raw.decode("utf-8", errors="replace").removeprefix("\ufeff").rstrip("\r\n")
+    if text.startswith("#"):
+        return _comment_header_lines(path, sep, sample_ids, text, second)
+    return _first_line_header(path, sep, sample_ids, text, second)
+
+
+def _first_line_header(
+    path: Path, sep: str, sample_ids: list[str], text: str, second: bytes
+) -> int:
+    """`_header_lines` of line 1's text (`second`: line 2, whose first cell it may need)."""
     cells = text.split(sep)
     while len(cells) > 1 and not cells[-1].strip():
         cells.pop()  # a trailing separator, as MUSET's TSV header ends
@@ -285,8 +300,13 @@ def _header_lines(path: Path, sep: str, sample_ids: list[str]) -> int:
             names[-1],
         )
         return 1
+    next_corner = second.decode("utf-8", errors="replace").split(sep)[0].strip()
+    if all(numeric) and _word_before_unitig_rows(corner, next_corner):
+        raise _numeric_header_error(path, corner, names, sample_ids)
     if any(numeric) and not (all(numeric) and _is_header_corner(corner)):
         return 0  # a unitig row (a bad cell in it is named by the parser, with its line)
+    if not _is_header_corner(corner) and not set(cells) & set(sample_ids):
+        raise _not_numbers_error(path, 1, corner, names)
     if not names or (all(numeric) and corner == ""):
         return 0  # a row without its id: the parser names it
     if sorted(names) == sorted(sample_ids):
@@ -307,6 +327,69 @@ def _header_lines(path: Path, sep: str, sample_ids: list[str]) -> int:
     )
 
 
+def _comment_header_lines(
+    path: Path, sep: str, sample_ids: list[str], text: str, second: bytes
+) -> int:
+    """A first line starting with `#`: a header behind a comment sign (`#unitig_id A B C`,
+    `# A B C`) is judged as one; any other comment is refused with its text.
+
+    Before, `# unitig_id A B C` and free text (`# MUSET v0.6`) stopped with "a header line
+    naming N samples, N of them not in the fof", which blamed the fof for a comment line.
+    """
+    rest = text[1:].lstrip(" ")
+    cells = rest.split(sep)
+    known = set(sample_ids) | {f"sample_{i}" for i in range(len(sample_ids))}
+    names_samples = set(cells[1:]) & known or set(cells) & set(sample_ids)
+    if names_samples and _first_line_header(path, sep, sample_ids, rest, second):
+        return 1
+    raise DataError(
+        f"{path}:1: a comment line ({text[:60]!r}). A MUSET matrix has no comment lines, and "
+        "a header line is read only when it names the fof's samples in order, e.g. "
+        f"'unitig_id {' '.join(sample_ids[:2])} ...'. Delete the line (`sed -i 1d {path}`) "
+        "and point data.matrix_path at the file again."
+    )
+
+
+def _word_before_unitig_rows(corner: str, next_corner: str) -> bool:
+    """Line 1 starts with a word that is no unitig id, line 2 with a MUSET unitig id.
+
+    MUSET starts every row with GGCAT's unitig number, or its sequence with -s; a first line
+    `sample 5 9 12` above such rows is a header of numeric names, not a unitig 'sample'.
+    """
+    if _is_header_corner(corner) or corner.strip().casefold() in _MISSING_CELLS:
+        return False
+    return not _UNITIG_ID.fullmatch(corner) and bool(_UNITIG_ID.fullmatch(next_corner))
+
+
+_UNITIG_ID = re.compile(r"\d+|[ACGTNacgtn]+")
+
+
+def _numeric_header_error(
+    path: Path, corner: str, names: list[str], sample_ids: list[str]
+) -> DataError:
+    # before: read as a unitig named `corner` (or, in a fraction matrix, refused for its
+    # values above 1, which blamed the numbers instead of the line)
+    shown = " ".join(names[:4]) + (" ..." if len(names) > 4 else "")
+    return DataError(
+        f"{path}:1: the line starts with {corner!r}, which is not a unitig id (MUSET starts "
+        f"every row with the unitig's number, or its sequence with -s, as line 2 does), then "
+        f"{len(names)} numbers ({shown}): a header naming samples by number, but not the "
+        f"fof's ids in order (the fof's first ids are {sample_ids[:3]}). If the columns follow "
+        f"the fof, delete the line (`sed -i 1d {path}`) or write the fof's ids in it; "
+        "otherwise use the fof of the run that wrote the matrix (data.fof_path=...)."
+    )
+
+
+def _not_numbers_error(path: Path, line: int, unitig: str, cells: list[str]) -> DataError:
+    column = next(i for i, cell in enumerate(cells) if not _is_value(cell))
+    return DataError(
+        f"{path}:{line}: unitig {unitig!r} holds {cells[column]!r} in sample column "
+        f"{column + 1}, which is not a number (MUSET writes a number in every cell after the "
+        "unitig id; a header line would name the fof's samples). Fix or drop the row, or "
+        "regenerate the matrix."
+    )
+
+
 def _is_value(cell: str) -> bool:
     """A number, or a missing value as pandas reads it: what a data row holds."""
     try:
@@ -314,6 +397,10 @@ def _is_value(cell: str) -> bool:
     except ValueError:
         return cell.strip().casefold() in _MISSING_CELLS
     return True
+
+
+def _numbers(cells: tuple) -> bool:
+    return all(not isinstance(c, str) or _is_value(c) for c in cells)
 
 
 def _is_header_corner(cell: str) -> bool:

@@ -202,12 +202,12 @@ def test_a_header_is_checked_against_the_fof_of_each_run(tmp_path: Path) -> None
     matrix = matrix_files(tmp_path, ("x 5 7 9\n" + COUNTS).encode(), "unitigs.abundance.mat")
     (tmp_path / "kmtricks.fof").write_text("5 : a\n7 : b\n9 : c\n")
     assert load_matrix(matrix, cache_dir=tmp_path / "cache").feature_ids == ["0", "1"]
-    # with another fof, line 1 names none of its samples: a unitig 'x' (the cached parse,
-    # made with line 1 skipped, is not used)
+    # with another fof, line 1 names none of its samples: 'x' is no unitig id (line 2 starts
+    # with one), so it is a header of other samples (before: a unitig 'x' of values 5, 7, 9;
+    # the cached parse, made with line 1 skipped, is not used either way)
     (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\nC : c\n")
-    again = load_matrix(matrix, cache_dir=tmp_path / "cache")
-    assert again.feature_ids == ["x", "0", "1"]
-    np.testing.assert_array_equal(np.asarray(again.values)[:, 0], [5, 7, 9])
+    with pytest.raises(DataError, match=r":1: the line starts with 'x', which is not a unitig"):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
 
 
 def test_a_csv_is_read_like_the_space_separated_matrix(tmp_path: Path) -> None:
@@ -282,3 +282,54 @@ def test_binary_feature_ids_must_be_one_per_column_and_unique(tmp_path: Path) ->
     np.savez(tmp_path / "short.npz", X=x, sample_ids=ids, feature_ids=np.array(["0", "1", "2"]))
     with pytest.raises(DataError, match=r"has 4 feature columns but 3 feature ids"):
         load_matrix(tmp_path / "short.npz")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        # before: a unitig 'sample' of values 5, 9, 12 (an abundance matrix), or "5 in sample
+        # column 1, but a fraction matrix holds values in [0, 1]" (a fraction matrix)
+        (
+            "sample 5 9 12\n" + COUNTS,
+            r"m\.mat:1: the line starts with 'sample', which is not a "
+            r"unitig id .*then 3 numbers \(5 9 12\): a header .*sed -i 1d",
+        ),
+        ("samples 1 2 3\n" + COUNTS, r"m\.mat:1: the line starts with 'samples'"),
+        # before: "a header line naming 3 samples, 3 of them not in the fof (e.g. 'a' ..."
+        (
+            "0 a b c\n" + COUNTS,
+            r"m\.mat:1: unitig '0' holds 'a' in sample column 1, which is "
+            r"not a number",
+        ),
+        # before: "cannot parse ... (could not convert string to float: 'x')", no line
+        (COUNTS + "9 0.1 x 0.2\n", r"m\.mat:3: unitig '9' holds 'x' in sample column 2"),
+        # before: "a header line naming 3 samples, 3 of them not in the fof (e.g. 'MUSET' ..."
+        (
+            "# MUSET v0.6 output\n" + COUNTS,
+            r"m\.mat:1: a comment line \('# MUSET v0\.6 "
+            r"output'\)\. A MUSET matrix has no comment lines.*sed -i 1d",
+        ),
+    ],
+    ids=["numeric_header_word", "column_numbers_word", "row_of_words", "later_row", "comment"],
+)
+def test_first_lines_that_are_neither_header_nor_row_are_named(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    matrix = matrix_files(tmp_path, content.encode(), "m.mat")
+    with pytest.raises(DataError, match=message):
+        load_matrix(matrix, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("header", ["# unitig_id A B C\n", "#A B C\n"])
+def test_a_header_behind_a_comment_sign_is_read(tmp_path: Path, header: str) -> None:
+    # before: "a header line naming 4 samples, 1 of them not in the fof (e.g. 'unitig_id')"
+    matrix = matrix_files(tmp_path, (header + COUNTS).encode(), "unitigs.abundance.mat")
+    loaded = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    assert loaded.feature_ids == ["0", "1"]
+    np.testing.assert_array_equal(np.asarray(loaded.values), COUNTS_T)
+
+
+def test_rows_of_another_tool_with_word_ids_stay_data(tmp_path: Path) -> None:
+    # ids that are no MUSET unitig ids on every row: line 1 is a row like the others
+    matrix = matrix_files(tmp_path, b"utg_0 1 2 3\nutg_1 4 5 6\n", "unitigs.abundance.mat")
+    assert load_matrix(matrix, cache_dir=tmp_path / "cache").feature_ids == ["utg_0", "utg_1"]
