@@ -243,7 +243,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         print(
             f"complete nested CV on the default data ({cfg.cv.n_folds} outer folds x "
             f"{cfg.cv.n_trials} trials x {cfg.cv.n_inner_splits} inner splits + final model): "
-            f"{elapsed:.1f} s; overall weighted F1 {overall['mean']:.4f} +- {overall['std']:.4f}"
+            f"{elapsed:.1f} s; overall weighted F1 {overall['mean']:.4f} "
+            f"+- {overall['std']:.4f} (sample std)"
         )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

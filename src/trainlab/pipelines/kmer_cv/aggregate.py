@@ -13,6 +13,11 @@ from trainlab.io import atomic_open
 
 OVERALL = "overall"
 METRICS = ("acc", "balanced_acc", "f1_macro", "f1_weighted")
+#: The spread reported over outer folds, as the tables and aggregated_results.json say.
+STD_NOTE = (
+    "std: sample standard deviation over the outer folds (ddof=1, divisor n-1); "
+    "'-' where a metric has one fold"
+)
 
 
 def nest_metrics(flat: dict[str, float], stage: str = "test") -> dict[str, dict[str, float]]:
@@ -29,8 +34,13 @@ def nest_metrics(flat: dict[str, float], stage: str = "test") -> dict[str, dict[
 
 
 def aggregate_metrics(per_fold: Sequence[dict[str, dict[str, float]]]) -> dict:
-    """Per task and metric: mean, std (population, ddof=0) and the fold values.
+    """Per task and metric: mean, sample std (ddof=1), the number of folds and their values.
 
+    The std is the sample standard deviation over the folds (divisor n-1), as fold scores
+    are reported: the folds are a sample of the splits the data allows. It was the population
+    std (ddof=0) before, smaller by sqrt((n-1)/n) (10.6 % with 5 folds, 29 % with 2) without
+    the table saying which. With one fold (a task labelled in one test fold only) there is no
+    spread to estimate: std is None, shown as '-'.
     The `overall` entry is the mean over tasks within each fold, unless the folds give it.
     """
     tasks = list(dict.fromkeys(t for fold in per_fold for t in fold if t != OVERALL))
@@ -50,14 +60,15 @@ def aggregate_metrics(per_fold: Sequence[dict[str, dict[str, float]]]) -> dict:
             values = [float(f[task][metric]) for f in folds if metric in f.get(task, {})]
             aggregated[task][metric] = {
                 "mean": float(np.mean(values)),
-                "std": float(np.std(values)),
+                "std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                "n": len(values),
                 "values": values,
             }
     return aggregated
 
 
 def results_table(aggregated: dict) -> list[dict]:
-    """Rows (task, metric, mean, std, min, max), tasks first and `overall` last."""
+    """Rows (task, metric, mean, std, min, max, n), tasks first and `overall` last."""
     rows = []
     for task, metrics in aggregated.items():
         for metric, stats in metrics.items():
@@ -70,6 +81,7 @@ def results_table(aggregated: dict) -> list[dict]:
                     "std": stats["std"],
                     "min": float(np.min(values)),
                     "max": float(np.max(values)),
+                    "n": len(values),
                 }
             )
     return rows
@@ -81,17 +93,36 @@ def _columns(rows: list[dict]) -> tuple[str, ...]:
     return ("mean", "std", "min", "max", *extra)
 
 
+def _cell(value: float | None, width: int = 0) -> str:
+    # no value (a std over one fold, a baseline without a loss): '-', never 'nan'
+    text = "-" if value is None or np.isnan(value) else f"{value:.4f}"
+    return f"{text:>{width}}"
+
+
+def _notes(rows: list[dict]) -> list[str]:
+    """The line saying which std this is, and one naming rows over fewer folds."""
+    notes = [STD_NOTE + "."]
+    most = max((r["n"] for r in rows if "n" in r), default=0)
+    fewer = [f"{r['task']}/{r['metric']} ({r['n']})" for r in rows if r.get("n", most) < most]
+    if fewer:
+        notes.append(
+            f"Over fewer than {most} folds (a task unlabelled in a test fold): "
+            + (", ".join(fewer[:6]) + (f" and {len(fewer) - 6} more" if len(fewer) > 6 else ""))
+        )
+    return notes
+
+
 def table_markdown(rows: list[dict]) -> str:
-    """Markdown table of `results_table` rows."""
+    """Markdown table of `results_table` rows, and what its std is."""
     columns = _columns(rows)
     lines = [
         "| task | metric | " + " | ".join(columns) + " |",
         "|---|---|" + "---:|" * len(columns),
     ]
     for r in rows:
-        numbers = " | ".join(f"{r[k]:.4f}" for k in columns)
+        numbers = " | ".join(_cell(r[k]) for k in columns)
         lines.append(f"| {r['task']} | {r['metric']} | {numbers} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *_notes(rows)]) + "\n"
 
 
 def table_text(rows: list[dict]) -> str:
@@ -102,13 +133,14 @@ def table_text(rows: list[dict]) -> str:
     header = f"{'task':<{task_w}}  {'metric':<{metric_w}}  " + " ".join(f"{c:>8}" for c in columns)
     lines = [header, "-" * len(header)]
     for r in rows:
-        numbers = " ".join(f"{r[k]:8.4f}" for k in columns)
+        numbers = " ".join(_cell(r[k], 8) for k in columns)
         lines.append(f"{r['task']:<{task_w}}  {r['metric']:<{metric_w}}  {numbers}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *_notes(rows)]) + "\n"
 
 
 def plot_results(aggregated: dict, path: str | Path) -> Path:
-    """Mean +- std per task and metric over the outer folds, fold values as dots; to `path`.
+    """Mean +- sample std (ddof=1) per task and metric over the outer folds, fold values as
+    dots; to `path`.
 
     Scores (0-1) and losses get their own panels: a loss of 6.15 drawn on the score axis was
     cut off at 1.05 and squeezed the scores.
@@ -120,8 +152,12 @@ def plot_results(aggregated: dict, path: str | Path) -> Path:
     losses = [m for m in metrics if "loss" in m]
     panels = []
     for names, label, limits in (
-        ([m for m in metrics if m not in losses], "test score (outer folds)", (0.0, 1.05)),
-        (losses, "test loss (outer folds, lower is better)", None),
+        (
+            [m for m in metrics if m not in losses],
+            "test score over outer folds, mean ± sample std",
+            (0.0, 1.05),
+        ),
+        (losses, "test loss over outer folds, mean ± sample std", None),
     ):
         shown = [t for t in tasks if any(m in aggregated[t] for m in names)]
         if names and shown:
@@ -150,7 +186,7 @@ def _bars(ax: Any, aggregated: dict, tasks: list[str], metrics: list[str]) -> No
     for i, metric in enumerate(metrics):
         xs = np.arange(len(tasks)) + (i - (len(metrics) - 1) / 2) * width
         means = [aggregated[t].get(metric, {}).get("mean", np.nan) for t in tasks]
-        stds = [aggregated[t].get(metric, {}).get("std", 0.0) for t in tasks]
+        stds = [aggregated[t].get(metric, {}).get("std") or 0.0 for t in tasks]
         ax.bar(xs, means, width, yerr=stds, capsize=2, label=metric, alpha=0.8)
         for x, task in zip(xs, tasks, strict=True):
             values = aggregated[task].get(metric, {}).get("values", [])

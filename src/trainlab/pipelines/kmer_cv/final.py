@@ -18,6 +18,7 @@ from trainlab.errors import DataError
 from trainlab.io import atomic_write_json, atomic_write_text
 from trainlab.pipelines.kmer_cv.aggregate import (
     OVERALL,
+    STD_NOTE,
     aggregate_metrics,
     plot_results,
     results_table,
@@ -71,6 +72,7 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         atomic_write_text(results_dir / "baselines_by_fold.md", by_fold)
     atomic_write_json(results_dir / "best_hyperparameters.json", best)
     record = {
+        "std": STD_NOTE,
         "test_metrics": aggregated,
         "hyperparameters": rules,
         "outer_fold_scores": {"metric": _test_key(monitor), "values": scores},

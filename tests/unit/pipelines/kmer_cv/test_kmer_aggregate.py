@@ -22,7 +22,9 @@ def test_metrics_mean_std_values_and_overall() -> None:
     agg = aggregate_metrics([fold(0.8, 0.9), fold(0.6, 0.7)])
     assert agg["a"]["f1_weighted"]["values"] == [0.8, 0.6]
     assert agg["a"]["f1_weighted"]["mean"] == pytest.approx(0.7)
-    assert agg["a"]["f1_weighted"]["std"] == pytest.approx(0.1)  # population std
+    # the sample std (ddof=1) of 0.8 and 0.6: 0.1414; before, the population std 0.1
+    assert agg["a"]["f1_weighted"]["std"] == pytest.approx(0.02**0.5)
+    assert agg["a"]["f1_weighted"]["n"] == 2
     assert agg["overall"]["f1_weighted"]["values"] == pytest.approx([0.6, 0.45])
     assert list(agg) == ["a", "b", "overall"]
 
@@ -40,7 +42,22 @@ def test_table_and_plot(tmp_path: Path) -> None:
     assert rows[-1]["task"] == "overall"
     md = table_markdown(rows)
     assert md.startswith("| task | metric | mean | std | min | max |")
-    assert "| a | f1_weighted | 0.7000 | 0.0816 | 0.6000 | 0.8000 |" in md
+    # sample std of 0.8, 0.6, 0.7 (ddof=1): 0.1000; before 0.0816 (ddof=0), unlabelled
+    assert "| a | f1_weighted | 0.7000 | 0.1000 | 0.6000 | 0.8000 |" in md
+    assert "std: sample standard deviation over the outer folds (ddof=1" in md
+    assert "ddof=1" in table_text(rows)
     assert "overall" in table_text(rows)
     png = plot_results(agg, tmp_path / "plots" / "results.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_metric_over_one_fold_has_no_std_and_is_named() -> None:
+    # task b unlabelled in the second test fold: its metrics come from one fold
+    agg = aggregate_metrics([fold(0.8, 0.9), {"a": {"f1_weighted": 0.6, "acc": 0.7}}])
+    assert agg["b"]["acc"] == {"mean": 0.9, "std": None, "n": 1, "values": [0.9]}
+    rows = results_table(agg)
+    md = table_markdown(rows)
+    # before: std 0.0000, as if the folds agreed exactly
+    assert "| b | acc | 0.9000 | - | 0.9000 | 0.9000 |" in md
+    assert "Over fewer than 2 folds (a task unlabelled in a test fold): b/f1_weighted (1)" in md
+    assert "nan" not in table_text(rows)

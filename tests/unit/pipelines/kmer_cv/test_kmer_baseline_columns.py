@@ -37,7 +37,8 @@ def test_baseline_columns_are_means_over_the_folds() -> None:
     markdown = table_markdown(rows)
     assert markdown.startswith("| task | metric | mean | std | min | max | majority | logreg |")
     assert (
-        "| host | f1_weighted | 0.7000 | 0.1000 | 0.6000 | 0.8000 | 0.4000 | 0.8000 |" in markdown
+        # std of 0.8 and 0.6 with ddof=1 (0.1414; 0.1000 was the population std)
+        "| host | f1_weighted | 0.7000 | 0.1414 | 0.6000 | 0.8000 | 0.4000 | 0.8000 |" in markdown
     )
     assert "logreg" in table_text(rows).splitlines()[0]
     by_fold = baselines_by_fold_markdown(records)
