@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import trainlab
 from trainlab.cli.main import main
 from trainlab.models.classification import MultiHeadClassifier
 
@@ -119,7 +120,7 @@ def test_full_run_then_predict(env: Path) -> None:
         assert entry["confidence"] == max(entry["probabilities"].values())
 
 
-def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
+def test_resume_keeps_finished_folds_and_trials(env: Path, capsys) -> None:
     cv("run_name=resume", "mode=optimize")
     out = env / "logs" / "cv" / "runs" / "resume" / "cv_results"
     fold0 = next((out / "fold_0").glob("multitask_fold_*.json"))
@@ -140,7 +141,16 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     for k in range(2):
         earlier = json.loads(next((out / f"fold_{k}").glob("multitask_fold_*.json")).read_text())
         models.append(Path(earlier["best_model_path"]).read_bytes())
+    names = [next((out / f"fold_{k}").glob("multitask_fold_*.json")).name for k in range(2)]
+    log_file = out.parent / "cv.log"
+    logged = len(log_file.read_text().splitlines())
     cv("run_name=resume", "mode=full", "cv.n_trials=3")
+    for name in names:
+        # one line per set-aside, saying why and where (before: 'is set aside' twice, once
+        # from the run's plan and once from the fold, then a third line saying where)
+        lines = [line for line in log_file.read_text().splitlines()[logged:] if name in line]
+        assert len(lines) == 1, lines
+        assert "ran fewer trials than cv.n_trials=3" in lines[0] and "set_aside" in lines[0]
     for k in range(2):
         (newest,) = (out / f"fold_{k}").glob("multitask_fold_*.json")
         search = json.loads(newest.read_text())["search"]
@@ -153,8 +163,14 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
         assert earlier["search"]["n_trials"] == 2
         assert Path(earlier["best_model_path"]).read_bytes() == models[k]
     # aggregating with more trials than the folds ran is refused, not done on the old ones
+    capsys.readouterr()
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=aggregate", "cv.n_trials=4")
+    # the value to aggregate with is named (before: "... aggregate with the cv.n_trials they ran")
+    assert "(fold 0: 3, fold 1: 3). To aggregate what they ran, pass cv.n_trials=3" in (
+        capsys.readouterr().err.replace("\n", " ")
+    )
+    cv("run_name=resume", "mode=aggregate", "cv.n_trials=3")
     # given hyperparams on the searched folder: every fold runs with them (before, nothing
     # ran and the search's scores stood for the given parameters)
     given = env / "given.json"
@@ -170,6 +186,52 @@ def test_resume_keeps_finished_folds_and_trials(env: Path) -> None:
     # other folds from the same folder are refused
     with pytest.raises(SystemExit):
         cv("run_name=resume", "mode=optimize", "cv.seed=7")
+
+
+def test_results_of_other_rules_are_refused_or_redone(env: Path, capsys) -> None:
+    cv("run_name=rules", "mode=full")
+    run = env / "logs" / "cv" / "runs" / "rules"
+    out = run / "cv_results"
+    settings = json.loads((out / "cv_settings.json").read_text())
+    assert (settings["rules_version"], settings["trainlab_version"]) == (2, trainlab.__version__)
+    # a folder written before the rules were recorded (or under other rules): the versions
+    # are gone from its records, as in folders of earlier trainlab versions
+    for path in [*out.glob("fold_*/multitask_fold_*.json"), out / "cv_settings.json",
+                 run / "final_model" / "final_training_config.json"]:  # fmt: skip
+        record = json.loads(path.read_text())
+        assert record.pop("rules_version") == 2, path
+        del record["trainlab_version"]
+        path.write_text(json.dumps(record))
+    journal = (out / "fold_1" / "optuna.journal").read_bytes()
+    capsys.readouterr()
+    # before: the folder resumed without a word (`outer folds to run: []`), its results
+    # counted as this trainlab's
+    for mode in ("full", "aggregate", "train"):
+        with pytest.raises(SystemExit):
+            cv("run_name=rules", f"mode={mode}")
+        err = capsys.readouterr().err.replace("\n", " ")
+        assert f"{run} holds results computed under other k-mer CV rules than this" in err
+        assert f"trainlab {trainlab.__version__} applies (rules 2" in err, mode
+        if mode != "train":
+            assert "fold 1: no rules version (written before trainlab recorded one)" in err
+        assert "Fix: use a new run folder (run_name=...), or redo them" in err
+        assert "cv.redo_other_rules=true" in err
+    cv("run_name=rules", "mode=full", "cv.redo_other_rules=true")
+    for k in range(2):
+        (newest,) = (out / f"fold_{k}").glob("multitask_fold_*.json")
+        assert json.loads(newest.read_text())["rules_version"] == 2
+        # the earlier result, model and search are kept, and the search ran again
+        (aside,) = (out / f"fold_{k}" / "set_aside").glob("*/multitask_fold_*.json")
+        assert (aside.parent / "checkpoints" / "best.ckpt").is_file()
+        assert (aside.parent / "optuna.journal").is_file()
+    assert next((out / "fold_1" / "set_aside").glob("*/optuna.journal")).read_bytes() == journal
+    assert len(list((run / "final_model_set_aside").glob("*/checkpoints/best.ckpt"))) == 1
+    final = json.loads((run / "final_model" / "final_training_config.json").read_text())
+    assert final["rules_version"] == 2
+    settings = json.loads((out / "cv_settings.json").read_text())
+    assert settings["rules_version"] == 2
+    assert settings["changes"][-1]["by"] == "cv.redo_other_rules=true"
+    assert len(settings["changes"][-1]["redone"]) == 3  # two folds and the final model
 
 
 def encoders_tasks(results: Path) -> list[str]:

@@ -27,8 +27,14 @@ from trainlab.pipelines.kmer_cv.aggregate import (
 )
 from trainlab.pipelines.kmer_cv.baselines import add_baseline_columns, baselines_by_fold_markdown
 from trainlab.pipelines.kmer_cv.fit import Monitor, fit_rows, fit_seed, monitor_of
-from trainlab.pipelines.kmer_cv.fold import build_data, finished_result, searched_fewer
+from trainlab.pipelines.kmer_cv.fold import build_data, fold_result, searched_fewer
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams, used_params
+from trainlab.pipelines.kmer_cv.rules import (
+    check_final_rules,
+    other_rules_error,
+    rules_of,
+    versions,
+)
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space
 
 log = logging.getLogger(__name__)
@@ -37,13 +43,17 @@ log = logging.getLogger(__name__)
 def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     """Combine the finished folds: best_hyperparameters.json, aggregated_results.json, table."""
     results_dir = Path(out_dir) / "cv_results"
-    records, missing = [], []
+    records, missing, stale = [], [], []
     for fold in range(int(cfg.cv.n_folds)):
-        path = finished_result(out_dir, fold)
+        path, why = fold_result(out_dir, fold)
         if path is None:
             missing.append(fold)
         else:
             records.append(json.loads(path.read_text()))
+            if why:  # computed under other k-mer CV rules
+                stale.append((f"fold {fold}", rules_of(records[-1])))
+    if stale:
+        raise other_rules_error(out_dir, stale, _settings(out_dir))
     if missing:
         raise DataError(
             f"{results_dir}: folds {missing} have no results yet. Run `trainlab cv mode=optimize` "
@@ -51,12 +61,7 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         )
     short = {r["fold_id"]: n for r in records if (n := searched_fewer(r, cfg)) is not None}
     if short:
-        raise DataError(
-            f"{results_dir}: folds searched fewer trials than cv.n_trials={cfg.cv.n_trials} "
-            f"(fold: trials {short}). Run `trainlab cv mode=optimize` with the same run_name to "
-            "extend their searches (finished trials are kept), or aggregate with the "
-            "cv.n_trials they ran."
-        )
+        raise _short_search_error(results_dir, cfg, short, records)
     monitor = monitor_of(cfg)
     scores = [outer_score(r["test_metrics"], monitor) for r in records]
     best, rules = aggregate_params(
@@ -83,6 +88,32 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
     print(f"\nNested CV over {len(records)} outer folds (test folds):\n{table_text(rows)}")
     print(f"Aggregated hyperparameters (rule per parameter):\n{params_text(rules)}")
     return {"best_hyperparameters": best, "aggregated": aggregated, "table": rows}
+
+
+def _short_search_error(
+    results_dir: Path, cfg: DictConfig, short: dict[int, int], records: list[dict]
+) -> DataError:
+    """Folds that searched fewer trials than cv.n_trials: the counts and the value to pass.
+
+    Before: "... (fold: trials {0: 3, 1: 3}) ... or aggregate with the cv.n_trials they ran",
+    which left the user to work out the value.
+    """
+    counts = ", ".join(f"fold {k}: {n}" for k, n in sorted(short.items()))
+    fewest = min(short.values())
+    mixed = len(set(short.values())) > 1 or len(short) < len(records)
+    return DataError(
+        f"{results_dir}: the folds' searches ran fewer trials than cv.n_trials="
+        f"{cfg.cv.n_trials} asks for ({counts}). To aggregate what they ran, pass "
+        f"cv.n_trials={fewest}: `trainlab cv mode=aggregate cv.n_trials={fewest}` with the same "
+        f"run_name{' (the fewest any fold ran; the others ran more)' if mixed else ''}. Or run "
+        "`trainlab cv mode=optimize` with the same run_name to extend their searches to "
+        f"cv.n_trials={cfg.cv.n_trials} (finished trials are kept)."
+    )
+
+
+def _settings(out_dir: Path) -> dict:
+    path = Path(out_dir) / "cv_results" / "cv_settings.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _test_key(monitor: Monitor) -> str:
@@ -143,6 +174,8 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
                 + "\nFix: rerun `trainlab cv mode=aggregate` with the search space of the "
                 "folds, or give hyperparams=<json> explicitly."
             )
+    # a final model of other k-mer CV rules: refused, or moved aside with cv.redo_other_rules
+    check_final_rules(out_dir, bool(cfg.cv.get("redo_other_rules", False)), _settings(out_dir))
     if config_path.is_file():
         return _finished_final(config_path, params, source)
     datamodule = datamodule or build_data(cfg)
@@ -178,6 +211,7 @@ def train_final(cfg: DictConfig, out_dir: Path, datamodule: Any = None) -> dict[
         "best_validation_score": result.best_score,
         "best_model_path": str(result.checkpoint) if result.checkpoint else None,
         "duration_s": time.time() - started,
+        **versions(),  # the k-mer CV rules and trainlab that trained it (rules.py)
         # secrets as *** (core.redaction): the record is a file of the shared run folder
         "config": redact(OmegaConf.to_container(final_cfg, resolve=True)),
     }

@@ -35,6 +35,7 @@ from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
 from trainlab.pipelines.kmer_cv.baselines import fold_baselines
 from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, monitor_of, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.rules import other_rules, versions
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
 log = logging.getLogger(__name__)
@@ -47,35 +48,48 @@ def fold_dir(out_dir: Path, fold: int) -> Path:
     return Path(out_dir) / "cv_results" / f"fold_{fold}"
 
 
-def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> Path | None:
-    """The newest result file of a finished fold, or None.
+def fold_result(
+    out_dir: Path, fold: int, cfg: DictConfig | None = None
+) -> tuple[Path | None, str | None]:
+    """The newest result file of a fold (None before one), and why it is not this run's answer.
 
-    With `cfg`, a fold whose search ran fewer trials than `cv.n_trials` asks for now is not
-    finished: its search goes on from its journal (`cv.n_trials` may grow). Before, such a fold
-    was skipped and the run reported the smaller search as if it were the one asked for.
+    A result computed under other k-mer CV rules (`rules.py`) never is. With `cfg`, neither
+    is one of another request (`other_request`) or one whose search ran fewer trials than
+    `cv.n_trials` asks for now: its search goes on from its journal (`cv.n_trials` may grow).
+    Before, such a fold was skipped and the run reported the smaller search as if it were the
+    one asked for.
     """
     found = sorted(fold_dir(out_dir, fold).glob(f"multitask_fold_{fold}_results_*.json"))
     if not found:
-        return None
-    if cfg is not None:
-        record = json.loads(found[-1].read_text())
+        return None, None
+    record = json.loads(found[-1].read_text())
+    why = other_rules(record)
+    if why is None and cfg is not None:
         why = other_request(record, cfg)
         if why is None and searched_fewer(record, cfg) is not None:
             why = f"its search ran fewer trials than cv.n_trials={cfg.cv.n_trials}"
-        if why is not None:
-            log.info("fold %d: %s is set aside, %s; the fold runs again", fold, found[-1].name, why)
-            return None
-    return found[-1]
+    return found[-1], why
 
 
-def set_aside_earlier_result(folder: Path, fold: int) -> Path | None:
-    """Move a result `finished_result` set aside, with its checkpoints, out of the fold's way.
+def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> Path | None:
+    """The newest result file of a finished fold that answers `cfg` (`fold_result`), or None.
+
+    Says nothing: the fold logs once why an earlier result is set aside, when it moves it
+    (`set_aside_earlier_result`). Before, each set-aside was logged by the run's plan and again
+    by the fold (three lines per fold with the move).
+    """
+    path, why = fold_result(out_dir, fold, cfg)
+    return None if why else path
+
+
+def set_aside_earlier_result(folder: Path, fold: int, why: str | None = None) -> Path | None:
+    """Move a result `fold_result` set aside, with its checkpoints, out of the fold's way.
 
     The fold runs again into the same folder, and its retrain writes `checkpoints/best.ckpt`:
     the earlier record then pointed at the new model and the earlier model was lost. Its
     result files and `checkpoints/` now go to `set_aside/<time>/` (the record's
     `best_model_path` follows them). The search journal stays: a search that ran fewer trials
-    goes on from it.
+    goes on from it; a result of other rules takes its journal along (its search runs again).
     """
     records = sorted(folder.glob(f"multitask_fold_{fold}_results_*.json"))
     if not records:
@@ -87,6 +101,10 @@ def set_aside_earlier_result(folder: Path, fold: int) -> Path | None:
     checkpoints = folder / "checkpoints"
     if checkpoints.is_dir():
         checkpoints.rename(target / "checkpoints")
+    if other_rules(json.loads(records[-1].read_text())) is not None:
+        for name in ("optuna.journal", "trial_states"):
+            if (folder / name).exists():
+                (folder / name).rename(target / name)
     for path in records:
         record = json.loads(path.read_text())
         if record.get("best_model_path"):
@@ -95,7 +113,13 @@ def set_aside_earlier_result(folder: Path, fold: int) -> Path | None:
                 record["best_model_path"] = str(target / "checkpoints" / old.name)
         atomic_write_json(target / path.name, record)
         path.unlink()
-    log.info("fold %d: the earlier result and its checkpoints are kept in %s", fold, target)
+    log.info(
+        "fold %d: %s is set aside (%s); it and its checkpoints are kept in %s, the fold runs again",
+        fold,
+        records[-1].name,
+        why or "it does not answer this run",
+        target,
+    )
     return target
 
 
@@ -176,8 +200,8 @@ def write_fold_plan(cfg: DictConfig, datamodule: Any, out_dir: Path) -> None:
 
 def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) -> dict:
     """Search, retrain and test outer fold `fold`; a finished fold is read back, not redone."""
-    done = finished_result(out_dir, fold, cfg)
-    if done is not None:
+    done, why = fold_result(out_dir, fold, cfg)
+    if done is not None and why is None:
         log.info("fold %d already finished (%s)", fold, done.name)
         return json.loads(done.read_text())
     datamodule = datamodule or build_data(cfg)
@@ -186,7 +210,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
     train, test = fold_rows(cfg, datamodule)[fold]
     folder = fold_dir(out_dir, fold)
     folder.mkdir(parents=True, exist_ok=True)
-    set_aside_earlier_result(folder, fold)
+    set_aside_earlier_result(folder, fold, why)
     seed = int(cfg.cv.seed) + fold
 
     best_params = load_hyperparams(cfg.get("hyperparams"))
@@ -225,6 +249,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         "best_validation_score": result.best_score,
         "monitor": monitor_of(cfg).key,
         "search": search,
+        **versions(),  # the k-mer CV rules and trainlab that computed it (rules.py)
         # majority and logistic regression on the same fit/test rows as the model
         "baselines": fold_baselines(cfg.get("baselines"), datamodule, fit, test),
     }

@@ -15,8 +15,9 @@ from trainlab.core.search.settings import check_settings, flatten_settings
 from trainlab.errors import ConfigError
 from trainlab.io import atomic_write_json
 from trainlab.pipelines.kmer_cv.final import aggregate, train_final
-from trainlab.pipelines.kmer_cv.fold import build_data, finished_result, write_fold_plan
+from trainlab.pipelines.kmer_cv.fold import build_data, fold_result, write_fold_plan
 from trainlab.pipelines.kmer_cv.launch import run_fold_jobs, set_threads, submit_finish_after
+from trainlab.pipelines.kmer_cv.rules import REDO_KEY, check_folder_rules, versions
 
 log = logging.getLogger(__name__)
 MODES = ("optimize", "aggregate", "train", "full")
@@ -59,8 +60,12 @@ def run_cv(cfg: DictConfig) -> dict[str, Any]:
         # after the checks: a refused start must not leave settings a fixed rerun trips over
         _check_resume_settings(cfg, out_dir)
         write_fold_plan(cfg, datamodule, out_dir)
-        todo = [k for k in range(int(cfg.cv.n_folds)) if finished_result(out_dir, k, cfg) is None]
-        log.info("outer folds to run: %s (launcher %s)", todo, cfg.cv.launcher)
+        status = {k: fold_result(out_dir, k, cfg) for k in range(int(cfg.cv.n_folds))}
+        todo = [k for k, (path, why) in status.items() if path is None or why]
+        again = [k for k in todo if status[k][0] is not None]
+        # each fold logs why, once, when it sets its earlier result aside
+        note = f"; {again} again, their earlier results set aside" if again else ""
+        log.info("outer folds to run: %s (launcher %s%s)", todo, cfg.cv.launcher, note)
         jobs = run_fold_jobs(cfg, todo, out_dir, datamodule)
         if cfg.cv.launcher == "slurm" and not cfg.cv.slurm.wait and todo:
             summary["fold_jobs"] = [job.job_id for job in jobs]
@@ -80,8 +85,10 @@ def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
     # written as *** where a secret was (core.redaction), on both sides of the comparison
     current = flatten_settings(redact({key: _select(cfg, key) for key in RESUME_KEYS}))
     path = out_dir / "cv_results" / SETTINGS_FILE
+    redo = bool(cfg.cv.get("redo_other_rules", False))
     if not path.is_file():
-        atomic_write_json(path, {"settings": current, "changes": []})
+        check_folder_rules(out_dir, {}, redo)  # results written before the settings were
+        atomic_write_json(path, {**versions(), "settings": current, "changes": []})
         return
     stored = json.loads(path.read_text())
     if "settings" not in stored:  # written before changes were recorded: plain key -> value
@@ -100,7 +107,16 @@ def _check_resume_settings(cfg: DictConfig, out_dir: Path) -> None:
             }
         )
         stored["settings"] = current
-        atomic_write_json(path, stored)
+    # results of other k-mer CV rules: refused, or redone with cv.redo_other_rules=true
+    redone = check_folder_rules(out_dir, stored, redo)
+    if redone:
+        log.warning(
+            "%s: redone under this trainlab's rules (%s=true): %s", out_dir, REDO_KEY, redone
+        )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        stored["changes"].append({"redone": redone, "by": f"{REDO_KEY}=true", "time": stamp})
+    if changes or redone or {k: stored.get(k) for k in versions()} != versions():
+        atomic_write_json(path, {**stored, **versions()})
 
 
 def check_search_space(cfg: DictConfig, datamodule: Any) -> None:
