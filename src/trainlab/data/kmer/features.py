@@ -48,6 +48,7 @@ def align_features(
     trained = packed.split(SEPARATOR) if packed else None
     if feature_ids is not None and feature_ids == trained:
         _check_count(source, values, n_model)
+        _warn_numeric_ids(source, trained)
         return values
     unchecked = None
     if trained is None:
@@ -83,7 +84,30 @@ def align_features(
         )
     order = np.fromiter((index[f] for f in trained), dtype=np.int64, count=len(trained))
     log.info("%s: feature columns reordered to the model's order (matched by id)", source)
+    _warn_numeric_ids(source, trained)
     return np.asarray(values)[:, order]
+
+
+def _warn_numeric_ids(source: str, ids: list[str]) -> None:
+    """Ids that are plain numbers match any MUSET run's: say so, since it cannot be checked.
+
+    GGCAT numbers a run's unitigs from 0, so a matrix of another MUSET run (other samples,
+    other unitigs) with as many unitigs has exactly the ids 0..N-1 of the training matrix and
+    was predicted from without a word, its column 7 another sequence than the model's.
+    Sequences as ids (`muset -s`) are checked: a unitig of another run has another sequence.
+    """
+    if not ids or not all(i.isdigit() for i in ids):
+        return
+    log.warning(
+        "%s: its %d feature ids are plain unitig numbers, which match the model's; such "
+        "numbers cannot tell the training run's unitigs from another MUSET run's, which numbers "
+        "its own unitigs from 0 too. The predictions are only meaningful if this matrix was "
+        "built over the training unitigs (the unitigs.fa of the training run). To have the "
+        "unitigs themselves checked, train and predict on matrices written with MUSET's -s "
+        "(sequences as ids).",
+        source,
+        len(ids),
+    )
 
 
 def _check_count(source: str, values: np.ndarray, n_model: int) -> None:

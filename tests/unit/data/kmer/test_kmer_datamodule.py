@@ -126,6 +126,31 @@ def test_prediction_matches_feature_columns_by_id(
     assert "carries no feature ids" in caplog.text
 
 
+def test_plain_numeric_unitig_ids_are_matched_with_a_warning(
+    datamodule: KmerMatrixDataModule, tmp_path: Path, caplog
+) -> None:
+    # the synthetic matrix numbers its unitigs 0..49 as GGCAT does; another MUSET run with 50
+    # unitigs has the same ids for other sequences. Before: predicted from without a word
+    x = np.asarray(datamodule.dataset.x[:3])
+    ids = np.array(datamodule.dataset.feature_ids)
+    assert list(ids) == [str(i) for i in range(50)]
+    spec = datamodule.spec()
+    samples = np.array(["A", "B", "C"])
+    np.savez(tmp_path / "run2.npz", X=x[:, ::-1], sample_ids=samples, feature_ids=ids)
+    with caplog.at_level("WARNING"):
+        datamodule.setup_predict(str(tmp_path / "run2.npz"), spec)
+    assert "its 50 feature ids are plain unitig numbers" in caplog.text
+    assert "built over the training unitigs" in caplog.text and "MUSET's -s" in caplog.text
+    # sequences as ids (muset -s) are checked by the match itself: no warning
+    caplog.clear()
+    seq_spec = {**spec, "feature_ids": "\n".join(f"ACGT{'A' * i}" for i in range(50))}
+    seqs = np.array([f"ACGT{'A' * i}" for i in range(50)])
+    np.savez(tmp_path / "seq.npz", X=x, sample_ids=samples, feature_ids=seqs)
+    with caplog.at_level("WARNING"):
+        datamodule.setup_predict(str(tmp_path / "seq.npz"), seq_spec)
+    assert "plain unitig numbers" not in caplog.text
+
+
 def test_samples_whose_file_names_clash_keep_one_file_each(
     datamodule: KmerMatrixDataModule, tmp_path: Path
 ) -> None:
