@@ -9,6 +9,7 @@ from optuna.distributions import FloatDistribution, IntDistribution
 
 from trainlab.errors import ConfigError
 from trainlab.pipelines.kmer_cv.params import apply_params, load_hyperparams
+from trainlab.pipelines.kmer_cv.rules import versions
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space, suggest
 
 SPACE = {
@@ -143,6 +144,7 @@ def test_widths_aggregate_over_the_folds_that_had_the_layer(tmp_path, capsys) ->
             "best_params": params,
             "test_metrics": {"overall": {"f1_weighted": 0.5}, "a": {"f1_weighted": 0.5}},
             "search": {"n_trials": 1},
+            **versions(),  # computed under this trainlab's rules (kmer_cv/rules.py)
         }
         folder = tmp_path / "cv_results" / f"fold_{k}"
         folder.mkdir(parents=True)
