@@ -71,19 +71,10 @@ def fold_result(
     return found[-1], why
 
 
-def finished_result(out_dir: Path, fold: int, cfg: DictConfig | None = None) -> Path | None:
-    """The newest result file of a finished fold that answers `cfg` (`fold_result`), or None.
-
-    Says nothing: the fold logs once why an earlier result is set aside, when it moves it
-    (`set_aside_earlier_result`). Before, each set-aside was logged by the run's plan and again
-    by the fold (three lines per fold with the move).
-    """
-    path, why = fold_result(out_dir, fold, cfg)
-    return None if why else path
-
-
 def set_aside_earlier_result(folder: Path, fold: int, why: str | None = None) -> Path | None:
-    """Move a result `fold_result` set aside, with its checkpoints, out of the fold's way.
+    """Move a result `fold_result` set aside, with its checkpoints, out of the fold's way, and
+    log it once: which file, why and where (before, the run's plan and the fold each logged
+    the set-aside, then a third line said where it went).
 
     The fold runs again into the same folder, and its retrain writes `checkpoints/best.ckpt`:
     the earlier record then pointed at the new model and the earlier model was lost. Its
