@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,13 @@ from trainlab.metrics.pu import PUMetrics, plot_probability_histograms
 from trainlab.models.hook_bookkeeping import FastHookBookkeeping
 from trainlab.models.loading import LoadsTrainlabCheckpoints
 
+log = logging.getLogger(__name__)
 STAGES = ("train", "val", "test")
 LOSSES = ("bce", "nnpu")
 POLARITY_INDEX = {"negative": 0, "positive": 1}
 PLOT_FILE = "plots/val_probabilities.png"
+# the spectra schema's table names (trainlab.data.spectra.schema, not imported: it loads pyarrow)
+STAGE_TABLES = {"train": "train_data", "val": "validation_data"}
 
 
 def read_priors_file(path: str | Path) -> dict[str, float]:
@@ -139,6 +143,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
             {f"{stage}_ap": BinaryAveragePrecision() for stage in STAGES}
         )
         self._sums: dict[str, dict[str, torch.Tensor]] = {}
+        self._shares: dict[str, torch.Tensor | None] = {}
         self.probability_history: list[dict[str, Any]] = []
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -163,10 +168,12 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
             self.priors_by_polarity[POLARITY_INDEX[name]] = value
 
     def on_fit_start(self) -> None:
+        self._shares.clear()
         self.resolve_priors()
         self._check_priors_cover_data()
 
     def on_test_start(self) -> None:
+        self._shares.pop("test", None)
         if torch.isnan(self.priors_by_polarity).all():
             self.resolve_priors()
 
@@ -197,6 +204,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 labels,
                 self._row_priors(batch["polarity"], stage),
                 groups=batch["polarity"],
+                labelled_shares=self._row_shares(batch["polarity"], stage),
                 beta=self.beta,
                 gamma=self.gamma,
                 surrogate=self.surrogate,
@@ -231,6 +239,33 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 f"{float(self.priors_by_polarity[1])}); {PRIOR_REMEDY.format(name=name)}"
             )
         return priors
+
+    def _row_shares(self, polarity: torch.Tensor, stage: str) -> torch.Tensor | None:
+        # The share of labelled rows of each polarity in the stage's whole table: with it each
+        # labelled positive stands for prior / share rows, so a batch without labelled
+        # positives of a polarity no longer counts its rows as negatives (see nnpu_loss).
+        if stage not in self._shares:
+            self._shares[stage] = self._table_shares(stage)
+        shares = self._shares[stage]
+        return None if shares is None else shares.to(polarity.device)[polarity.long()]
+
+    def _table_shares(self, stage: str) -> torch.Tensor | None:
+        datamodule = getattr(self._trainer, "datamodule", None)  # None outside a Trainer
+        table = STAGE_TABLES.get(stage, getattr(datamodule, "test_table", None))
+        counts = getattr(datamodule, "label_counts", {}).get(table)
+        if not counts:
+            log.warning(
+                "nnPU %s: no labelled share per polarity for %s; each batch uses its own, and a "
+                "batch without labelled positives of a polarity counts its rows as negatives",
+                stage,
+                table,
+            )
+            return None
+        shares = torch.full((2,), math.nan)
+        for name, (unlabelled, labelled) in counts.items():
+            if unlabelled + labelled:
+                shares[POLARITY_INDEX[name]] = labelled / (unlabelled + labelled)
+        return shares
 
     def _accumulate(self, stage: str, loss: torch.Tensor, n: int, corrected: bool | None) -> None:
         # Tensor sums instead of a self.log call per step (about 0.4 ms each).

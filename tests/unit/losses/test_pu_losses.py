@@ -91,7 +91,7 @@ def test_nnpu_correction_ascends_negative_risk_and_reports_clipped_risk():
     # R- = (2 sigmoid(3) + 2 sigmoid(-3)) / 4 - 0.9 * sigmoid(3) = 0.5 - 0.85731672 < -beta
     assert risk.corrected
     assert risk.negative_risk.item() == pytest.approx(0.5 - 0.85731672, abs=1e-6)
-    assert risk.loss.item() == pytest.approx(0.9 * 0.04742587, abs=1e-6)  # R+ - beta
+    assert risk.loss.item() == pytest.approx(0.9 * 0.04742587, abs=1e-6)  # R+ + max(0, R-)
     assert risk.objective.item() == pytest.approx(-0.5 * risk.negative_risk.item(), abs=1e-6)
     risk.objective.backward()
     slope = sig(3.0) * (1 - sig(3.0))  # d sigmoid / dz at |z| = 3: 0.04517666
@@ -105,7 +105,9 @@ def test_nnpu_beta_tolerates_small_negative_risk():
     labels = torch.tensor([1.0, 1.0, 0.0, 0.0])
     risk = nnpu_loss(logits, labels, priors=0.9, beta=1.0)
     assert not risk.corrected
-    assert risk.loss.item() == pytest.approx(0.9 * 0.04742587 + 0.5 - 0.85731672, abs=1e-6)
+    # the step descends on R+ + R-; the reported risk is still the clipped R+ + max(0, R-)
+    assert risk.objective.item() == pytest.approx(0.9 * 0.04742587 + 0.5 - 0.85731672, abs=1e-6)
+    assert risk.loss.item() == pytest.approx(0.9 * 0.04742587, abs=1e-6)
     unbiased = nnpu_loss(logits, labels, priors=0.9, non_negative=False)
     assert not unbiased.corrected and unbiased.loss.item() < 0
 
@@ -168,3 +170,97 @@ def test_nnpu_groups_keep_two_polarities_of_equal_prior_apart():
     assert risk.loss.item() == pytest.approx(true_risk, abs=0.01)
     with pytest.raises(ValueError, match="more than one prior"):
         nnpu_loss(logits[:2], labels[:2] * 0 + 1, torch.tensor([0.3, 0.4]), groups=groups[:2])
+
+
+def test_nnpu_loss_is_the_clipped_risk_whatever_beta():
+    # before: with beta > 0 the reported loss was R+ + R- (R- tolerated down to -beta) or
+    # R+ - beta (after a correction step), neither the nnPU risk R+ + max(0, R-)
+    logits = torch.tensor([3.0, 3.0, -3.0, -3.0])
+    labels = torch.tensor([1.0, 1.0, 0.0, 0.0])
+    positive = 0.9 * 0.04742587
+    for beta in (0.0, 0.1, 1.0):
+        risk = nnpu_loss(logits, labels, priors=0.9, beta=beta)
+        assert risk.loss.item() == pytest.approx(positive, abs=1e-6)
+    tolerated = nnpu_loss(logits, labels, priors=0.9, beta=1.0)
+    assert tolerated.objective.item() == pytest.approx(positive + 0.5 - 0.85731672, abs=1e-6)
+
+
+def test_nnpu_corrects_each_polarity_group_on_its_own():
+    # group 0 (prior 0.9) overfits: its own R- = (sig(3) + sig(-3))/2 - 0.9 sig(3) = -0.357;
+    # group 1 (prior 0.1) has R- = (sig(3) + sig(3))/2 - 0.1 sig(3) = +0.858. Their sum is
+    # positive, so correcting the total missed group 0's negative risk.
+    logits = torch.tensor([3.0, -3.0, 3.0, 3.0], requires_grad=True)
+    labels = torch.tensor([1, 0, 1, 0])
+    priors = torch.tensor([0.9, 0.9, 0.1, 0.1])
+    risk = nnpu_loss(logits, labels, priors, gamma=0.5)  # labelled share 1/2 in each group
+    assert risk.corrected
+    # each group is half the batch: risks are its own times 0.5; labelled rows weigh pi/(s n)
+    neg0 = 0.5 * ((sig(3.0) + sig(-3.0)) / 2 - 0.9 * sig(3.0))
+    pos0 = 0.5 * 0.9 * sig(-3.0)
+    neg1 = 0.5 * (sig(3.0) - 0.1 * sig(3.0))
+    pos1 = 0.5 * 0.1 * sig(-3.0)
+    assert risk.negative_risk.item() == pytest.approx(neg0 + neg1, abs=1e-6)
+    assert risk.loss.item() == pytest.approx(pos0 + pos1 + neg1, abs=1e-6)
+    assert risk.objective.item() == pytest.approx(-0.5 * neg0 + pos1 + neg1, abs=1e-6)
+    risk.objective.backward()
+    slope = sig(3.0) * (1 - sig(3.0))
+    # group 0 ascends its R-: d(-0.5 neg0)/dz; group 1 descends R+ + R-
+    expected = [
+        -0.5 * (1 / 4 - 0.9 / 2) * slope,
+        -0.5 * (1 / 4) * slope,
+        (1 / 4 - 0.1 / 2) * slope - 0.1 / 2 * slope,
+        1 / 4 * slope,
+    ]
+    assert logits.grad.tolist() == pytest.approx(expected, abs=1e-7)
+
+
+def _batches_of_known_truth(n, parts, seed):
+    generator = torch.Generator().manual_seed(seed)
+    logits, labels, priors, groups, shares, true_risk = [], [], [], [], [], 0.0
+    for group, (rows, pi, c) in enumerate(parts):
+        truth = torch.rand(rows, generator=generator) < pi
+        x = torch.randn(rows, generator=generator) + torch.where(truth, 1.0, -1.0)
+        label = (truth & (torch.rand(rows, generator=generator) < c)).long()
+        logits.append(2 * x)
+        labels.append(label)
+        priors.append(torch.full((rows,), pi))
+        groups.append(torch.full((rows,), group))
+        shares.append(torch.full((rows,), label.float().mean().item()))
+        part = pi * sig_t(-2 * x[truth]).mean() + (1 - pi) * sig_t(2 * x[~truth]).mean()
+        true_risk += rows / n * part.item()
+    order = torch.randperm(n, generator=generator)
+    columns = [torch.cat(t)[order] for t in (logits, labels, priors, groups, shares)]
+    return columns, true_risk
+
+
+@pytest.mark.parametrize(
+    "parts", [[(40_000, 0.05, 0.4)], [(24_000, 0.4, 0.7), (16_000, 0.05, 0.4)]]
+)
+def test_nnpu_batches_without_labelled_positives_leave_the_epoch_risk_unbiased(parts):
+    # prior 0.05, c 0.4, batches of 64: about 27 % of batches hold no labelled positive. Before
+    # (each batch's own labelled share; such batches counted as all negatives) the mean batch
+    # risk was 0.2327 for a true 0.2251 over 8 tables of 100,000 rows.
+    (logits, labels, priors, groups, shares), true_risk = _batches_of_known_truth(
+        40_000, parts, seed=3
+    )
+    total, empty = 0.0, 0
+    for index in torch.arange(len(logits)).split(64):
+        risk = nnpu_loss(
+            logits[index],
+            labels[index],
+            priors[index],
+            non_negative=False,
+            groups=groups[index],
+            labelled_shares=shares[index],
+        )
+        total += risk.loss.item() * len(index)
+        batch_groups = groups[index]
+        empty += any(labels[index][batch_groups == g].sum() == 0 for g in batch_groups.unique())
+        assert risk.fallback is None
+    assert empty > 50
+    whole = nnpu_loss(
+        logits, labels, priors, non_negative=False, groups=groups, labelled_shares=shares
+    )
+    # the epoch's mean batch risk is the whole table's risk, which estimates the true one
+    assert total / len(logits) == pytest.approx(whole.loss.item(), abs=1e-5)
+    assert whole.loss.item() == pytest.approx(true_risk, abs=0.003)

@@ -164,3 +164,36 @@ def test_nnpu_step_groups_the_risk_by_polarity(root, monkeypatch):
     model.resolve_priors()
     model._step(batch, "val")
     assert torch.equal(seen["groups"], batch["polarity"])
+
+
+def test_nnpu_step_weights_labelled_rows_by_the_tables_labelled_share(root, tmp_path, monkeypatch):
+    # before: each batch's own labelled share weighted its positives, and a batch without
+    # labelled positives of a polarity counted its rows as negatives (a biased risk)
+    import trainlab.models.pu as pu_module
+
+    seen = []
+    real = pu_module.nnpu_loss
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pu_module, "nnpu_loss", spy)
+    model = tiny_model(loss="nnpu", priors={"positive": 0.4, "negative": 0.25})
+    trainer = fit(model, root, tmp_path, epochs=1)
+    counts = trainer.datamodule.label_counts
+    expected = {
+        (table, code): labelled / (unlabelled + labelled)
+        for table in ("train_data", "validation_data")
+        for code, (unlabelled, labelled) in (
+            (0, counts[table]["negative"]),
+            (1, counts[table]["positive"]),
+        )
+    }
+    shares_seen = set()
+    for kwargs in seen:
+        pairs = zip(kwargs["groups"].tolist(), kwargs["labelled_shares"].tolist(), strict=True)
+        for group, share in pairs:
+            shares_seen.add((group, round(share, 6)))
+    wanted = {(code, round(v, 6)) for (_, code), v in expected.items()}
+    assert shares_seen == wanted
