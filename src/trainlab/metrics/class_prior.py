@@ -18,6 +18,13 @@ POLARITY_NAMES = {1: "positive", 0: "negative"}
 MIN_AUROC = 0.6
 # a prior above this leaves almost no negatives: an underestimated c, not a real prior
 MAX_PRIOR = 0.95
+# Overlap signal: with a calibrated P(s=1 | x), a labelled positive far from the negatives
+# scores c and one among them less, so the mean c_hat falls below the 95th percentile of the
+# labelled positives' scores and s / c_hat overshoots by about their ratio. Measured with the
+# true P(s=1 | x), prior 0.40, c 0.7, 4,000 rows: Gaussians at -3/+3 ratio 1.00 (prior 0.408),
+# -2/+2 0.97 (0.420), -1.5/+1.5 0.89 (0.442), -1/+1 0.72 (0.554).
+MIN_SPREAD_RATIO = 0.9
+SPREAD_QUANTILE = 0.95
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,28 @@ class PriorEstimate:
     # sampling error of s / c (delta method: binomial s, mean c); NaN from one labelled
     # positive. It leaves out the bias of overlapping classes or labels not missing at random.
     prior_se: float = math.nan
+    # 95th percentile of the labelled positives' scores, and s over it (see MIN_SPREAD_RATIO)
+    label_frequency_q95: float = math.nan
+    prior_from_q95: float = math.nan
+
+    @property
+    def spread_ratio(self) -> float:
+        """c_hat over the 95th percentile of the labelled positives' scores (1: no overlap)."""
+        return self.label_frequency / self.label_frequency_q95
+
+    def warnings(self) -> list[str]:
+        """Why this estimate is likely too large, though not refused (empty when no sign)."""
+        if not self.spread_ratio < MIN_SPREAD_RATIO:
+            return []
+        return [
+            f"the labelled positives' scores spread: their mean c_hat {self.label_frequency:.3f}"
+            f" is {self.spread_ratio:.2f} x their 95th percentile "
+            f"{self.label_frequency_q95:.3f} (below {MIN_SPREAD_RATIO}), the sign of classes "
+            "that overlap (or of a classifier that is not calibrated): c_hat is then too small "
+            f"and the prior {self.prior:.3f} too large (two overlapping Gaussians, true prior "
+            f"0.40: ratio 0.72, prior 0.554). s / 95th percentile gives "
+            f"{self.prior_from_q95:.3f}; the true prior likely lies between the two"
+        ]
 
     def refusals(self) -> list[str]:
         """Why this estimate must not be used (empty when it may)."""
@@ -56,7 +85,7 @@ class PriorEstimate:
 
     def to_dict(self) -> dict:
         """Plain-number form for JSON."""
-        return asdict(self)
+        return {**asdict(self), "spread_ratio": self.spread_ratio}
 
 
 def label_frequency(probabilities_of_labelled_positives: np.ndarray) -> float:
@@ -109,6 +138,7 @@ def estimate_prior(
     c_se = float(known.std(ddof=1) / math.sqrt(known.size)) if known.size > 1 else math.nan
     s_se = math.sqrt(s * (1 - s) / n_train)
     prior_se = prior * math.sqrt((s_se / s) ** 2 + (c_se / c) ** 2) if s > 0 else math.nan
+    q95 = float(np.quantile(known, SPREAD_QUANTILE))
     return PriorEstimate(
         prior=float(min(prior, 1.0)),
         label_frequency=c,
@@ -119,6 +149,8 @@ def estimate_prior(
         auroc=auroc,
         recall=recall,
         prior_se=prior_se,
+        label_frequency_q95=q95,
+        prior_from_q95=float(min(s / q95, 1.0)) if q95 > 0 else math.nan,
     )
 
 

@@ -100,6 +100,10 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
     figure = write_prior_scores(Path(cfg.paths.output_dir), panels)
     if figure is not None:
         log.info("score histograms: %s", figure)
+    warnings = {name: e.warnings() for name, e in found_all.items() if e.warnings()}
+    for name, reasons in warnings.items():
+        for reason in reasons:
+            log.warning("%s mode (%s): %s", name, estimates[name]["checkpoint"], reason)
     refusals = {name: e.refusals() for name, e in found_all.items() if e.refusals()}
     forced = bool(cfg.get("force"))
     if refusals and not forced:
@@ -122,6 +126,7 @@ def estimate_priors(cfg: DictConfig) -> dict[str, Any]:
         "estimates": estimates,
         "forced": forced,
         "refusals_overridden": refusals if forced else {},
+        "warnings": warnings,
     }
     truth = read_truth(root) if root is not None else None
     if truth is not None:
@@ -156,16 +161,18 @@ def check_every_polarity_estimated(
 
 
 def format_estimates(estimates: dict[str, PriorEstimate]) -> str:
-    """One line per polarity: validation AUROC, recall, c-hat, s, the prior, its standard error
-    and the labelled positives c rests on."""
+    """One line per polarity: validation AUROC, recall, c-hat, s, the prior, its standard error,
+    the labelled positives c rests on and the overlap signal c-hat / their 95th percentile."""
     header = (
         f"  {'polarity':<9} {'AUROC':>6} {'recall':>6} {'c_hat':>6} {'s':>6} {'prior':>6} "
-        f"{'se':>6} {'n_lab':>6}"
+        f"{'se':>6} {'n_lab':>6} {'c/q95':>6}"
     )
     rows = [
         f"  {name:<9} {e.auroc:>6.3f} {e.recall:>6.3f} {e.label_frequency:>6.3f} "
         f"{e.labelled_share:>6.3f} {e.prior:>6.3f} {e.prior_se:>6.3f} "
-        f"{e.n_labelled_positives:>6d}" + ("  (clipped)" if e.clipped else "")
+        f"{e.n_labelled_positives:>6d} {e.spread_ratio:>6.2f}"
+        + ("  (clipped)" if e.clipped else "")
+        + ("  (overlap: likely too large)" if e.warnings() else "")
         for name, e in estimates.items()
     ]
     return "\n".join([header, *rows])

@@ -74,3 +74,31 @@ def test_prior_standard_error_covers_the_true_prior_on_synthetic_pu_data():
     assert 0.88 <= np.mean(covered) <= 0.99
     one = estimate_prior(np.array([1, 0]), np.array([0.5, 0.2]), np.array([1, 0]))
     assert np.isnan(one.prior_se)  # one labelled positive: no spread of c to measure
+
+
+@pytest.mark.parametrize(("mu", "warned"), [(3.0, False), (1.0, True)])
+def test_overlapping_classes_warn_that_the_prior_is_too_large(mu, warned):
+    # prior 0.40, c 0.7, the true P(s=1 | x) as classifier. Measured: Gaussians at -1/+1 gave a
+    # prior of 0.554 and no word; c_hat / 95th percentile of the labelled positives' scores is
+    # 0.72 there and 1.00 at -3/+3 (prior 0.408)
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        y = rng.random(n) < 0.4
+        x = rng.normal(np.where(y, mu, -mu), 1)
+        p1, p0 = 0.4 * norm.pdf(x, mu), 0.6 * norm.pdf(x, -mu)
+        return 0.7 * p1 / (p1 + p0), (y & (rng.random(n) < 0.7)).astype(int)
+
+    _, train_labels = draw(4000)
+    probs, labels = draw(2000)
+    estimate = estimate_prior(train_labels, probs, labels)
+    assert bool(estimate.warnings()) is warned
+    assert estimate.refusals() == []
+    if warned:
+        assert estimate.prior > 0.5 and estimate.spread_ratio < 0.8
+        assert "overlap" in estimate.warnings()[0]
+        assert abs(estimate.prior_from_q95 - 0.4) < 0.03  # the other end of the range
+    else:
+        assert abs(estimate.prior - 0.4) < 0.03 and estimate.spread_ratio > 0.99
