@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
 
 from trainlab.io import atomic_open
 
@@ -92,3 +94,64 @@ def plot_probability_histograms(history: list[dict], path: str | Path) -> Path:
         figure.savefig(handle, dpi=80, format=Path(path).suffix.lstrip(".") or "png")
     plt.close(figure)
     return path
+
+
+class ScoresByPolarity(Metric):
+    """Every probability of a stage with its PU label and polarity, for thresholds by prior."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in ("probabilities", "labels", "polarities"):
+            self.add_state(name, [], dist_reduce_fx="cat")
+
+    def update(self, probabilities: Tensor, labels: Tensor, polarities: Tensor) -> None:
+        """Keep a batch's probabilities, labels (1 labelled, 0 unlabeled) and polarity codes."""
+        self.probabilities.append(probabilities.detach().float().reshape(-1))
+        self.labels.append(labels.detach().reshape(-1).long())
+        self.polarities.append(polarities.detach().reshape(-1).long())
+
+    def compute(self) -> tuple[Tensor, Tensor, Tensor]:
+        """(probabilities, labels, polarities) of every row seen."""
+        return tuple(
+            dim_zero_cat(getattr(self, n)) for n in ("probabilities", "labels", "polarities")
+        )
+
+
+def prior_threshold_scores(
+    probabilities: Tensor, labels: Tensor, polarities: Tensor, priors: Tensor, shares: Tensor
+) -> dict[str, Tensor]:
+    """Recall and estimated precision when each polarity calls its top ``prior`` share positive.
+
+    A classifier's score ranks; the prior says how many rows of each polarity are positive, so
+    calling the top ``prior`` share of each polarity is a threshold that needs no calibrated
+    probability. Labelled positives are a random share c = s / prior of the positives (s: the
+    labelled share of the polarity's rows), so recall on them estimates the true recall and
+    (labelled rows called) / c the true positives called, whence the precision (clipped to 1).
+
+    Args:
+        probabilities, labels, polarities: one per row (labels 1 labelled, 0 unlabeled).
+        priors: class prior by polarity code (NaN: none), e.g. ``[0.25, 0.4]``.
+        shares: labelled share by polarity code of the table the rows come from.
+    """
+    hits, called, labelled, true_called = (0.0, 0, 0, 0.0)
+    for code in torch.unique(polarities).tolist():
+        prior, share = float(priors[code]), float(shares[code])
+        rows = polarities == code
+        if not (0 < prior <= 1 and share > 0):
+            return {}
+        scores, known = probabilities[rows], labels[rows] == 1
+        k = max(1, round(prior * int(rows.sum())))
+        cut = torch.topk(scores, k).values[-1]
+        call = scores >= cut
+        hits += int((call & known).sum())
+        called += int(call.sum())
+        labelled += int(known.sum())
+        true_called += int((call & known).sum()) * prior / share
+    if called == 0 or labelled == 0:
+        return {}
+    return {
+        "recall_at_prior": torch.tensor(hits / labelled),
+        "precision_at_prior": torch.tensor(min(true_called / called, 1.0)),
+    }

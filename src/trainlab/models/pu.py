@@ -15,7 +15,12 @@ from torchmetrics.classification import BinaryAUROC, BinaryAveragePrecision
 
 from trainlab.errors import ConfigError
 from trainlab.losses.pu import SURROGATES, bce_loss, nnpu_loss
-from trainlab.metrics.pu import PUMetrics, plot_probability_histograms
+from trainlab.metrics.pu import (
+    PUMetrics,
+    ScoresByPolarity,
+    plot_probability_histograms,
+    prior_threshold_scores,
+)
 from trainlab.models.hook_bookkeeping import FastHookBookkeeping
 from trainlab.models.loading import LoadsTrainlabCheckpoints
 
@@ -142,6 +147,8 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         self.average_precision = nn.ModuleDict(
             {f"{stage}_ap": BinaryAveragePrecision() for stage in STAGES}
         )
+        # nnPU: every score with its polarity, for the threshold that calls the top prior share
+        self.scores = nn.ModuleDict({f"{stage}_scores": ScoresByPolarity() for stage in STAGES})
         self._sums: dict[str, dict[str, torch.Tensor]] = {}
         self._shares: dict[str, torch.Tensor | None] = {}
         self.probability_history: list[dict[str, Any]] = []
@@ -214,6 +221,8 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         self.metrics[f"{stage}_metrics"].update(probabilities, labels)
         self.auroc[f"{stage}_auroc"].update(probabilities, (labels == 1).long())
         self.average_precision[f"{stage}_ap"].update(probabilities, (labels == 1).long())
+        if self.loss_name == "nnpu":
+            self.scores[f"{stage}_scores"].update(probabilities, labels, batch["polarity"])
         self._accumulate(stage, reported.detach(), len(labels), corrected)
         return objective
 
@@ -338,10 +347,29 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 values[f"{stage}/{name}"] = value
             values[f"{stage}/auroc"] = self.auroc[f"{stage}_auroc"].compute()
             values[f"{stage}/average_precision"] = self.average_precision[f"{stage}_ap"].compute()
+            values.update(self._prior_threshold_values(stage))
         metric.reset()
+        self.scores[f"{stage}_scores"].reset()
         self.auroc[f"{stage}_auroc"].reset()
         self.average_precision[f"{stage}_ap"].reset()
         self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def _prior_threshold_values(self, stage: str) -> dict[str, torch.Tensor]:
+        # Recall and precision where each polarity calls its top prior share: nnPU's sigmoid
+        # is no calibrated posterior, and 3 epochs left every probability below 0.5 (recall 0
+        # at model.threshold) while the ranking was good (AUROC 0.914)
+        shares = self._shares.get(stage)
+        if (
+            self.loss_name != "nnpu"
+            or shares is None
+            or not self.scores[f"{stage}_scores"].update_called
+        ):
+            return {}
+        probabilities, labels, polarities = self.scores[f"{stage}_scores"].compute()
+        found = prior_threshold_scores(
+            probabilities, labels, polarities, self.priors_by_polarity.cpu(), shares
+        )
+        return {f"{stage}/{name}": value for name, value in found.items()}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["pu_probability_history"] = self.probability_history

@@ -53,6 +53,8 @@ def test_nnpu_fit_logs_pu_metrics_and_plots_probabilities(root, tmp_path):
             "lee_liu",
             "auroc",
             "average_precision",
+            "recall_at_prior",
+            "precision_at_prior",
         ):
             assert f"{stage}/{name}" in logged
     assert "train/corrected_share" in logged
