@@ -6,6 +6,12 @@
 #   scripts/slurm/local-cluster.sh stop     stop every daemon this script started, by PID
 #   scripts/slurm/local-cluster.sh status   say which daemons run; exit 0 only when all do
 #
+# TRAINLAB_SLURM_FAKE_GPUS=N (default 0) gives the node N fake GPUs: a generic resource `gpu`
+# backed by empty files under $TRAINLAB_SLURM_DIR/fake-gpus, so that a job with --gres=gpu:K is
+# scheduled on them and SLURM sets its CUDA_VISIBLE_DEVICES, as on a GPU node. No CUDA device
+# exists behind them: torch on this machine still sees none. `start` with another value than the
+# running cluster's rewrites the configs and restarts slurmctld and slurmd (no job may run).
+#
 # Exit codes: 0 done, 1 a daemon failed (see the log it names), 2 usage,
 # 3 the cluster cannot be set up here (not root, no apt, or a foreign SLURM config).
 # State (config copies, pid files, logs, spool) lives in $TRAINLAB_SLURM_DIR
@@ -19,11 +25,14 @@ set -euo pipefail
 STATE_DIR="${TRAINLAB_SLURM_DIR:-/var/lib/trainlab-slurm}"
 CLUSTER="${TRAINLAB_SLURM_CLUSTER:-trainlab}"
 PARTITION="${TRAINLAB_SLURM_PARTITION:-debug}"
+FAKE_GPUS="${TRAINLAB_SLURM_FAKE_GPUS:-0}"
 CONF_DIR=/etc/slurm
 MARKER="# written by trainlab scripts/slurm/local-cluster.sh"
 DB_PASS_FILE="$STATE_DIR/db-password"
 NODE="$(hostname -s)"
 PACKAGES=(munge mariadb-server slurm-wlm slurmdbd)
+# Set by write_config when it replaced or removed a file: running daemons must restart.
+CONFIG_CHANGED=0
 # Daemons in start order; stop goes the other way.
 DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)
 
@@ -110,7 +119,38 @@ write_config() {  # write_config PATH MODE  (content on stdin)
     return 0
   fi
   mv -f "$tmp" "$path"
+  CONFIG_CHANGED=1
   log "wrote $path"
+}
+
+# gres.conf and the fake device files when TRAINLAB_SLURM_FAKE_GPUS > 0; else no gres.conf.
+write_gres_config() {
+  local path="$CONF_DIR/gres.conf" dir="$STATE_DIR/fake-gpus" i
+  if ((FAKE_GPUS == 0)); then
+    if [[ -e "$path" ]] && grep -qF "$MARKER" "$path"; then
+      rm -f "$path"
+      CONFIG_CHANGED=1
+      log "removed $path (no fake GPUs)"
+    fi
+    return 0
+  fi
+  # slurmd 22.05 refuses a File that is not a device ("... is not a valid character or block
+  # device, fix your gres.conf") and then gives jobs no GPU environment: each fake GPU is a
+  # character device with /dev/null's numbers (1, 3). Not under /dev, so that nothing else
+  # here (torch, nvidia-smi, trainlab's device check) takes them for GPUs.
+  mkdir -p "$dir"
+  for ((i = 0; i < FAKE_GPUS; i++)); do
+    [[ -c "$dir/gpu$i" ]] && continue
+    rm -f "$dir/gpu$i"
+    mknod -m 666 "$dir/gpu$i" c 1 3 || die "mknod $dir/gpu$i failed: no fake GPUs here" 3
+    CONFIG_CHANGED=1  # slurmd checks the files when it starts
+  done
+  write_config "$path" 644 <<EOF
+$MARKER
+# $FAKE_GPUS fake GPUs (TRAINLAB_SLURM_FAKE_GPUS): SLURM schedules them and sets
+# CUDA_VISIBLE_DEVICES; there is no device behind them.
+Name=gpu File=$dir/gpu[0-$((FAKE_GPUS - 1))]
+EOF
 }
 
 write_configs() {
@@ -118,6 +158,14 @@ write_configs() {
   cpus="$(nproc)"
   mem_mb="$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)"
   def_mem=$((mem_mb / cpus / 2))
+  [[ "$FAKE_GPUS" =~ ^[0-9]+$ ]] ||
+    die "TRAINLAB_SLURM_FAKE_GPUS='$FAKE_GPUS' must be a whole number of fake GPUs (0: none)" 2
+  local gres_types="" node_gres=""
+  if ((FAKE_GPUS > 0)); then
+    # AccountingStorageTRES: sacct shows the GPUs a job was given (AllocTRES gres/gpu=N)
+    gres_types=$'GresTypes=gpu\nAccountingStorageTRES=gres/gpu\n'
+    node_gres=" Gres=gpu:$FAKE_GPUS"
+  fi
   [[ -s "$DB_PASS_FILE" ]] || (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$DB_PASS_FILE")
   mkdir -p "$CONF_DIR"
   write_config "$CONF_DIR/slurm.conf" 644 <<EOF
@@ -155,7 +203,7 @@ SlurmctldLogFile=$STATE_DIR/log/slurmctld.log
 SlurmdLogFile=$STATE_DIR/log/slurmd.log
 StateSaveLocation=$STATE_DIR/ctld
 SlurmdSpoolDir=$STATE_DIR/spool
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+${gres_types}NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb$node_gres State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
   write_config "$CONF_DIR/slurmdbd.conf" 600 <<EOF
@@ -172,6 +220,7 @@ StorageUser=slurm
 StoragePass=$(cat "$DB_PASS_FILE")
 StorageLoc=slurm_acct_db
 EOF
+  write_gres_config
   # A cgroup.conf makes SLURM 22.05 load cgroup code that fails in containers and VMs.
   if [[ -e "$CONF_DIR/cgroup.conf" ]] && grep -qF "$MARKER" "$CONF_DIR/cgroup.conf"; then
     rm -f "$CONF_DIR/cgroup.conf"
@@ -238,11 +287,26 @@ node_ready() {
   [[ "$state" == idle* || "$state" == mixed* || "$state" == allocated* ]]
 }
 
+# slurmctld and slurmd read node resources (Gres) only when they start: a changed config means
+# a restart, which the running jobs would not survive, so it is refused while any job exists.
+restart_if_reconfigured() {
+  ((CONFIG_CHANGED)) || return 0
+  running_pid slurmctld >/dev/null || running_pid slurmd >/dev/null || return 0
+  local jobs
+  jobs="$(squeue -h -o %i 2>/dev/null | tr '\n' ' ')"
+  [[ -z "${jobs// /}" ]] ||
+    die "the config changed but jobs are queued ($jobs); cancel them or wait, then run start again"
+  log "config changed: restarting slurmctld and slurmd"
+  stop_daemon slurmd
+  stop_daemon slurmctld
+}
+
 cmd_start() {
   require_root
   mkdir -p "$STATE_DIR"/{run,log,ctld,spool}
   install_packages
   write_configs
+  restart_if_reconfigured
   start_munged
   start_mariadbd
   start_slurm_daemon slurmdbd sacctmgr -n list cluster
