@@ -83,6 +83,21 @@ def slurm_cluster() -> Iterator[None]:
         subprocess.run([str(CLUSTER), "stop"], capture_output=True, timeout=300)
 
 
+@pytest.fixture
+def slurm_fake_gpus(slurm_cluster: None) -> Iterator[int]:
+    """The local cluster's node with 4 fake GPUs (TRAINLAB_SLURM_FAKE_GPUS): SLURM schedules
+    them and sets CUDA_VISIBLE_DEVICES; torch sees no device behind them. The default cluster
+    (no GPUs) comes back afterwards; each switch restarts slurmctld and slurmd (~7 s)."""
+    env = {**os.environ, "TRAINLAB_SLURM_FAKE_GPUS": "4"}
+    started = subprocess.run(
+        [str(CLUSTER), "start"], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert started.returncode == 0, started.stderr[-3000:]
+    yield 4
+    env["TRAINLAB_SLURM_FAKE_GPUS"] = "0"
+    subprocess.run([str(CLUSTER), "start"], capture_output=True, timeout=300, env=env)
+
+
 def train_args(digits_dir: Path, *extra: str) -> list[str]:
     """Arguments of a short digits training run on the session's split."""
     return [

@@ -112,6 +112,7 @@ class AsyncWorker:
             "pid": os.getpid(),
             "slurm_job": slurm_job_id(),
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "cuda_devices_seen": cuda_devices_seen(index),
             "threads": threads,
         }
         status_file = search.sweep_dir / WORKERS_DIR / f"{index}.json"
@@ -363,6 +364,35 @@ def task_slots(settings: dict[str, Any]) -> list:
     listed = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     gpus = [d.strip() for d in listed.split(",") if d.strip() and d.strip() != "-1"]
     return assign_slots(gpus if share else [], share, available_cpus(), cores, None)
+
+
+def cuda_devices_seen(index: int) -> int | None:
+    """How many CUDA devices torch sees in this worker; None when it was given no GPU.
+
+    A GPU slot is only CUDA_VISIBLE_DEVICES: where torch sees fewer devices than listed (a
+    CPU build of torch, a driver that does not load, SLURM's fake GPUs of the local test
+    cluster), Lightning's `accelerator=auto` trains on CPU. The worker's status file records
+    it and `trainlab sweep status` shows it, so a sweep never passes for a GPU sweep unseen.
+    """
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    given = [d for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+    if not given:
+        return None
+    import torch
+
+    seen = torch.cuda.device_count()
+    if seen < len(given):
+        log.warning(
+            "worker %d was given GPU(s) %s (CUDA_VISIBLE_DEVICES) but torch %s sees %d CUDA "
+            "device(s): its trials train on CPU. Fix: a CUDA build of torch and a working "
+            "driver (nvidia-smi) on the node, or hydra.sweeper.gpus_per_trial=0 for CPU "
+            "workers.",
+            index,
+            listed,
+            torch.__version__,
+            seen,
+        )
+    return seen
 
 
 def mark_requeued(

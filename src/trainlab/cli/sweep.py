@@ -41,7 +41,7 @@ def status_line(summary: dict[str, Any]) -> str:
 
 
 def print_status(folder: str) -> int:
-    from trainlab.core.search.sweep_state import summarize
+    from trainlab.core.search.sweep_state import summarize, worker_files
 
     summary = summarize(folder)
     state = summary["state"]
@@ -51,9 +51,27 @@ def print_status(folder: str) -> int:
         trial = worker.get("trial")
         doing = f"trial {trial}" if trial is not None else worker.get("state")
         print(f"  worker {worker.get('index')} {worker.get('host')}:{worker.get('pid')}: {doing}")
+    blind = gpu_slots_without_cuda(worker_files(summary["folder"]))
+    if blind:
+        print(
+            f"warning: worker(s) {', '.join(blind)} were given GPUs (CUDA_VISIBLE_DEVICES) but "
+            "torch saw fewer CUDA devices: their trials trained on CPU (see .workers/*.json)"
+        )
     if state.get("error"):
         print(f"error: {state['error']}")
     return 0
+
+
+def gpu_slots_without_cuda(workers: list[dict[str, Any]]) -> list[str]:
+    """`<index> (GPUs <ids>, torch saw <n>)` of each worker whose GPU slot torch did not see."""
+    out = []
+    for worker in workers:
+        listed = str(worker.get("cuda_visible_devices") or "")
+        given = [d for d in listed.split(",") if d.strip() and d.strip() != "-1"]
+        seen = worker.get("cuda_devices_seen")
+        if given and seen is not None and seen < len(given):
+            out.append(f"{worker.get('index')} (GPUs {listed}, torch saw {seen})")
+    return out
 
 
 def wait(folder: str, interval: float, timeout: float | None) -> int:

@@ -388,3 +388,92 @@ def test_a_preempted_split_task_brings_every_slot_back_to_its_trial(
         assert status["status"] == "finished" and status["attempts"] == 2, trial.number
         last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
         assert last["global_step"] == epochs * batches
+
+
+@pytest.mark.slow  # ~4 min here: 8 workers on 2 cores
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fake GPUs' ids would be real ones here")
+def test_slurm_tasks_split_their_gpus_into_fractional_slots(
+    slurm_fake_gpus, sweep_digits_dir, sweep_env
+):
+    """Two array tasks, each given 2 (fake) GPUs by SLURM, `gpus_per_trial=0.5`: each task
+    runs 4 workers, two per device, every worker on its own share of the task's devices. torch
+    sees no CUDA here: the trials train on CPU, finish, and the sweep says so."""
+    from hydra_plugins.trainlab_sweeper._worker import SLURM_JOB_ATTR, TASK_SLOT_ATTR
+    from trainlab.core.search.lease import WORKER_ATTR
+    from trainlab.core.search.trials import counted
+
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    done = subprocess.run(
+        sweep_command(
+            "-m",
+            "hparams_search=images_optuna",
+            "launcher=slurm",
+            "hydra.launcher.gpus_per_node=2",
+            "hydra.sweeper.mode=async",
+            "hydra.sweeper.workers=2",
+            "hydra.sweeper.gpus_per_trial=0.5",
+            "hydra.sweeper.heartbeat_s=2",
+            "hydra.sweeper.n_trials=8",
+            "hydra.sweeper.pruner=none",
+            "hydra.sweeper.plots=false",
+            *digits_args(sweep_digits_dir, "trainer.max_epochs=2"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    jobs = json.loads((sweep / "sweep.json").read_text())["slurm_jobs"]
+    assert len(jobs) == 2
+    for job in jobs:
+        assert sacct_states(job) == ["COMPLETED"]
+        tres = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-j", job, "-o", "AllocTRES"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert "gres/gpu=2" in tres, tres  # SLURM itself gave the task two GPUs
+
+    workers = {
+        int(p.stem): json.loads(p.read_text()) for p in (sweep / ".workers").glob("[0-9]*.json")
+    }
+    assert sorted(workers) == list(range(8))  # task t's slot j is worker t + 2 j
+    given = []
+    for task, job in enumerate(jobs):
+        mine = [workers[task + 2 * slot] for slot in range(4)]
+        assert {w["slurm_job"] for w in mine} == {job}
+        assert len({w["pid"] for w in mine}) == 4
+        devices = [w["cuda_visible_devices"] for w in mine]
+        # slots 0 and 1 share the task's first GPU, slots 2 and 3 its second
+        assert devices[0] == devices[1] != devices[2] == devices[3], devices
+        given += devices[::2]
+    # the two tasks got disjoint GPUs of the node's four, each worker exactly one of them
+    assert sorted(given) == ["0", "1", "2", "3"], given
+    # no CUDA behind the fake devices: every worker recorded that torch saw none
+    assert {w["cuda_devices_seen"] for w in workers.values()} == {0}
+
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 8
+    assert {t.state for t in study.trials} == {TrialState.COMPLETE}
+    for trial in study.trials:
+        index = int(trial.user_attrs[WORKER_ATTR].split("@")[0])
+        worker = workers[index]
+        assert trial.user_attrs[SLURM_JOB_ATTR] == worker["slurm_job"]
+        task = jobs.index(worker["slurm_job"])
+        assert trial.user_attrs[TASK_SLOT_ATTR] == (index - task) // 2
+        run = sweep / str(trial.number)
+        assert json.loads((run / "status.json").read_text())["status"] == "finished"
+        # the run itself records the CPU it trained on, not the slot's GPU
+        hardware = json.loads((run / "hardware.json").read_text())
+        assert hardware["cuda_available"] is False and hardware["gpus"] == []
+    status = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", "sweep", "status", str(sweep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "8/8 done (8 finished" in status.stdout, status.stdout
+    assert "trained on CPU" in status.stdout and "0 (GPUs " in status.stdout, status.stdout

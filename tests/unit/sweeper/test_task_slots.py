@@ -84,3 +84,27 @@ def test_a_requeue_marks_every_running_trial_of_the_task(tmp_path) -> None:
     mark_requeued(None, (spec, "s"), "7_0")
     marked = {t.number for t in study.get_trials() if REQUEUED_ATTR in t.user_attrs}
     assert marked == {ours[0].number, ours[1].number}
+
+
+@pytest.mark.skipif(
+    __import__("torch").cuda.is_available(), reason="needs a machine where torch sees no GPU"
+)
+def test_a_gpu_slot_torch_cannot_see_is_recorded_and_shown(monkeypatch, caplog) -> None:
+    """A slot's CUDA_VISIBLE_DEVICES on a machine without CUDA: the trials train on CPU, and
+    the worker's record and `trainlab sweep status` say so instead of passing for a GPU."""
+    from hydra_plugins.trainlab_sweeper._worker import cuda_devices_seen
+    from trainlab.cli.sweep import gpu_slots_without_cuda
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    with caplog.at_level("WARNING", logger="hydra_plugins.trainlab_sweeper"):
+        assert cuda_devices_seen(5) == 0
+    assert "worker 5 was given GPU(s) 2,3" in caplog.text and "train on CPU" in caplog.text
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert cuda_devices_seen(5) is None  # a CPU slot: nothing to see
+    workers = [
+        {"index": 0, "cuda_visible_devices": "2,3", "cuda_devices_seen": 0},
+        {"index": 1, "cuda_visible_devices": "", "cuda_devices_seen": None},
+        {"index": 2, "cuda_visible_devices": "4", "cuda_devices_seen": 1},
+        {"index": 3, "cuda_visible_devices": "5"},  # written before this record existed
+    ]
+    assert gpu_slots_without_cuda(workers) == ["0 (GPUs 2,3, torch saw 0)"]
