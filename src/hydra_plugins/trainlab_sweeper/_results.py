@@ -27,14 +27,25 @@ def results_summary(study: optuna.Study, storage_spec: str) -> dict[str, Any]:
     """The content of optimization_results.yaml."""
     from optuna.trial import TrialState
 
+    from trainlab.core.search.trials import DUPLICATE_ATTR, INTERRUPTED_ATTR, not_run
+
     trials = study.get_trials(deepcopy=False)
+    # A lost trial (its worker killed) is FAIL in the study and runs again as a new trial; a
+    # repeat of finished parameters is FAIL and never runs. Counted as failures, a lost and
+    # retried trial was in the results twice (fail: 1 and complete), and `fail` disagreed
+    # with `trainlab sweep status` and with n_trials, which leave both out.
+    ran = [t for t in trials if not not_run(t)]
     summary: dict[str, Any] = {
         "name": "optuna",
         "study_name": study.study_name,
         "storage": redact_text(storage_spec),  # a database URL may carry user:password
         "trials": {
-            s.name.lower(): sum(t.state == s for t in trials)
+            s.name.lower(): sum(t.state == s for t in ran)
             for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        },
+        "not_counted": {
+            "lost_and_retried": sum(bool(t.user_attrs.get(INTERRUPTED_ATTR)) for t in trials),
+            "repeats_skipped": sum(DUPLICATE_ATTR in t.user_attrs for t in trials),
         },
     }
     directions = [d.name.lower() for d in study.directions]

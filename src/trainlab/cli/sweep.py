@@ -33,7 +33,10 @@ def status_line(summary: dict[str, Any]) -> str:
         parts.append(f"best {summary['metric']} {best['value']:.4g} (#{best['trial']})")
     state = summary["state"]
     if state.get("mode") == "async" and state.get("status") not in ("finished", "failed"):
-        parts.append(f"{len(summary['live_workers'])}/{state.get('workers', '?')} workers alive")
+        # sweep.json counts SLURM array tasks; a task split into slots has one status file
+        # per slot worker (before: '3/1 workers alive' for one task of four slots)
+        known = max(int(state.get("workers") or 0), summary.get("known_workers", 0))
+        parts.append(f"{len(summary['live_workers'])}/{known or '?'} workers alive")
     if summary["eta_s"] is not None:
         parts.append(f"ETA {format_duration(summary['eta_s'])}")
     parts.append(str(state.get("status", "?")))

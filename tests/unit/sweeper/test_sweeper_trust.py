@@ -129,3 +129,53 @@ def test_for_each_entries_follow_a_list_of_the_config(toy_app):
     for trial in toy_app.study().trials:
         assert sorted(trial.params) == ["w.p", "w.q", "x", "y"]
         assert all(0.5 <= trial.params[k] <= 2.0 for k in ("w.p", "w.q"))
+
+
+def test_results_count_a_lost_and_retried_trial_once(tmp_path) -> None:
+    """A trial lost with its worker runs again as a new trial, and a repeated parameter set is
+    skipped: optimization_results.yaml counts neither as a failure (trainlab sweep status and
+    n_trials do not either); they are listed apart under `not_counted`."""
+    import optuna
+    import yaml
+
+    from hydra_plugins.trainlab_sweeper._results import write_results
+    from trainlab.core.optuna_study import default_storage_spec, open_storage
+    from trainlab.core.search.trials import RETRY_ATTR, end_interrupted, tell_quietly
+
+    spec = default_storage_spec(tmp_path, "sqlite")
+    storage = open_storage(spec)
+    study = optuna.create_study(study_name="lost", storage=storage)
+    first = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    study.tell(first, 0.5)
+    lost = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # its worker dies
+    end_interrupted(study, storage, lost.number, "lost: no heartbeat")
+    retry = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    assert retry.user_attrs[RETRY_ATTR] == lost.number and retry.params == lost.params
+    study.tell(retry, 0.25)
+    repeat = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    repeat.set_user_attr(DUPLICATE_ATTR, first.number)
+    tell_quietly(study, repeat, state=TrialState.FAIL)
+
+    write_results(study, tmp_path, spec)
+    results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert results["trials"] == {"complete": 2, "pruned": 0, "fail": 0}
+    assert results["not_counted"] == {"lost_and_retried": 1, "repeats_skipped": 1}
+    assert results["best_trial"] == retry.number
+
+
+def test_status_counts_every_slot_worker_of_a_split_slurm_task() -> None:
+    """sweep.json counts SLURM array tasks; a task split into 4 slots has 4 workers."""
+    from trainlab.cli.sweep import status_line
+
+    summary = {
+        "counts": {"finished": 3, "pruned": 0, "failed": 0, "running": 3, "retried": 1},
+        "done": 3,
+        "n_trials": 6,
+        "best": None,
+        "metric": "val/acc",
+        "state": {"mode": "async", "status": "running", "workers": 1},
+        "live_workers": [{}, {}, {}],
+        "known_workers": 4,
+        "eta_s": None,
+    }
+    assert "3/4 workers alive" in status_line(summary)

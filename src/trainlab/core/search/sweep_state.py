@@ -163,6 +163,8 @@ def summarize(folder: str | Path) -> dict[str, Any]:
         "best": best,
         "metric": (state.get("metrics") or ["objective"])[0],
         "live_workers": live,
+        # every worker of this run that wrote a status file (SLURM: each slot of each task)
+        "known_workers": len(worker_files(folder)) if state.get("mode") == "async" else 0,
         "mean_trial_s": sum(durations) / len(durations) if durations else None,
         "eta_s": eta,
     }
