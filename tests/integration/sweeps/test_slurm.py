@@ -7,6 +7,8 @@ it; where it cannot start (not root, no apt) every test here is skipped with the
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 import torch
+import yaml
 from optuna.trial import TrialState
 
 from trainlab.core.optuna_study import default_storage_spec, open_storage
@@ -477,3 +480,85 @@ def test_slurm_tasks_split_their_gpus_into_fractional_slots(
     assert status.returncode == 0, status.stderr
     assert "8/8 done (8 finished" in status.stdout, status.stdout
     assert "trained on CPU" in status.stdout and "0 (GPUs " in status.stdout, status.stdout
+
+
+@pytest.mark.slow  # ~5 min here: 4 workers on 2 cores, 8 s of lost heartbeats
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the fake GPUs' ids would be real ones here")
+def test_a_killed_slot_worker_is_retried_and_counted_once(
+    slurm_fake_gpus, sweep_digits_dir, sweep_env
+):
+    """One task of 2 (fake) GPUs at gpus_per_trial=0.5; slot 1's worker is SIGKILLed mid-trial
+    (an OOM kill): its trial is lost and run again by a slot worker still alive; the results
+    file, trials.csv and `trainlab sweep status` count that parameter set once."""
+    from trainlab.core.search.trials import INTERRUPTED_ATTR, RETRY_ATTR, counted
+
+    sweep = sweep_env / "train" / "multiruns" / "images_optuna"
+    done = subprocess.run(
+        sweep_command(
+            "-m",
+            "hparams_search=images_optuna",
+            "launcher=slurm",
+            "hydra.launcher.gpus_per_node=2",
+            "hydra.sweeper.mode=async",
+            "hydra.sweeper.workers=1",
+            "hydra.sweeper.gpus_per_trial=0.5",
+            "hydra.sweeper.detach=true",
+            "hydra.sweeper.heartbeat_s=2",
+            "hydra.sweeper.n_trials=6",
+            "hydra.sweeper.pruner=none",
+            "hydra.sweeper.plots=false",
+            *digits_args(sweep_digits_dir, "trainer.max_epochs=6"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (job,) = json.loads((sweep / "sweep.json").read_text())["slurm_jobs"]
+    deadline = time.monotonic() + 600
+    while True:  # slot 1's worker (index 1), inside a trial with an epoch done
+        assert time.monotonic() < deadline, "slot 1's worker never trained a trial"
+        try:
+            victim = json.loads((sweep / ".workers" / "1.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            victim = {}
+        number = victim.get("trial")
+        if number is not None and (sweep / str(number) / "checkpoints" / "last.ckpt").exists():
+            break
+        time.sleep(0.5)
+    assert victim["slurm_job"] == job and victim["cuda_visible_devices"] in ("0", "1", "2", "3")
+    os.kill(victim["pid"], signal.SIGKILL)
+
+    waited = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", "sweep", "wait", str(sweep), "--interval", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert waited.returncode == 0, waited.stdout[-2000:] + waited.stderr[-2000:]
+    assert sacct_states(job) == ["COMPLETED"]  # the task's other slots ended it well
+    storage = open_storage(default_storage_spec(sweep, "sqlite"))
+    study = optuna.load_study(study_name="images_optuna", storage=storage)
+    assert counted(study) == 6 and len(study.trials) == 7
+    lost = study.trials[number]
+    assert lost.state == TrialState.FAIL and lost.user_attrs[INTERRUPTED_ATTR]
+    (retry,) = [t for t in study.trials if t.user_attrs.get(RETRY_ATTR) == number]
+    assert retry.state == TrialState.COMPLETE and retry.params == lost.params
+    assert retry.user_attrs["trainlab_worker"].split("@")[0] != "1"
+
+    results = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert results["trials"] == {"complete": 6, "pruned": 0, "fail": 0}
+    assert results["not_counted"] == {"lost_and_retried": 1, "repeats_skipped": 0}
+    rows = (sweep / "trials.csv").read_text().splitlines()[1:]
+    assert len(rows) == 7 and sum(r.endswith(",FAIL") for r in rows) == 1
+    status = subprocess.run(
+        [sys.executable, "-m", "trainlab.cli.main", "sweep", "status", str(sweep)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "6/6 done (6 finished, 0 pruned, 0 failed), 0 running, 1 lost and retried" in (
+        status.stdout
+    ), status.stdout
+    task_log = "".join(p.read_text() for p in (sweep / ".submitit").rglob("*_log.*"))
+    assert f"worker process {victim['pid']} of this task exited with -9" in task_log
