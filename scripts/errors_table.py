@@ -94,6 +94,7 @@ SPECTRA_ROOTS = {
     "foreign:settings_24": "a train_data another pipeline wrote with 24 instrument settings a row",
     "foreign:all_unlabeled": "a train_data another pipeline wrote with every label 0",
     "foreign:named_test1": "a root whose test table is named test1",
+    "foreign:no_test": "a root with train_data and validation_data only",
 }
 
 

@@ -259,6 +259,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["{foreign:named_test1}"],
         ["no Lance table at", "other Lance tables there: test1", "test_1, not test1"],
     ),
+    (
+        "foreign_root_without_test_table",
+        ["{foreign:no_test}"],
+        ["has no test table test_1", "train_data, validation_data", "test=false"],
+    ),
     ("prior_force_text", ["{prior}", "force=maybe"], ["`force='maybe'` has type str"]),
     ("prior_no_checkpoints", ["{prior}", "checkpoints=[]"], ["checkpoints=[] is empty"]),
     ("convert_empty_mgf", ["{convert:empty.mgf}"], ["empty.mgf is empty (no spectra)"]),
@@ -382,6 +387,7 @@ def _foreign_roots(folder: Path) -> None:
         "settings_24": train.set_column(index, "instrument_settings", pa.array(settings)),
         "all_unlabeled": train.set_column(train.schema.get_field_index("label"), "label", labels),
         "named_test1": train,
+        "no_test": train,
     }
     for name, table in variants.items():
         root = folder / f"foreign_{name}"
@@ -389,7 +395,8 @@ def _foreign_roots(folder: Path) -> None:
         lance.write_dataset(table, str(root / "train_data"))
         test = "test1" if name == "named_test1" else "test_1"
         shutil.copytree(source / "validation_data", root / "validation_data")
-        shutil.copytree(source / "test_1", root / test)
+        if name != "no_test":
+            shutil.copytree(source / "test_1", root / test)
 
 
 def text_cases(folder: Path, values: np.ndarray, ids: list[str], fof: str) -> None:

@@ -116,6 +116,8 @@ class SpectraDataModule(L.LightningDataModule):
         threshold: predictions at or above it are called identified in the prediction CSV.
         threshold_quantile: set the threshold instead from the predicted data's labelled
             positives, at this quantile of their probabilities (e.g. 0.05).
+        test_after_fit: the run tests after fitting (the top-level ``test``): a missing test
+            table is then refused before fitting, not after it.
         loader: the shared ``data.loader`` node (``LoaderSettings``); None values are chosen
             from the hardware by the core, and a None ``multiprocessing_context`` picks
             forkserver (or spawn), because Lance is not fork-safe once a table has been opened.
@@ -134,6 +136,7 @@ class SpectraDataModule(L.LightningDataModule):
         threshold_quantile: float | None = None,
         loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
+        test_after_fit: bool = False,
     ) -> None:
         super().__init__()
         if polarity not in (None, 0, 1):
@@ -150,6 +153,7 @@ class SpectraDataModule(L.LightningDataModule):
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
         self.threshold, self.threshold_quantile = threshold, threshold_quantile
         self.loader_settings = LoaderSettings.coerce(loader)
+        self.test_after_fit = bool(test_after_fit)
         self.datasets: dict[str, SpectraBatches] = {}
         self.label_counts: dict[str, dict[str, list[int]]] = {}
         self._predict: SpectraBatches | None = None
@@ -213,14 +217,27 @@ class SpectraDataModule(L.LightningDataModule):
 
     def _check_test_table_before_fit(self) -> None:
         """Before fitting, what the test after training would refuse hours later: a test table's
-        rows (schema, polarity: one of the other polarity only) and a missing test table next to
-        a Lance table named like one (test1, Test_1, tests/test_1). Without such a folder the
-        root may have no test table (``test=false``)."""
-        if self.test_table in list_spectra_tables(self.root):
+        rows (schema, polarity: one of the other polarity only), a missing test table next to
+        a Lance table named like one (test1, Test_1, tests/test_1), and a missing test table when
+        the run tests after fitting. A root without a test table trains with ``test=false``."""
+        found = list_spectra_tables(self.root)
+        if self.test_table in found:
             self._opened_test = self._open(self.test_table)  # kept for setup("test")
             return
         if any(name.lower().startswith("test") for name in other_lance_folders(self.root)):
             open_spectra(self.root, self.test_table)  # raises, naming the folders and the fix
+        if self.test_after_fit:
+            # before this the run trained for its whole budget, then stopped on the test
+            tests = [name for name in found if name.startswith("test_")]
+            pick = ""
+            if tests:
+                pick = f"data.test_table={tests[0]} (tables there: {', '.join(tests)}), "
+            raise DataError(
+                f"{self.root} has no test table {self.test_table} (spectra tables there: "
+                f"{', '.join(found) or 'none'}), and this run tests after training (test=true, "
+                f"the default). Fix: {pick}write {table_uri(self.root, self.test_table)} with "
+                "`trainlab convert`, or train without a test: test=false"
+            )
 
     def _prints(self, split: str) -> dict[str, RunPrint]:
         if split not in self._run_prints:

@@ -313,6 +313,29 @@ def test_a_misnamed_test_table_is_refused_before_fitting(source, tmp_path):
     dm.setup("fit")
 
 
+def test_a_root_without_a_test_table_is_refused_before_fitting_when_the_run_tests(source, tmp_path):
+    root = copy_tables(source, tmp_path, {n: n for n in ("train_data", "validation_data")})
+    dm = SpectraDataModule(str(root), batch_size=8, loader={"num_workers": 0}, test_after_fit=True)
+    with pytest.raises(DataError) as error:
+        dm.setup("fit")
+    message = str(error.value)
+    assert f"{root} has no test table test_1 (spectra tables there: train_data, " in message
+    assert "validation_data)" in message and "test=false" in message
+    shutil.copytree(source / "test_1", root / "test_2")  # another test table: named as the fix
+    with pytest.raises(DataError, match=r"Fix: data\.test_table=test_2 \(tables there: test_2\)"):
+        dm.setup("fit")
+    dm.test_table = "test_2"
+    dm.setup("fit")
+    assert "test" not in dm.datasets and dm._opened_test is not None
+
+
+def test_the_data_config_follows_the_top_level_test_switch():
+    from tests.integration.spectra.spectra_runs import compose_train
+
+    assert compose_train(["experiment=spectra/nnpu"]).data.test_after_fit is True
+    assert compose_train(["experiment=spectra/nnpu", "test=false"]).data.test_after_fit is False
+
+
 def test_a_test_table_of_the_other_polarity_only_is_refused_before_fitting(source, tmp_path):
     from trainlab.data.spectra.schema import polarity_of
     from trainlab.data.spectra.store import flat_settings
