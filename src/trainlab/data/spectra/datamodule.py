@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.loader_settings import LoaderSettings
+from trainlab.data.spectra import identical_spectra
 from trainlab.data.spectra.instrument import SETTING_NAMES, STANDARDIZATION_FILE, Standardizer
 from trainlab.data.spectra.loading import BatchSampler, SpectraBatches
 from trainlab.data.spectra.schema import (
@@ -33,7 +34,6 @@ from trainlab.data.spectra.shared_runs import (
 )
 from trainlab.data.spectra.store import (
     as_schema_types,
-    check_rows,
     flat_settings,
     list_spectra_tables,
     open_spectra,
@@ -41,6 +41,7 @@ from trainlab.data.spectra.store import (
     other_lance_folders,
     table_uri,
 )
+from trainlab.data.spectra.table_checks import checked_fingerprints
 from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,7 @@ class SpectraDataModule(L.LightningDataModule):
         self._run_prints: dict[str, dict[str, RunPrint]] = {}
         self._checked: set[tuple[str, str]] = set()
         self._checked_trained: set[str] = set()
+        self._fingerprints: dict[str, np.ndarray] = {}  # table name -> one per row
         self._trained_runs: dict[str, dict] = {}
         self.shared_training_runs: list[str] = []
 
@@ -178,8 +180,10 @@ class SpectraDataModule(L.LightningDataModule):
     ) -> SpectraBatches:
         # checks the schema and names missing tables; a table to predict on may have any name
         dataset = open_spectra(self.root, name) if folder is None else open_spectra_folder(folder)
-        check_rows(dataset, dataset.uri)
+        prints = checked_fingerprints(dataset, dataset.uri)
         rows, labels, polarities = table_rows(dataset.uri, self.polarity)
+        self._fingerprints[name] = prints
+        _warn_repeated(dataset.uri, rows, prints[rows])
         if len(rows) == 0:
             raise DataError(
                 f"{dataset.uri} has no rows of polarity {self.polarity} "
@@ -269,6 +273,7 @@ class SpectraDataModule(L.LightningDataModule):
                     )
                 if shared:
                     log.warning("%s have files of the same name: %s", where, describe(shared))
+                self._check_no_identical_spectra(names[first], names[second])
         if "test" in self.datasets and self._trained_runs and "test" not in self._checked_trained:
             self._checked_trained.add("test")
             shared = find_in_sketch(self._trained_runs, self._prints("test"))
@@ -278,6 +283,35 @@ class SpectraDataModule(L.LightningDataModule):
                     f"trained on: {describe(shared)} (training file / test file). Its figures "
                     "would be measured on training spectra; evaluate on a table of other runs"
                 )
+
+    def _rows_and_prints(self, name: str) -> tuple[str, np.ndarray, np.ndarray]:
+        """(uri, rows kept by the polarity filter, their fingerprints) of an opened table."""
+        split = {TRAIN_TABLE: "train", VALIDATION_TABLE: "val"}.get(name, "test")
+        data = self.datasets.get(split)
+        if data is None and split == "test":
+            data = self._opened_test
+        if data is None or name not in self._fingerprints:
+            data = self._open(name)
+            if split == "test":
+                self._opened_test = data
+        return data.uri, data.rows, self._fingerprints[name][data.rows]
+
+    def _check_no_identical_spectra(self, first: str, second: str) -> None:
+        """Refuse two tables of the root holding identical spectra (precursor m/z and MS1
+        peaks) under other names: rows copied between splits, which the run check misses when
+        they are fewer than half of a run or carry other file names and scan numbers."""
+        found = identical_spectra.across(
+            self._rows_and_prints(first), self._rows_and_prints(second)
+        )
+        if found.rows:
+            raise DataError(
+                f"{self.root}/{first} and {self.root}/{second} hold {found.rows} identical "
+                f"spectra (same precursor m/z and MS1 peaks, {second} rows found in {first}), "
+                f"e.g. {found.describe(first, second)}. "
+                "The model would be selected or tested on spectra it trained on. Remove the rows "
+                "from one of the tables (keep each run in one table: docs/spectra.md, One run, "
+                "one table)"
+            )
 
     def use_trained_spec(self, spec: dict[str, Any]) -> None:
         """Remember the checkpoint's training runs (eval and predict check their tables)."""
@@ -413,6 +447,23 @@ def _check_trained_polarities(table: Path, counts: dict[str, list[int]], spec: d
             f"{trained} spectra only (data.polarity={shown}), so its scores for them mean "
             "nothing. Fix: drop the data.polarity override so the checkpoint's own filter "
             "applies, or use a checkpoint trained on that polarity"
+        )
+
+
+def _warn_repeated(uri: str, rows: np.ndarray, prints: np.ndarray) -> None:
+    """Warn about rows of one table holding the same spectrum as another row: a copy weighs
+    those spectra twice in training and in every figure (two MS2 scans of one precursor in one
+    MS1 cycle look the same, hence a warning, not a refusal)."""
+    found = identical_spectra.within(uri, rows, prints)
+    if found.rows:
+        log.warning(
+            "%s: %d row(s) hold the same spectrum (precursor m/z and MS1 peaks) as an earlier "
+            "row, e.g. %s. Rows copied into the table (under other names) count twice in "
+            "training and in every figure: remove the copies. Two MS2 scans of one precursor "
+            "in one MS1 cycle of a run also look like this",
+            uri,
+            found.rows,
+            found.describe(),
         )
 
 
