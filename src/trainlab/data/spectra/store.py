@@ -168,13 +168,19 @@ def reads_as(actual: pa.DataType, expected: pa.DataType, name: str = "") -> bool
 
 def as_schema_types(table: pa.Table, where: str = "a spectra table") -> pa.Table:
     """``table`` with each column of the spectra schema cast to the schema's type (other columns
-    as they are); every reader of a Lance table goes through this."""
+    as they are), and empty text for missing text; every reader of a Lance table goes through
+    this. Lance's legacy storage format (``data_storage_version="legacy"``, 0.1) reads an empty
+    string back as null: before this, two tables of such empty ``mzml_filepath`` values were
+    refused as holding "the same file" ('None')."""
     for field in SPECTRA_SCHEMA:
         if field.name in table.column_names:
             i = table.column_names.index(field.name)
             column = table.column(i)
             if not column.type.equals(field.type):
-                table = table.set_column(i, field.name, _cast(column, field, where))
+                column = _cast(column, field, where)
+            if field.name in _STRING_COLUMNS and column.null_count:
+                column = pc.fill_null(column, "")
+            table = table.set_column(i, field.name, column)
     return table
 
 
