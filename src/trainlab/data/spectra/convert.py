@@ -438,7 +438,7 @@ def _read_file(
         result.problems.append(f"{path}: cannot read spectrum #{position} ({err})")
         return
     pairs, result.pairing = pair_scans(scans)
-    peak_warnings = _peak_warnings(pairs)
+    peak_warnings = _peak_warnings(path, pairs)
     profile = _profile_problem(path, pairs, on_profile)
     if profile and on_profile == "error":
         result.status = "rejected"
@@ -514,12 +514,22 @@ def _profile_problem(path: Path, pairs: list, on_profile: str) -> str | None:
         f"{path}: {profile} of the {len(ms1)} MS1 spectra its rows use are profile spectra "
         "('profile spectrum', MS:1000128): a row keeps an MS1 spectrum's 400 most intense "
         "points, which on profile data are a few dozen peaks sampled many times each, and its "
-        'peak count is 10-20x too high. Centroid it: msconvert --filter "peakPicking vendor '
-        f'msLevel=1-" (peakPicking cwt where no vendor library is at hand), {action}'
+        f"peak count is 10-20x too high. {centroid_fix(path)}, {action}"
     )
 
 
-def _peak_warnings(pairs: list) -> list[str]:
+def centroid_fix(path: Path) -> str:
+    """How to centroid ``path`` with ProteoWizard msconvert. Its "vendor" picker reads only the
+    vendor's raw file (and must be the first filter); given an mzML or MGF it falls back to a
+    low-quality local-maximum picker without an error, so the converted file needs "cwt"."""
+    return (
+        'Centroid it: from the vendor raw file, msconvert <raw file> --filter "peakPicking '
+        'vendor msLevel=1-" (the first filter: the vendor algorithm reads raw files only); '
+        f'from this file, msconvert {path} --filter "peakPicking cwt msLevel=1-"'
+    )
+
+
+def _peak_warnings(path: Path, pairs: list) -> list[str]:
     """MS1 spectra without a flag that look like profile data; m/z values given twice."""
     ms1 = _row_ms1(pairs)
     warnings = []
@@ -529,7 +539,7 @@ def _peak_warnings(pairs: list) -> list[str]:
             f"{looks} of the {len(ms1)} MS1 spectra the rows use give no centroid/profile flag "
             f"and look like profile data (median m/z step < {PROFILE_MEDIAN_SPACING} over "
             f"{PROFILE_MIN_POINTS}+ points): the rows then hold a few peaks sampled many times; "
-            'centroid the file (msconvert --filter "peakPicking vendor msLevel=1-")'
+            f"centroid the file. {centroid_fix(path)}"
         )
     repeated = [s.repeated_mz for s in ms1 if s.repeated_mz]
     if repeated:
