@@ -271,7 +271,7 @@ def _mzml_scan(
         number_ordered=ordered,
         native_id=None if native_id is None else str(native_id),
         precursor_ref=precursor.get("spectrumRef"),
-        ms_level=int(spectrum.get("ms level", 1)),
+        ms_level=_ms_level(spectrum),
         mz=np.asarray(spectrum.get("m/z array", []), dtype=np.float64),
         intensity=np.asarray(spectrum.get("intensity array", []), dtype=np.float64),
         polarity=polarity,
@@ -294,6 +294,27 @@ def _mzml_scan(
         isolation_width=width,
         label=None if label_column is None else spectrum.get(label_column),
     )
+
+
+def _ms_level(spectrum: dict) -> int:
+    """The spectrum's "ms level"; 1 when it gives none and has no precursor.
+
+    An MS2 spectrum without "ms level" was read as MS1: the MS2 scans after it were paired with
+    its fragment peaks as their MS1 spectrum, and the file was written without a word.
+    """
+    level = _float(spectrum.get("ms level"))
+    if level is not None:
+        return int(level)
+    if "MS1 spectrum" in spectrum:
+        return 1
+    if (spectrum.get("precursorList") or {}).get("precursor") or "MSn spectrum" in spectrum:
+        raise ValueError(
+            f"spectrum {spectrum.get('id')!r} gives no 'ms level' (MS:1000511) but has a "
+            "precursor: read as MS1, it would be paired as the MS1 spectrum of the MS2 scans "
+            "after it. Add its 'ms level', or convert the raw file again with msconvert (it "
+            "writes one for every spectrum)"
+        )
+    return 1
 
 
 def _seconds(value: object, file_unit: str | None = None) -> float | None:

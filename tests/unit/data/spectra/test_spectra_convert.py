@@ -284,3 +284,20 @@ def test_repeated_mz_values_are_one_peak(tmp_path):
     assert row["intensity_array"] == pytest.approx(np.sqrt([0.01, 1.0, 0.25]))
     (warning,) = report.files[0].warnings
     assert "1 MS1 spectra give 1 m/z values more than once" in warning
+
+
+def test_an_ms2_spectrum_without_ms_level_is_not_read_as_ms1(tmp_path):
+    """Read as MS1 (the old default), its fragment peaks became the 'MS1 spectrum' of the two
+    MS2 scans after it: 8 rows written, two of them wrong, without a word."""
+    from spectra_files import dda_run
+
+    text = write_mzml(tmp_path / "run.mzML", dda_run(3, per_cycle=3, seed=1)).read_text()
+    level = '<cvParam cvRef="MS" accession="MS:1000511" name="ms level" value="2"/>'
+    msn = '<cvParam cvRef="MS" accession="MS:1000580" name="MSn spectrum" value=""/>'
+    (tmp_path / "run.mzML").write_text(text.replace(level, msn, 1))
+    report = convert_files([tmp_path / "run.mzML"], tmp_path / "root")
+    assert report.files[0].status == "rejected"
+    (problem,) = report.files[0].problems
+    assert "run.mzML: cannot read spectrum #1 (spectrum 'controllerType=0" in problem
+    assert "scan=2' gives no 'ms level' (MS:1000511) but has a precursor" in problem
+    assert not (tmp_path / "root" / "train_data").exists()
