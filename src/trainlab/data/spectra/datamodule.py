@@ -218,19 +218,25 @@ class SpectraDataModule(L.LightningDataModule):
         for split, name in (("train", TRAIN_TABLE), ("val", VALIDATION_TABLE)):
             if split in self.datasets:
                 _check_both_classes(self.label_counts[name], self.datasets[split].uri)
+        if stage == "fit":
+            self._refuse_missing_test_table()
 
     def _check_test_table_before_fit(self) -> None:
         """Before fitting, what the test after training would refuse hours later: a test table's
-        rows (schema, polarity: one of the other polarity only), a missing test table next to
-        a Lance table named like one (test1, Test_1, tests/test_1), and a missing test table when
-        the run tests after fitting. A root without a test table trains with ``test=false``."""
-        found = list_spectra_tables(self.root)
-        if self.test_table in found:
+        rows (schema, polarity: one of the other polarity only) and a missing test table next to
+        a Lance table named like one (test1, Test_1, tests/test_1); a root without any test
+        table: see ``_refuse_missing_test_table`` (fine with ``test=false``)."""
+        if self.test_table in list_spectra_tables(self.root):
             self._opened_test = self._open(self.test_table)  # kept for setup("test")
             return
         if any(name.lower().startswith("test") for name in other_lance_folders(self.root)):
             open_spectra(self.root, self.test_table)  # raises, naming the folders and the fix
-        if self.test_after_fit:
+
+    def _refuse_missing_test_table(self) -> None:
+        """Before fitting a run that tests after it: a root without the test table. Checked
+        after the tables there (a run shared by train_data and validation_data is named first)."""
+        found = list_spectra_tables(self.root)
+        if self.test_after_fit and self.test_table not in found:
             # before this the run trained for its whole budget, then stopped on the test
             tests = [name for name in found if name.startswith("test_")]
             pick = ""
