@@ -12,14 +12,13 @@ checks that the code a cache hit skips lives in those modules.
 import functools
 import hashlib
 import importlib.util
-import io
 import json
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from trainlab.data.code_digest import code_digest
 from trainlab.io import atomic_write_text, commit_temporary, temporary_path
 
 # the layout of an entry (values.npy + the fields of meta.json); 1 had no reader key
@@ -76,24 +75,6 @@ def reader_key() -> str:
 
             digest.update(f"{name}=={version('trainlab')}".encode())
     return digest.hexdigest()[:16]
-
-
-def code_digest(source: bytes) -> str:
-    """SHA-256 of Python source without its comments and blank lines.
-
-    Comments and layout cannot change what the code does, so editing them does not make every
-    user's cached matrices be parsed again; any other edit does (docstrings and messages too:
-    deciding which edits are harmless is what a hand-bumped version got wrong).
-    """
-    digest = hashlib.sha256()
-    try:
-        tokens = tokenize.tokenize(io.BytesIO(source).readline)
-        for token in tokens:
-            if token.type not in (tokenize.COMMENT, tokenize.NL):
-                digest.update(f"{token.type}:{token.string}\x00".encode())
-    except (tokenize.TokenError, SyntaxError):  # not Python source (a .pyc-only install)
-        return hashlib.sha256(source).hexdigest()
-    return digest.hexdigest()
 
 
 def cache_entry(cache_dir: str | Path, source: str | Path, fp: Fingerprint) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.kmer.cache import code_digest
+from trainlab.data.code_digest import code_digest
 from trainlab.data.spectra.store import check_rows
 from trainlab.io import atomic_open
 
