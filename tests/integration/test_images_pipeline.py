@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -96,6 +97,12 @@ def test_eval_reproduces_test_metrics_and_predict_needs_only_the_checkpoint(
     assert len(rows) == 11
     correct = sum(row.split(",")[1] == Path(row.split(",")[0]).parent.name for row in rows[1:])
     assert correct >= 4  # chance would be 1 of 10
+    # a second predict into the same folder keeps the first one's file (before: overwritten)
+    (images / "3" / sorted(os.listdir(images / "3"))[0]).unlink()
+    assert run_cli("predict", f"ckpt_path={ckpt}", f"input={images}", f"output_dir={out}") == 2
+    assert (out / "predictions.csv").read_text().splitlines() == rows
+    (kept,) = out.glob("predict_*/predictions.csv")
+    assert len(kept.read_text().splitlines()) == 10
 
 
 def test_resume_continues_and_reaches_the_uninterrupted_step_count(

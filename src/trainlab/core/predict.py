@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
@@ -11,7 +16,7 @@ from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.hardware import hardware_report, loader_defaults
 from trainlab.core.trainer_factory import inference_trainer
 from trainlab.data.contract import PredictingDataModule, missing_members
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, RunFolderError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +37,42 @@ def predict(cfg: DictConfig) -> list[Path]:
     trainer = inference_trainer(cfg.trainer, out_dir, devices=1)
     # Through the DataModule, so its batch hooks (normalisation) run as in training.
     outputs = trainer.predict(restored.model, datamodule=datamodule)
-    written = datamodule.write_predictions(outputs, out_dir, restored.spec)
+    written = _write_without_overwriting(datamodule, outputs, out_dir, restored.spec)
     for path in written:
         log.info("wrote %s", path)
     return written
+
+
+def _write_without_overwriting(
+    datamodule: Any, outputs: list[Any], out_dir: Path, spec: dict[str, Any]
+) -> list[Path]:
+    """The DataModule's prediction files in ``out_dir``, none of them over an existing file.
+
+    Each DataModule names its own files (``predictions.csv``, ``<sample>_predictions.json``,
+    ...), so they are written to a staging folder first and moved in only when no name is
+    taken. Before, ``output_dir=<folder>`` replaced an earlier predict's files there.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".predict-", dir=out_dir))
+    datamodule.write_predictions(outputs, staging, spec)
+    files = sorted(f for f in staging.rglob("*") if f.is_file())
+    taken = [out_dir / f.relative_to(staging) for f in files]
+    taken = [t for t in taken if t.exists() or t.is_symlink()]
+    if taken:
+        kept = out_dir / f"predict_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}"
+        staging.rename(kept)
+        names = ", ".join(str(t.relative_to(out_dir)) for t in taken[:5])
+        more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
+        raise RunFolderError(
+            f"output_dir={out_dir} already holds {names}{more}; they were not overwritten. "
+            f"This run's predictions are in {kept}. Fix: give another output_dir, or move "
+            "the earlier files away first"
+        )
+    moved = []
+    for source in files:
+        target = out_dir / source.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        moved.append(target)
+    shutil.rmtree(staging)
+    return moved
