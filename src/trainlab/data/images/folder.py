@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from trainlab.errors import DataError
 
@@ -183,17 +184,21 @@ def verify_image(path: Path) -> None:
         ) from err
 
 
-def pixel_digest(path: Path) -> bytes:
-    """A digest of the decoded pixels of ``path`` (its mode, size and first frame).
+def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
+    """A digest of the decoded pixels of ``path`` (its mode, size and first frame), and its
+    near-copy thumbnail (``near_copies.thumbnail``: None for a tiny or flat image).
 
     Decoding every pixel is what finds a truncated JPEG: ``verify`` reads only the headers, so
     a photo cut off half-way passed ``trainlab split`` and stopped the first training run.
     Equal digests mark copies that differ in bytes only: the same picture saved as PNG and BMP,
-    or a JPEG whose EXIF block was stripped by the site it was scraped from.
+    or a JPEG whose EXIF block was stripped by the site it was scraped from. The thumbnail comes
+    from the same decode, so finding re-saved and resized copies costs no second read.
     """
     import hashlib
 
     from PIL import Image
+
+    from trainlab.data.images.near_copies import thumbnail
 
     try:
         with Image.open(path) as image:
@@ -204,7 +209,7 @@ def pixel_digest(path: Path) -> bytes:
             image.load()
             digest = hashlib.blake2b(f"{image.mode} {image.size}".encode(), digest_size=16)
             digest.update(image.tobytes())
-            return digest.digest()
+            return digest.digest(), thumbnail(image)
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
     except (OSError, SyntaxError, ValueError) as err:

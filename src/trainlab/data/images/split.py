@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.images.folder import pixel_digest, scan_class_folders
+from trainlab.data.images.folder import pixel_fingerprint, scan_class_folders
+from trainlab.data.images.near_copies import MAX_RMS, NearPair, near_copy_pairs
 from trainlab.errors import DataError, RunFolderError
 from trainlab.io import atomic_write_text
 
@@ -94,15 +95,74 @@ def split_folder(
     return SplitResult(split_dir, len(test), len(items) - len(test), folds, names)
 
 
-def copy_groups(data_dir: Path, items: list[str]) -> list[int]:
-    """For each item, the index of the first item with the same pixels (itself if none).
+def copy_groups(data_dir: Path, items: list[str]) -> tuple[list[int], list[NearPair]]:
+    """For each item, the index of the first item with the same pixels (itself if none); and
+    the near copies among the distinct images (``near_copies.near_copy_pairs``).
 
     Byte-identical files have the same pixels; so do lossless re-encodings (PNG and BMP of one
     picture) and a JPEG with or without its EXIF block: with only the bytes compared, 6 of 11
     test images of a folder holding a PNG and a BMP of every picture had their copy in training.
     """
     first: dict[bytes, int] = {}
-    return [first.setdefault(pixel_digest(data_dir / rel), i) for i, rel in enumerate(items)]
+    group, thumbnails = [], []
+    for i, rel in enumerate(items):
+        digest, thumbnail = pixel_fingerprint(data_dir / rel)
+        group.append(first.setdefault(digest, i))
+        thumbnails.append(thumbnail if group[i] == i else None)  # a copy is its first file
+    return group, near_copy_pairs(thumbnails)
+
+
+def join_near_copies(
+    group: list[int],
+    near: list[NearPair],
+    items: list[str],
+    labels: list[int],
+    names: list[str],
+) -> list[int]:
+    """``group`` with near copies of one class joined (each group named by its first file).
+
+    Near copies under two classes are not joined: the check is a measurement that can be wrong,
+    so they are named in a warning instead of refused like exact copies.
+    """
+    parent = list(range(len(items)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    across = [(i, j, c) for i, j, c in near if labels[i] != labels[j]]
+    for i, j, _ in near:
+        if labels[i] == labels[j]:
+            first, second = sorted((root(i), root(j)))
+            parent[second] = first
+    joined = [root(g) for g in group]
+    moved = [i for i, g in enumerate(group) if g == i and joined[i] != i]  # exact copies follow
+    if moved:
+        counts = np.bincount([labels[i] for i in moved], minlength=len(names))
+        within = [(i, j, c) for i, j, c in near if labels[i] == labels[j]]
+        shown = ", ".join(f"{items[j]} ~ {items[i]} ({d:.1f})" for i, j, d in within[:3])
+        log.warning(
+            "%d file(s) are near copies of others of their class (%s; the same picture re-saved "
+            "or resized: their 16x16 thumbnails differ by <= %.0f levels), e.g. %s: each goes to "
+            "the part of the file it copies, so none is trained on and tested on as two images; "
+            "if two of them are distinct pictures this only keeps them in one part",
+            len(moved),
+            ", ".join(f"class {names[c]}: {n}" for c, n in enumerate(counts) if n),
+            MAX_RMS,
+            shown,
+        )
+    if across:
+        shown = "; ".join(f"{items[i]} ~ {items[j]} ({d:.1f})" for i, j, d in across[:5])
+        log.warning(
+            "%d pair(s) of images filed under different classes look like one picture re-saved "
+            "or resized (%s): if they are copies, one image carries two labels; delete the copy "
+            "in the wrong class folder. They are split as distinct images",
+            len(across),
+            shown,
+        )
+    return joined
 
 
 def split_keeping_copies_together(
@@ -114,15 +174,18 @@ def split_keeping_copies_together(
     test_ratio: float,
     seed: int,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """``make_splits`` over distinct images; copies (same pixels) follow their first file.
+    """``make_splits`` over distinct images; copies (same pixels) and near copies of the same
+    class (``near_copies``: re-saved as JPEG, resized) follow their first file.
 
     Scraped and merged data sets hold copies of one image; split one by one, a copy in the
     training part and another in the test part lets a model score by memory. Copies under two
     classes are one image with two labels: refused. Without copies the split is exactly
-    ``make_splits`` over all items.
+    ``make_splits`` over all items. Before near copies were joined, a folder holding a JPEG
+    re-saved at quality 70 or a half-size copy of every sixth and ninth picture had 11 of those
+    60 copies in test with their original in training (fold 0).
     """
-    group = copy_groups(data_dir, items)
-    conflicts = [(items[g], items[i]) for i, g in enumerate(group) if labels[g] != labels[i]]
+    exact, near = copy_groups(data_dir, items)
+    conflicts = [(items[g], items[i]) for i, g in enumerate(exact) if labels[g] != labels[i]]
     if conflicts:
         shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
         raise DataError(
@@ -130,15 +193,10 @@ def split_keeping_copies_together(
             f"image filed under another class ({shown}): one image cannot carry two labels; "
             "delete the copy in the wrong class folder"
         )
-    distinct = [i for i, g in enumerate(group) if g == i]
-    members: dict[int, list[int]] = {i: [] for i in distinct}
-    for i, g in enumerate(group):
-        members[g].append(i)
-    test, fold_parts = make_splits([labels[i] for i in distinct], folds, test_ratio, seed)
-    copies = len(items) - len(distinct)
+    copies = sum(1 for i, g in enumerate(exact) if g != i)
     if copies:
         counts = np.bincount(
-            [labels[i] for i in range(len(items)) if group[i] != i], minlength=len(names)
+            [labels[i] for i in range(len(items)) if exact[i] != i], minlength=len(names)
         )
         by_class = ", ".join(f"class {names[c]}: {n}" for c, n in enumerate(counts) if n)
         log.warning(
@@ -147,6 +205,12 @@ def split_keeping_copies_together(
             copies,
             by_class,
         )
+    group = join_near_copies(exact, near, items, labels, names)
+    distinct = [i for i, g in enumerate(group) if g == i]
+    members: dict[int, list[int]] = {i: [] for i in distinct}
+    for i, g in enumerate(group):
+        members[g].append(i)
+    test, fold_parts = make_splits([labels[i] for i in distinct], folds, test_ratio, seed)
 
     def expand(index: np.ndarray) -> np.ndarray:
         return np.sort(np.array([m for u in index for m in members[distinct[u]]], dtype=np.int64))

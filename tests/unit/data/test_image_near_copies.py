@@ -1,0 +1,108 @@
+"""Near copies (a picture re-saved as JPEG or resized) stay in one part of the split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from trainlab.data.images.near_copies import near_copy_pairs, thumbnail
+from trainlab.data.images.split import split_folder
+
+
+def _photo(rng: np.random.Generator, cls: int, width: int = 128, height: int = 96) -> Image.Image:
+    """A photo-like picture: a smooth random background and a shape of the class."""
+    cells = Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8))
+    image = cells.resize((width, height), Image.BICUBIC)
+    side = int(rng.integers(20, 40))
+    x, y = int(rng.integers(0, width - side)), int(rng.integers(0, height - side))
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    draw = ImageDraw.Draw(image)
+    (draw.ellipse if cls == 0 else draw.rectangle)([x, y, x + side, y + side], fill=colour)
+    return image
+
+
+def _folder_with_near_copies(root: Path) -> list[tuple[str, str]]:
+    """Two classes of 15 pictures; every third has a JPEG (quality 70) or a half-size copy."""
+    rng = np.random.default_rng(0)
+    copies = []
+    for cls, name in enumerate(("cat", "dog")):
+        folder = root / "raw" / name
+        folder.mkdir(parents=True)
+        for i in range(15):
+            image = _photo(rng, cls)
+            image.save(folder / f"{i}.png")
+            if i % 3 == 0:
+                copy = f"{i}_copy.jpg" if i % 2 else f"{i}_copy.png"
+                if i % 2:
+                    image.save(folder / copy, quality=70)
+                else:
+                    image.resize((64, 48), Image.LANCZOS).save(folder / copy)
+                copies.append((f"raw/{name}/{i}.png", f"raw/{name}/{copy}"))
+    return copies
+
+
+def test_resaved_and_resized_copies_go_to_the_part_of_their_original(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: only equal pixels were copies; 2 of these 10 copies were in test with their
+    original in training and 5 in another part than their original (fold 0)."""
+    copies = _folder_with_near_copies(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        split_folder(tmp_path, folds=3, test_ratio=0.2, seed=0)
+    assert "10 file(s) are near copies of others of their class" in caplog.text
+    assert "class cat: 5, class dog: 5" in caplog.text
+    for k in range(3):
+        for name in ("test.txt", f"fold_{k}_train.txt", f"fold_{k}_val.txt"):
+            members = set((tmp_path / "splits" / name).read_text().split())
+            for original, copy in copies:
+                assert (original in members) == (copy in members), (name, copy)
+
+
+def test_a_near_copy_under_another_class_is_named_not_joined(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rng = np.random.default_rng(1)
+    for cls, name in enumerate(("cat", "dog")):
+        (tmp_path / "raw" / name).mkdir(parents=True)
+        for i in range(6):
+            _photo(rng, cls).save(tmp_path / "raw" / name / f"{i}.png")
+    Image.open(tmp_path / "raw" / "cat" / "2.png").save(tmp_path / "raw" / "dog" / "odd.jpg")
+    with caplog.at_level(logging.WARNING):
+        split_folder(tmp_path, folds=2, test_ratio=0.2, seed=0)
+    assert "1 pair(s) of images filed under different classes" in caplog.text
+    assert "raw/cat/2.png ~ raw/dog/odd.jpg" in caplog.text
+
+
+def test_distinct_pictures_are_not_near_copies(tmp_path: Path) -> None:
+    """No pair among 1,797 real digits (too small: not compared), the same digits enlarged to
+    32x32 (closest pair 7.4 levels apart), nor 150 photo-like pictures of two classes."""
+    from trainlab.data.images.digits import write_digits
+
+    write_digits(tmp_path)
+    digits = sorted((tmp_path / "raw").rglob("*.png"))
+    assert near_copy_pairs([thumbnail(Image.open(p)) for p in digits]) == []
+    enlarged = [thumbnail(Image.open(p).resize((32, 32), Image.BILINEAR)) for p in digits]
+    assert all(t is not None for t in enlarged) and near_copy_pairs(enlarged) == []
+    rng = np.random.default_rng(2)
+    photos = [thumbnail(_photo(rng, i % 2)) for i in range(150)]
+    assert near_copy_pairs(photos) == []
+
+
+@pytest.mark.parametrize("mode", ["I;16", "RGBA", "P", "CMYK", "1"])
+def test_thumbnails_of_other_modes_match_their_8_bit_rgb_copy(mode: str) -> None:
+    rng = np.random.default_rng(3)
+    image = _photo(rng, 0).convert("L").convert("RGB")
+    grey = np.asarray(image.convert("L"), dtype=np.uint16)
+    other = {
+        "I;16": Image.fromarray(grey * 257),
+        "RGBA": image.convert("RGBA"),
+        "P": image.convert("P", palette=Image.ADAPTIVE, colors=256),
+        "CMYK": image.convert("CMYK"),
+        "1": image.convert("L").point(lambda v: 255 if v > 127 else 0).convert("1"),
+    }[mode]
+    reference = image if mode != "1" else other.convert("RGB")
+    assert len(near_copy_pairs([thumbnail(reference), thumbnail(other)])) == 1
