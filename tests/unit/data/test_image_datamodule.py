@@ -25,6 +25,7 @@ def test_reads_the_fold_and_normalises(digits_dir: Path) -> None:
         "std": [0.4],
         "as_displayed": True,
         "jpeg_draft": True,
+        "to_srgb": True,
     }
     sizes = {name: len(ds) for name, ds in dm.datasets.items()}
     assert sizes["test"] == 270 and sizes["train"] + sizes["val"] == 1797 - 270

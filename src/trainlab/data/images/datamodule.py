@@ -39,7 +39,10 @@ class ImageListDataset(Dataset):
         cache: bool,
         as_displayed: bool = True,
         jpeg_draft: bool = True,
+        to_srgb: bool = True,
     ) -> None:
+        from trainlab.data.images.colour import SrgbConverter
+
         self.data_dir = Path(data_dir)
         self.paths = [rel for rel, _ in entries]
         index = {name: i for i, name in enumerate(classes)}
@@ -54,6 +57,7 @@ class ImageListDataset(Dataset):
         self.mode = {1: "L", 3: "RGB"}[channels]
         self.as_displayed = as_displayed
         self.jpeg_draft = jpeg_draft
+        self.to_srgb = SrgbConverter() if to_srgb else None
         self._warned_few_bits = False
         self.images = self._decode_all() if cache else None
 
@@ -74,6 +78,8 @@ class ImageListDataset(Dataset):
                 if self.as_displayed:
                     image = _upright(image)
                 image, few_bits = _eight_bit(image, path)
+                if self.to_srgb is not None:
+                    image = self.to_srgb(image, path)
                 if self.as_displayed:
                     image = _on_white(image)
                 image = image.convert(self.mode)
@@ -221,6 +227,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         max_image_size: int = 32,
         as_displayed: bool = True,
         jpeg_draft: bool = True,
+        to_srgb: bool = True,
     ) -> None:
         super().__init__()
         if channels not in (None, 1, 3):
@@ -252,12 +259,15 @@ class ImageFolderDataModule(L.LightningDataModule):
         self._predict_dataset: ImageListDataset | None = None
         # decode images as a viewer shows them (_as_displayed) and JPEGs at reduced scale
         # (ImageListDataset); false reproduces a pipeline that decoded the stored pixels whole.
-        # The spec carries both: checkpoints written before it did keep the old decoding
-        for key, value in (("as_displayed", as_displayed), ("jpeg_draft", jpeg_draft)):
+        # The spec carries both: checkpoints written before it did keep the old decoding.
+        # to_srgb: images with an ICC profile (Display P3, Adobe RGB, CMYK) converted to sRGB
+        decoding = {"as_displayed": as_displayed, "jpeg_draft": jpeg_draft, "to_srgb": to_srgb}
+        for key, value in decoding.items():
             if not isinstance(value, bool):
                 raise DataError(f"data.{key}={value!r}: use true or false")
         self.as_displayed = as_displayed
         self.jpeg_draft = jpeg_draft
+        self.to_srgb = to_srgb
 
     def prepare_data(self) -> None:
         """Write the embedded data set and its default splits if asked and absent."""
@@ -311,7 +321,9 @@ class ImageFolderDataModule(L.LightningDataModule):
                 )
         options = (self.image_size, self.channels, self.cache, self.as_displayed, self.jpeg_draft)
         for name, entries in (("train", train), ("val", val), ("test", test)):
-            self.datasets[name] = ImageListDataset(self.data_dir, entries, self.classes, *options)
+            self.datasets[name] = ImageListDataset(
+                self.data_dir, entries, self.classes, *options, to_srgb=self.to_srgb
+            )
         if self.mean is None:
             from trainlab.data.images.statistics import STATS_SAMPLE, channel_statistics
 
@@ -344,6 +356,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             "std": list(self.std),
             "as_displayed": self.as_displayed,
             "jpeg_draft": self.jpeg_draft,
+            "to_srgb": self.to_srgb,
         }
 
     def baseline_features(self, split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], str]:
@@ -413,6 +426,7 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.channels = spec.get("in_channels") or self.channels
         self.as_displayed = bool(spec.get("as_displayed", False))
         self.jpeg_draft = bool(spec.get("jpeg_draft", False))
+        self.to_srgb = bool(spec.get("to_srgb", False))
         if "mean" in spec:
             self.mean, self.std = list(spec["mean"]), list(spec["std"])
         elif self.mean is None:  # checkpoints written before spec carried them
@@ -452,6 +466,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             cache=False,
             as_displayed=self.as_displayed,
             jpeg_draft=self.jpeg_draft,
+            to_srgb=self.to_srgb,
         )
         self._predict_has_labels = path.suffix == ".txt"
 

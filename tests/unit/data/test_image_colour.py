@@ -1,0 +1,164 @@
+"""Images with an embedded ICC profile are decoded to sRGB, as colour-managed viewers show them.
+
+The profiles are real ICC v2 display profiles (primaries and a gamma curve), written here byte by
+byte: Display P3 and Adobe RGB (1998) primaries, adapted to D50 as ICC profiles store them.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms
+
+from trainlab.data.images.datamodule import ImageFolderDataModule, ImageListDataset
+
+P3_PRIMARIES = ((0.5151, 0.2412, -0.0011), (0.2920, 0.6922, 0.0419), (0.1571, 0.0666, 0.7841))
+ADOBE_PRIMARIES = ((0.6097, 0.3111, 0.0195), (0.2053, 0.6257, 0.0609), (0.1492, 0.0632, 0.7446))
+SRGB_PRIMARIES = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971), (0.1431, 0.0606, 0.7141))
+D50 = (0.9642, 1.0, 0.8249)
+
+
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _rgb_profile(name: str, primaries, gamma: float) -> bytes:
+    """An ICC v2 RGB display profile: D50-adapted primaries (XYZ columns) and one gamma curve."""
+
+    def xyz(values) -> bytes:
+        return b"XYZ " + bytes(4) + b"".join(_s15(v) for v in values)
+
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    text = name.encode()
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + bytes(1 + 78)
+    red, green, blue = primaries
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(D50)),
+        (b"rXYZ", xyz(red)),
+        (b"gXYZ", xyz(green)),
+        (b"bXYZ", xyz(blue)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+        (b"cprt", b"text" + bytes(4) + b"none\0" + bytes(3)),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        body += bytes(-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", offset + len(data))
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)
+        + b"mntrRGB XYZ "
+        + bytes(12)
+        + b"acsp"
+        + bytes(24)  # platform, flags, manufacturer, model, attributes
+        + struct.pack(">I", 0)
+        + b"".join(_s15(v) for v in D50)
+        + bytes(48)
+    )
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def _srgb_by_hand(stored: np.ndarray, primaries, gamma: float) -> np.ndarray:
+    """The sRGB rendering computed with numpy alone: decode the gamma, to XYZ by the profile's
+    primaries, back by sRGB's, sRGB's transfer curve."""
+    linear = (stored / 255.0) ** gamma
+    to_xyz = np.array(primaries).T
+    srgb_linear = linear @ (np.linalg.inv(np.array(SRGB_PRIMARIES).T) @ to_xyz).T
+    srgb_linear = srgb_linear.clip(0, 1)
+    encoded = np.where(
+        srgb_linear <= 0.0031308, 12.92 * srgb_linear, 1.055 * srgb_linear ** (1 / 2.4) - 0.055
+    )
+    return encoded * 255
+
+
+def _picture() -> np.ndarray:
+    """Moderate colours (inside sRGB once converted), 8x8, so no resize is involved."""
+    rng = np.random.default_rng(0)
+    return rng.integers(60, 200, (8, 8, 3), dtype=np.uint8)
+
+
+def _decoded(root: Path, rel: str, **options) -> np.ndarray:
+    dataset = ImageListDataset(root, [(rel, "a")], ["a"], 8, 3, True, **options)
+    return dataset.images[0].permute(1, 2, 0).numpy().astype(float)
+
+
+@pytest.mark.parametrize(
+    ("name", "primaries", "gamma"),
+    [("Display P3", P3_PRIMARIES, 2.2), ("Adobe RGB", ADOBE_PRIMARIES, 563 / 256)],
+)
+@pytest.mark.parametrize("suffix", ["png", "tif", "webp"])
+def test_a_wide_gamut_image_is_decoded_to_its_srgb_colours(
+    tmp_path: Path, name: str, primaries, gamma: float, suffix: str
+) -> None:
+    """Before: the stored numbers were read as sRGB: 9.5 (P3) and 10.9 (Adobe RGB) levels off
+    on average here, up to 77 and 99."""
+    stored = _picture()
+    (tmp_path / "raw" / "a").mkdir(parents=True)
+    options = {"lossless": True} if suffix == "webp" else {}
+    profile = _rgb_profile(name, primaries, gamma)
+    Image.fromarray(stored).save(
+        tmp_path / "raw" / "a" / f"x.{suffix}", icc_profile=profile, **options
+    )
+    expected = _srgb_by_hand(stored.astype(float), primaries, gamma)
+    decoded = _decoded(tmp_path, f"raw/a/x.{suffix}")
+    assert np.abs(stored - expected).mean() > 8  # the profile matters for these colours
+    assert np.abs(decoded - expected).max() <= 1.0
+    kept = _decoded(tmp_path, f"raw/a/x.{suffix}", to_srgb=False)
+    assert np.array_equal(kept, stored)  # data.to_srgb=false: the stored numbers
+
+
+def test_an_srgb_profile_changes_nothing_and_a_wrong_one_is_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    stored = _picture()
+    folder = tmp_path / "raw" / "a"
+    folder.mkdir(parents=True)
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(stored).save(folder / "srgb.png", icc_profile=srgb)
+    assert np.array_equal(_decoded(tmp_path, "raw/a/srgb.png"), stored)
+    grey = stored[..., 0]
+    p3 = _rgb_profile("Display P3", P3_PRIMARIES, 2.2)
+    Image.fromarray(grey).save(folder / "grey.png", icc_profile=p3)  # an RGB profile, grey pixels
+    with caplog.at_level(logging.WARNING):
+        decoded = _decoded(tmp_path, "raw/a/grey.png")
+    assert np.array_equal(decoded[..., 1], grey.astype(float))
+    assert "grey.png carries an ICC colour profile that cannot be applied" in caplog.text
+
+
+def test_transparency_survives_the_conversion(tmp_path: Path) -> None:
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[:4] = (120, 80, 60, 255)  # opaque top half; the bottom transparent, stored black
+    (tmp_path / "raw" / "a").mkdir(parents=True)
+    p3 = _rgb_profile("Display P3", P3_PRIMARIES, 2.2)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "raw" / "a" / "x.png", icc_profile=p3)
+    decoded = _decoded(tmp_path, "raw/a/x.png")
+    assert (decoded[4:] == 255).all()  # white, as before
+    top = _srgb_by_hand(np.array([120.0, 80.0, 60.0]), P3_PRIMARIES, 2.2)
+    assert np.abs(decoded[:4] - top).max() <= 1.0
+
+
+def test_the_spec_carries_to_srgb_and_old_checkpoints_keep_the_stored_numbers(
+    tmp_path: Path,
+) -> None:
+    dm = ImageFolderDataModule(str(tmp_path), to_srgb=False)
+    assert dm.to_srgb is False
+    dm = ImageFolderDataModule(str(tmp_path))
+    assert dm.to_srgb is True
+    spec = {"image_size": 8, "in_channels": 3, "mean": [0.5] * 3, "std": [0.5] * 3}
+    dm.use_trained_spec(spec)  # written before to_srgb: the numbers it was trained on
+    assert dm.to_srgb is False
+    dm.use_trained_spec({**spec, "to_srgb": True})
+    assert dm.to_srgb is True
+    with pytest.raises(Exception, match=r"data.to_srgb='yes': use true or false"):
+        ImageFolderDataModule(str(tmp_path), to_srgb="yes")
