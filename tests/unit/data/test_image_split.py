@@ -293,3 +293,30 @@ def test_loose_images_and_a_test_set_missing_a_class_are_warned(
         0,
         1,
     }
+
+
+def test_a_missing_raw_folder_names_what_the_data_folder_holds_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    """Before: "<dir>/raw does not exist: put one folder per class ...", also when the class
+    folders were right there, one level up, or data_dir named the raw/ folder itself."""
+    root = _folder(tmp_path / "ds", {"cat": 6, "wild dog": 6})
+    for name in ("cat", "wild dog"):
+        (root / "raw" / name).rename(root / name)
+    (root / "raw").rmdir()
+    with pytest.raises(DataError, match=r"ds has no raw/ folder; it holds 2 folder\(s\) of images"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    with pytest.raises(DataError, match=r"mkdir raw && mv cat 'wild dog' raw/"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    (root / "raw").mkdir()
+    for name in ("cat", "wild dog"):
+        (root / name).rename(root / "raw" / name)
+    with pytest.raises(DataError, match=rf"is itself the raw/ folder .*data_dir={root}$"):
+        split_folder(root / "raw", folds=2, test_ratio=0.2, seed=0)
+    with pytest.raises(DataError, match=r"data_dir .*nowhere does not exist"):
+        split_folder(tmp_path / "nowhere", folds=2, test_ratio=0.2, seed=0)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("x")
+    with pytest.raises(DataError, match=r"no raw/ folder \(it holds readme.txt\): put one folder"):
+        split_folder(tmp_path / "notes", folds=2, test_ratio=0.2, seed=0)
+    split_folder(root, folds=2, test_ratio=0.2, seed=0)  # the fix works

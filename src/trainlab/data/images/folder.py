@@ -70,10 +70,7 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise DataError(
-            f"{raw_dir} does not exist: put one folder per class with its images under it "
-            f"({raw_dir}/<class>/<image>.png)"
-        )
+        raise missing_raw_error(raw_dir)
     class_dirs = sorted(p for p in raw_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     loose = sorted(
         p for p in raw_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
@@ -110,6 +107,49 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
         )
     check_class_names(list(classes), raw_dir)
     return classes
+
+
+def missing_raw_error(raw_dir: Path) -> DataError:
+    """The error for a data folder without ``raw/``, naming what it holds and the fix.
+
+    The common case is class folders put straight into the data folder (``birds/finch/``
+    instead of ``birds/raw/finch/``), or ``data_dir`` naming the ``raw`` folder itself; the
+    message said only that ``raw`` did not exist.
+    """
+    import shlex
+
+    data_dir = raw_dir.parent
+    if not data_dir.is_dir():
+        return DataError(
+            f"data_dir {data_dir} does not exist: give the folder that holds "
+            f"raw/<class>/<image> (one folder per class)"
+        )
+    entries = sorted(p for p in data_dir.iterdir() if not p.name.startswith("."))
+    with_images = [
+        p
+        for p in entries
+        if p.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in p.rglob("*"))
+    ]
+    if data_dir.name == "raw" and len(with_images) >= 2:
+        return DataError(
+            f"data_dir {data_dir} is itself the raw/ folder (it holds the class folders "
+            f"{', '.join(p.name for p in with_images[:5])}): give its parent, "
+            f"data_dir={data_dir.parent}"
+        )
+    shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in entries[:8]) or "nothing"
+    more = f" and {len(entries) - 8} more" if len(entries) > 8 else ""
+    if with_images:
+        names = " ".join(shlex.quote(p.name) for p in with_images[:5])
+        names += " ..." if len(with_images) > 5 else ""
+        return DataError(
+            f"{data_dir} has no raw/ folder; it holds {len(with_images)} folder(s) of images "
+            f"({names}), which look like the class folders: move them into raw/, e.g. "
+            f"`cd {data_dir} && mkdir raw && mv {names} raw/`"
+        )
+    return DataError(
+        f"{data_dir} has no raw/ folder (it holds {shown}{more}): put one folder per class "
+        f"with its images under {raw_dir}/<class>/<image>"
+    )
 
 
 def check_class_names(names: list[str], raw_dir: Path) -> None:
