@@ -223,3 +223,22 @@ def test_help_lists_the_groups_and_experiments(tmp_path: Path) -> None:
     )
     assert out.returncode == 0
     assert "experiment/images: " in out.stdout and "trainer: " in out.stdout
+
+
+@pytest.mark.slow  # 2 to 2.5 min on a loaded 2-core machine
+def test_a_best_checkpoint_from_epoch_0_of_several_is_warned(
+    run_cli, digits_dir: Path, log_dir: Path
+) -> None:
+    """Before: a run whose later epochs never beat epoch 0 (on a few hundred images val/acc
+    moves in coarse steps, and a tie keeps the first epoch) kept the epoch-0 model as best.ckpt
+    and scored it on test without a word. Here the learning rate drops to 0 after epoch 0."""
+    args = train_args(digits_dir, "trainer.max_epochs=3", "callbacks.early_stopping=null")
+    args += [
+        "+model.scheduler._target_=torch.optim.lr_scheduler.MultiStepLR",
+        "+model.scheduler._partial_=true",
+        "+model.scheduler.milestones=[1]",
+        "+model.scheduler.gamma=0.0",
+    ]
+    assert run_cli(*args) == 0
+    log = (only_run(log_dir) / "train.log").read_text()
+    assert "is from epoch 0: none of the 2 later epochs beat it" in log, log[-2000:]

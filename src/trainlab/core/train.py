@@ -266,6 +266,19 @@ def _finish(
     baselines: dict[str, Any] | None = None,
 ) -> None:
     best_epoch, best_score = history.best()
+    later = epochs_trained(trainer) - 1
+    if best_epoch == 0 and later >= 2:
+        # ties keep the first epoch, and on a few hundred images val/acc moves in coarse steps:
+        # 300 digits (images/folder) tied at chance, 0.3333, in epochs 0 and 1
+        log.warning(
+            "the best %s (%.4f) is from epoch 0: none of the %d later epochs beat it (a tie keeps "
+            "the first), so best.ckpt and the test figures are of a model trained one epoch. "
+            "Check the learning curves; monitor=val/loss mode=min follows a model whose loss "
+            "still improves, or train longer, with a higher learning rate or more data",
+            cfg.monitor,
+            best_score,
+            later,
+        )
     atomic_write_json(run_dir / "metrics.json", metrics)
     record = set_status(run_dir, "finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     summary = write_summary(
