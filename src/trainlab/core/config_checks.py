@@ -102,6 +102,7 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("data.image_size", POSITIVE, "the side in pixels images are resized to, e.g. 32"),
     ("data.channels", POSITIVE, "1 (grayscale) or 3 (RGB)"),
     ("data.max_length", POSITIVE, "tokens per example, e.g. 256"),
+    ("data.window_overlap", NON_NEGATIVE, "tokens shared by consecutive windows, e.g. 64"),
     ("data.fold", NON_NEGATIVE, "a fold number from 0"),
     ("data.polarity", _one_of(0, 1), "1 positive mode, 0 negative mode, null both"),
     ("data.loader.num_workers", NON_NEGATIVE, "0 (load in the main process) or more, or null"),

@@ -68,9 +68,16 @@ def write_evaluation_report(
         loader = datamodule.test_dataloader()
     if loader is None or not hasattr(model, "predict_step"):
         return None
-    report = build_evaluation_report(
-        predict_outputs(model, datamodule, loader), getattr(model, "tasks", None)
-    )
+    # Span data over posts longer than max_length: the whole post, read in windows
+    windowed = getattr(datamodule, "evaluation_windows", None)
+    plan = windowed(split) if callable(windowed) else None
+    if plan is not None:
+        loader, merge, windows = plan
+        outputs = merge(predict_outputs(model, datamodule, loader))
+        extra = {**(extra or {}), "windows": windows}
+    else:
+        outputs = predict_outputs(model, datamodule, loader)
+    report = build_evaluation_report(outputs, getattr(model, "tasks", None))
     if not report:
         return None
     return atomic_write_json(

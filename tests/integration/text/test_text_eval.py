@@ -23,7 +23,9 @@ CLASSIFICATION_KEYS = {
 
 @pytest.mark.parametrize("experiment", ["text/criteria", "text/joint", "text/evidence"])
 def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
-    train(compose_config("train", [f"experiment={experiment}", *TINY], tmp_path / "t"), [])
+    # joint: posts longer than max_length, so the report reads them in windows
+    short = ["data.max_length=64"] if experiment == "text/joint" else []
+    train(compose_config("train", [f"experiment={experiment}", *TINY, *short], tmp_path / "t"), [])
     ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
     cfg = compose_config("eval", [f"ckpt_path={ckpt}"], tmp_path / "e")
     metrics = evaluate(cfg)
@@ -34,21 +36,39 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
         matrix = report["confusion_matrix"]
         assert len(matrix) == 2 and sum(map(sum, matrix)) == report["n"]
         assert report["classification_report"]["present"]["support"] == sum(matrix[1])
+    if experiment == "text/criteria":
         # the report agrees with the test metrics Lightning logged
         assert report["f1_macro"] == pytest.approx(metrics["test/f1_macro"], abs=1e-5)
-    if experiment == "text/criteria":
         check_criteria_predictions(tmp_path, ckpt, caplog)
+    if experiment == "text/joint":
+        check_long_posts_are_evaluated_whole(report, ckpt)
+    if experiment == "text/evidence":
+        # every test post fits in max_length: the report agrees with Lightning's test metrics
+        assert report["windows"]["examples_longer_than_max_length"] == 0
+        assert report["evidence"]["token_f1"] == pytest.approx(metrics["test/token_f1"], abs=1e-5)
     if experiment != "text/criteria":
         evidence = report["evidence"]
         assert evidence["n"] > 0 and 0 <= evidence["exact_match"] <= evidence["token_f1"] <= 1
-        assert evidence["token_f1"] == pytest.approx(metrics["test/token_f1"], abs=1e-5)
         # the span baselines beside the model's token F1, on the same test rows
         baselines = report["baselines"]
-        assert baselines["model"]["test/token_f1"] == pytest.approx(evidence["token_f1"])
+        assert baselines["model"]["test/token_f1"] == pytest.approx(metrics["test/token_f1"])
         if experiment == "text/evidence":
             assert baselines["n_test"] == evidence["n"]
         for name in ("majority", "logistic_regression"):
             assert 0 <= baselines["scores"][name]["test/token_f1"] <= 1
+
+
+def check_long_posts_are_evaluated_whole(report, ckpt):
+    """Evidence past max_length counts in the report (before: only the truncated rows did)."""
+    spans = __import__("torch").load(ckpt, weights_only=True)["trainlab"]["spec"]["span_reports"]
+    test = spans["test"]
+    assert test["truncated"] > 0  # the probe needs spans that training's truncation cuts
+    windows = report["windows"]
+    assert windows["max_length"] == 64 and windows["window_overlap"] == 16
+    assert 0 < windows["examples_longer_than_max_length"] <= windows["examples"] == report["n"]
+    assert windows["windows"] > windows["examples"]
+    # every evidence span found in its test post is scored, the cut ones too
+    assert report["evidence"]["n"] == test["total"] - test["not_found"] > test["mapped"]
 
 
 def test_predict_writes_evidence_and_probabilities(tmp_path, caplog):
@@ -76,7 +96,7 @@ def test_predict_writes_evidence_and_probabilities(tmp_path, caplog):
         "evidence_end",
         "evidence_text",
     ]
-    assert header[5:] == ["predicted", "prob_present", "truncated"]
+    assert header[5:] == ["predicted", "prob_present", "windows"]
     # post a: one named criterion; post b: every criterion the model was trained on; c: one
     spec = __import__("torch").load(ckpt, weights_only=True)["trainlab"]["spec"]
     assert len(lines) - 1 == 2 + len(spec["criteria"])
@@ -87,10 +107,18 @@ def test_predict_writes_evidence_and_probabilities(tmp_path, caplog):
     text = "I work at a bakery. I can't sleep at night lately."
     assert text[int(row["evidence_start"]) : int(row["evidence_end"])] == row["evidence_text"]
     assert 0.0 <= float(row["prob_present"]) <= 1.0
-    # a post longer than data.max_length is searched only in part: said per row and logged
-    assert [r["truncated"] for r in rows if r["post_id"] == "c"] == ["true"]
-    assert {r["truncated"] for r in rows if r["post_id"] != "c"} == {"false"}
-    assert "1 of 3 post(s) are longer than data.max_length=" in caplog.text
+    # a post longer than data.max_length is searched whole, in overlapping windows (before,
+    # only its first max_length tokens): the count per row, and logged
+    (long_row,) = [r for r in rows if r["post_id"] == "c"]
+    assert int(long_row["windows"]) >= 3
+    assert (
+        long[int(long_row["evidence_start"]) : int(long_row["evidence_end"])]
+        == (long_row["evidence_text"])
+    )
+    assert {r["windows"] for r in rows if r["post_id"] != "c"} == {"1"}
+    assert "1 of 3 post(s) are longer than data.max_length=256 tokens; each is searched" in (
+        caplog.text
+    )
     # a sentences file is not a posts file: the error says which checkpoint reads it
     sentences = tmp_path / "sentences.csv"
     sentences.write_text("post_id,sentence_text,DSM5_symptom\na,I can't sleep.,SLEEP_ISSUES\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from trainlab.data.text.datamodule import CLASSES, TASK, TensorDictDataset, TextDataModule
 from trainlab.data.text.encoding import encode_criteria, encode_spans
@@ -23,6 +24,7 @@ from trainlab.data.text.examples import (
 )
 from trainlab.data.text.normalise import canonical_criterion, visible
 from trainlab.data.text.readers import Annotation, normalise_status, read_table
+from trainlab.data.text.windows import PostWindows, encode_windows, merge_windows
 from trainlab.errors import DataError
 from trainlab.io import atomic_write_text
 
@@ -143,6 +145,13 @@ class _SpanDataModule(TextDataModule):
     y_keys = ["labels", "start_positions", "end_positions", "span_mask"]
     drop_cut_spans = True
 
+    def __init__(self, *args: Any, window_overlap: int | None = None, **kwargs: Any) -> None:
+        """As TextDataModule; `window_overlap`: tokens consecutive windows of a long post share
+        at eval and predict (None: a quarter of max_length), see trainlab.data.text.windows."""
+        super().__init__(*args, **kwargs)
+        self.window_overlap = self.max_length // 4 if window_overlap is None else window_overlap
+        self._split_examples: dict[str, list[SpanExample]] = {}
+
     @abstractmethod
     def make_examples(
         self, posts: dict[str, str], rows: list[Annotation], report: SpanReport
@@ -164,6 +173,7 @@ class _SpanDataModule(TextDataModule):
             drop_cut_spans=self.drop_cut_spans,
         )
         self._record_spans(name, report, dropped=self.drop_cut_spans)
+        self._split_examples[name] = examples  # whole posts, for evaluation_windows
         tensors.pop("offset_mapping", None)
         return tensors
 
@@ -188,56 +198,65 @@ class _SpanDataModule(TextDataModule):
                 example = SpanExample(f"{post_id}:{crit}", post_id, crit, rec["text"], 0, None)
                 examples.append(example)
         _warn_untrained_criteria(input_path, [e.criterion for e in examples], spec)
-        tok = self._predict_tokenizer()
-        tensors, kept = encode_spans(tok, examples, SpanReport(), max_length=self.max_length)
-        self._predict_offsets = tensors.pop("offset_mapping")
-        self._predict = TensorDictDataset(tensors, self.x_keys, self.y_keys)
-        # A post with more tokens than were encoded was cut: evidence after the cut is unseen.
-        full = tok([e.post for e in kept], add_special_tokens=False, verbose=False)["input_ids"]
-        encoded = tensors["context_mask"].sum(dim=1).tolist()
+        self._predict_windows = self._windows(self._predict_tokenizer(), examples)
+        self._predict = TensorDictDataset(self._predict_windows.tensors, self.x_keys, self.y_keys)
         self._predict_rows = [
-            {
-                "post_id": e.post_id,
-                "criterion": e.criterion,
-                "post": e.post,
-                "truncated": len(full[i]) > encoded[i],
-            }
-            for i, e in enumerate(kept)
+            {"post_id": e.post_id, "criterion": e.criterion, "post": e.post} for e in examples
         ]
-        cut = sorted({r["post_id"] for r in self._predict_rows if r["truncated"]})
-        if cut:
+        counts = self._predict_windows.windows_per_example
+        long = sorted({e.post_id for e, n in zip(examples, counts, strict=True) if n > 1})
+        if long:
             log.warning(
-                "%s: %d of %d post(s) are longer than data.max_length=%d tokens; evidence is "
-                "searched only in their first %d tokens (column `truncated`), e.g. %s",
+                "%s: %d of %d post(s) are longer than data.max_length=%d tokens; each is searched "
+                "in %d to %d windows overlapping by data.window_overlap=%d tokens (column "
+                "`windows`), e.g. %s",
                 input_path,
-                len(cut),
-                len({e.post_id for e in kept}),
+                len(long),
+                len({e.post_id for e in examples}),
                 self.max_length,
-                self.max_length,
-                cut[:5],
+                min(n for n in counts if n > 1),
+                max(counts),
+                self.window_overlap,
+                long[:5],
             )
+
+    def _windows(self, tokenizer, examples: list[SpanExample]) -> PostWindows:
+        return encode_windows(
+            tokenizer, examples, max_length=self.max_length, overlap=self.window_overlap
+        )
+
+    def evaluation_windows(self, split: str) -> tuple[DataLoader, Any, dict[str, int]] | None:
+        """The split's examples over whole posts (windows), for the evaluation report:
+        (loader of the windows, merge of the model's outputs per example, window counts)."""
+        examples = self._split_examples.get(split)
+        if not examples:
+            return None
+        windows = self._windows(self.tokenizer, examples)
+        dataset = TensorDictDataset(windows.tensors, self.x_keys, self.y_keys)
+        loader = self._loader(dataset, False, self.eval_batch_size)
+        summary = windows.summary(self.max_length, self.window_overlap)
+        return loader, lambda outputs: [merge_windows(outputs, windows)], summary
 
     def write_predictions(
         self, outputs: list[dict[str, Any]], out_dir: Path, spec: dict[str, Any]
     ) -> list[Path]:
         """predictions.csv: per (post, criterion) the evidence's characters and text (and, for
-        joint models, P(present))."""
-        start = torch.cat([o["start"] for o in outputs]).tolist()
-        end = torch.cat([o["end"] for o in outputs]).tolist()
-        has_probs = "probs" in outputs[0]
-        probs = torch.cat([o["probs"][TASK] for o in outputs])[:, 1].tolist() if has_probs else None
+        joint models, P(present)), merged over the post's windows (see
+        trainlab.data.text.windows), and the number of windows searched."""
+        merged = merge_windows(outputs, self._predict_windows)
+        has_probs = "probs" in merged
+        probs = merged["probs"][TASK][:, 1].tolist() if has_probs else None
         rows = []
         for i, meta in enumerate(self._predict_rows):
-            c_start = int(self._predict_offsets[i, start[i], 0])
-            c_end = int(self._predict_offsets[i, end[i], 1])
+            c_start, c_end = int(merged["char_start"][i]), int(merged["char_end"][i])
             row = [meta["post_id"], meta["criterion"], c_start, c_end, meta["post"][c_start:c_end]]
             if probs is not None:
                 row += [CLASSES[int(probs[i] >= 0.5)], f"{probs[i]:.6f}"]
-            rows.append([*row, str(meta["truncated"]).lower()])
+            rows.append([*row, int(merged["windows"][i])])
         header = ["post_id", "DSM5_symptom", "evidence_start", "evidence_end", "evidence_text"]
         if probs is not None:
             header += ["predicted", "prob_present"]
-        header.append("truncated")
+        header.append("windows")
         target = Path(out_dir) / "predictions.csv"
         atomic_write_text(target, _csv(header, rows))
         return [target]
