@@ -20,7 +20,9 @@ def classification_metrics(
     """Report of one classification task; rows with a target < 0 (missing) are ignored.
 
     AUROC is one-vs-rest macro for several classes, P(class 1) for two, and None when the
-    targets hold a single class (it is undefined there).
+    targets hold a single class (it is undefined there). A macro average over a per-class score
+    that is 0/0 for some class (recall of a class without rows, precision of one never
+    predicted, F1 of one neither) is None too, and `undefined` says why for each None.
     """
     from sklearn.metrics import (
         accuracy_score,
@@ -47,21 +49,62 @@ def classification_metrics(
             present = sorted(set(y_true.tolist()))
             norm = probs[:, present] / probs[:, present].sum(axis=1, keepdims=True)
             auroc = float(roc_auc_score(y_true, norm, multi_class="ovr", labels=present))
-    return {
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    undefined = _undefined(matrix, list(classes))
+    report = classification_report(
+        y_true, y_pred, target_names=list(classes), output_dict=True, **common
+    )
+    for name, metrics in undefined["per_class"].items():  # 0/0 is no score, not a 0
+        report[name].update({metric: None for metric in metrics})
+
+    def macro(name: str, score: Any) -> float | None:
+        return None if name in undefined["macro"] else float(score(average="macro", **common))
+
+    result = {
         "n": len(y_true),
-        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0,
-        "f1_macro": float(f1_score(y_true, y_pred, average="macro", **common)),
+        "accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else None,
+        "f1_macro": macro("f1_macro", lambda **k: f1_score(y_true, y_pred, **k)),
         "f1_micro": float(f1_score(y_true, y_pred, average="micro", **common)),
         "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", **common)),
-        "precision_macro": float(precision_score(y_true, y_pred, average="macro", **common)),
-        "recall_macro": float(recall_score(y_true, y_pred, average="macro", **common)),
+        "precision_macro": macro(
+            "precision_macro", lambda **k: precision_score(y_true, y_pred, **k)
+        ),
+        "recall_macro": macro("recall_macro", lambda **k: recall_score(y_true, y_pred, **k)),
         "auroc": auroc,
         "classes": list(classes),
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
-        "classification_report": classification_report(
-            y_true, y_pred, target_names=list(classes), output_dict=True, **common
-        ),
+        "confusion_matrix": matrix.tolist(),
+        "classification_report": report,
     }
+    if auroc is None:
+        undefined["macro"]["auroc"] = "the targets hold a single class"
+    if undefined["macro"]:
+        result["undefined"] = undefined["macro"]
+    return result
+
+
+def _undefined(matrix: np.ndarray, classes: list[str]) -> dict[str, dict]:
+    """Which per-class scores are 0/0 (a class without rows, or never predicted), and which
+    macro averages they make undefined, with why: scikit-learn's `zero_division=0` would count
+    them as 0 (F1 macro 0.5 on a split without positives that the model gets all right)."""
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    per_class: dict[str, list[str]] = {}
+    macro: dict[str, str] = {}
+    for i, name in enumerate(classes):
+        missing = []
+        if support[i] == 0:
+            missing.append("recall")
+            macro.setdefault("recall_macro", f"class {name!r} has no rows in this split")
+        if predicted[i] == 0:
+            missing.append("precision")
+            macro.setdefault("precision_macro", f"class {name!r} is never predicted")
+        if support[i] == 0 and predicted[i] == 0:
+            missing.append("f1-score")
+            macro.setdefault(
+                "f1_macro", f"class {name!r} has no rows in this split and is never predicted"
+            )
+        if missing:
+            per_class[name] = missing
+    return {"per_class": per_class, "macro": macro}
 
 
 def span_metrics(

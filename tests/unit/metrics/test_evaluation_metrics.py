@@ -32,3 +32,36 @@ def test_span_metrics():
     r = span_metrics(t([1, 0]), t([2, 0]), t([1, 3]), t([2, 3]))
     assert r == {"n": 2, "exact_match": 0.5, "token_f1": 0.5}
     assert span_metrics(t([]), t([]), t([]), t([]))["exact_match"] is None
+
+
+def test_a_split_without_positives_reports_the_undefined_scores_as_none():
+    # a criterion with no positive rows in the test split, every row rightly called absent
+    y = np.zeros(5, dtype=int)
+    probs = np.tile([0.8, 0.2], (5, 1))
+    r = classification_metrics(y, probs, ["absent", "present"])
+    # before: f1_macro 0.5, precision_macro 0.5 and recall_macro 0.5 (0/0 counted as 0)
+    assert r["f1_macro"] is None and r["recall_macro"] is None and r["precision_macro"] is None
+    assert r["auroc"] is None and r["accuracy"] == 1.0 and r["f1_micro"] == 1.0
+    assert r["undefined"]["f1_macro"] == (
+        "class 'present' has no rows in this split and is never predicted"
+    )
+    assert set(r["undefined"]) == {"f1_macro", "recall_macro", "precision_macro", "auroc"}
+    present = r["classification_report"]["present"]
+    assert present["f1-score"] is None and present["recall"] is None and present["support"] == 0
+    # a false alarm makes F1 of 'present' defined (0: every call of it wrong), recall is not
+    probs[0] = [0.3, 0.7]
+    r = classification_metrics(y, probs, ["absent", "present"])
+    assert r["f1_macro"] == pytest.approx((8 / 9 + 0) / 2)  # absent: 2*4 / (5 + 4)
+    assert r["precision_macro"] == pytest.approx((1 + 0) / 2)
+    assert r["recall_macro"] is None and set(r["undefined"]) == {"recall_macro", "auroc"}
+
+
+def test_known_case_matches_a_hand_computation():
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    p = np.array([0.9, 0.4, 0.8, 0.3, 0.6, 0.1, 0.2, 0.7])
+    r = classification_metrics(y, np.stack([1 - p, p], 1), ["absent", "present"])
+    # TP 2, FN 1, FP 2, TN 3: F1 present 4/7, absent 6/9; AUROC: 13 of 15 pairs ranked right
+    assert r["f1_macro"] == pytest.approx((4 / 7 + 6 / 9) / 2)
+    assert r["auroc"] == pytest.approx(13 / 15)
+    assert r["recall_macro"] == pytest.approx((2 / 3 + 3 / 5) / 2)
+    assert "undefined" not in r
