@@ -109,12 +109,35 @@ def _parse_rows(path: Path):
     return frame
 
 
+def _refuse_utf16(path: Path) -> None:
+    """UTF-16 (Excel's "Unicode Text", Notepad's "Unicode"): named as such, with its fix.
+
+    Before, a BOM-marked file was called "not UTF-8" with a cp1252 fix that garbles it, and
+    one without a BOM was "missing columns" with a NUL byte after every letter of the header.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # the byte-order mark tells iconv the order
+    elif b"\x00" in head:  # ASCII letters of UTF-16 without a mark: NUL after (LE) or before
+        encoding = "utf-16le" if head.find(b"\x00") % 2 else "utf-16be"
+    else:
+        return
+    raise DataError(
+        f"{path} is UTF-16 text (a byte-order mark or NUL bytes at its start), as Excel's "
+        f"'Unicode Text' saves it; trainlab reads UTF-8 CSV. Convert it, e.g. `iconv -f "
+        f"{encoding} -t utf-8 {path} > {path.stem}.utf8{path.suffix}` (Excel: save as 'CSV "
+        "UTF-8 (comma delimited)')."
+    )
+
+
 def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
     import pandas as pd
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found. Point the data config at an existing CSV file.")
+    _refuse_utf16(path)
     try:
         frame = _parse_rows(path)
     except UnicodeDecodeError as err:
@@ -123,7 +146,14 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
     except (ValueError, pd.errors.ParserError) as err:
         raise DataError(f"{path}: cannot be parsed as CSV ({err}).") from err
     # Headers are matched case-insensitively so `Post_ID` or ` text ` still work.
-    by_key = {str(col).strip().lower(): col for col in frame.columns}
+    keys = [str(col).strip().lower() for col in frame.columns]
+    twice = sorted({k for k in keys if k and keys.count(k) > 1})
+    if twice:
+        raise DataError(
+            f"{path}: the header names {twice} more than once ({list(frame.columns)}); which "
+            "column holds the data is ambiguous. Keep one column of each name."
+        )
+    by_key = {key: col for key, col in zip(keys, frame.columns, strict=True)}
     missing = [c for c in required if c.lower() not in by_key and c not in optional]
     if missing:
         needed = [c for c in required if c not in optional]

@@ -171,3 +171,23 @@ def test_trailing_commas_are_read_as_nothing(tmp_path):
     assert read_posts(path) == {"p1": "I feel sad.", "p2": "Bye"}
     path = write(tmp_path / "q.csv", "post_id,text\r\np1,I feel sad.,\r\np2,Bye,,\r\n")
     assert read_posts(path) == {"p1": "I feel sad.", "p2": "Bye"}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [("utf-16", "utf-16"), ("utf-16-le", "utf-16le"), ("utf-16-be", "utf-16be")],
+)
+def test_a_utf16_export_is_named_with_its_fix(tmp_path, encoding, named):
+    # Excel's "Unicode Text" and Notepad's "Unicode": before, "not UTF-8" with a cp1252 fix
+    # (BOM) or "missing column(s)" with NUL bytes in the names (no BOM)
+    path = tmp_path / "posts.csv"
+    path.write_bytes("post_id,text\np1,I can't sleep.\n".encode(encoding))
+    with pytest.raises(DataError, match=rf"posts.csv is UTF-16 text .*`iconv -f {named} -t utf-8"):
+        read_posts(path)
+
+
+def test_a_column_named_twice_stops_with_the_names(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text("post_id,text,Text\np1,a,b\n")  # before: ValueError from zip()
+    with pytest.raises(DataError, match=r"the header names \['text'\] more than once"):
+        read_posts(path)
