@@ -27,22 +27,45 @@ def predict_outputs(model: Any, datamodule: Any, loader: Any) -> list[dict[str, 
     return outputs
 
 
+GROUP_KEYS = (
+    "n",
+    "accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "auroc",
+    "confusion_matrix",
+    "undefined",
+)
+
+
 def build_evaluation_report(
-    outputs: list[dict[str, Any]], tasks: dict[str, list[str]] | None
+    outputs: list[dict[str, Any]],
+    tasks: dict[str, list[str]] | None,
+    groups: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Per task classification metrics and, when the model predicts spans, span metrics."""
+    """Per task classification metrics and, when the model predicts spans, span metrics.
+
+    `groups` ({name: a value per row}, e.g. each row's criterion) adds, for a single task,
+    `by_<name>`: the classification metrics of each value's rows (undefined ones None).
+    """
     report: dict[str, Any] = {}
     if outputs and "probs" in outputs[0] and "target" in outputs[0] and tasks:
+        targets = {task: torch.cat([o["target"][task] for o in outputs]).numpy() for task in tasks}
+        probs = {
+            task: torch.cat([o["probs"][task] for o in outputs]).float().numpy() for task in tasks
+        }
         report["tasks"] = {
-            task: classification_metrics(
-                torch.cat([o["target"][task] for o in outputs]).numpy(),
-                torch.cat([o["probs"][task] for o in outputs]).float().numpy(),
-                classes,
-            )
+            task: classification_metrics(targets[task], probs[task], classes)
             for task, classes in tasks.items()
         }
         if len(tasks) == 1:
-            report.update(report["tasks"][next(iter(tasks))])
+            task = next(iter(tasks))
+            report.update(report["tasks"][task])
+            for name, values in (groups or {}).items():
+                if len(values) != len(targets[task]):
+                    raise ValueError(f"{len(values)} {name} values for {len(targets[task])} rows")
+                report[f"by_{name}"] = _by_group(values, targets[task], probs[task], tasks[task])
     if outputs and "span_target" in outputs[0]:
         valid = torch.cat([o["span_target"]["valid"] for o in outputs]).bool()
 
@@ -54,6 +77,18 @@ def build_evaluation_report(
             cat("start"), cat("end"), cat("span_target", "start"), cat("span_target", "end")
         )
     return report
+
+
+def _by_group(values: list[str], targets, probs, classes: list[str]) -> dict[str, Any]:
+    import numpy as np
+
+    values = np.asarray(values)
+    by = {}
+    for value in sorted(set(values.tolist())):
+        rows = values == value
+        metrics = classification_metrics(targets[rows], probs[rows], classes)
+        by[value] = {key: metrics[key] for key in GROUP_KEYS if key in metrics}
+    return by
 
 
 def write_evaluation_report(
@@ -77,7 +112,10 @@ def write_evaluation_report(
         extra = {**(extra or {}), "windows": windows}
     else:
         outputs = predict_outputs(model, datamodule, loader)
-    report = build_evaluation_report(outputs, getattr(model, "tasks", None))
+    groups = getattr(datamodule, "report_groups", None)
+    report = build_evaluation_report(
+        outputs, getattr(model, "tasks", None), groups(split) if callable(groups) else None
+    )
     if not report:
         return None
     return atomic_write_json(

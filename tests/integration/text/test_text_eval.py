@@ -40,6 +40,8 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
         # the report agrees with the test metrics Lightning logged
         assert report["f1_macro"] == pytest.approx(metrics["test/f1_macro"], abs=1e-5)
         check_criteria_predictions(tmp_path, ckpt, caplog)
+    if experiment != "text/evidence":
+        check_by_criterion(report)
     if experiment == "text/joint":
         check_long_posts_are_evaluated_whole(report, ckpt)
     if experiment == "text/evidence":
@@ -56,6 +58,21 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
             assert baselines["n_test"] == evidence["n"]
         for name in ("majority", "logistic_regression"):
             assert 0 <= baselines["scores"][name]["test/token_f1"] <= 1
+
+
+def check_by_criterion(report):
+    """Metrics per criterion cover every scored row; a criterion without positives in the
+    test split has its F1 macro, recall and AUROC undefined (None), never 0 or 1."""
+    by = report["by_criterion"]
+    assert sum(c["n"] for c in by.values()) == report["n"]
+    assert sum(c["confusion_matrix"][1][1] for c in by.values()) == report["confusion_matrix"][1][1]
+    for scores in by.values():
+        rows = [sum(row) for row in scores["confusion_matrix"]]
+        if rows[1] == 0:
+            assert "class 'present' has no rows" in scores["undefined"]["recall_macro"]
+        one_class = 0 in rows  # a criterion whose rows in this split are all absent (or present)
+        assert (scores["recall_macro"] is None) == one_class
+        assert (scores["auroc"] is None) == one_class
 
 
 def check_long_posts_are_evaluated_whole(report, ckpt):

@@ -65,3 +65,26 @@ def test_known_case_matches_a_hand_computation():
     assert r["auroc"] == pytest.approx(13 / 15)
     assert r["recall_macro"] == pytest.approx((2 / 3 + 3 / 5) / 2)
     assert "undefined" not in r
+
+
+def test_the_report_breaks_down_by_criterion_and_leaves_undefined_scores_none():
+    from trainlab.core.evaluation_report import build_evaluation_report
+
+    # FATIGUE has no positive row in this split: its F1 macro, recall and AUROC are undefined
+    target = torch.tensor([1, 0, 1, 0, 0, 0])
+    present = torch.tensor([0.9, 0.2, 0.4, 0.6, 0.1, 0.3])
+    outputs = [
+        {"probs": {"status": torch.stack([1 - present, present], 1)}, "target": {"status": target}}
+    ]
+    criteria = ["SLEEP", "SLEEP", "SLEEP", "SLEEP", "FATIGUE", "FATIGUE"]
+    report = build_evaluation_report(
+        outputs, {"status": ["absent", "present"]}, {"criterion": criteria}
+    )
+    sleep, fatigue = report["by_criterion"]["SLEEP"], report["by_criterion"]["FATIGUE"]
+    assert sleep["n"] == 4 and sleep["confusion_matrix"] == [[1, 1], [1, 1]]
+    assert sleep["auroc"] == pytest.approx(0.75) and sleep["f1_macro"] == pytest.approx(0.5)
+    assert fatigue["n"] == 2 and fatigue["accuracy"] == 1.0
+    assert fatigue["f1_macro"] is None and fatigue["recall_macro"] is None
+    assert fatigue["auroc"] is None
+    assert "class 'present' has no rows" in fatigue["undefined"]["recall_macro"]
+    assert report["n"] == 6 and report["f1_macro"] is not None

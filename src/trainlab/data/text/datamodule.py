@@ -134,6 +134,7 @@ class TextDataModule(L.LightningDataModule, ABC):
         self.criteria: list[str] = []
         self.datasets: dict[str, TensorDictDataset] = {}
         self.span_reports: dict[str, dict] = {}
+        self._row_criteria: dict[str, list[str]] = {}  # per evaluated row, by split
         self._predict: TensorDictDataset | None = None
         self._predict_rows: list[dict[str, Any]] = []
         self._data: tuple[dict[str, str], dict[str, list[Annotation]]] | None = None
@@ -304,6 +305,12 @@ class TextDataModule(L.LightningDataModule, ABC):
         np.add.at(counts, (rows[known], column[known]), 1.0)
         labels = {TASK: tensors["labels"].numpy()}
         return "classification", counts, labels, f"counts of {len(vocabulary)} training tokens"
+
+    def report_groups(self, split: str) -> dict[str, list[str]]:
+        """The criterion of each row the evaluation report scores (in its order), so the
+        report breaks its metrics down by criterion; empty before setup."""
+        rows = self._row_criteria.get(split)
+        return {"criterion": list(rows)} if rows else {}
 
     def class_counts(self) -> dict[str, list[int]]:
         """Training-row counts per class, for inverse-frequency class weights."""

@@ -84,7 +84,9 @@ class TextCriteriaDataModule(TextDataModule):
     def build_split(
         self, name: str, posts: dict[str, str], rows: list[Annotation]
     ) -> dict[str, torch.Tensor]:
-        return encode_criteria(self.tokenizer, criteria_examples(rows), max_length=self.max_length)
+        examples = criteria_examples(rows)
+        self._row_criteria[name] = [e.criterion for e in examples]
+        return encode_criteria(self.tokenizer, examples, max_length=self.max_length)
 
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Sentences to classify: a CSV with DSM5_symptom and sentence_text (the annotations
@@ -174,6 +176,7 @@ class _SpanDataModule(TextDataModule):
         )
         self._record_spans(name, report, dropped=self.drop_cut_spans)
         self._split_examples[name] = examples  # whole posts, for evaluation_windows
+        self._row_criteria[name] = [e.criterion for e in examples]
         tensors.pop("offset_mapping", None)
         return tensors
 
