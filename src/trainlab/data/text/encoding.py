@@ -82,6 +82,14 @@ def _pairs(tokenizer, firsts: list[str], seconds: list[str], max_length: int, of
     )
 
 
+def cut_sentences(tokenizer, examples: list[CriteriaExample], max_length: int) -> list[str]:
+    """Ids of the examples whose (criterion, sentence) pair has more tokens than `max_length`:
+    the model reads only the start of their sentence."""
+    firsts = [criterion_text(e.criterion) for e in examples]
+    lengths = tokenizer(firsts, [e.sentence for e in examples], verbose=False)["input_ids"]
+    return [e.example_id for e, ids in zip(examples, lengths, strict=True) if len(ids) > max_length]
+
+
 def encode_criteria(
     tokenizer, examples: list[CriteriaExample], *, max_length: int = 128
 ) -> dict[str, torch.Tensor]:

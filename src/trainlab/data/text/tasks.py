@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from trainlab.data.text.datamodule import CLASSES, TASK, TensorDictDataset, TextDataModule
-from trainlab.data.text.encoding import encode_criteria, encode_spans
+from trainlab.data.text.encoding import cut_sentences, encode_criteria, encode_spans
 from trainlab.data.text.evidence import SpanReport
 from trainlab.data.text.examples import (
     CriteriaExample,
@@ -86,7 +86,22 @@ class TextCriteriaDataModule(TextDataModule):
     ) -> dict[str, torch.Tensor]:
         examples = criteria_examples(rows)
         self._row_criteria[name] = [e.criterion for e in examples]
+        self._warn_cut(f"{name} split", examples)
         return encode_criteria(self.tokenizer, examples, max_length=self.max_length)
+
+    def _warn_cut(self, where: str, examples: list[CriteriaExample]) -> None:
+        cut = cut_sentences(self.tokenizer, examples, self.max_length)
+        if cut:
+            log.warning(
+                "%s: %d of %d sentence(s) have more tokens (with the criterion) than "
+                "data.max_length=%d; the model reads only their start, e.g. %s. Raise "
+                "data.max_length to read them whole.",
+                where,
+                len(cut),
+                len(examples),
+                self.max_length,
+                cut[:5],
+            )
 
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Sentences to classify: a CSV with DSM5_symptom and sentence_text (the annotations
@@ -118,7 +133,9 @@ class TextCriteriaDataModule(TextDataModule):
                 )
             )
         _warn_untrained_criteria(input_path, [e.criterion for e in examples], spec)
-        tensors = encode_criteria(self._predict_tokenizer(), examples, max_length=self.max_length)
+        tokenizer = self._predict_tokenizer()
+        self._warn_cut(input_path, examples)
+        tensors = encode_criteria(tokenizer, examples, max_length=self.max_length)
         self._predict = TensorDictDataset(tensors, self.x_keys, self.y_keys)
         self._predict_rows = [
             {"post_id": e.post_id, "sentence_id": e.example_id, "criterion": e.criterion}

@@ -108,3 +108,23 @@ def test_predict_input_that_is_missing_or_of_the_other_kind(tmp_path):
     sentences.write_text("\ufeffPost_ID,Sentence_Text,DSM5_symptom\r\np1,I am tired.,FATIGUE\r\n")
     with pytest.raises(DataError, match="classify sentences with a text/criteria checkpoint"):
         dm.setup_predict(str(sentences), spec)
+
+
+def test_sentences_longer_than_max_length_are_counted(tmp_path, caplog):
+    # before: cut to their first tokens without a word (criteria task and its predict input)
+    generate_text_dataset(tmp_path, n_posts=30, seed=2)
+    module = TextCriteriaDataModule(
+        str(tmp_path), encoder="tiny", tiny_vocab_size=300, max_length=46, batch_size=8
+    )
+    module.prepare_data()
+    with caplog.at_level(logging.WARNING):
+        module.setup("fit")
+    assert "train split: " in caplog.text and "sentence(s) have more tokens" in caplog.text
+    assert "data.max_length=46; the model reads only their start" in caplog.text
+    caplog.clear()
+    module = TextCriteriaDataModule(
+        str(tmp_path), encoder="tiny", tiny_vocab_size=300, max_length=128, batch_size=8
+    )
+    with caplog.at_level(logging.WARNING):
+        module.setup("fit")
+    assert "sentence(s) have more tokens" not in caplog.text
