@@ -205,7 +205,12 @@ class _SpanDataModule(TextDataModule):
         )
         criteria = list(spec.get("criteria") or [])
         examples = []
-        for rec in table:
+        for line, rec in enumerate(table, start=2):
+            if not visible(rec["text"]):  # nothing to search: every span would be made up
+                raise DataError(
+                    f"{input_path}, line {line}: the post's text is empty (got {rec['text']!r}); "
+                    "drop the row."
+                )
             named = canonical_criterion(rec["DSM5_symptom"])
             wanted = [named] if named else criteria
             if not wanted:

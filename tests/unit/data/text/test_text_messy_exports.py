@@ -128,3 +128,12 @@ def test_sentences_longer_than_max_length_are_counted(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         module.setup("fit")
     assert "sentence(s) have more tokens" not in caplog.text
+
+
+def test_a_post_without_text_to_search_stops_with_its_line(tmp_path):
+    # before: not checked; the post was encoded and given an evidence span like any other
+    posts = tmp_path / "posts.csv"
+    posts.write_text("post_id,text\r\np1,I am tired.\r\np2,\u200b \r\n")
+    dm = TextJointDataModule(str(tmp_path / "data"))
+    with pytest.raises(DataError, match=r"posts.csv, line 3: the post's text is empty"):
+        dm.setup_predict(str(posts), {"criteria": ["FATIGUE"]})
