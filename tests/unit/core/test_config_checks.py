@@ -33,6 +33,7 @@ def test_cv_modes_match_the_pipeline() -> None:
         ({"model": {"beta": -0.5}}, "`model.beta=-0.5` must lie in [0, inf)"),
         ({"model": {"gamma": -1.0}}, "`model.gamma=-1.0` must lie in (0, 1]"),
         ({"model": {"gamma": 0}}, "`model.gamma=0` must lie in (0, 1]"),
+        ({"data": {"window_overlap": -8}}, "`data.window_overlap=-8` must be >= 0"),
     ],
 )
 def test_bad_values_are_named(node: dict, expected: str) -> None:
@@ -49,6 +50,8 @@ def test_bad_values_are_named(node: dict, expected: str) -> None:
         {"mode": "min"},
         {"model": {"beta": 0.0, "gamma": 1.0}},
         {"cv": {"n_trials": 1, "n_folds": 2}, "mode": "aggregate"},
+        {"data": {"window_overlap": None, "max_length": 256}},
+        {"data": {"window_overlap": 0}},
     ],
 )
 def test_good_values_pass(node: dict) -> None:
