@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +115,11 @@ class SpectraDataModule(L.LightningDataModule):
         test_table: the table used by ``trainer.test``.
         synthetic: settings of the synthetic generator (see ``SyntheticSpec``) written to
             ``root`` when it holds no tables; None never generates.
-        threshold: predictions at or above it are called identified in the prediction CSV.
+        threshold: predictions at or above it are called identified in the prediction CSV:
+            one number, or one per polarity (``{negative: 0.3, positive: 0.4}``, the form
+            ``threshold.json`` writes when the cuts differ).
         threshold_quantile: set the threshold instead from the predicted data's labelled
-            positives, at this quantile of their probabilities (e.g. 0.05).
+            positives, at this quantile of their probabilities (e.g. 0.05), per polarity.
         test_after_fit: the run tests after fitting (the top-level ``test``): a missing test
             table is then refused before fitting, not after it.
         loader: the shared ``data.loader`` node (``LoaderSettings``); None values are chosen
@@ -133,7 +136,7 @@ class SpectraDataModule(L.LightningDataModule):
         synthetic: dict[str, Any] | None = None,
         shuffle: bool = True,
         drop_last: bool = False,
-        threshold: float | None = None,
+        threshold: float | dict[str, float] | None = None,
         threshold_quantile: float | None = None,
         loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
@@ -144,6 +147,11 @@ class SpectraDataModule(L.LightningDataModule):
             raise DataError(f"data.polarity={polarity!r}: use 1 (positive), 0 (negative) or null")
         if threshold is not None and threshold_quantile is not None:
             raise DataError("set data.threshold or data.threshold_quantile, not both")
+        cuts = dict(threshold) if isinstance(threshold, Mapping) else {"": threshold}
+        for name, cut in cuts.items():
+            if cut is not None and not (isinstance(cut, int | float) and 0 <= cut <= 1):
+                key = f"data.threshold.{name}" if name else "data.threshold"
+                raise DataError(f"{key}={cut!r} must be a probability in [0, 1], e.g. 0.5")
         if threshold_quantile is not None and not 0 <= threshold_quantile <= 1:
             raise DataError(f"data.threshold_quantile={threshold_quantile} must lie in [0, 1]")
         self.root = Path(root)
@@ -152,7 +160,8 @@ class SpectraDataModule(L.LightningDataModule):
         self.test_table = test_table
         self.synthetic = synthetic
         self.shuffle, self.drop_last, self.seed = shuffle, drop_last, seed
-        self.threshold, self.threshold_quantile = threshold, threshold_quantile
+        self.threshold = dict(threshold) if isinstance(threshold, Mapping) else threshold
+        self.threshold_quantile = threshold_quantile
         self.loader_settings = LoaderSettings.coerce(loader)
         self.test_after_fit = bool(test_after_fit)
         self.datasets: dict[str, SpectraBatches] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +25,53 @@ COLUMNS = [
 ]
 
 
-def decision_threshold(
+def decision_thresholds(
     probabilities: np.ndarray,
     labels: np.ndarray,
-    threshold: float | None,
+    polarity: np.ndarray,
+    threshold: float | Mapping[str, float] | None,
     quantile: float | None,
-) -> float | None:
-    """The given threshold, or the ``quantile`` of the labelled positives' probabilities."""
+) -> dict[int, float] | None:
+    """One cut per polarity present: the given threshold, or the ``quantile`` of that
+    polarity's labelled positives' probabilities.
+
+    Per polarity because everything else PU is (priors, labelled shares, the non-negative
+    correction): one quantile over both modes kept 95.7 % of the positive mode's labelled
+    positives and 91.9 % of the negative mode's at threshold_quantile=0.05 (3-epoch nnPU,
+    synthetic validation table), not 95 % of each.
+    """
+    present = [int(p) for p in np.unique(polarity)]
+    if quantile is None and threshold is None:
+        return None
     if quantile is None:
-        return threshold
-    known = probabilities[labels == 1]
-    if known.size == 0:
-        raise DataError(
-            f"threshold_quantile={quantile} needs labelled positives (label 1) in the predicted "
-            "table; it has none: set data.threshold instead"
-        )
-    return float(np.quantile(known, quantile))
+        if not isinstance(threshold, Mapping):
+            return {p: float(threshold) for p in present}
+        by_name = {str(k): float(v) for k, v in threshold.items()}
+        unknown = sorted(set(by_name) - set(POLARITY_NAMES.values()))
+        missing = [POLARITY_NAMES.get(p, str(p)) for p in present]
+        missing = [name for name in missing if name not in by_name]
+        if unknown or missing:
+            raise DataError(
+                f"data.threshold={dict(threshold)} must give a number for each polarity of the "
+                f"predicted rows ({', '.join(POLARITY_NAMES.get(p, str(p)) for p in present)})"
+                + (f"; it lacks {', '.join(missing)}" if missing else "")
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                + " (names: positive, negative), or one number for all"
+            )
+        return {p: by_name[POLARITY_NAMES[p]] for p in present}
+    cuts = {}
+    for p in present:
+        known = probabilities[(labels == 1) & (polarity == p)]
+        if known.size == 0:
+            name = POLARITY_NAMES.get(p, str(p))
+            raise DataError(
+                f"threshold_quantile={quantile} needs labelled positives (label 1) of each "
+                f"polarity in the predicted table; its {name}-mode rows have none. Fix: predict "
+                f"the other polarity alone (+data.polarity=...), or set data.threshold "
+                "(a number, or one per polarity: {negative: 0.3, positive: 0.4})"
+            )
+        cuts[p] = float(np.quantile(known, quantile))
+    return cuts
 
 
 def write_prediction_files(
@@ -66,10 +98,10 @@ def write_prediction_files(
     table = as_schema_types(table, str(dataset.uri))
     labels = table.column("label").to_numpy()
     polarity = polarity_of(flat_settings(table.column("instrument_settings"), len(index)))
-    cut = decision_threshold(probabilities, labels, threshold, threshold_quantile)
+    cuts = decision_thresholds(probabilities, labels, polarity, threshold, threshold_quantile)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS + (["predicted"] if cut is not None else []))
+    writer.writerow(COLUMNS + (["predicted"] if cuts is not None else []))
     columns = zip(
         index.tolist(),
         probabilities.tolist(),
@@ -83,15 +115,32 @@ def write_prediction_files(
     for row, prob, label, pol, source, ms1, ms2 in columns:
         name = POLARITY_NAMES.get(pol, "unknown")
         line = [row, f"{prob:.6f}", int(label), name, source, ms1, ms2]
-        writer.writerow(line + ([int(prob >= cut)] if cut is not None else []))
+        writer.writerow(line + ([int(prob >= cuts[pol])] if cuts is not None else []))
     written = [atomic_write_text(out_dir / "predictions.csv", buffer.getvalue())]
-    if cut is not None:
+    if cuts is not None:
+        by_polarity = {}
+        for p, cut in cuts.items():
+            rows = polarity == p
+            by_polarity[POLARITY_NAMES.get(p, str(p))] = {
+                "threshold": cut,
+                "n_rows": int(rows.sum()),
+                "n_labelled_positives": int((rows & (labels == 1)).sum()),
+                "n_predicted_identified": int((rows & (probabilities >= cut)).sum()),
+            }
+        values = set(cuts.values())
         summary = {
-            "threshold": cut,
-            "source": "given" if threshold_quantile is None else "labelled positives",
+            # one number when one cut applies to every row; else one per polarity, the form
+            # data.threshold takes to apply them to another table
+            "threshold": values.pop()
+            if len(values) == 1
+            else {name: b["threshold"] for name, b in by_polarity.items()},
+            "source": "given" if threshold_quantile is None else "labelled positives, per polarity",
             "quantile": threshold_quantile,
-            "n_predicted_identified": int((probabilities >= cut).sum()),
+            "n_predicted_identified": sum(
+                b["n_predicted_identified"] for b in by_polarity.values()
+            ),
             "n_rows": len(index),
+            "by_polarity": by_polarity,
         }
         written.append(atomic_write_json(out_dir / "threshold.json", summary))
     return written

@@ -177,10 +177,41 @@ def test_predict_on_a_lone_table_writes_the_csv(root, tmp_path):
     labels = table.column("label").to_numpy()
     assert [int(r["label"]) for r in rows] == labels.astype(int).tolist()
     assert [int(r["ms2_scan_number"]) for r in rows] == table.column("ms2_scan_number").to_pylist()
-    known = np.array([i / 40 for i in range(40)])[labels == 1]
-    threshold = json.loads(paths[1].read_text())["threshold"]
-    assert threshold == pytest.approx(np.quantile(known, 0.05))
-    assert [int(r["predicted"]) for r in rows] == [int(i / 40 >= threshold) for i in range(40)]
+    # one cut per polarity: the 5th percentile of that polarity's labelled positives
+    probs = np.array([i / 40 for i in range(40)])
+    modes = np.array([r["polarity"] for r in rows])
+    assert set(modes) == {"positive", "negative"}
+    summary = json.loads(paths[1].read_text())
+    cuts = summary["threshold"]
+    assert summary["source"] == "labelled positives, per polarity"
+    for mode in ("positive", "negative"):
+        known = probs[(labels == 1) & (modes == mode)]
+        assert cuts[mode] == pytest.approx(np.quantile(known, 0.05))
+        assert summary["by_polarity"][mode]["n_labelled_positives"] == len(known)
+    expected = [int(p >= cuts[m]) for p, m in zip(probs, modes, strict=True)]
+    assert [int(r["predicted"]) for r in rows] == expected
+
+
+def test_thresholds_per_polarity_keep_the_asked_share_of_each(root, tmp_path):
+    from trainlab.data.spectra.predictions import decision_thresholds
+
+    rng = np.random.default_rng(0)
+    polarity = np.repeat([0, 1], 500)
+    labels = rng.integers(0, 2, 1000)
+    probs = np.where(polarity == 1, rng.uniform(0.5, 1, 1000), rng.uniform(0, 0.5, 1000))
+    cuts = decision_thresholds(probs, labels, polarity, None, 0.05)
+    for mode in (0, 1):  # one pooled cut kept ~100 % of one mode and ~90 % of the other
+        known = probs[(labels == 1) & (polarity == mode)]
+        assert np.mean(known >= cuts[mode]) == pytest.approx(0.95, abs=0.01)
+    assert decision_thresholds(probs, labels, polarity, {"negative": 0.2, "positive": 0.7}, None)[
+        0
+    ] == pytest.approx(0.2)
+    with pytest.raises(DataError, match="it lacks positive"):
+        decision_thresholds(probs, labels, polarity, {"negative": 0.2}, None)
+    with pytest.raises(DataError, match="its negative-mode rows have none"):
+        decision_thresholds(probs, np.where(polarity == 0, 0, labels), polarity, None, 0.05)
+    with pytest.raises(DataError, match=r"data.threshold.positive=1.5 must be a probability"):
+        SpectraDataModule(str(root), threshold={"negative": 0.2, "positive": 1.5})
 
 
 def test_predict_refuses_a_table_on_another_instrument_scale(tmp_path):
