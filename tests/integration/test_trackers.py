@@ -169,3 +169,11 @@ def test_a_failed_run_shows_failed_in_every_tracker(
     assert exits and exits[-1].exit_code == 1
     _, summary = _wandb_records(run)
     assert json.loads(summary["status"]) == "failed"
+
+
+def test_no_logger_at_all_trains(run_cli, digits_dir: Path, log_dir: Path) -> None:
+    # the default learning-rate monitor made Lightning refuse `logger=[]` with a traceback
+    assert run_cli(*train_args(digits_dir, "logger=[]", "trainer.max_epochs=1")) == 0
+    run = only_run(log_dir)
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    assert not (run / "csv").exists()

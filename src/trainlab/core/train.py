@@ -137,6 +137,8 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         callbacks.append(instantiate(cfg.privacy, _convert_="all"))
     pin_logger_runs(cfg.get("logger"), run_dir)
     loggers = build_named(cfg.get("logger"))
+    if not loggers:
+        callbacks = _without_logging_callbacks(callbacks)
     precision = resolve_precision(cfg.trainer.get("precision"), hardware)
     if cfg.get("privacy") and str(cfg.trainer.get("precision")) == "auto":
         precision = "32-true"  # Opacus' per-sample gradients need 32-bit training
@@ -148,6 +150,17 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         default_root_dir=str(run_dir),
     )
     return RunParts(datamodule, model, trainer, loggers, history)
+
+
+def _without_logging_callbacks(callbacks: list[Any]) -> list[Any]:
+    # Lightning refuses a LearningRateMonitor without a logger (a traceback for `logger=[]`):
+    # with nothing to write to, it is left out, and the log says so
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if len(kept) < len(callbacks):
+        log.info("no logger (logger=[]): the learning-rate monitor is left out")
+    return kept
 
 
 def _fit_and_test(
