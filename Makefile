@@ -11,6 +11,9 @@ TORCH_LOCK := requirements/torch-cpu.txt
 PIP_LOCK := requirements/pip.txt
 EXTRAS ?= dev,tracking,sweeps,dp,spectra,text,text-pretrained
 STAMP := $(VENV)/.installed
+# `make test` runs on pytest-xdist workers, one per core ("auto"); tests sharing the SLURM
+# cluster, the Docker engine or a session's reference run stay on one worker (tests/conftest.py)
+TEST_WORKERS ?= auto
 # `make lock` only: the resolver (uv compiles this project's ~190 pins in ~20 s, pip-tools did
 # not finish in 13 min here); `make install` needs nothing but pip
 UV_VERSION := 0.13.9
@@ -59,7 +62,7 @@ train: $(STAMP) ## split the embedded digits data set and train the default expe
 	$(VENV)/bin/trainlab train $(ARGS)
 
 test: $(STAMP) ## run the default test suite (everything but tests marked slow)
-	$(PY) -m pytest -m "not slow" --durations=15 $(ARGS)
+	$(PY) -m pytest -m "not slow" -n $(TEST_WORKERS) --dist loadgroup --durations=15 $(ARGS)
 
 test-full: $(STAMP) ## run every test, the slow ones too
 	$(PY) -m pytest $(ARGS)

@@ -21,6 +21,39 @@ FAST = [
 ]
 
 
+# `make test` runs the suite on pytest-xdist workers (`-n auto --dist loadgroup`). Tests that
+# share one real component run on one worker, in one group: the local SLURM cluster (one
+# slurmctld; the fake-GPU fixture reconfigures it), the Docker engine and its image build, and
+# the lifecycle tests' uninterrupted reference run (a session fixture: one training per worker).
+SHARED_COMPONENTS = {
+    "slurm_cluster": "slurm",
+    "slurm_fake_gpus": "slurm",
+    "container_run": "container",
+    "uninterrupted_run": "lifecycle-reference",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On an xdist worker, torch (and the trainlab processes a test starts) gets the worker's
+    share of the cores, not all of them, so that workers do not oversubscribe the cores."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        os.environ["OMP_NUM_THREADS"] = str(share)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        groups = {SHARED_COMPONENTS[name] for name in fixtures if name in SHARED_COMPONENTS}
+        if item.get_closest_marker("slurm"):
+            groups.add("slurm")
+        if len(groups) > 1:
+            raise pytest.UsageError(f"{item.nodeid} needs {sorted(groups)}: give it one group")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups.pop()))
+
+
 @pytest.fixture(scope="session")
 def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """scikit-learn's digits written as PNG class folders and split into 3 folds + test."""

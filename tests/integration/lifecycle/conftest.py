@@ -26,7 +26,7 @@ class Reference:
 
 
 @pytest.fixture(scope="session")
-def reference(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Reference:
+def uninterrupted_run(digits_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Reference:
     ref = Reference(digits_dir, tmp_path_factory.mktemp("reference") / "logs")
     yield ref
     if ref.process is not None:

@@ -33,10 +33,12 @@ def _mlflow_status(log_dir: Path) -> str:
     return found.info.status
 
 
-def test_full_disk_during_checkpoint_save(digits_dir: Path, log_dir: Path, reference) -> None:
+def test_full_disk_during_checkpoint_save(
+    digits_dir: Path, log_dir: Path, uninterrupted_run
+) -> None:
     # The checkpoints folder is a tmpfs with room for 2.5 checkpoints: epoch 0 writes best.ckpt
     # and last.ckpt (2), epoch 1 needs room for a third (the new file before the old one goes)
-    size = (reference.folder() / "checkpoints" / "last.ckpt").stat().st_size
+    size = (uninterrupted_run.folder() / "checkpoints" / "last.ckpt").stat().st_size
     run_dir = log_dir / "train" / "runs" / "full"
     checkpoints = run_dir / "checkpoints"
     _mount_tmpfs(checkpoints, int(2.5 * size))
@@ -59,6 +61,6 @@ def test_full_disk_during_checkpoint_save(digits_dir: Path, log_dir: Path, refer
         assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
         assert _mlflow_status(log_dir) == "FINISHED"
         # nothing lost but the failed save: the same run as one that never hit a full disk
-        assert_same_run(reference.folder(), run_dir)
+        assert_same_run(uninterrupted_run.folder(), run_dir)
     finally:
         subprocess.run(["umount", "-l", str(checkpoints)], capture_output=True)

@@ -23,7 +23,9 @@ def _epoch_of_last(run_dir: Path) -> int | None:
     return load(last)["epoch"] if last.is_file() else None
 
 
-def test_killed_anywhere_resumes_bit_identical(digits_dir: Path, log_dir: Path, reference) -> None:
+def test_killed_anywhere_resumes_bit_identical(
+    digits_dir: Path, log_dir: Path, uninterrupted_run
+) -> None:
     run_dir = log_dir / "train" / "runs" / "killed"
     seen = []
     for point, _ in KILLS:
@@ -44,4 +46,4 @@ def test_killed_anywhere_resumes_bit_identical(digits_dir: Path, log_dir: Path, 
     for split in ("train", "val", "test"):
         assert (run_dir / "reports" / f"{split}_classification_report.json").is_file(), split
         assert (run_dir / "reports" / f"{split}_confusion_matrix.png").is_file(), split
-    assert_same_run(reference.folder(), run_dir)
+    assert_same_run(uninterrupted_run.folder(), run_dir)
