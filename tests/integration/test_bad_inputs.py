@@ -91,6 +91,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("seed_text", ["seed=abc"], ["`seed='abc'` has type str, expected int"]),
     # modes and keys
     ("mode_unknown", ["mode=maximum"], ["`mode='maximum'` is not one of ['min', 'max']", "max"]),
+    (
+        "monitor_mode_reversed",
+        ["monitor=val/loss", "mode=max"],
+        ["`monitor=val/loss` improves as it falls", "Set mode to min"],
+    ),
     ("top_key_typo", ["mointor=val/acc"], ["unknown key `mointor`", "`monitor`", "+mointor="]),
     ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "remove it"]),
     ("trainer_key_typo", ["+trainer.max_epoch=3"], ["trainer.max_epoch", "`max_epochs`"]),
@@ -229,6 +234,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         "sweep_n_trials_0",
         ["{sweep}", "hparams_search=images_optuna", "hydra.sweeper.n_trials=0"],
         ["hydra.sweeper.n_trials=0 must be a positive integer", "hydra.sweeper.n_trials=20"],
+    ),
+    (
+        "sweep_direction_reversed",
+        ["{sweep}", "hparams_search=images_optuna", "monitor=val/loss"],
+        ["`optimized_metric=val/loss` improves as it falls", "direction` asks for its largest"],
     ),
     # spectra
     ("spectra_polarity_2", ["{spectra}", "data.polarity=2"], ["`data.polarity=2`", "0 or 1"]),

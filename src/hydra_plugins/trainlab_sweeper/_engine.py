@@ -82,6 +82,7 @@ class OptunaSearch:
         self.validate_batch = validate_batch
         self.sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
         self.directions = _directions(settings.get("direction", "minimize"))
+        _check_direction(config, self.directions)
         self.n_trials = _positive_int(settings.get("n_trials", 20), "n_trials")
         self.n_jobs = _positive_int(settings.get("n_jobs", 1), "n_jobs")
         self.max_failure_rate = float(settings.get("max_failure_rate", 0.0))
@@ -488,6 +489,24 @@ def _directions(value: Any) -> tuple[str, ...]:
             f"hydra.sweeper.direction={value!r}: each entry must be one of {DIRECTIONS}."
         )
     return out
+
+
+def _check_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
+    """A single objective named by ``optimized_metric`` must be optimised the way it improves."""
+    from trainlab.core.metric_sense import mode_problem
+
+    if len(directions) != 1:
+        return
+    try:
+        metric = config.get("optimized_metric")
+    except Exception:  # an interpolation the task resolves itself: not judged here
+        return
+    problem = mode_problem(metric, directions[0][:3], "optimized_metric", "hydra.sweeper.direction")
+    if problem:
+        raise ConfigError(
+            f"{problem} (or mode={'min' if directions[0] == 'maximize' else 'max'} where the "
+            "search config reads its direction from `mode`, as configs/hparams_search/ do)"
+        )
 
 
 def _positive_int(value: Any, key: str) -> int:

@@ -218,6 +218,13 @@ def _mode_problems(cfg: DictConfig) -> Iterable[str]:
         close = difflib.get_close_matches(str(mode), modes, n=1)
         hint = f" (did you mean `mode={close[0]}`?)" if close else ""
         yield f"`mode={mode!r}` is not one of {list(modes)}{hint}: set mode={modes[-1]}"
+        return
+    if modes is MONITOR_MODES:
+        from trainlab.core.metric_sense import mode_problem
+
+        problem = mode_problem(_get(cfg, "monitor"), mode, "monitor", "mode")
+        if problem:
+            yield problem
 
 
 def _fold_problems(cfg: DictConfig) -> Iterable[str]:
