@@ -155,3 +155,28 @@ def test_baselines_switch_off(run_cli, digits_dir: Path, log_dir: Path) -> None:
 def test_folder_experiment_without_a_data_dir_names_the_key(run_cli, log_dir: Path, capsys):
     assert run_cli("train", "experiment=images/folder", *FAST) != 0
     assert "data.data_dir" in capsys.readouterr().err
+
+
+def test_eval_refuses_a_test_split_of_rows_the_model_was_trained_on(
+    folder_run: tuple[Path, Path], photo_dir: Path, tmp_path: Path, run_cli, log_dir, capsys
+):
+    """The same photos split again (another seed): most of the new test list were training or
+    validation rows of the checkpoint, which eval used to score as unseen."""
+    import shutil
+
+    from trainlab.data.images.split import split_folder
+
+    ckpt = folder_run[0] / "checkpoints" / "best.ckpt"
+    copy = tmp_path / "photos"
+    shutil.copytree(photo_dir / "raw", copy / "raw")
+    split_folder(copy, folds=3, test_ratio=0.25, seed=1)
+    old = set((photo_dir / "splits" / "test.txt").read_text().split())
+    new = (copy / "splits" / "test.txt").read_text().split()
+    seen = [rel for rel in new if rel not in old]
+    assert seen  # the new test list holds rows of the old folds
+    args = ["eval", f"ckpt_path={ckpt}", "extras.print_config=false"]
+    assert run_cli(*args, f"+data.data_dir={copy}") == 2
+    err = capsys.readouterr().err
+    assert f"of the {len(new)} test rows were training rows of {ckpt}" in err
+    # the folder the model was trained with still evaluates
+    assert run_cli(*args, f"+data.data_dir={photo_dir}") == 0

@@ -22,7 +22,11 @@ class CheckpointMetadata(Callback):
     """
 
     def __init__(
-        self, config: dict[str, Any], spec: dict[str, Any], monitor: str | None = None
+        self,
+        config: dict[str, Any],
+        spec: dict[str, Any],
+        monitor: str | None = None,
+        seen_rows: dict[str, Any] | None = None,
     ) -> None:
         from trainlab.core.checkpoint import plain_data
         from trainlab.core.redaction import redact
@@ -30,6 +34,7 @@ class CheckpointMetadata(Callback):
         self.config = redact(plain_data(config))
         self.spec = redact(plain_data(spec))
         self.monitor = monitor if monitor is not None else self.config.get("monitor")
+        self.seen_rows = seen_rows  # core.seen_rows: what eval must not score as test rows
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
@@ -43,6 +48,8 @@ class CheckpointMetadata(Callback):
             "monitor": self.monitor,
             "score": None if score is None else float(score),
         }
+        if self.seen_rows is not None:
+            checkpoint["trainlab"]["seen_rows"] = self.seen_rows
 
 
 class MonitorHistory(Callback):

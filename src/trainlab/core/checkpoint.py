@@ -44,6 +44,7 @@ class Restored:
     config: DictConfig
     spec: dict[str, Any]
     path: Path
+    seen_rows: dict[str, Any] | None = None  # core.seen_rows.record of the training run
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -172,7 +173,7 @@ def restore_model(
     load_weights(model, checkpoint.get("state_dict"), path, strict)
     model.on_load_checkpoint(checkpoint)  # Lightning's hook, as its own loader calls it
     model.eval()
-    return Restored(model, config, spec, Path(path))
+    return Restored(model, config, spec, Path(path), checkpoint["trainlab"].get("seen_rows"))
 
 
 def load_weights(model: Any, state: Any, path: str | Path, strict: bool = True) -> None:

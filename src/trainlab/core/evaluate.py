@@ -29,6 +29,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule.setup("test")
     # spec() is the one member every DataModule has: training could not build a model without it
     _check_same_classes(datamodule.spec(), restored.spec, cfg.ckpt_path)
+    _check_unseen(datamodule, restored, cfg.ckpt_path)
     trainer = inference_trainer(cfg.trainer, run_dir)
     results = trainer.test(restored.model, datamodule=datamodule, verbose=True)
     metrics = {k: float(v) for k, v in (results[0] if results else {}).items()}
@@ -52,4 +53,25 @@ def _check_same_classes(spec: dict[str, Any], trained: dict[str, Any], path: Any
         raise CheckpointError(
             f"the data's classes {spec['tasks']} differ from those {path} was trained on "
             f"{trained['tasks']}: evaluate on data with the same class folders"
+        )
+
+
+def _check_unseen(datamodule: Any, restored: Any, path: Any) -> None:
+    """Refuse a test split holding rows the checkpoint's run trained on or chose it on."""
+    from trainlab.core.seen_rows import seen_in
+    from trainlab.errors import DataError
+
+    named = getattr(datamodule, "row_keys", None)
+    if named is None or restored.seen_rows is None:
+        return
+    test = list(named("test"))
+    for role, found in seen_in(restored.seen_rows, test).items():
+        if not found:
+            continue
+        what = "training rows" if role == "train" else "validation rows (its best epoch)"
+        raise DataError(
+            f"{len(found)} of the {len(test)} test rows were {what} of {path} (e.g. "
+            f"{found[0]}): its test scores would count them as unseen. The split files changed "
+            "since training (a new `trainlab split ... overwrite=true`?): evaluate on the split "
+            "the model was trained with, or on data it has not seen"
         )

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from trainlab.core import run_lock
+from trainlab.core import run_lock, seen_rows
 from trainlab.core.allowlist import instantiate  # Hydra's, after the allowlist check
 from trainlab.core.artifacts import set_status, write_run_metadata, write_summary
 from trainlab.core.baselines import baseline_warnings, run_baselines
@@ -125,7 +125,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
     history = MonitorHistory(cfg.monitor, cfg.mode)
     callbacks = [
         *build_named(cfg.get("callbacks")),
-        CheckpointMetadata(as_plain(cfg), spec),
+        CheckpointMetadata(as_plain(cfg), spec, seen_rows=seen_rows.record(datamodule)),
         history,
         DivergenceGuard(),
         ValidationRecord(),

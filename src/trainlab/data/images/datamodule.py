@@ -359,6 +359,10 @@ class ImageFolderDataModule(L.LightningDataModule):
             "to_srgb": self.to_srgb,
         }
 
+    def row_keys(self, split: str) -> list[str]:
+        """The files of a split, as paths under ``data_dir`` (core.seen_rows)."""
+        return list(self.datasets[split].paths)
+
     def baseline_features(self, split: str) -> tuple[str, np.ndarray, dict[str, np.ndarray], str]:
         """Flattened pixels on a 0..1 scale and the labels of a split, for the linear baseline."""
         dataset = self.datasets[split]
