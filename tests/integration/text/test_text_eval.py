@@ -175,3 +175,21 @@ def check_criteria_predictions(tmp_path, ckpt, caplog):
     sentences.write_text("sentence_id,DSM5_symptom,sentence_text\ns1,FATIGUE, \n")
     with pytest.raises(DataError, match=r"sentences\.csv, line 2: sentence_text and"):
         predict(cfg)
+
+
+def test_eval_refuses_a_new_split_whose_test_posts_were_trained_on(tmp_path):
+    """splits.json deleted and made again with another seed (what its seed message suggests):
+    the new test posts are mostly old training and validation posts, which eval used to score
+    as unseen."""
+    train(compose_config("train", ["experiment=text/criteria", *TINY], tmp_path / "t"), [])
+    ckpt = tmp_path / "t" / "run" / "checkpoints" / "best.ckpt"
+    splits = next((tmp_path / "t").rglob("splits.json"))
+    old = json.loads(splits.read_text())
+    splits.unlink()
+    cfg = compose_config("eval", [f"ckpt_path={ckpt}", "+data.split_seed=7"], tmp_path / "e")
+    with pytest.raises(DataError, match=r"test rows were (training|validation) rows of") as err:
+        evaluate(cfg)
+    new = json.loads(splits.read_text())
+    trained = set(old["train"])
+    assert new["seed"] == 7 and trained.intersection(new["test"])
+    assert str(ckpt) in str(err.value)

@@ -242,6 +242,11 @@ class TextDataModule(L.LightningDataModule, ABC):
         if self.datasets or stage == "predict":
             return
         posts, by_split = self._read()
+        # core.seen_rows: a post is named by its text, so a copy under another id is the same row
+        self._split_texts = {
+            name: [posts[p] for p in sorted({a.post_id for a in by_split[name]})]
+            for name in SPLIT_NAMES
+        }
         self.tokenizer = self._load_tokenizer()
         for name in SPLIT_NAMES:
             if not by_split[name]:
@@ -265,6 +270,10 @@ class TextDataModule(L.LightningDataModule, ABC):
     def _record_spans(self, name: str, report: SpanReport, *, dropped: bool) -> None:
         report.log(f"{name} split", dropped=dropped)
         self.span_reports[name] = report.as_dict()
+
+    def row_keys(self, split: str) -> list[str]:
+        """The texts of the posts of a split (core.seen_rows)."""
+        return list(self._split_texts[split])
 
     # ---- what the model needs ---------------------------------------------------------------
     def spec(self) -> dict[str, Any]:
