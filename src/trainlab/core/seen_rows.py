@@ -7,7 +7,9 @@ the data split again, `trainlab eval` scored the same checkpoint on the new test
 word: on the embedded digits (5 folds, seed 42, then seed 1), 233 of the 270 new test images
 had been fold 0's training (182) or validation (51) images.
 
-A row is named by a key its DataModule gives (image files: the path under the data folder).
+A row is named by a key its DataModule gives (image files: the path under the data folder; text:
+the post's text). Spectra need none of this: their checkpoints keep a sketch of the mass-spec
+runs they were trained on (``data.spectra.shared_runs``), which eval already checks.
 Each key is kept as 8 bytes of its BLAKE2b digest in a sorted int64 tensor: 8 bytes a row in
 the checkpoint (12 KB for the digits' 1,527 training and validation images), loadable with
 ``weights_only=True``; two different keys share a digest with odds ~n^2 / 2^65.
@@ -23,9 +25,8 @@ ROLES = ("train", "val")  # trained on; chose the checkpoint (early stopping, be
 
 
 def _digest(key: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(key.encode(), digest_size=8).digest(), "little", signed=True
-    )
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
 
 
 def digests(keys: Iterable[str]) -> Any:
@@ -44,18 +45,16 @@ def record(datamodule: Any) -> dict[str, Any] | None:
     return {role: digests(named(role)) for role in ROLES}
 
 
-def seen_in(recorded: Any, keys: list[str]) -> dict[str, list[str]]:
-    """For each role of ``recorded``, the keys among ``keys`` it used (in their given order)."""
+def seen_in(recorded: Any, keys: list[str]) -> dict[str, list[int]]:
+    """For each role of ``recorded``, the positions in ``keys`` of the rows it used."""
     import torch
 
     if not isinstance(recorded, dict) or not keys:
         return {}
     mine = torch.tensor([_digest(k) for k in keys], dtype=torch.int64)
-    found: dict[str, list[str]] = {}
+    found: dict[str, list[int]] = {}
     for role in ROLES:
         used = recorded.get(role)
-        if not torch.is_tensor(used) or used.numel() == 0:
-            continue
-        hits = torch.isin(mine, used).tolist()
-        found[role] = [k for k, hit in zip(keys, hits, strict=True) if hit]
+        if torch.is_tensor(used) and used.numel():
+            found[role] = torch.isin(mine, used).nonzero().flatten().tolist()
     return found
