@@ -110,12 +110,28 @@ def run_dir_of(path: Path) -> Path:
     )
 
 
+def finished_by(folder: Path, status: dict[str, Any]) -> str | None:
+    """Why ``folder`` counts as finished (its status, or its results), or None when it does not.
+
+    ``metrics.json`` is written only when a run finishes (``core.train._finish``), so a run
+    that has it finished whatever a hand-edited ``status.json`` says: before, changing
+    "finished" to "running" made ``resume=auto`` train over the run and replace its results.
+    """
+    if status.get("status") == "finished":
+        return "status.json says finished"
+    if (Path(folder) / "metrics.json").is_file():
+        said = status.get("status")
+        return f"it holds its results, metrics.json, although status.json says {said!r}"
+    return None
+
+
 def refuse_finished(folder: Path) -> None:
     """Raise when ``folder`` holds a finished run (resuming it needs ``resume_finished=true``)."""
-    if read_status(folder).get("status") == "finished":
+    why = finished_by(folder, read_status(folder))
+    if why:
         raise RunFolderError(
-            f"{folder} holds a finished run; refusing to resume it. To train it further, raise "
-            f"trainer.max_epochs and pass resume_finished=true"
+            f"{folder} holds a finished run ({why}); refusing to resume it. To train it "
+            f"further, raise trainer.max_epochs and pass resume_finished=true"
         )
 
 
@@ -129,7 +145,7 @@ def latest_unfinished_run(base: Path, experiment: str | None = None) -> Path | N
         if not last.is_file():
             continue
         status = read_status(folder)
-        if status.get("status") == "finished" or status.get("experiment") != experiment:
+        if finished_by(folder, status) or status.get("experiment") != experiment:
             continue
         if holder(folder) is not None:
             continue  # a live run, not one to continue

@@ -18,6 +18,8 @@ from trainlab.core import run_lock
 from trainlab.errors import RunFolderError
 
 STATUS_FILE = "status.json"
+# what core.artifacts.set_status writes; anything else in status.json was not written by a run
+STATUSES = ("running", "finished", "failed", "interrupted")
 # The folders chosen by this invocation, kept in the environment so that the jobs it starts
 # in other processes (submitit, SLURM job arrays, requeued jobs) compose the same sweep folder
 # instead of a new timestamped one. Each entry point starts afresh (forget_run_dirs). Only the
@@ -61,6 +63,7 @@ def choose_run_dir(
                 folder = new_run_dir(Path(base))
             elif none_if_empty(resume) and not resume_finished:
                 refuse_finished(folder)
+            refuse_links(folder)
             run_lock.claim(folder)
         except RunFolderError as err:
             # Raised while Hydra resolves hydra.run.dir, before it writes anything: leave at
@@ -97,12 +100,61 @@ def new_run_dir(base: Path) -> Path:
             candidate = base / f"{stamp}_{suffix}"
 
 
+def refuse_links(folder: Path) -> None:
+    """Raise when ``folder`` (a run or sweep folder reused) holds a symbolic link.
+
+    Hydra appends to ``train.log`` and rewrites ``.hydra/*.yaml`` with a plain ``open``, and
+    Lightning's CSV logger its ``metrics.csv`` and ``hparams.yaml``: through a link each wrote
+    into the file it points to, outside the run folder (seen: a named run whose ``train.log``
+    and ``.hydra/config.yaml`` were links to a user's files appended to one and replaced the
+    other). A linked folder (``reports``, ``checkpoints``) makes even atomic writes replace
+    files of the same name where it points. Links inside a ``wandb`` folder are W&B's own
+    (``latest-run``, ``debug.log``), which it replaces rather than writes through.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for root, dirs, files in os.walk(folder):
+        here = Path(root)
+        if "wandb" in here.relative_to(folder).parts:
+            continue
+        for name in sorted(dirs + files):
+            path = here / name
+            if path.is_symlink():
+                raise RunFolderError(
+                    f"{path} is a symbolic link (to {os.readlink(path)}); trainlab and Hydra "
+                    f"write into the run folder (train.log, .hydra/, metrics, reports, "
+                    f"checkpoints) and would write through it, outside {folder}. Remove the "
+                    f"link (rm {path}) and start again; to keep runs on another disk, point "
+                    f"paths.log_dir (TRAINLAB_LOG_DIR) there"
+                )
+
+
 def read_status(run_dir: Path) -> dict:
-    """The run's status record, or an empty dict when it has none."""
+    """The run's status record, or an empty dict when it has none.
+
+    Raises:
+        RunFolderError: ``status.json`` is not a JSON object with one of ``STATUSES``. Before,
+            a truncated file read as "no status", so a finished run was resumed and its
+            results written over; a JSON list crashed ``resume=auto`` with an AttributeError.
+    """
     path = Path(run_dir) / STATUS_FILE
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return {}
+        record = json.loads(path.read_text(encoding="utf-8"))
+        problem = None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        record, problem = None, f"it is not valid JSON ({err})"
+    if problem is None and not isinstance(record, dict):
+        problem = f"it holds a JSON {type(record).__name__}, not an object"
+    elif problem is None and record.get("status") not in STATUSES:
+        problem = f"its status is {record.get('status')!r}, not one of {', '.join(STATUSES)}"
+    if problem:
+        raise RunFolderError(
+            f"{path} cannot be read: {problem}. It was edited or cut short, so whether this "
+            f"run finished is unknown and trainlab neither resumes it nor writes into it. Fix: "
+            f"restore the file; or, if the run did not finish, delete it (rm {path}): a run "
+            f"with results (metrics.json) still counts as finished; or give another run_name"
+        )
+    return record

@@ -43,6 +43,7 @@ from trainlab.core.resume import (
     refuse_escaping_checkpoint_paths,
     resume_checkpoint,
 )
+from trainlab.core.run_dir import refuse_links
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
 from trainlab.core.tracker_hooks import SendHyperparameters
@@ -58,6 +59,7 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
     # a single run holds its folder since Hydra chose it; a sweep job claims its subfolder here
+    refuse_links(run_dir)
     run_lock.claim(run_dir)
     resume_ckpt, loaded = resume_checkpoint(
         run_dir, cfg.get("resume"), bool(cfg.get("resume_finished"))

@@ -175,3 +175,83 @@ def test_a_lock_file_that_is_a_link_is_refused_and_its_target_kept(tmp_path: Pat
     with pytest.raises(RunFolderError, match=r"is a symbolic link .*thesis\.tex.*Remove the link"):
         run_lock.claim(run)
     assert victim.read_text() == "years of work"
+
+
+def test_links_in_a_reused_run_folder_are_refused(tmp_path: Path) -> None:
+    # before: Hydra appended train.log to the linked file and replaced .hydra/config.yaml's
+    # target; Lightning's CSV logger wrote metrics.csv into a linked csv/ folder
+    victim = tmp_path / "thesis.tex"
+    victim.write_text("years of work")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for linked in ("train.log", ".hydra/config.yaml", "csv", "gone.txt"):
+        run = tmp_path / "runs" / linked.replace("/", "_")
+        (run / ".hydra").mkdir(parents=True)
+        target = {"csv": elsewhere, "gone.txt": tmp_path / "nowhere"}.get(linked, victim)
+        (run / linked).symlink_to(target)
+        with pytest.raises(RunFolderError, match=f"{linked} is a symbolic link .*rm "):
+            rd.refuse_links(run)
+    assert victim.read_text() == "years of work" and not any(elsewhere.iterdir())
+    # W&B's own links (wandb/latest-run, wandb/debug.log) are allowed
+    run = tmp_path / "runs" / "wandb_run"
+    (run / "wandb" / "run-1").mkdir(parents=True)
+    (run / "wandb" / "latest-run").symlink_to(run / "wandb" / "run-1")
+    rd.refuse_links(run)
+
+
+def test_a_named_run_over_a_linked_train_log_stops_before_writing(
+    run_cli, log_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from tests.conftest import train_args
+
+    digits_dir = tmp_path / "data"  # never read: the folder is refused while Hydra picks it
+    victim = tmp_path / "notes.txt"
+    victim.write_text("years of work")
+    run = log_dir / "train" / "runs" / "hostile"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "train.log").symlink_to(victim)
+    (run / ".hydra" / "overrides.yaml").symlink_to(victim)
+    assert run_cli(*train_args(digits_dir, "run_name=hostile")) == 2
+    assert "train.log is a symbolic link" in capsys.readouterr().err
+    assert victim.read_text() == "years of work"
+    assert sorted(p.name for p in run.iterdir()) == [".hydra", "train.log"]
+
+
+def _finished_run(folder: Path) -> Path:
+    _run(folder, "finished")
+    atomic_write_json(folder / "metrics.json", {"test/acc": 0.9})
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ('{"status": "finis', "it is not valid JSON"),
+        ('["finished"]', "it holds a JSON list"),
+        ('{"status": "done"}', "its status is 'done'"),
+    ],
+)
+def test_an_unreadable_status_is_refused_with_its_file(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    # before: a truncated status.json read as "no status" (the finished run was resumed and
+    # its results written over); a JSON list crashed resume=auto with an AttributeError
+    run = _finished_run(tmp_path / "done")
+    (run / "status.json").write_text(content)
+    for attempt in (
+        lambda: rs.resume_checkpoint(run, "auto"),
+        lambda: rs.resume_folder(tmp_path, None, "auto", "images/digits"),
+    ):
+        with pytest.raises(RunFolderError, match=f"status.json cannot be read: {problem}"):
+            attempt()
+
+
+def test_a_finished_run_edited_to_running_is_not_resumed(tmp_path: Path) -> None:
+    # before: changing "finished" to "running" in status.json made resume=auto continue the
+    # run and replace its metrics.json
+    run = _finished_run(tmp_path / "done")
+    atomic_write_json(run / "status.json", {"status": "running", "experiment": "images/digits"})
+    with pytest.raises(RunFolderError, match=r"holds its results, metrics\.json, although"):
+        rs.resume_checkpoint(run, "auto")
+    assert rs.resume_folder(tmp_path, None, "auto", "images/digits") is None
+    assert rs.resume_checkpoint(run, "auto", resume_finished=True)[0].endswith("last.ckpt")
