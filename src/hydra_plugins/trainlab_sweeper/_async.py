@@ -401,8 +401,14 @@ def print_detached(sweep_dir: Path, n_workers: int, slurm: bool) -> None:
     )
 
 
-def finish(search: OptunaSearch, study: optuna.Study) -> dict[str, Any]:
-    """Writes the final results and plots and the sweep's final status, under the lock."""
+def finish(search: OptunaSearch, study: optuna.Study, by: str = "the sweeper") -> dict[str, Any]:
+    """Writes the final results and plots and the sweep's final status, under the lock, once.
+
+    Workers that end together each find the others gone and call this: both wrote every final
+    file and plot in turn (seen in the two-worker test, 0.9 s apart). The first writes and
+    records which trials its results are of (``results_of``); a later call that finds the same
+    trials leaves the files as they are.
+    """
     from trainlab.core.search.trials import counted
 
     from ._engine import SweepFailedError, metric_names
@@ -410,6 +416,12 @@ def finish(search: OptunaSearch, study: optuna.Study) -> dict[str, Any]:
 
     sweep_dir = search.sweep_dir
     with file_lock(sweep_dir / WORKERS_DIR / "results.lock"):
+        of = trials_digest(study)
+        earlier = read_state(sweep_dir) if (sweep_dir / STATE_FILE).is_file() else {}
+        if earlier.get("status") in FINAL and earlier.get("results_of") == of:
+            log.info("%s: the final results are written already (by %s)", by, earlier.get("by"))
+            return earlier
+        log.info("%s is the last: writing the final results", by)
         status, error = "finished", None
         try:
             search._check_failure_rate(study)
@@ -442,7 +454,19 @@ def finish(search: OptunaSearch, study: optuna.Study) -> dict[str, Any]:
             error=error,
             ended=time.time(),
             results=[str(sweep_dir / RESULTS_FILE), str(sweep_dir / TRIALS_FILE)],
+            results_of=of,
+            by=by,
         )
+
+
+def trials_digest(study: optuna.Study) -> str:
+    """What the final results are of: each trial's number, state and values."""
+    import hashlib
+
+    text = ";".join(
+        f"{t.number}:{t.state.name}:{t.values}" for t in study.get_trials(deepcopy=False)
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _worker_states(sweep_dir: Path) -> list[dict]:
@@ -535,5 +559,4 @@ def finish_if_last(search: OptunaSearch, study: optuna.Study, index: int) -> Non
         if any(w.get("state") == "trial" for w in others) or time.time() > deadline:
             return
         time.sleep(min(interval, 2.0))
-    log.info("worker %d is the last: writing the final results", index)
-    finish(search, study)
+    finish(search, study, by=f"worker {index}")

@@ -74,6 +74,12 @@ def test_two_workers_finish_n_trials_without_a_barrier(toy_app):
     assert results["trials"] == {"complete": 4, "pruned": 0, "fail": 0}
     state = json.loads((toy_app.sweep_dir / "sweep.json").read_text())
     assert state["mode"] == "async" and state["status"] == "finished" and state["workers"] == 2
+    # both workers end together (trial 0's and the idle one) and each finds the other gone:
+    # before, both wrote every final file in turn; now the second leaves them be
+    logs = [p.read_text() for p in sorted((toy_app.sweep_dir / ".workers").glob("*.log"))]
+    writers = [log for log in logs if "is the last: writing the final results" in log]
+    assert len(logs) == 2 and len(writers) == 1, logs
+    assert state["by"] in ("worker 0", "worker 1")
 
 
 def worker_running(toy_app, number: int) -> dict:
@@ -217,3 +223,32 @@ def test_failed_async_sweep_is_reported_by_the_sweeper_and_by_wait(toy_app, caps
         main(["sweep", "wait", str(toy_app.sweep_dir)])
     assert exit_.value.code == 1
     assert "error: the sweep failed" in capsys.readouterr().err
+
+
+def test_the_final_results_are_written_once_for_the_same_trials(tmp_path):
+    # Two workers that end together each find the other gone and finish the sweep: before,
+    # both wrote optimization_results.yaml, trials.csv and the plots in turn (seen 0.9 s
+    # apart in the two-worker test above)
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.trainlab_sweeper._async import finish
+    from hydra_plugins.trainlab_sweeper._engine import OptunaSearch
+    from trainlab.core.search.sweep_state import write_state
+
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "job": {"name": "t"}}})
+    settings = {"n_trials": 2, "plots": False, "mode": "async"}
+    search = OptunaSearch(settings, config, None, None, lambda batch: None)
+    study = optuna.create_study(study_name="t", storage=search.storage_spec)
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    write_state(tmp_path, mode="async", status="running")
+    results = tmp_path / "optimization_results.yaml"
+
+    assert finish(search, study)["status"] == "finished"
+    first = results.stat().st_ino  # a write renames a new file into place
+    assert finish(search, study)["status"] == "finished"
+    assert results.stat().st_ino == first
+    # another trial since: the results are of other trials and written again
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=1)
+    finish(search, study)
+    assert results.stat().st_ino != first
+    assert yaml.safe_load(results.read_text())["trials"]["complete"] == 3
