@@ -262,11 +262,71 @@ def changed_settings_on_resume(
         return {}
     current = redact(plain_data(current))
     changes = changed_settings(flatten_settings(stored), flatten_settings(current))
+    moved = (run_folder_of(stored), run_folder_of(current))
     return {
         key: values
         for key, values in changes.items()
         if not any(key == k or key.startswith(k + ".") for k in RESUME_MAY_CHANGE)
+        and not _moved_with_the_run(values, *moved)
     }
+
+
+def run_folder_of(config: dict[str, Any] | None) -> str | None:
+    """The run folder a resolved config was composed for (``paths.output_dir``)."""
+    folder = ((config or {}).get("paths") or {}).get("output_dir")
+    return str(folder) if isinstance(folder, str) and folder else None
+
+
+def _inside(path: Any, folder: str) -> str | None:
+    """``path``'s place inside ``folder`` ("" for the folder itself), or None when outside."""
+    if not isinstance(path, str):
+        return None
+    if path == folder:
+        return ""
+    return path[len(folder) :] if path.startswith(folder.rstrip("/") + "/") else None
+
+
+def _moved_with_the_run(values: list[Any], old_run: str | None, new_run: str | None) -> bool:
+    """A setting that only follows the run folder to its new place (checkpoint folders)."""
+    if not old_run or not new_run or old_run == new_run:
+        return False
+    place = _inside(values[0], old_run)
+    return place is not None and place == _inside(values[1], new_run)
+
+
+def relocate_checkpoint_paths(checkpoint: dict[str, Any] | None, run_dir: Path) -> None:
+    """Point the checkpoint callbacks' state of a run folder that was moved at its new place.
+
+    Lightning restores a ``ModelCheckpoint``'s best scores and top-k files only when its
+    folder is the one in the checkpoint; else it warns and keeps ``best_model_path`` alone, at
+    the old place: the resumed run then took its first new checkpoint for the best and
+    tested a file that is gone. The state is rewritten in memory; no file changes.
+    """
+    import os
+
+    old_run = run_folder_of(((checkpoint or {}).get("trainlab") or {}).get("config"))
+    # Lightning keeps its folder as a real path (links resolved)
+    new_run = os.path.realpath(run_dir)
+    if not old_run or os.path.realpath(old_run) == new_run:
+        return
+    old_runs = {old_run, os.path.realpath(old_run)}
+
+    def moved(value: Any) -> Any:
+        for old in old_runs:
+            place = _inside(value, old)
+            if place is not None:
+                return new_run + place
+        return value
+
+    for key, state in ((checkpoint or {}).get("callbacks") or {}).items():
+        if not (str(key).startswith("ModelCheckpoint") and isinstance(state, dict)):
+            continue
+        for name in ("dirpath", *CHECKPOINT_PATH_KEYS):
+            if name in state:
+                state[name] = moved(state[name])
+        if isinstance(state.get("best_k_models"), dict):
+            state["best_k_models"] = {moved(k): v for k, v in state["best_k_models"].items()}
+    log.info("the run folder moved from %s to %s; its checkpoint paths follow it", old_run, new_run)
 
 
 def refuse_changed_settings(
@@ -283,14 +343,31 @@ def refuse_changed_settings(
 
     changes = changed_settings_on_resume(checkpoint, current)
     if changes:
+        places = [key for key in changes if _is_data_location(key)]
+        moved = (
+            f"\nThe data moved ({', '.join(places)})? A resume reads the data it was trained "
+            "with, and trainlab keeps no digest of the data to tell that the new place holds "
+            "the same files: link the old place to the new one (ln -s NEW OLD) and resume "
+            "without the new location."
+            if places
+            else ""
+        )
         raise RunFolderError(
             f"resume: {path} was trained with other settings; continuing would mix two runs "
             f"in one. Changed (trained with -> given now):\n{describe_changes(changes)}\n"
             "Fix: resume with the settings it was trained with (drop these overrides), or "
             "start a new run with another run_name. A resume may change only the training "
             "length (trainer.max_epochs, max_steps, max_time), folders, loggers, console "
-            "output and data.loader"
+            "output and data.loader" + moved
         )
+
+
+def _is_data_location(key: str) -> bool:
+    """A data key naming a file or folder (data.data_dir, data.root, data.matrix_path ...)."""
+    name = key.rsplit(".", 1)[-1]
+    return key.startswith("data.") and (
+        name in ("root", "data_dir") or name.endswith(("_dir", "_path", "_file"))
+    )
 
 
 # ModelCheckpoint's state: the files it deletes when a better checkpoint replaces them

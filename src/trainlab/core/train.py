@@ -41,6 +41,7 @@ from trainlab.core.reports import collect_predictions, write_classification_repo
 from trainlab.core.resume import (
     refuse_changed_settings,
     refuse_escaping_checkpoint_paths,
+    relocate_checkpoint_paths,
     resume_checkpoint,
 )
 from trainlab.core.run_dir import refuse_links
@@ -68,6 +69,7 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
         check_embedded_config(loaded, resume_ckpt)  # allowed targets: before any work
         refuse_changed_settings(loaded, as_plain(cfg), resume_ckpt)
         refuse_escaping_checkpoint_paths(loaded, resume_ckpt)
+        relocate_checkpoint_paths(loaded, run_dir)
     route_lightning_logs()
     hardware = hardware_report()
     log.info("run folder: %s\n%s", run_dir, format_report(hardware))

@@ -69,3 +69,36 @@ def test_a_checkpoint_naming_files_outside_its_folder_deletes_nothing(
     assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on)) == 2
     assert "the '..' leads out of the run's checkpoints folder" in capsys.readouterr().err
     assert len(victims) == 2 and all(v.read_text() == "years of work" for v in victims)
+
+
+@pytest.mark.slow
+def test_a_moved_run_folder_resumes_with_its_best_checkpoint(
+    run_cli, digits_dir: Path, log_dir: Path, tmp_path: Path
+) -> None:
+    """Before: a run folder moved to another disk could not be resumed: its checkpoint folders
+    (which follow paths.output_dir) counted as changed settings; and Lightning restores a
+    ModelCheckpoint's best score and top-k files only when its folder is unchanged."""
+    import shutil
+
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH)) == 0
+    moved = tmp_path / "disk2" / "cont"
+    moved.parent.mkdir()
+    shutil.move(log_dir / "train" / "runs" / "cont", moved)
+    go_on = [f"resume={moved}", "resume_finished=true", "trainer.max_epochs=2"]
+    assert run_cli(*train_args(digits_dir, *ONE_EPOCH, *go_on)) == 0
+    assert _step(moved) == 12
+    last = torch.load(moved / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    monitored = [
+        state
+        for key, state in last["callbacks"].items()
+        if key.startswith("ModelCheckpoint") and state["best_k_models"]
+    ]
+    assert len(monitored) == 1 and monitored[0]["dirpath"] == str(moved / "checkpoints")
+    assert list(monitored[0]["best_k_models"]) == [str(moved / "checkpoints" / "best.ckpt")]
+    # best.ckpt is the best epoch of both attempts: Lightning dropped the best score of a
+    # checkpoint callback whose folder changed and took the first resumed epoch for the best
+    history = last["callbacks"]["MonitorHistory[val/acc]"]["history"]
+    best_epoch = max(history, key=lambda entry: (entry[1], -entry[0]))[0]
+    best = torch.load(moved / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert best["trainlab"]["epoch"] == best_epoch, history
+    assert json.loads((moved / "status.json").read_text())["status"] == "finished"

@@ -255,3 +255,58 @@ def test_a_finished_run_edited_to_running_is_not_resumed(tmp_path: Path) -> None
         rs.resume_checkpoint(run, "auto")
     assert rs.resume_folder(tmp_path, None, "auto", "images/digits") is None
     assert rs.resume_checkpoint(run, "auto", resume_finished=True)[0].endswith("last.ckpt")
+
+
+def _moved_checkpoint(old: Path) -> dict:
+    state = {
+        "dirpath": f"{old}/checkpoints",
+        "best_model_path": f"{old}/checkpoints/best.ckpt",
+        "kth_best_model_path": f"{old}/checkpoints/best.ckpt",
+        "last_model_path": "",
+        "best_model_score": torch.tensor(0.9),
+        "best_k_models": {f"{old}/checkpoints/best.ckpt": torch.tensor(0.9)},
+    }
+    config = {
+        "paths": {"output_dir": str(old)},
+        "callbacks": {"model_checkpoint": {"dirpath": f"{old}/checkpoints"}},
+        "trainer": {"default_root_dir": str(old)},
+        "data": {"data_dir": "/disk1/digits", "batch_size": 64},
+    }
+    return {"trainlab": {"config": config}, "callbacks": {"ModelCheckpoint{'monitor'}": state}}
+
+
+def test_a_moved_run_folder_resumes_with_its_checkpoint_state(tmp_path: Path) -> None:
+    # before: the checkpoint folders that follow paths.output_dir were "changed settings", so
+    # a run folder moved elsewhere could not be resumed at all
+    old, new = tmp_path / "old" / "run", tmp_path / "new" / "run"
+    checkpoint = _moved_checkpoint(old)
+    current = _moved_checkpoint(new)["trainlab"]["config"]
+    assert rs.changed_settings_on_resume(checkpoint, current) == {}
+    current["callbacks"]["model_checkpoint"]["dirpath"] = str(tmp_path / "elsewhere")
+    assert list(rs.changed_settings_on_resume(checkpoint, current)) == [
+        "callbacks.model_checkpoint.dirpath"
+    ]
+    # Lightning restores best scores and top-k files only when the folder matches
+    rs.relocate_checkpoint_paths(checkpoint, new)
+    (state,) = checkpoint["callbacks"].values()
+    assert state["dirpath"] == f"{new}/checkpoints"
+    assert (
+        state["best_model_path"] == state["kth_best_model_path"] == f"{new}/checkpoints/best.ckpt"
+    )
+    assert list(state["best_k_models"]) == [f"{new}/checkpoints/best.ckpt"]
+    assert state["last_model_path"] == ""
+
+
+def test_a_resume_with_moved_data_names_the_way_to_continue(tmp_path: Path) -> None:
+    checkpoint = _moved_checkpoint(tmp_path / "run")
+    current = _moved_checkpoint(tmp_path / "run")["trainlab"]["config"]
+    current["data"]["data_dir"] = "/disk2/digits"
+    with pytest.raises(RunFolderError) as refused:
+        rs.refuse_changed_settings(checkpoint, current, "last.ckpt")
+    message = str(refused.value)
+    assert "data.data_dir: /disk1/digits -> /disk2/digits" in message
+    assert "The data moved (data.data_dir)?" in message and "ln -s NEW OLD" in message
+    current["data"]["data_dir"], current["data"]["batch_size"] = "/disk1/digits", 32
+    with pytest.raises(RunFolderError) as refused:
+        rs.refuse_changed_settings(checkpoint, current, "last.ckpt")
+    assert "data moved" not in str(refused.value)
