@@ -238,7 +238,7 @@ def test_the_final_results_are_written_once_for_the_same_trials(tmp_path):
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "job": {"name": "t"}}})
     settings = {"n_trials": 2, "plots": False, "mode": "async"}
     search = OptunaSearch(settings, config, None, None, lambda batch: None)
-    study = optuna.create_study(study_name="t", storage=search.storage_spec)
+    study = optuna.create_study(study_name="t")  # in memory: a SQLite study takes seconds
     study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
     write_state(tmp_path, mode="async", status="running")
     results = tmp_path / "optimization_results.yaml"
