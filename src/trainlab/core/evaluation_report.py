@@ -73,10 +73,24 @@ def build_evaluation_report(
             rows = [o[key][inner] if inner else o[key] for o in outputs]
             return torch.cat(rows)[valid]
 
+        copies = None
+        if "alt_start" in outputs[0]["span_target"]:
+            copies = _padded_alternatives(outputs, valid)
         report["evidence"] = span_metrics(
-            cat("start"), cat("end"), cat("span_target", "start"), cat("span_target", "end")
+            cat("start"), cat("end"), cat("span_target", "start"), cat("span_target", "end"), copies
         )
     return report
+
+
+def _padded_alternatives(outputs: list[dict[str, Any]], valid: torch.Tensor):
+    """The batches' (B, K) alternative spans, padded with -1 to one K, on the valid rows."""
+    width = max(o["span_target"]["alt_start"].shape[1] for o in outputs)
+    parts = []
+    for key in ("alt_start", "alt_end"):
+        rows = [o["span_target"][key] for o in outputs]
+        rows = [torch.nn.functional.pad(r, (0, width - r.shape[1]), value=-1) for r in rows]
+        parts.append(torch.cat(rows)[valid])
+    return parts[0], parts[1]
 
 
 def _by_group(values: list[str], targets, probs, classes: list[str]) -> dict[str, Any]:

@@ -112,10 +112,12 @@ def span_metrics(
     pred_end: torch.Tensor,
     gold_start: torch.Tensor,
     gold_end: torch.Tensor,
+    alternatives: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
-    """Exact match and token F1 (means over the rows given), with the row count."""
+    """Exact match and token F1 (means over the rows given), with the row count; a prediction
+    of another copy of the evidence text (`alternatives`) counts as the gold span's."""
     if len(gold_start) == 0:
         return {"n": 0, "exact_match": None, "token_f1": None}
-    em = span_exact_match(pred_start, pred_end, gold_start, gold_end)
-    f1 = span_token_f1(pred_start, pred_end, gold_start, gold_end)
+    em = span_exact_match(pred_start, pred_end, gold_start, gold_end, alternatives)
+    f1 = span_token_f1(pred_start, pred_end, gold_start, gold_end, alternatives)
     return {"n": len(gold_start), "exact_match": float(em.mean()), "token_f1": float(f1.mean())}

@@ -2,6 +2,11 @@
 
 Spans are inclusive token positions (start, end). Token F1 counts the overlap of predicted and gold
 token positions (SQuAD's F1 on sub-word positions rather than normalised words).
+
+Repeated evidence: when the evidence text occurs more than once in the post, the other copies
+are alternative gold spans (`alternatives`: (B, K) start and end positions, -1 for none), and
+a prediction scores its best against any of them, as SQuAD scores the best of several gold
+answers. A prediction of the second copy of the same sentence is then not a miss.
 """
 
 from __future__ import annotations
@@ -34,13 +39,35 @@ def decode_best_span(
     return best // length, best % length
 
 
+Alternatives = tuple[torch.Tensor, torch.Tensor] | None
+
+
+def _best_of_alternatives(score, pred_start, pred_end, gold_start, gold_end, alternatives):
+    best = score(pred_start, pred_end, gold_start, gold_end)
+    if alternatives is None:
+        return best
+    alt_start, alt_end = (torch.as_tensor(a).to(gold_start.device) for a in alternatives)
+    for k in range(alt_start.shape[1] if alt_start.ndim == 2 else 0):
+        present = alt_start[:, k] >= 0
+        value = score(pred_start, pred_end, alt_start[:, k].clamp(min=0), alt_end[:, k])
+        best = torch.where(present, torch.maximum(best, value), best)
+    return best
+
+
 def span_exact_match(
     pred_start: torch.Tensor,
     pred_end: torch.Tensor,
     gold_start: torch.Tensor,
     gold_end: torch.Tensor,
+    alternatives: Alternatives = None,
 ) -> torch.Tensor:
-    """(B,) float: 1 where the predicted span equals the gold span."""
+    """(B,) float: 1 where the predicted span equals the gold span or an alternative."""
+    return _best_of_alternatives(
+        _exact_match, pred_start, pred_end, gold_start, gold_end, alternatives
+    )
+
+
+def _exact_match(pred_start, pred_end, gold_start, gold_end) -> torch.Tensor:
     return ((pred_start == gold_start) & (pred_end == gold_end)).float()
 
 
@@ -49,8 +76,16 @@ def span_token_f1(
     pred_end: torch.Tensor,
     gold_start: torch.Tensor,
     gold_end: torch.Tensor,
+    alternatives: Alternatives = None,
 ) -> torch.Tensor:
-    """(B,) float: F1 of the token positions shared by predicted and gold spans (0 if none)."""
+    """(B,) float: F1 of the token positions shared by the predicted span and the gold span,
+    the best over the gold span and its alternatives (0 if none overlaps)."""
+    return _best_of_alternatives(
+        _token_f1, pred_start, pred_end, gold_start, gold_end, alternatives
+    )
+
+
+def _token_f1(pred_start, pred_end, gold_start, gold_end) -> torch.Tensor:
     overlap = (torch.minimum(pred_end, gold_end) - torch.maximum(pred_start, gold_start) + 1).clamp(
         min=0
     )
@@ -82,9 +117,11 @@ class SpanMetrics(Metric):
         pred_end: torch.Tensor,
         gold_start: torch.Tensor,
         gold_end: torch.Tensor,
+        alternatives: Alternatives = None,
     ) -> None:
-        self.em_sum += span_exact_match(pred_start, pred_end, gold_start, gold_end).sum()
-        self.f1_sum += span_token_f1(pred_start, pred_end, gold_start, gold_end).sum()
+        gold = (gold_start, gold_end, alternatives)
+        self.em_sum += span_exact_match(pred_start, pred_end, *gold).sum()
+        self.f1_sum += span_token_f1(pred_start, pred_end, *gold).sum()
         self.count += pred_start.numel()
 
     def compute(self) -> dict[str, torch.Tensor]:

@@ -45,6 +45,14 @@ def span_rows(tensors: dict[str, Any]) -> dict[str, np.ndarray] | None:
         "context_mask": tensors["context_mask"].numpy()[keep].astype(bool),
         "start": tensors["start_positions"].numpy()[keep],
         "end": tensors["end_positions"].numpy()[keep],
+        **(
+            {
+                "alt_start": tensors["alt_start_positions"].numpy()[keep],
+                "alt_end": tensors["alt_end_positions"].numpy()[keep],
+            }
+            if "alt_start_positions" in tensors
+            else {}
+        ),
     }
 
 
@@ -165,7 +173,10 @@ def span_scores(
     from trainlab.metrics.span import span_exact_match, span_token_f1
 
     pred = torch.as_tensor(start), torch.as_tensor(end)
-    gold = torch.as_tensor(rows["start"]), torch.as_tensor(rows["end"])
+    copies = None
+    if "alt_start" in rows:  # another copy of the evidence text counts, as for the model
+        copies = torch.as_tensor(rows["alt_start"]), torch.as_tensor(rows["alt_end"])
+    gold = torch.as_tensor(rows["start"]), torch.as_tensor(rows["end"]), copies
     return {
         "em": float(span_exact_match(*pred, *gold).mean()),
         "token_f1": float(span_token_f1(*pred, *gold).mean()),

@@ -72,6 +72,14 @@ def span_loss(out: dict[str, torch.Tensor], y: dict[str, torch.Tensor]) -> torch
     return (start + end) / 2
 
 
+def _alternatives(y: dict, rows: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The other copies of the evidence text (see trainlab.metrics.span), when the data has
+    them (checkpoints' data of before they were kept has not)."""
+    if "alt_start_positions" not in y:
+        return None
+    return y["alt_start_positions"][rows], y["alt_end_positions"][rows]
+
+
 class _TextLightningModule(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.LightningModule):
     """Loss bookkeeping, span decoding and optimisation shared by the span modules."""
 
@@ -106,8 +114,9 @@ class _TextLightningModule(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Ligh
         rows = y["span_mask"].bool() & (y["labels"] == 1)
         if bool(rows.any()):
             start, end = self._decode({k: v[rows] for k, v in out.items() if k.endswith("logits")})
+            copies = _alternatives(y, rows)
             self.span_metrics[f"{stage}_spans"].update(
-                start, end, y["start_positions"][rows], y["end_positions"][rows]
+                start, end, y["start_positions"][rows], y["end_positions"][rows], copies
             )
 
     def _add_losses(self, stage: str, losses: dict[str, torch.Tensor], n: int) -> None:
@@ -159,6 +168,11 @@ class _TextLightningModule(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Ligh
                 "end": y["end_positions"].cpu(),
                 "valid": (y["span_mask"].bool() & (y["labels"] == 1)).cpu(),
             }
+            copies = _alternatives(y, slice(None))
+            if copies is not None:
+                pred["span_target"]["alt_start"], pred["span_target"]["alt_end"] = (
+                    c.cpu() for c in copies
+                )
         return pred
 
     def configure_optimizers(self) -> Any:

@@ -33,3 +33,13 @@ def test_span_metric_accumulates():
     metric.update(t(0), t(0), t(3), t(3))
     out = metric.compute()
     assert out["em"].item() == pytest.approx(0.5) and out["token_f1"].item() == pytest.approx(0.5)
+
+
+def test_another_copy_of_the_evidence_scores_as_the_gold_span():
+    # row 0: the prediction is the second copy (8..10); row 1: no copy (-1), a miss stays one
+    pred_s, pred_e = t(8, 8), t(10, 10)
+    gold_s, gold_e = t(2, 2), t(4, 4)
+    copies = t([8, -1], [-1, -1]), t([10, -1], [-1, -1])
+    assert span_exact_match(pred_s, pred_e, gold_s, gold_e, copies).tolist() == [1, 0]
+    assert span_token_f1(pred_s, pred_e, gold_s, gold_e, copies).tolist() == [1, 0]
+    assert span_exact_match(pred_s, pred_e, gold_s, gold_e).tolist() == [0, 0]

@@ -125,8 +125,10 @@ def encode_spans(
 
     Returns:
         (tensors, kept examples): tensors hold input_ids, attention_mask, token_type_ids,
-        context_mask, start_positions, end_positions, span_mask, labels and offset_mapping
-        (per-token character offsets into the post).
+        context_mask, start_positions, end_positions, span_mask, labels, offset_mapping
+        (per-token character offsets into the post) and alt_start_positions /
+        alt_end_positions ((N, K), -1 padded: the token spans of the other copies of the
+        evidence text that the encoded post holds whole, see `SpanExample.alternatives`).
     """
     enc = _pairs(
         tokenizer,
@@ -135,15 +137,16 @@ def encode_spans(
         max_length,
         offsets=True,
     )
-    keep, starts, ends, span_mask = [], [], [], []
+    keep, starts, ends, span_mask, copies = [], [], [], [], []
     context = torch.zeros_like(enc["input_ids"], dtype=torch.bool)
     for i, ex in enumerate(examples):
         seq_ids = enc.sequence_ids(i)
         context[i] = torch.tensor([s == 1 for s in seq_ids])
-        tokens = None
+        tokens, others = None, []
         if ex.char_span is not None:
             offsets = [tuple(o) for o in enc["offset_mapping"][i].tolist()]
             tokens = char_span_to_tokens(offsets, seq_ids, *ex.char_span)
+            others = [char_span_to_tokens(offsets, seq_ids, *c) for c in ex.alternatives]
             if tokens is None:
                 report.truncated.append(ex.example_id)
                 if drop_cut_spans:
@@ -154,6 +157,7 @@ def encode_spans(
         starts.append(tokens[0] if tokens else 0)
         ends.append(tokens[1] if tokens else 0)
         span_mask.append(tokens is not None)
+        copies.append([c for c in others if c is not None] if tokens else [])
     if not keep:
         raise DataError(
             f"every one of {len(examples)} evidence span(s) was cut by truncation or not found; "
@@ -170,5 +174,17 @@ def encode_spans(
         "span_mask": torch.tensor(span_mask, dtype=torch.bool),
         "labels": torch.tensor([examples[i].label for i in keep], dtype=torch.long),
         "offset_mapping": enc["offset_mapping"][idx],
+        **alternative_tensors(copies),
     }
     return tensors, [examples[i] for i in keep]
+
+
+def alternative_tensors(copies: list[list[tuple[int, int]]]) -> dict[str, torch.Tensor]:
+    """alt_start_positions / alt_end_positions, (N, K >= 1), -1 where a row has fewer copies."""
+    width = max([1, *map(len, copies)])
+    start = torch.full((len(copies), width), -1, dtype=torch.long)
+    end = torch.full((len(copies), width), -1, dtype=torch.long)
+    for row, spans in enumerate(copies):
+        for k, (s, e) in enumerate(spans):
+            start[row, k], end[row, k] = s, e
+    return {"alt_start_positions": start, "alt_end_positions": end}

@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SentenceMatch:
     """Where a sentence was found in its post: [start, end) of the post, how, and how many
-    places in the post match it equally (more than one: a repeated sentence)."""
+    places in the post match it equally (more than one: a repeated sentence); `spans` holds
+    every one of those places, the chosen one included."""
 
     start: int
     end: int
     how: str
     occurrences: int
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 def _matches(post: str, needle: str) -> tuple[str, list[tuple[int, int]]] | None:
@@ -68,7 +70,7 @@ def find_sentence(post: str, sentence: str, *, after: int = 0) -> SentenceMatch 
         return None
     how, spans = found
     start, end = next((s for s in spans if s[0] >= after), spans[0])
-    return SentenceMatch(start, end, how, len(spans))
+    return SentenceMatch(start, end, how, len(spans), tuple(spans))
 
 
 def locate_sentence(post: str, sentence: str) -> tuple[int, int, str] | None:

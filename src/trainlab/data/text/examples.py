@@ -46,7 +46,12 @@ class CriteriaExample:
 
 @dataclass(frozen=True)
 class SpanExample:
-    """(criterion, post) with the evidence's character span; span None = no evidence."""
+    """(criterion, post) with the evidence's character span; span None = no evidence.
+
+    `alternatives`: the character spans of the other places in the post where the same
+    evidence text occurs (a repeated sentence). A prediction of any of them is as right as one
+    of `char_span`: the text is the same, and which copy the annotator meant is unknown.
+    """
 
     example_id: str
     post_id: str
@@ -54,6 +59,7 @@ class SpanExample:
     post: str
     label: int
     char_span: tuple[int, int] | None
+    alternatives: tuple[tuple[int, int], ...] = ()
 
 
 def criteria_examples(annotations: list[Annotation]) -> list[CriteriaExample]:
@@ -113,6 +119,12 @@ def _record(match: SentenceMatch | None, example_id: str, report: SpanReport):
     return match.start, match.end
 
 
+def _other_copies(match: SentenceMatch | None) -> tuple[tuple[int, int], ...]:
+    if match is None:
+        return ()
+    return tuple(s for s in match.spans if s != (match.start, match.end))
+
+
 def evidence_examples(
     posts: dict[str, str], annotations: list[Annotation], report: SpanReport
 ) -> list[SpanExample]:
@@ -125,7 +137,9 @@ def evidence_examples(
         example_id = f"{a.sentence_id or a.post_id}:{a.criterion}:{i}"
         span = _record(located[i], example_id, report)
         if span is not None:
-            out.append(SpanExample(example_id, a.post_id, a.criterion, posts[a.post_id], 1, span))
+            copies = _other_copies(located[i])
+            post = posts[a.post_id]
+            out.append(SpanExample(example_id, a.post_id, a.criterion, post, 1, span, copies))
     return out
 
 
@@ -152,8 +166,8 @@ def joint_examples(
             _record(located[i], f"{example_id}:{annotations[i].sentence_id}", report)
             for i in positives
         ]
-        found = sorted(s for s in spans if s is not None)
-        # the earliest evidence sentence is the target
-        span = found[0] if found else None
-        out.append(SpanExample(example_id, post_id, criterion, posts[post_id], 1, span))
+        found = sorted((s, i) for s, i in zip(spans, positives, strict=True) if s is not None)
+        # the earliest evidence sentence is the target; the other copies of its text count too
+        span, copies = (found[0][0], _other_copies(located[found[0][1]])) if found else (None, ())
+        out.append(SpanExample(example_id, post_id, criterion, posts[post_id], 1, span, copies))
     return out

@@ -161,7 +161,14 @@ class _SpanDataModule(TextDataModule):
     """Shared by evidence and joint: (criterion, post) inputs with span targets."""
 
     x_keys = ["input_ids", "attention_mask", "token_type_ids", "context_mask"]
-    y_keys = ["labels", "start_positions", "end_positions", "span_mask"]
+    y_keys = [
+        "labels",
+        "start_positions",
+        "end_positions",
+        "span_mask",
+        "alt_start_positions",
+        "alt_end_positions",
+    ]
     drop_cut_spans = True
 
     def __init__(self, *args: Any, window_overlap: int | None = None, **kwargs: Any) -> None:

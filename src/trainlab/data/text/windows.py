@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from trainlab.data.text.encoding import alternative_tensors
 from trainlab.data.text.evidence import char_span_to_tokens
 from trainlab.data.text.examples import SpanExample, criterion_text
 from trainlab.errors import DataError
@@ -37,6 +38,8 @@ class PostWindows:
     context_start: list[int]  # window -> position of its first post token
     post_token_start: list[int]  # window -> index of that token among the post's tokens
     gold: list[tuple[int, int] | None]  # example -> evidence in post token positions
+    # example -> the other copies of the evidence text, in post token positions
+    alternatives: list[list[tuple[int, int]]] = field(default_factory=list)
     windows_per_example: list[int] = field(default_factory=list)
 
     @property
@@ -109,12 +112,14 @@ def encode_windows(
         context_start.append(first)
         char = int(enc["offset_mapping"][w, first, 0])
         post_token_start.append(max(bisect_right(post_starts[example], char) - 1, 0))
-    gold = []
+    gold, alternatives = [], []
     for e, offsets in zip(examples, posts, strict=True):
-        span = None
+        span, copies = None, []
         if e.char_span is not None:
             span = char_span_to_tokens(offsets, [1] * len(offsets), *e.char_span)
+            copies = [char_span_to_tokens(offsets, [1] * len(offsets), *c) for c in e.alternatives]
         gold.append(span)
+        alternatives.append([c for c in copies if c is not None])
     n = len(example_of)
     tensors = {
         "input_ids": enc["input_ids"],
@@ -125,12 +130,20 @@ def encode_windows(
         "end_positions": torch.zeros(n, dtype=torch.long),
         "span_mask": torch.zeros(n, dtype=torch.bool),
         "labels": torch.tensor([examples[i].label for i in example_of], dtype=torch.long),
+        **alternative_tensors([[] for _ in range(n)]),
     }
     counts = [0] * len(examples)
     for example in example_of:
         counts[example] += 1
     return PostWindows(
-        tensors, example_of, enc["offset_mapping"], context_start, post_token_start, gold, counts
+        tensors,
+        example_of,
+        enc["offset_mapping"],
+        context_start,
+        post_token_start,
+        gold,
+        windows_per_example=counts,
+        alternatives=alternatives,
     )
 
 
@@ -140,7 +153,8 @@ def merge_windows(outputs: list[dict[str, Any]], windows: PostWindows) -> dict[s
     Returns a dict like one predict_step output over all examples: `start`, `end` (the post's
     token positions), `score`, `char_start`, `char_end`, `window` (the one chosen), `windows`
     (per example), `probs` (max over windows) for joint models, and `target` and `span_target`
-    (gold spans in post token positions) when the examples have labels.
+    (gold spans in post token positions, with `alt_start`/`alt_end` the other copies of the
+    evidence text) when the examples have labels.
     """
     start = torch.cat([o["start"] for o in outputs])
     end = torch.cat([o["end"] for o in outputs])
@@ -175,9 +189,12 @@ def merge_windows(outputs: list[dict[str, Any]], windows: PostWindows) -> dict[s
     if "probs" in merged:
         merged["target"] = {task: target for task in merged["probs"]}
     valid = torch.tensor([g is not None for g in windows.gold]) & (target == 1)
+    copies = alternative_tensors(windows.alternatives or [[] for _ in windows.gold])
     merged["span_target"] = {
         "start": torch.tensor([g[0] if g else 0 for g in windows.gold], dtype=torch.long),
         "end": torch.tensor([g[1] if g else 0 for g in windows.gold], dtype=torch.long),
         "valid": valid,
+        "alt_start": copies["alt_start_positions"],
+        "alt_end": copies["alt_end_positions"],
     }
     return merged

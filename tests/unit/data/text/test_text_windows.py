@@ -111,3 +111,44 @@ def test_an_overlap_the_window_cannot_hold_stops_with_the_fix(tokenizer):
     # the tokenizer itself would abort the process (a Rust panic), not raise
     with pytest.raises(DataError, match=r"data.window_overlap=40 leaves a window no room"):
         encode_windows(tokenizer, [example(FILLER * 10)], max_length=32, overlap=40)
+
+
+def test_a_prediction_of_another_copy_of_the_evidence_text_is_a_hit(tokenizer):
+    """The post holds the evidence sentence twice; which copy the annotator meant is unknown,
+    so predicting either is exact (before: EM 0, token F1 0 for the other copy)."""
+    from trainlab.core.evaluation_report import build_evaluation_report
+    from trainlab.data.text.encoding import encode_spans
+    from trainlab.data.text.evidence import SpanReport
+    from trainlab.data.text.examples import evidence_examples
+    from trainlab.data.text.readers import Annotation
+    from trainlab.metrics.span import SpanMetrics
+
+    post = f"{EVIDENCE} {FILLER}{EVIDENCE} The end."
+    row = Annotation("p1", "p1_s1", EVIDENCE, "SLEEP_ISSUES", 1)
+    examples = evidence_examples({"p1": post}, [row], SpanReport())
+    second = post.index(EVIDENCE, 1)
+    assert examples[0].char_span == (0, len(EVIDENCE))
+    assert examples[0].alternatives == ((second, second + len(EVIDENCE)),)
+    # whole post, windows: the evaluation report
+    windows = encode_windows(tokenizer, examples, max_length=24, overlap=10)
+    gold, (other,) = windows.gold[0], windows.alternatives[0]
+    assert other[0] > gold[1]
+    last = len(windows.example_of) - 1
+    shift = windows.post_token_start[last] - windows.context_start[last]
+    scores = []
+    for pick in (other, (other[0], other[1] - 2), (gold[1] + 1, other[0] - 1)):
+        outputs = window_outputs(windows, {last: (pick[0] - shift, pick[1] - shift, 5.0)})
+        report = build_evaluation_report([merge_windows(outputs, windows)], None)["evidence"]
+        scores.append((report["exact_match"], round(report["token_f1"], 4)))
+    n = other[1] - other[0] + 1
+    # the other copy; a part of it; the filler between the copies (no copy at all)
+    assert scores == [(1.0, 1.0), (0.0, round(2 * (n - 2) / (2 * n - 2), 4)), (0.0, 0.0)]
+    # one truncated sequence (training, val/test metrics of the run)
+    tensors, _ = encode_spans(tokenizer, examples, SpanReport(), max_length=64)
+    metric = SpanMetrics()
+    y = {k: tensors[k] for k in ("alt_start_positions", "alt_end_positions")}
+    alt = (y["alt_start_positions"], y["alt_end_positions"])
+    metric.update(
+        alt[0][:, 0], alt[1][:, 0], tensors["start_positions"], tensors["end_positions"], alt
+    )
+    assert {k: float(v) for k, v in metric.compute().items()} == {"em": 1.0, "token_f1": 1.0}
