@@ -106,3 +106,43 @@ def test_thumbnails_of_other_modes_match_their_8_bit_rgb_copy(mode: str) -> None
     }[mode]
     reference = image if mode != "1" else other.convert("RGB")
     assert len(near_copy_pairs([thumbnail(reference), thumbnail(other)])) == 1
+
+
+def test_a_hand_made_test_list_with_near_copies_of_training_images_is_warned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, only byte-identical copies between a hand-made test.txt and training were named:
+    a JPEG re-save and a half-size copy of training pictures were tested on without a word."""
+    from trainlab.data.images.datamodule import ImageFolderDataModule
+    from trainlab.errors import DataError
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "ds"
+    for cls, name in enumerate(("cat", "dog")):
+        (root / "raw" / name).mkdir(parents=True)
+        for i in range(8):
+            _photo(rng, cls).save(root / "raw" / name / f"{i}.png")
+    split_folder(root, folds=2, test_ratio=0.25, seed=0)
+    with caplog.at_level(logging.WARNING):
+        ImageFolderDataModule(str(root)).setup()  # the lists as split wrote them
+    assert "copies" not in caplog.text
+    trained = (root / "splits" / "fold_0_train.txt").read_text().split()
+    cats = [rel for rel in trained if "/cat/" in rel]
+    Image.open(root / cats[0]).save(root / "raw" / "cat" / "resaved.jpg", quality=70)
+    Image.open(root / cats[1]).resize((64, 48), Image.LANCZOS).save(root / "raw/cat/half.png")
+    test_list = root / "splits" / "test.txt"
+    original = test_list.read_text()
+    test_list.write_text(original + "raw/cat/resaved.jpg\nraw/cat/half.png\n")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        ImageFolderDataModule(str(root)).setup()
+    assert "2 image(s) of test are copies (=: the same pixels) or near copies" in caplog.text
+    assert f"raw/cat/resaved.jpg ~ {cats[0]}" in caplog.text
+    assert f"raw/cat/half.png ~ {cats[1]}" in caplog.text
+    # the same picture listed under another class is refused, as trainlab split refuses it
+    Image.open(root / cats[0]).save(root / "raw" / "dog" / "same.bmp")
+    test_list.write_text(original + "raw/dog/same.bmp\n")
+    with pytest.raises(
+        DataError, match=rf"copies \(the same pixels\) .*{cats[0]} = raw/dog/same.bmp"
+    ):
+        ImageFolderDataModule(str(root)).setup()

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.images.folder import too_many_pixels
+from trainlab.data.images.list_copies import check_copies_across_lists, written_by_split
 from trainlab.data.images.split import check_no_leak, read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.data.in_memory_loader import InMemoryDataLoader, keep_batch
@@ -296,12 +297,18 @@ class ImageFolderDataModule(L.LightningDataModule):
         val = read_split(splits / f"fold_{self.fold}_val.txt", self.data_dir)
         test = read_split(splits / "test.txt", self.data_dir)
         self.classes = sorted({name for _, name in train})
+        lists = [f"fold_{self.fold}_train.txt", f"fold_{self.fold}_val.txt", "test.txt"]
+        # lists trainlab split wrote keep copies in one part; others are checked as it does
+        by_split = written_by_split(splits, lists)
         check_no_leak(
             self.data_dir,
             [rel for rel, _ in train],
             {"val": [rel for rel, _ in val], "test": [rel for rel, _ in test]},
-            f"fold_{self.fold}_train.txt",
+            lists[0],
+            byte_copies=by_split,
         )
+        if not by_split:
+            check_copies_across_lists(self.data_dir, train, {"val": val, "test": test}, lists[0])
         if self.image_size is None or self.channels is None:
             from trainlab.data.images.statistics import inspect_images
 

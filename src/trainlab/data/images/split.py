@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlab.data.images.folder import pixel_fingerprint, scan_class_folders
+from trainlab.data.images.list_copies import write_split_record
 from trainlab.data.images.near_copies import MAX_RMS, NearPair, near_copy_pairs
 from trainlab.errors import DataError, RunFolderError
 from trainlab.io import atomic_write_text
@@ -92,6 +93,8 @@ def split_folder(
     for k, (train, val) in enumerate(fold_parts):
         _write_list(split_dir / f"fold_{k}_train.txt", items, train)
         _write_list(split_dir / f"fold_{k}_val.txt", items, val)
+    written = ["test.txt"] + [f"fold_{k}_{p}.txt" for k in range(folds) for p in ("train", "val")]
+    write_split_record(split_dir, written)
     return SplitResult(split_dir, len(test), len(items) - len(test), folds, names)
 
 
@@ -219,14 +222,20 @@ def split_keeping_copies_together(
 
 
 def check_no_leak(
-    data_dir: Path, train: list[str], others: dict[str, list[str]], fold_name: str
+    data_dir: Path,
+    train: list[str],
+    others: dict[str, list[str]],
+    fold_name: str,
+    byte_copies: bool = True,
 ) -> None:
     """Refuse a file listed twice in one list, or in two lists; warn about training copies.
 
     ``trainlab split`` never writes either, but a hand-made or edited ``test.txt`` (a fixed test
     set chosen by a curator) or split files kept from before copies were kept together can hold
     both, and the test score then measures memory without a word. Only files of equal size are
-    hashed, so a folder too large for memory is not read through at every start.
+    hashed, so a folder too large for memory is not read through at every start. With
+    ``byte_copies`` False the byte-identical copies are left to ``list_copies`` (which finds
+    them among the copies with the same pixels and the near copies).
     """
     for name, paths in {fold_name: train, **others}.items():
         repeated = sorted(rel for rel, n in Counter(paths).items() if n > 1)
@@ -256,6 +265,8 @@ def check_no_leak(
                 f"{shared[0]}): a model is then scored on images it trained on; remove them from "
                 f"one list or re-run `trainlab split data_dir={data_dir} overwrite=true`"
             )
+    if not byte_copies:
+        return
     sizes: dict[int, list[str]] = {}
     for rel in train:
         sizes.setdefault((data_dir / rel).stat().st_size, []).append(rel)

@@ -1,0 +1,113 @@
+"""Copies across split lists that ``trainlab split`` did not write: a hand-made test set.
+
+``trainlab split`` keeps copies (same pixels) and near copies (re-saved as JPEG, resized; see
+``near_copies``) of one picture in one part, so the lists it writes hold none across parts.
+It records a digest of each list in ``splits/split_record.json``. A list whose digest differs
+(a curator's own ``test.txt``, an edited list, split files from before the record) is checked
+at the start of a run the way the split checks a folder: the same picture under two classes
+is refused, a copy or near copy of a training image in validation or test is named in a
+warning (the check is a measurement that can be wrong: near copies are warned about in the
+split too). The check decodes every image of the lists (2 to 9 s per 1,000 images, see
+``near_copies``); lists as the split wrote them skip it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+from trainlab.data.images.near_copies import MAX_RMS, near_copy_pairs
+from trainlab.errors import DataError
+
+log = logging.getLogger(__name__)
+RECORD = "split_record.json"
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def write_split_record(split_dir: Path, names: list[str]) -> Path:
+    """``split_record.json``: the digest of each list ``trainlab split`` wrote."""
+    from trainlab.io import atomic_write_text
+
+    lists = {name: _digest(split_dir / name) for name in names}
+    text = json.dumps({"written_by": "trainlab split", "lists": lists}, indent=1)
+    return atomic_write_text(split_dir / RECORD, text + "\n")
+
+
+def written_by_split(split_dir: Path, names: list[str]) -> bool:
+    """Whether each of ``names`` is byte for byte the list ``trainlab split`` wrote."""
+    try:
+        lists = json.loads((split_dir / RECORD).read_text(encoding="utf-8"))["lists"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(
+        lists.get(name) is not None and lists[name] == _digest(split_dir / name) for name in names
+    )
+
+
+def check_copies_across_lists(
+    data_dir: Path,
+    train: list[tuple[str, str]],
+    others: dict[str, list[tuple[str, str]]],
+    train_name: str,
+) -> None:
+    """Refuse a picture (same pixels) listed under two classes across the lists; warn about
+    copies and near copies of training images in the other lists.
+
+    Args:
+        data_dir: the data folder the list paths are relative to.
+        train: (path, class) of the training list.
+        others: {list name: (path, class)} of the lists scored (val, test).
+        train_name: the training list's file name, for the messages.
+    """
+    from trainlab.data.images.folder import pixel_fingerprint
+
+    rows = [(train_name, rel, cls) for rel, cls in train]
+    rows += [(name, rel, cls) for name, entries in others.items() for rel, cls in entries]
+    prints = [pixel_fingerprint(Path(data_dir) / rel) for _, rel, _ in rows]
+    first: dict[bytes, int] = {}
+    for i, (digest, _) in enumerate(prints):
+        first.setdefault(digest, i)
+    n_train = len(train)
+    exact = [(i, first[d]) for i, (d, _) in enumerate(prints) if first[d] != i]
+    conflicts = [(rows[j][1], rows[i][1]) for i, j in exact if rows[i][2] != rows[j][2]]
+    if conflicts:
+        shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
+        raise DataError(
+            f"{len(conflicts)} image(s) of the split lists in {Path(data_dir) / 'splits'} are "
+            f"copies (the same pixels) of an image listed under another class ({shown}): one "
+            "image cannot carry two labels; delete the copy in the wrong class folder"
+        )
+    # near copies among distinct pictures: a training one against one of another list
+    thumbs = [t if first[d] == i else None for i, (d, t) in enumerate(prints)]
+    near = [(i, j, rms) for i, j, rms in near_copy_pairs(thumbs) if i < n_train <= j]
+    seen = [(j, i, None) for j, i in exact if i < n_train <= j]
+    for name in others:
+        found = [
+            (j, i, d) for j, i, d in seen + [(j, i, d) for i, j, d in near] if rows[j][0] == name
+        ]
+        if not found:
+            continue
+        shown = ", ".join(
+            f"{rows[j][1]} {'=' if d is None else '~'} {rows[i][1]}"
+            + ("" if d is None else f" ({d:.1f})")
+            for j, i, d in sorted(found)[:3]
+        )
+        log.warning(
+            "%d image(s) of %s are copies (=: the same pixels) or near copies (~: re-saved or "
+            "resized, 16x16 thumbnails within %.0f levels) of training images of %s, e.g. %s: "
+            "the %s score counts them as seen; re-run `trainlab split data_dir=%s overwrite=true` "
+            "(it keeps copies in one part) or remove the copies from %s",
+            len({j for j, _, _ in found}),
+            name,
+            MAX_RMS,
+            train_name,
+            shown,
+            name,
+            data_dir,
+            name,
+        )
