@@ -162,3 +162,75 @@ def test_the_spec_carries_to_srgb_and_old_checkpoints_keep_the_stored_numbers(
     assert dm.to_srgb is True
     with pytest.raises(Exception, match=r"data.to_srgb='yes': use true or false"):
         ImageFolderDataModule(str(tmp_path), to_srgb="yes")
+
+
+def _cmyk_profile() -> bytes:
+    """An ICC v2 CMYK printer profile whose A2B0 table (lut16, 2 grid points) maps inks to XYZ
+    so that linear sRGB = (1 - C)(1 - K), (1 - M)(1 - K), (1 - Y)(1 - K): a known answer."""
+    to_xyz = np.array(SRGB_PRIMARIES).T
+    clut = []
+    for c, m, y, k in np.ndindex(2, 2, 2, 2):  # the first channel varies slowest
+        linear = np.array([(1 - c) * (1 - k), (1 - m) * (1 - k), (1 - y) * (1 - k)])
+        clut += [min(65535, round(v * 32768)) for v in to_xyz @ linear]  # XYZ: 1.0 = 0x8000
+    ends = [0, 65535]
+    lut = b"mft2" + bytes(4) + bytes([4, 3, 2, 0])
+    lut += b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    lut += struct.pack(">HH", 2, 2) + struct.pack(">8H", *(ends * 4))
+    lut += struct.pack(f">{len(clut)}H", *clut) + struct.pack(">6H", *(ends * 3))
+    text = b"test CMYK"
+    tags = [
+        (b"desc", b"desc" + bytes(4) + struct.pack(">I", len(text) + 1) + text + bytes(79)),
+        (b"wtpt", b"XYZ " + bytes(4) + b"".join(_s15(v) for v in D50)),
+        (b"A2B0", lut),
+        (b"cprt", b"text" + bytes(4) + b"none\0" + bytes(3)),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for signature, body in tags:
+        body += bytes(-len(body) % 4)
+        table += signature + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    header = (
+        struct.pack(">I", offset + len(data))
+        + bytes(4)
+        + struct.pack(">I", 0x02100000)
+        + b"prtrCMYKXYZ "
+        + bytes(12)
+        + b"acsp"
+        + bytes(24)
+        + struct.pack(">I", 0)
+        + b"".join(_s15(v) for v in D50)
+        + bytes(48)
+    )
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+# one ink at a time, K alone, and a mix: rows of an 8x8 CMYK picture
+CMYK_ROWS = [(0, 0, 0, 0), (128, 0, 0, 0), (0, 128, 0, 0), (0, 0, 128, 0), (0, 0, 0, 128)]
+CMYK_ROWS += [(200, 100, 50, 0), (255, 0, 0, 0), (0, 0, 0, 255)]
+
+
+def test_cmyk_images_are_decoded_by_their_profile_or_named_without_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CMYK JPEG (Adobe-inverted inks, as Photoshop writes them) or TIFF with its press
+    profile decodes to the profile's colours (checked: 50 % cyan gives R 187, the formula 127).
+    Without a profile PIL's formula is all there is: before, it was used without a word."""
+    inks = np.zeros((8, 8, 4), np.uint8)
+    inks[:] = np.array(CMYK_ROWS, np.uint8)[:, None, :]
+    linear = (1 - inks[..., :3] / 255.0) * (1 - inks[..., 3:] / 255.0)
+    by_profile = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    folder = tmp_path / "raw" / "a"
+    folder.mkdir(parents=True)
+    picture = Image.fromarray(inks, "CMYK")
+    picture.save(folder / "press.jpg", quality=100, icc_profile=_cmyk_profile())
+    picture.save(folder / "press.tif", icc_profile=_cmyk_profile())
+    picture.save(folder / "bare.jpg", quality=100)
+    for name in ("press.jpg", "press.tif"):
+        decoded = _decoded(tmp_path, f"raw/a/{name}")
+        assert np.abs(decoded - by_profile * 255).max() <= 1.5, name
+        assert np.abs(decoded - linear * 255).max() > 50  # not the formula
+    with caplog.at_level(logging.WARNING):
+        decoded = _decoded(tmp_path, "raw/a/bare.jpg")
+    assert np.abs(decoded - linear * 255).max() <= 1.5
+    assert "bare.jpg is a CMYK image without an ICC colour profile" in caplog.text

@@ -5,6 +5,8 @@ RGB export from a camera or Lightroom, or a CMYK JPEG with its press profile rea
 as if its numbers were sRGB. On a probe image, P3 and Adobe RGB PNG/JPEG/TIFF/WebP files came
 out 15 to 17 levels (of 255) off on average from their sRGB rendering, up to 130 on saturated
 colours, while the same picture saved as sRGB came out right: one scene, two colourings.
+A CMYK image without a profile has no colours to convert by: PIL's formula is used, with a
+warning.
 """
 
 from __future__ import annotations
@@ -33,14 +35,25 @@ class SrgbConverter:
     def __init__(self) -> None:
         self._transforms: dict[tuple[bytes, str], Any] = {}
         self._warned = False
+        self._warned_cmyk = False
 
     def __getstate__(self) -> dict[str, Any]:
         # lcms transforms do not pickle: loader workers started by spawn build their own
-        return {"_transforms": {}, "_warned": self._warned}
+        return {"_transforms": {}, "_warned": self._warned, "_warned_cmyk": self._warned_cmyk}
 
     def __call__(self, image: Any, path: Path) -> Any:
         icc = image.info.get("icc_profile")
         if not icc:
+            if image.mode == "CMYK" and not self._warned_cmyk:
+                self._warned_cmyk = True
+                log.warning(
+                    "%s is a CMYK image without an ICC colour profile: its ink amounts are "
+                    "turned into RGB by PIL's formula (R = (255 - C) x (255 - K) / 255 ...), "
+                    "not by a press profile as colour-managed viewers do, so its colours can "
+                    "differ from what a viewer shows; re-export such files as sRGB if their "
+                    "colours matter (further such files are not named)",
+                    path,
+                )
             return image
         from PIL import ImageCms
 
