@@ -208,6 +208,44 @@ def _span_block(
     }
 
 
+def whole_post_baselines(
+    node: Any, datamodule: Any, split: str = "test", max_span_len: int | None = None
+) -> dict[str, Any] | None:
+    """The span baselines on the inputs of the evaluation report's ``evidence``: whole posts
+    read in windows (``data.window_overlap``), not the one truncated sequence per example that
+    the test loop, ``test/em`` and the baselines of ``baselines.json`` use. None when off or
+    the data has no windows (not span data)."""
+    settings = baseline_settings(node)
+    windowed = getattr(datamodule, "evaluation_post_windows", None)
+    if not settings["enabled"] or not callable(windowed):
+        return None
+    train, windows = _span_rows(datamodule, "train"), windowed(split)
+    if train is None or windows is None or len(train["start"]) == 0:
+        return None
+    from trainlab.metrics.span_baselines import FEATURES, whole_post_span_baselines
+
+    started = time.perf_counter()
+    cells = int(train["context_mask"].sum())
+    what = f"span logistic regression skipped: {cells} training post tokens"
+    linear, notes, linear_settings = _linear_plan(settings, cells, what)
+    result, n_test = whole_post_span_baselines(
+        train, windows, linear_settings, max_span_len, linear
+    )
+    return {
+        "inputs": (
+            f"whole posts read in windows of data.max_length tokens overlapping by "
+            f"data.window_overlap, as the model's evidence figures here ({windows.long_examples} "
+            f"of {len(windows.windows_per_example)} examples needed more than one window)"
+        ),
+        "scores": result.scores,
+        "n_train": len(train["start"]),
+        "n_test": n_test,
+        "features": FEATURES,
+        "notes": notes + result.notes,
+        "seconds": time.perf_counter() - started,
+    }
+
+
 def _short(scores: dict[str, dict[str, float]], prefix: str) -> str:
     parts = []
     for name, values in scores.items():

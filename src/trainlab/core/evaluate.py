@@ -8,7 +8,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from trainlab.core.baselines import beside_model, format_baselines, run_baselines
+from trainlab.core.baselines import (
+    beside_model,
+    format_baselines,
+    model_max_span_len,
+    run_baselines,
+    whole_post_baselines,
+)
 from trainlab.core.checkpoint import restore_datamodule, restore_model
 from trainlab.core.evaluation_report import write_evaluation_report
 from trainlab.core.hardware import hardware_report, loader_defaults
@@ -36,16 +42,36 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     atomic_write_json(run_dir / "metrics.json", {"ckpt_path": str(cfg.ckpt_path), **metrics})
     _write_reports(cfg, run_dir, restored.model, datamodule, None, [], 0)
     baselines = beside_model(run_baselines(cfg, run_dir, restored.model, datamodule), metrics)
-    write_evaluation_report(
-        run_dir,
-        restored.model,
-        datamodule,
-        extra={"ckpt_path": str(cfg.ckpt_path), "baselines": baselines},
+    extra: dict[str, Any] = {"ckpt_path": str(cfg.ckpt_path), "baselines": baselines}
+    whole = whole_post_baselines(
+        cfg.get("baselines"), datamodule, max_span_len=model_max_span_len(restored.model)
     )
+    if whole:  # two inputs, two tables: say which each one used
+        extra["evidence_baselines"] = whole
+        if baselines:
+            baselines["inputs"] = TRUNCATED_INPUTS
+    write_evaluation_report(run_dir, restored.model, datamodule, extra=extra)
     if baselines:
         log.info("%s", "\n".join(format_baselines(baselines, metrics)))
+    if whole:
+        model = {f"evidence/{k}": v for k, v in (whole.get("model") or {}).items()}
+        block = {**whole, "scores": {n: _keyed(v) for n, v in whole["scores"].items()}}
+        lines = format_baselines(block, model)
+        lines[0] = f"evaluation report, evidence on {whole['inputs']}:\n" + lines[0]
+        log.info("%s", "\n".join(lines))
     log.info("evaluation of %s written to %s", cfg.ckpt_path, run_dir)
     return metrics
+
+
+TRUNCATED_INPUTS = (
+    "one sequence of data.max_length tokens per example, as in training and the test loop "
+    "(test/em, test/token_f1); the evaluation report's evidence figures read whole posts, "
+    "their baselines are in evidence_baselines"
+)
+
+
+def _keyed(scores: dict[str, Any]) -> dict[str, Any]:
+    return {f"evidence/{k}": v for k, v in scores.items()}
 
 
 def _check_same_classes(spec: dict[str, Any], trained: dict[str, Any], path: Any) -> None:

@@ -140,6 +140,18 @@ def linear_spans(
     max_span_len: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Spans decoded from token-level start/end logistic regressions (see the module doc)."""
+    start, end, _ = linear_spans_scored(train, test, settings, max_span_len)
+    return start, end
+
+
+def linear_spans_scored(
+    train: dict[str, np.ndarray],
+    test: dict[str, np.ndarray],
+    settings: LinearSettings,
+    max_span_len: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``linear_spans`` and each span's score (start + end log-probability), the score the
+    windows of a long post are merged by (as the model's start + end logits are)."""
     import torch
     from sklearn.linear_model import LogisticRegression
 
@@ -161,7 +173,61 @@ def linear_spans(
         scores[test_example, test_position] = model.predict_log_proba(x_test)[:, 1]
         logits.append(torch.from_numpy(scores))
     start, end = decode_best_span(*logits, max_span_len=max_span_len)
-    return start.numpy(), end.numpy()
+    rows = torch.arange(len(start))
+    score = logits[0][rows, start] + logits[1][rows, end]
+    return start.numpy(), end.numpy(), score.numpy()
+
+
+def whole_post_span_baselines(
+    train: dict[str, np.ndarray],
+    windows: Any,
+    settings: LinearSettings,
+    max_span_len: int | None = None,
+    linear: bool = True,
+) -> tuple[BaselineResult, int]:
+    """The span baselines over whole posts read in windows (``trainlab.data.text.windows``),
+    merged per example as the model's windows are: the majority span is placed from the post's
+    first token (its first window), the logistic regression's best-scoring window wins. Scored
+    on the examples with a span target, as the evaluation report's ``evidence``; returns the
+    scores and the number of examples scored."""
+    import torch
+
+    from trainlab.data.text.windows import merge_windows
+    from trainlab.metrics.evaluation import span_metrics
+
+    tensors = windows.tensors
+    rows = {
+        "input_ids": tensors["input_ids"].numpy(),
+        "attention_mask": tensors["attention_mask"].numpy().astype(bool),
+        "context_mask": tensors["context_mask"].numpy().astype(bool),
+    }
+    example_of = np.asarray(windows.example_of)
+    first = np.r_[True, example_of[1:] != example_of[:-1]]  # windows of an example are in order
+    start, end = majority_spans(train, rows)
+    predictions = {MAJORITY: (start, end, np.where(first, 0.0, -np.inf))}
+    if linear:
+        predictions[LINEAR] = linear_spans_scored(train, rows, settings, max_span_len)
+    result = BaselineResult()
+    for name, (start, end, score) in predictions.items():
+        outputs = [
+            {
+                "start": torch.as_tensor(start, dtype=torch.long),
+                "end": torch.as_tensor(end, dtype=torch.long),
+                "score": torch.as_tensor(score, dtype=torch.float32),
+            }
+        ]
+        merged = merge_windows(outputs, windows)
+        target = merged["span_target"]
+        valid = target["valid"]
+        values = span_metrics(
+            merged["start"][valid],
+            merged["end"][valid],
+            target["start"][valid],
+            target["end"][valid],
+            (target["alt_start"][valid], target["alt_end"][valid]),
+        )
+        result.scores[name] = {k: values[k] for k in ("exact_match", "token_f1")}
+    return result, int(valid.sum())
 
 
 def span_scores(

@@ -58,6 +58,13 @@ def test_eval_writes_the_evaluation_report(tmp_path, experiment, caplog):
             assert baselines["n_test"] == evidence["n"]
         for name in ("majority", "logistic_regression"):
             assert 0 <= baselines["scores"][name]["test/token_f1"] <= 1
+        # and on the report's own inputs, whole posts in windows (before: none beside them)
+        whole = report["evidence_baselines"]
+        assert whole["n_test"] == evidence["n"]
+        assert whole["model"] == {k: evidence[k] for k in ("exact_match", "token_f1")}
+        assert "whole posts" in whole["inputs"] and "one sequence" in baselines["inputs"]
+        for name in ("majority", "logistic_regression"):
+            assert 0 <= whole["scores"][name]["exact_match"] <= 1
 
 
 def check_by_criterion(report):

@@ -257,13 +257,17 @@ class _SpanDataModule(TextDataModule):
             tokenizer, examples, max_length=self.max_length, overlap=self.window_overlap
         )
 
+    def evaluation_post_windows(self, split: str) -> PostWindows | None:
+        """The split's examples over whole posts, as windows (None before setup)."""
+        examples = self._split_examples.get(split)
+        return self._windows(self.tokenizer, examples) if examples else None
+
     def evaluation_windows(self, split: str) -> tuple[DataLoader, Any, dict[str, int]] | None:
         """The split's examples over whole posts (windows), for the evaluation report:
         (loader of the windows, merge of the model's outputs per example, window counts)."""
-        examples = self._split_examples.get(split)
-        if not examples:
+        windows = self.evaluation_post_windows(split)
+        if windows is None:
             return None
-        windows = self._windows(self.tokenizer, examples)
         dataset = TensorDictDataset(windows.tensors, self.x_keys, self.y_keys)
         loader = self._loader(dataset, False, self.eval_batch_size)
         summary = windows.summary(self.max_length, self.window_overlap)
