@@ -228,8 +228,13 @@ def whole_post_baselines(
     cells = int(train["context_mask"].sum())
     what = f"span logistic regression skipped: {cells} training post tokens"
     linear, notes, linear_settings = _linear_plan(settings, cells, what)
+    from trainlab.data.text.windows import merge_windows
+
+    def merge(outputs: list[dict[str, Any]]) -> dict[str, Any]:
+        return merge_windows(outputs, windows)
+
     result, n_test = whole_post_span_baselines(
-        train, windows, linear_settings, max_span_len, linear
+        train, windows.tensors, windows.example_of, merge, linear_settings, max_span_len, linear
     )
     return {
         "inputs": (

@@ -180,7 +180,9 @@ def linear_spans_scored(
 
 def whole_post_span_baselines(
     train: dict[str, np.ndarray],
-    windows: Any,
+    tensors: dict[str, Any],
+    example_of: list[int],
+    merge: Any,
     settings: LinearSettings,
     max_span_len: int | None = None,
     linear: bool = True,
@@ -189,19 +191,25 @@ def whole_post_span_baselines(
     merged per example as the model's windows are: the majority span is placed from the post's
     first token (its first window), the logistic regression's best-scoring window wins. Scored
     on the examples with a span target, as the evaluation report's ``evidence``; returns the
-    scores and the number of examples scored."""
+    scores and the number of examples scored.
+
+    Args:
+        train: ``span_rows`` of the training split.
+        tensors: the windows' tensors (``PostWindows.tensors``).
+        example_of: the example of each window (consecutive per example).
+        merge: per-window outputs -> per-example results (``merge_windows`` over the windows).
+        settings, max_span_len, linear: as in ``span_baselines``.
+    """
     import torch
 
-    from trainlab.data.text.windows import merge_windows
     from trainlab.metrics.evaluation import span_metrics
 
-    tensors = windows.tensors
     rows = {
         "input_ids": tensors["input_ids"].numpy(),
         "attention_mask": tensors["attention_mask"].numpy().astype(bool),
         "context_mask": tensors["context_mask"].numpy().astype(bool),
     }
-    example_of = np.asarray(windows.example_of)
+    example_of = np.asarray(example_of)
     first = np.r_[True, example_of[1:] != example_of[:-1]]  # windows of an example are in order
     start, end = majority_spans(train, rows)
     predictions = {MAJORITY: (start, end, np.where(first, 0.0, -np.inf))}
@@ -216,7 +224,7 @@ def whole_post_span_baselines(
                 "score": torch.as_tensor(score, dtype=torch.float32),
             }
         ]
-        merged = merge_windows(outputs, windows)
+        merged = merge(outputs)
         target = merged["span_target"]
         valid = target["valid"]
         values = span_metrics(
