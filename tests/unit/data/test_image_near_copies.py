@@ -108,11 +108,16 @@ def test_thumbnails_of_other_modes_match_their_8_bit_rgb_copy(mode: str) -> None
     assert len(near_copy_pairs([thumbnail(reference), thumbnail(other)])) == 1
 
 
+def _not_again(path: Path):
+    raise AssertionError(f"{path} decoded again")
+
+
 def test_a_hand_made_test_list_with_near_copies_of_training_images_is_warned(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before, only byte-identical copies between a hand-made test.txt and training were named:
     a JPEG re-save and a half-size copy of training pictures were tested on without a word."""
+    from trainlab.data.images import folder
     from trainlab.data.images.datamodule import ImageFolderDataModule
     from trainlab.errors import DataError
 
@@ -138,6 +143,14 @@ def test_a_hand_made_test_list_with_near_copies_of_training_images_is_warned(
         ImageFolderDataModule(str(root)).setup()
     assert "2 image(s) of test are copies (=: the same pixels) or near copies" in caplog.text
     assert f"raw/cat/resaved.jpg ~ {cats[0]}" in caplog.text
+    assert f"raw/cat/half.png ~ {cats[1]}" in caplog.text
+    # the next start repeats the warning from splits/.checked_lists without decoding the images
+    assert len(list((root / "splits" / ".checked_lists").glob("fold_0_train-*.json"))) == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(folder, "pixel_fingerprint", _not_again)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            ImageFolderDataModule(str(root)).setup()
     assert f"raw/cat/half.png ~ {cats[1]}" in caplog.text
     # the same picture listed under another class is refused, as trainlab split refuses it
     Image.open(root / cats[0]).save(root / "raw" / "dog" / "same.bmp")

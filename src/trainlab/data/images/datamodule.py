@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.images.folder import too_many_pixels
-from trainlab.data.images.list_copies import check_copies_across_lists, written_by_split
+from trainlab.data.images.list_copies import warn_copies_across_lists, written_by_split
 from trainlab.data.images.split import check_no_leak, read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
 from trainlab.data.in_memory_loader import InMemoryDataLoader, keep_batch
@@ -308,7 +308,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             byte_copies=by_split,
         )
         if not by_split:
-            check_copies_across_lists(self.data_dir, train, {"val": val, "test": test}, lists[0])
+            warn_copies_across_lists(self.data_dir, lists, train, {"val": val, "test": test})
         if self.image_size is None or self.channels is None:
             from trainlab.data.images.statistics import inspect_images
 

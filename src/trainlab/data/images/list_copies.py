@@ -54,9 +54,9 @@ def check_copies_across_lists(
     train: list[tuple[str, str]],
     others: dict[str, list[tuple[str, str]]],
     train_name: str,
-) -> None:
-    """Refuse a picture (same pixels) listed under two classes across the lists; warn about
-    copies and near copies of training images in the other lists.
+) -> list[str]:
+    """Refuse a picture (same pixels) listed under two classes across the lists; return the
+    warnings about copies and near copies of training images in the other lists.
 
     Args:
         data_dir: the data folder the list paths are relative to.
@@ -66,6 +66,7 @@ def check_copies_across_lists(
     """
     from trainlab.data.images.folder import pixel_fingerprint
 
+    warnings: list[str] = []
     rows = [(train_name, rel, cls) for rel, cls in train]
     rows += [(name, rel, cls) for name, entries in others.items() for rel, cls in entries]
     prints = [pixel_fingerprint(Path(data_dir) / rel) for _, rel, _ in rows]
@@ -97,17 +98,60 @@ def check_copies_across_lists(
             + ("" if d is None else f" ({d:.1f})")
             for j, i, d in sorted(found)[:3]
         )
-        log.warning(
-            "%d image(s) of %s are copies (=: the same pixels) or near copies (~: re-saved or "
-            "resized, 16x16 thumbnails within %.0f levels) of training images of %s, e.g. %s: "
-            "the %s score counts them as seen; re-run `trainlab split data_dir=%s overwrite=true` "
-            "(it keeps copies in one part) or remove the copies from %s",
-            len({j for j, _, _ in found}),
-            name,
-            MAX_RMS,
-            train_name,
-            shown,
-            name,
-            data_dir,
-            name,
+        warnings.append(
+            f"{len({j for j, _, _ in found})} image(s) of {name} are copies (=: the same pixels) "
+            f"or near copies (~: re-saved or resized, 16x16 thumbnails within {MAX_RMS:.0f} "
+            f"levels) of training images of {train_name}, e.g. {shown}: the {name} score counts "
+            f"them as seen; re-run `trainlab split data_dir={data_dir} overwrite=true` (it keeps "
+            f"copies in one part) or remove the copies from {name}"
         )
+    return warnings
+
+
+CHECKED = ".checked_lists"  # in splits/: one entry per checked version of the lists
+CHECK_MODULES = ("list_copies.py", "near_copies.py", "folder.py")
+
+
+def warn_copies_across_lists(
+    data_dir: Path,
+    names: list[str],
+    train: list[tuple[str, str]],
+    others: dict[str, list[tuple[str, str]]],
+) -> None:
+    """``check_copies_across_lists`` once per version of the lists and of their files: later
+    starts repeat its warnings from ``splits/.checked_lists`` without decoding every image
+    again (2 to 9 s per 1,000 images, at every start, on split folders made before the
+    split record). A version is the lists' bytes, each listed file's size and modification
+    time, and this check's code; a read-only folder only means the check runs each time."""
+    from trainlab.data.code_digest import code_digest
+
+    data_dir = Path(data_dir)
+    split_dir = data_dir / "splits"
+    key = hashlib.sha256()
+    for name in names:
+        key.update(f"{name}:{_digest(split_dir / name)}\n".encode())
+    for rel, _ in [*train, *(row for rows in others.values() for row in rows)]:
+        stat = (data_dir / rel).stat()
+        key.update(f"{rel}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    for module in CHECK_MODULES:
+        key.update(code_digest((Path(__file__).parent / module).read_bytes()).encode())
+    entry = split_dir / CHECKED / f"{Path(names[0]).stem}-{key.hexdigest()[:24]}.json"
+    try:
+        warnings = json.loads(entry.read_text(encoding="utf-8"))["warnings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        warnings = check_copies_across_lists(data_dir, train, others, names[0])
+        _remember(entry, warnings)
+    for text in warnings:
+        log.warning("%s", text)
+
+
+def _remember(entry: Path, warnings: list[str]) -> None:
+    from trainlab.io import atomic_write_text
+
+    try:
+        entry.parent.mkdir(exist_ok=True)
+        for old in entry.parent.glob(f"{entry.name.rsplit('-', 1)[0]}-*.json"):
+            old.unlink(missing_ok=True)  # this fold's earlier versions
+        atomic_write_text(entry, json.dumps({"warnings": warnings}) + "\n")
+    except OSError:
+        pass  # a read-only data folder: checked again at the next start
