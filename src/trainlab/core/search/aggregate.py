@@ -4,7 +4,7 @@ The rule follows the parameter's search distribution, so the result is a point o
 
 | distribution | rule |
 |---|---|
-| choice / boolean | mode; a tie goes to the value whose folds have the better mean score |
+| choice / boolean | mode; a tie goes to the value whose folds have the better mean inner score |
 | int range | mean, snapped to the step and the bounds |
 | log-scale int | geometric mean, snapped to the step and the bounds |
 | log-scale float | geometric mean |
@@ -15,6 +15,12 @@ The rule follows the parameter's search distribution, so the result is a point o
 Averaging a `choice(32, 64, 128)` gives 75 (not a choice); averaging widths of a 64-step grid
 gives 363 (off the grid); the arithmetic mean of 1e-2 and 1e-4 on a log scale is 5e-3, next to
 the larger one, while the geometric mean 1e-3 lies between them as the search saw them.
+
+A tie of a mode is broken by the folds' INNER scores (each fold's best search objective, the
+mean over its inner validation splits), never by their outer test scores: those are the
+estimate of the final model's performance, and choosing its parameters with them leaks the
+test sets into the final model. A tie the inner scores cannot break (equal means, or a fold
+without one) goes to the value listed first in the choice().
 """
 
 from __future__ import annotations
@@ -27,7 +33,11 @@ from trainlab.core.search.space import SearchSpace
 from trainlab.errors import ConfigError
 
 MODE = "mode"
-MODE_TIE = "mode (tie broken by the better mean outer-fold score)"
+MODE_TIE = "mode (tie broken by the better mean inner-CV score of the tied folds' searches)"
+MODE_TIE_ORDER = (
+    "mode (tie not broken by inner-CV scores, equal or missing: the first of the tied values "
+    "in the choice())"
+)
 MEAN = "mean"
 MEAN_SNAPPED = "mean, snapped to step and bounds"
 GEOMETRIC = "geometric mean"
@@ -37,7 +47,7 @@ FIXED = "fixed (the same in every fold)"
 
 def aggregate_params(
     per_fold: Sequence[Mapping[str, Any]],
-    scores: Sequence[float],
+    scores: Sequence[float | None],
     space: SearchSpace,
     maximize: bool = True,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -45,7 +55,9 @@ def aggregate_params(
 
     Args:
         per_fold: each fold's best parameters (config key -> value).
-        scores: each fold's score, used only to break ties of a mode.
+        scores: each fold's inner score (its search's best objective, the mean over its inner
+            validation splits; None where a fold has none), used only to break ties of a mode.
+            Never the outer test scores: see the module docstring.
         space: the search space the folds were searched over.
         maximize: whether a higher score is better.
 
@@ -93,12 +105,12 @@ def aggregate_params(
 
 
 def _by_distribution(
-    dist: Any, values: list[Any], scores: list[float], maximize: bool
+    dist: Any, values: list[Any], scores: list[float | None], maximize: bool
 ) -> dict[str, Any]:
     from optuna.distributions import CategoricalDistribution, IntDistribution
 
     if isinstance(dist, CategoricalDistribution):
-        return _mode(values, scores, maximize)
+        return _mode(values, scores, maximize, list(dist.choices))
     numbers = [float(v) for v in values]
     if dist.log:
         center = math.exp(sum(math.log(v) for v in numbers) / len(numbers))
@@ -117,7 +129,9 @@ def _by_distribution(
     return {"rule": GEOMETRIC if dist.log else MEAN, "result": center}
 
 
-def _mode(values: list[Any], scores: list[float], maximize: bool) -> dict[str, Any]:
+def _mode(
+    values: list[Any], scores: list[float | None], maximize: bool, choices: list[Any]
+) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for v in values:
         counts[_key(v)] = counts.get(_key(v), 0) + 1
@@ -125,14 +139,24 @@ def _mode(values: list[Any], scores: list[float], maximize: bool) -> dict[str, A
     tied = [k for k in dict.fromkeys(map(_key, values)) if counts[k] == top]
     if len(tied) == 1:
         return {"rule": MODE, "result": next(v for v in values if _key(v) == tied[0])}
-    means = {
-        k: sum(s for v, s in zip(values, scores, strict=True) if _key(v) == k) / top for k in tied
-    }
-    # the better mean wins; equal means: the value seen first (the lowest fold)
-    best = max(tied, key=lambda k: means[k] if maximize else -means[k])
-    value = next(v for v in values if _key(v) == best)
-    tie = [{"value": next(v for v in values if _key(v) == k), "mean_score": means[k]} for k in tied]
-    return {"rule": MODE_TIE, "tied": tie, "result": value}
+    # the tie-break's order when the inner scores decide nothing: the choice() order, which
+    # does not depend on which fold found which value
+    order = {_key(c): i for i, c in enumerate(choices)}
+    tied.sort(key=lambda k: order.get(k, len(order)))
+    first = {k: next(v for v in values if _key(v) == k) for k in tied}
+    tied_scores = [s for v, s in zip(values, scores, strict=True) if _key(v) in first]
+    means: dict[str, float | None] = dict.fromkeys(tied)
+    best, rule = tied[0], MODE_TIE_ORDER
+    if not any(s is None or math.isnan(s) for s in tied_scores):
+        for k in tied:
+            means[k] = sum(s for v, s in zip(values, scores, strict=True) if _key(v) == k) / top
+        sign = 1.0 if maximize else -1.0
+        top_mean = max(sign * m for m in means.values())
+        leaders = [k for k in tied if sign * means[k] == top_mean]
+        best = leaders[0]  # equal best means: the first in the choice() order
+        rule = MODE_TIE if len(leaders) == 1 else MODE_TIE_ORDER
+    tie = [{"value": first[k], "mean_inner_score": means[k]} for k in tied]
+    return {"rule": rule, "tied": tie, "result": first[best]}
 
 
 def _key(value: Any) -> str:

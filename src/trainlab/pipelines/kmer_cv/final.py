@@ -38,6 +38,13 @@ from trainlab.pipelines.kmer_cv.rules import (
 from trainlab.pipelines.kmer_cv.search_space import parse_search_space
 
 log = logging.getLogger(__name__)
+#: How a tie of a choice parameter's mode is broken, as aggregated_results.json records it.
+TIE_BREAK = (
+    "a tie of a choice parameter's mode goes to the value whose folds have the better mean "
+    "inner-CV score (each fold's best search objective, `inner_fold_scores`); equal or missing "
+    "inner scores: the first of the tied values in the search space's choice(). The outer test "
+    "scores (`outer_fold_scores`) are reported only and never choose a parameter."
+)
 
 
 def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
@@ -64,10 +71,14 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         raise _short_search_error(results_dir, cfg, short, records)
     monitor = monitor_of(cfg)
     scores = [outer_score(r["test_metrics"], monitor) for r in records]
+    inner = [inner_score(r) for r in records]
     best, rules = aggregate_params(
         # each width over the folds whose network had that layer (rule entry `folds`)
         [used_params(r["best_params"]) for r in records],
-        scores,
+        # ties are broken by the searches' inner scores: the outer test scores estimate the
+        # final model and must not choose its parameters (they did before, probe: relu chosen
+        # by its fold's test 0.95 over gelu, whose fold's search scored 0.90 vs 0.70)
+        inner,
         parse_search_space(cfg.cv.search_space).searched,
         maximize=monitor.mode == "max",
     )
@@ -80,6 +91,9 @@ def aggregate(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "std": STD_NOTE,
         "test_metrics": aggregated,
         "hyperparameters": rules,
+        "tie_break": TIE_BREAK,
+        "inner_fold_scores": {"metric": monitor.key, "values": inner},
+        # reported, never used to choose a parameter
         "outer_fold_scores": {"metric": _test_key(monitor), "values": scores},
     }
     atomic_write_json(results_dir / "aggregated_results.json", record)
@@ -118,6 +132,13 @@ def _settings(out_dir: Path) -> dict:
 
 def _test_key(monitor: Monitor) -> str:
     return "test/" + monitor.key.split("/", 1)[1]
+
+
+def inner_score(record: dict) -> float | None:
+    """A fold's inner score: its search's best objective (mean over its inner validation
+    splits of the monitor); None for a fold trained with given hyperparams (no search)."""
+    value = (record.get("search") or {}).get("best_inner_score")
+    return None if value is None else float(value)
 
 
 def outer_score(test_metrics: dict[str, dict[str, float]], monitor: Monitor) -> float:

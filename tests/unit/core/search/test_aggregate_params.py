@@ -13,6 +13,7 @@ from trainlab.core.search.aggregate import (
     MEAN_SNAPPED,
     MODE,
     MODE_TIE,
+    MODE_TIE_ORDER,
     aggregate_params,
 )
 from trainlab.core.search.space import parse_search_space
@@ -40,7 +41,7 @@ def folds(key: str, values: list) -> list[dict]:
     return [{key: v} for v in values]
 
 
-def test_choice_mode_and_tie_broken_by_the_better_mean_score() -> None:
+def test_choice_mode_and_tie_broken_by_the_better_mean_inner_score() -> None:
     # 64 twice, 32 once: the mode, whatever the scores
     best, rules = aggregate_params(folds("data.batch_size", [64, 32, 64]), [0.1, 0.9, 0.2], SPACE)
     assert best == {"data.batch_size": 64}
@@ -52,14 +53,27 @@ def test_choice_mode_and_tie_broken_by_the_better_mean_score() -> None:
     assert best == {"data.batch_size": 128}
     assert rules["data.batch_size"]["rule"] == MODE_TIE
     assert rules["data.batch_size"]["tied"] == [
-        {"value": 32, "mean_score": pytest.approx(0.7)},
-        {"value": 128, "mean_score": pytest.approx(0.8)},
+        {"value": 32, "mean_inner_score": pytest.approx(0.7)},
+        {"value": 128, "mean_inner_score": pytest.approx(0.8)},
     ]
     # the same tie when a lower score is better (monitor_mode=min): 32 wins
     best, _ = aggregate_params(
         folds("data.batch_size", [32, 128, 32, 128]), [0.6, 0.9, 0.8, 0.7], SPACE, maximize=False
     )
     assert best == {"data.batch_size": 32}
+
+
+def test_tie_of_equal_or_missing_scores_goes_to_the_choice_order() -> None:
+    # 128 and 32 tied with equal means: the first of them in choice(32, 64, 128), not the
+    # first fold's (128)
+    best, rules = aggregate_params(
+        folds("data.batch_size", [128, 32, 128, 32]), [0.5, 0.5, 0.5, 0.5], SPACE
+    )
+    assert best == {"data.batch_size": 32}
+    assert rules["data.batch_size"]["rule"] == MODE_TIE_ORDER
+    best, rules = aggregate_params(folds("data.batch_size", [128, 32]), [None, 0.9], SPACE)
+    assert best == {"data.batch_size": 32}
+    assert rules["data.batch_size"]["tied"][0] == {"value": 32, "mean_inner_score": None}
 
 
 def test_booleans_are_a_mode_not_a_mean() -> None:
