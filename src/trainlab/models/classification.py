@@ -20,6 +20,10 @@ STAGES = ("train", "val", "test")
 class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.LightningModule):
     """Cross-entropy over one or more classification tasks sharing a backbone.
 
+    `train/loss` is the objective (task weights, class weights, label smoothing);
+    `val/loss` and `test/loss` are the mean over tasks of each task's plain cross-entropy over
+    its labelled rows (`stage/<task>/loss`), comparable between folds and trials.
+
     Args:
         net: module mapping a batch of inputs to logits (Tensor for one task, or a dict task ->
             logits).
@@ -95,6 +99,8 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         )
         self._loss_sum: dict[str, torch.Tensor] = {}
         self._loss_count: dict[str, int] = {}
+        # val/test: per task, the summed plain cross-entropy and the labelled rows it covers
+        self._eval_loss: dict[str, dict[str, list[torch.Tensor]]] = {}
         self._warned_unlabelled: set[tuple[str, str]] = set()
 
     def _metric_names(self, stage: str) -> tuple[str, ...]:
@@ -148,11 +154,14 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
             return None
         return getattr(self, f"class_weight_{name}")
 
-    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+    def _step(self, batch: Any, stage: str) -> torch.Tensor | None:
         x, y = batch[0], batch[1]
         logits = self(x)
         targets = self._targets(y)
         metrics = self.metrics[f"{stage}_metrics"]
+        if stage != "train":
+            self._eval_step(logits, targets, metrics, stage)
+            return None
         loss: torch.Tensor | None = None
         for name, task_logits in logits.items():
             target = targets[name]
@@ -175,6 +184,60 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         if self._logs(f"{stage}/loss"):
             self._accumulate_loss(stage, loss.detach(), len(y))
         return loss
+
+    def _eval_step(
+        self,
+        logits: dict[str, torch.Tensor],
+        targets: dict[str, torch.Tensor],
+        metrics: nn.ModuleDict,
+        stage: str,
+    ) -> None:
+        """Metrics, and per task the plain cross-entropy summed over its labelled rows.
+
+        The evaluation loss is not the training objective: task weights (searched, so other
+        in every fold and trial), class weights (from each fold's training rows) and label
+        smoothing change the objective's scale, and a test loss of one network read 1.04 or
+        3.40 under the task weights of two folds (tests/unit/models/test_eval_loss.py).
+        """
+        wanted = self._logs(f"{stage}/loss") or any(
+            self._logs(f"{stage}/{name}/loss") for name in self.tasks
+        )
+        sums = self._eval_loss.setdefault(stage, {}) if wanted else None
+        for name, task_logits in logits.items():
+            target = targets[name]
+            metrics[name].update(task_logits.detach().argmax(dim=-1), target)
+            if sums is None:
+                continue
+            total = F.cross_entropy(
+                task_logits.detach().float(), target, ignore_index=-1, reduction="sum"
+            )
+            labelled = (target != -1).sum()
+            if name in sums:
+                sums[name][0] += total.double()
+                sums[name][1] += labelled
+            else:
+                sums[name] = [total.double(), labelled]
+
+    def _eval_losses(self, stage: str) -> dict[str, torch.Tensor]:
+        """`stage/<task>/loss` (several tasks) and `stage/loss`, the mean over the tasks that
+        have labelled rows, from the sums of `_eval_step`."""
+        sums = self._eval_loss.pop(stage, None)
+        if not sums:
+            return {}
+        values, per_task = {}, []
+        for name, (total, count) in sums.items():
+            if self.trainer.world_size > 1:
+                total = self.all_gather(total).sum()
+                count = self.all_gather(count).sum()
+            if int(count) == 0:  # no labelled row: left out, as its metrics are
+                continue
+            loss = (total / count).float()
+            per_task.append(loss)
+            if not self.single_task:
+                values[f"{stage}/{name}/loss"] = loss
+        if per_task:
+            values[f"{stage}/loss"] = torch.stack(per_task).mean()
+        return values
 
     def _accumulate_loss(self, stage: str, loss: torch.Tensor, n: int) -> None:
         # One in-place add per step instead of a self.log call (about 0.4 ms each).
@@ -219,7 +282,7 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         self._log_stage("test")
 
     def _log_stage(self, stage: str) -> None:
-        values: dict[str, torch.Tensor] = {}
+        values: dict[str, torch.Tensor] = self._eval_losses(stage)
         if stage in self._loss_sum and self._loss_count[stage] > 0:
             total = self._loss_sum.pop(stage)
             count = torch.tensor(self._loss_count.pop(stage), device=total.device)
