@@ -72,6 +72,7 @@ KMER_FILES = {
     "kmer_text:text_combined": "MUSET's old combined unitigs.mat, abundance;fraction cells",
     "kmer_text:text_header_only": "MUSET's TSV header line and no unitig row",
     "kmer_text:text_mac": "MUSET text matrix whose lines end in CR alone",
+    "kmer_text:unitigs_not_fasta": "MUSET text matrix whose unitigs.fa is no FASTA file",
     "kmer:npz_joined_features": "two matrix.npz joined column-wise (feature ids u0-u4 twice)",
     "kmer:meta_empty.tsv": "an empty metadata TSV",
     "kmer:meta_longer.tsv": "metadata TSV whose line 4 has one field more than the header",

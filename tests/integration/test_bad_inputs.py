@@ -181,6 +181,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["{kmer_text:text_mac}"],
         ["unitigs.frac.mat: lines end in a carriage return alone", "tr '\\r' '\\n'"],
     ),
+    (
+        "kmer_text_unitigs_not_fasta",
+        ["{kmer_text:unitigs_not_fasta}", "data.group_column=null"],
+        ["unitigs.fa is not a FASTA file", "the unitigs.fa of the MUSET run"],
+    ),
     ("kmer_metadata_empty", ["{kmer:meta_empty.tsv}"], ["meta_empty.tsv is empty"]),
     (
         "kmer_metadata_longer_row",
@@ -346,6 +351,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     fof_latin = folder / "fof_latin1"
     shutil.copytree(folder / "text_ok", fof_latin)
     (fof_latin / "kmtricks.fof").write_bytes(fof.replace("S01", "S01é").encode("latin1"))
+    not_fasta = folder / "unitigs_not_fasta"
+    shutil.copytree(folder / "text_ok", not_fasta)
+    # a matrix saved under the name of MUSET's unitig FASTA beside it
+    (not_fasta / "unitigs.fa").write_text("0 0.1 0.2\n1 0.3 0.4\n")
     (folder / "empty.mgf").write_text("")
     scan = "BEGIN IONS\nTITLE=s{n}\nMSLEVEL=1\nPEPMASS=500.0\nSCANS={n}\n100.0 10.0\nEND IONS\n"
     (folder / "ms1.mgf").write_text(scan.format(n=1) + scan.format(n=2))

@@ -19,6 +19,7 @@ from trainlab.data.kmer.features import SPEC_KEY, align_features, pack_feature_i
 from trainlab.data.kmer.folds import validation_split
 from trainlab.data.kmer.matrix import load_matrix
 from trainlab.data.kmer.metadata import DEFAULT_ID_COLUMN, DEFAULT_TASKS
+from trainlab.data.kmer.unitigs import UnitigsDigest, digest_beside
 from trainlab.data.loader_settings import LoaderSettings
 from trainlab.errors import ConfigError, DataError
 
@@ -102,6 +103,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         self._device_cache: dict[tuple[str, str], tuple[torch.Tensor, ...]] = {}
         self._predict: dict[str, Any] | None = None
         self._packed_ids: str | None = None
+        self._unitigs: UnitigsDigest | bool | None = False  # False: not looked for yet
 
     # ---------------------------------------------------------------- data
     def prepare_data(self) -> None:
@@ -167,7 +169,11 @@ class KmerMatrixDataModule(L.LightningDataModule):
         if self._packed_ids is None:  # joined once: spec() is read by every fit of a search
             given = data.feature_ids_given
             self._packed_ids = (pack_feature_ids(data.feature_ids) if given else None) or ""
+        if self._unitigs is False:  # the MUSET run's unitigs.fa, compared at prediction
+            self._unitigs = digest_beside(self.matrix_path)
         spec = {"tasks": data.tasks, "in_features": int(data.x.shape[1])}
+        if self._unitigs:
+            spec.update(self._unitigs.spec())
         # matched by id at prediction (trainlab.data.kmer.features)
         return {**spec, SPEC_KEY: self._packed_ids or None}
 
@@ -237,7 +243,7 @@ class KmerMatrixDataModule(L.LightningDataModule):
         """Read a matrix of new samples (any supported format) to predict on."""
         matrix = load_matrix(input_path, fof_path=None, cache_dir=self.cache_dir)
         ids = matrix.feature_ids if matrix.feature_ids_given else None
-        values = align_features(input_path, matrix.values, ids, spec)
+        values = align_features(input_path, matrix.values, ids, spec, digest_beside(input_path))
         x = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
         self._predict = {"x": x, "sample_ids": matrix.sample_ids}
 

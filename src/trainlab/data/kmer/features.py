@@ -12,6 +12,7 @@ import logging
 
 import numpy as np
 
+from trainlab.data.kmer.unitigs import SPEC_COUNT, SPEC_DIGEST, SPEC_FILE, UnitigsDigest
 from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -34,21 +35,27 @@ def pack_feature_ids(feature_ids: list[str]) -> str | None:
 
 
 def align_features(
-    source: str, values: np.ndarray, feature_ids: list[str] | None, spec: dict
+    source: str,
+    values: np.ndarray,
+    feature_ids: list[str] | None,
+    spec: dict,
+    unitigs: UnitigsDigest | None = None,
 ) -> np.ndarray:
     """`values` (samples x features of `source`) with its columns in the model's order.
 
     Columns are matched by id. When either side has no ids (`feature_ids` None: a `.npy`, a
     `.npz` without `feature_ids`; a model trained on such a file or written before ids were
     saved), the columns are taken in order, with a warning. Ids missing on either side stop
-    with examples.
+    with examples. Where the ids cannot tell the training unitigs from others (none, or plain
+    numbers), the digest of the `unitigs.fa` beside the matrix (`unitigs`) is compared with
+    the one the model was trained with: another run's unitigs stop the prediction.
     """
     n_model = int(spec["in_features"])
     packed = spec.get(SPEC_KEY)
     trained = packed.split(SEPARATOR) if packed else None
     if feature_ids is not None and feature_ids == trained:
         _check_count(source, values, n_model)
-        _warn_numeric_ids(source, trained)
+        _check_unitigs(source, trained, spec, unitigs)
         return values
     unchecked = None
     if trained is None:
@@ -63,6 +70,7 @@ def align_features(
         )
     if unchecked:
         _check_count(source, values, n_model)
+        _check_unitigs(source, None, spec, unitigs)
         log.warning(
             "%s: %s; its %d columns are taken as the model's features in the training order, "
             "which cannot be checked",
@@ -84,8 +92,59 @@ def align_features(
         )
     order = np.fromiter((index[f] for f in trained), dtype=np.int64, count=len(trained))
     log.info("%s: feature columns reordered to the model's order (matched by id)", source)
-    _warn_numeric_ids(source, trained)
+    _check_unitigs(source, trained, spec, unitigs)
     return np.asarray(values)[:, order]
+
+
+def _check_unitigs(
+    source: str, ids: list[str] | None, spec: dict, unitigs: UnitigsDigest | None
+) -> None:
+    """Refuse another MUSET run's unitigs where the ids cannot tell (none, or numbers).
+
+    Sequences as ids (`muset -s`) were matched one by one already: nothing more to check.
+    """
+    if ids is not None and not all(i.isdigit() for i in ids):
+        return
+    trained = spec.get(SPEC_DIGEST)
+    if trained and unitigs is not None:
+        if unitigs.sha256 == trained:
+            log.info(
+                "%s: its unitigs (%s, %d unitigs) are the training run's (same sha256 %s)",
+                source,
+                unitigs.path,
+                unitigs.count,
+                trained[:16],
+            )
+            return
+        raise DataError(
+            f"{source}: its unitigs are not the model's. The {unitigs.path.name} beside it "
+            f"({unitigs.path}: {unitigs.count} unitigs, sha256 {unitigs.sha256[:16]}...) differs "
+            f"from the one the model was trained with ({spec.get(SPEC_FILE)}: "
+            f"{spec.get(SPEC_COUNT)} unitigs, sha256 {trained[:16]}...). The matrix's unitig "
+            "ids are numbers, which every MUSET run gives its own unitigs from 0: its column "
+            "for unitig 7 holds another sequence than the model's. Fix: build the matrix of the "
+            "new samples over the training run's unitigs (the training unitigs.fa), or train "
+            "and predict on matrices written with MUSET's -s (sequences as ids, matched one by "
+            "one)."
+        )
+    if ids is None:
+        return  # the caller warns that nothing about the columns could be checked
+    if trained:
+        log.warning(
+            "%s: its %d feature ids are plain unitig numbers, which match the model's; the model "
+            "was trained on the unitigs of %s (%s unitigs, sha256 %s...), but there is no %s "
+            "beside %s to compare with. Another MUSET run numbers its own unitigs from 0 too: "
+            "put the new run's unitigs.fa beside the matrix to have it checked.",
+            source,
+            len(ids),
+            spec.get(SPEC_FILE),
+            spec.get(SPEC_COUNT),
+            trained[:16],
+            "unitigs.fa",
+            source,
+        )
+        return
+    _warn_numeric_ids(source, ids)
 
 
 def _warn_numeric_ids(source: str, ids: list[str]) -> None:
