@@ -33,6 +33,26 @@ def nest_metrics(flat: dict[str, float], stage: str = "test") -> dict[str, dict[
     return nested
 
 
+def drop_untrained_tasks(
+    nested: dict[str, dict[str, float]], untrained: list[str]
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """A fold's test metrics without the tasks its model had no labelled training row for.
+
+    Such a task's head never saw a label, so its test figures describe an untrained head, and
+    the baselines (which cannot be fitted without a label) leave it out: the model's mean
+    over tasks then covered one task more than the baselines' beside it (probe: model 0.6667
+    = mean(1.0, 0.3333 of the untrained head) against logreg 1.0 over the one task both had).
+    The `overall` entry becomes the mean over the tasks kept, as the module computes it.
+    """
+    dropped = [task for task in untrained if task in nested and task != OVERALL]
+    if not dropped:
+        return nested, []
+    kept = {t: m for t, m in nested.items() if t != OVERALL and t not in dropped}
+    metrics = list(dict.fromkeys(m for values in kept.values() for m in values))
+    overall = {m: float(np.mean([v[m] for v in kept.values() if m in v])) for m in metrics}
+    return {**kept, OVERALL: overall}, dropped
+
+
 def aggregate_metrics(per_fold: Sequence[dict[str, dict[str, float]]]) -> dict:
     """Per task and metric: mean, sample std (ddof=1), the number of folds and their values.
 

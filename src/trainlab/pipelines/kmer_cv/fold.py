@@ -31,7 +31,7 @@ from trainlab.data.kmer.folds import (
 )
 from trainlab.errors import ConfigError, DataError, TrainingDiverged
 from trainlab.io import atomic_write_json
-from trainlab.pipelines.kmer_cv.aggregate import nest_metrics
+from trainlab.pipelines.kmer_cv.aggregate import drop_untrained_tasks, nest_metrics
 from trainlab.pipelines.kmer_cv.baselines import fold_baselines
 from trainlab.pipelines.kmer_cv.fit import fit_rows, fit_seed, monitor_of, trial_config
 from trainlab.pipelines.kmer_cv.params import apply_params, describe_params, load_hyperparams
@@ -223,6 +223,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         checkpoint_dir=folder / "checkpoints",
         seed=fit_seed(seed),
     )
+    test_metrics, untrained = _trained_tasks_only(fold, data, fit, result.test_metrics)
     stamp = time.strftime("%Y%m%d_%H%M%S")
     record = {
         "fold_id": fold,
@@ -231,7 +232,8 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         "n_test": len(test),
         "num_classes": {task: len(classes) for task, classes in data.tasks.items()},
         "best_params": best_params,
-        "test_metrics": nest_metrics(result.test_metrics, "test"),
+        "test_metrics": test_metrics,
+        "untrained_tasks": untrained,
         "best_model_path": str(result.checkpoint) if result.checkpoint else None,
         "timestamp": stamp,
         "n_fit": len(fit),
@@ -248,6 +250,33 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
     test_key = "test/" + monitor_of(cfg).key.split("/", 1)[1]
     log.info("fold %d: %s %.4f", fold, test_key, result.test_metrics.get(test_key, float("nan")))
     return record
+
+
+def _trained_tasks_only(
+    fold: int, data: Any, fit: np.ndarray, flat: dict[str, float]
+) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """The fold's nested test metrics, less the tasks without a labelled row in `fit`."""
+    labelled = (np.asarray(data.y)[fit] >= 0).any(axis=0)
+    untrained = [task for j, task in enumerate(data.tasks) if not labelled[j]]
+    nested, dropped = drop_untrained_tasks(nest_metrics(flat, "test"), untrained)
+    if dropped:
+        if not [t for t in nested if t != "overall"]:
+            raise DataError(
+                f"fold {fold}: no task has labelled rows both where its model was fitted and "
+                f"in its test part ({', '.join(dropped)} only in the test part): the fold has "
+                "no test figure of a trained head. Fix: fewer outer folds (cv.n_folds), or "
+                "another data.group_column, so that each task's labels reach every side."
+            )
+        log.warning(
+            "fold %d: task(s) %s have no labelled row among the %d rows the model was fitted "
+            "on, so their heads never saw a label: their test metrics are left out of the "
+            "fold's results (its means over tasks cover the other tasks, as the baselines' "
+            "do; `untrained_tasks` in the fold record).",
+            fold,
+            ", ".join(dropped),
+            len(fit),
+        )
+    return nested, dropped
 
 
 def optimize_fold(

@@ -6,6 +6,7 @@ import pytest
 
 from trainlab.pipelines.kmer_cv.aggregate import (
     aggregate_metrics,
+    drop_untrained_tasks,
     nest_metrics,
     plot_results,
     results_table,
@@ -61,3 +62,20 @@ def test_a_metric_over_one_fold_has_no_std_and_is_named() -> None:
     assert "| b | acc | 0.9000 | - | 0.9000 | 0.9000 |" in md
     assert "Over fewer than 2 folds (a task unlabelled in a test fold): b/f1_weighted (1)" in md
     assert "nan" not in table_text(rows)
+
+
+def test_a_task_without_training_labels_leaves_the_fold_and_its_mean() -> None:
+    # material's head saw no label (its labels all in the test part): 0.3333 is noise, and the
+    # baselines, which cannot fit it, average over sample_type alone
+    nested = {
+        "sample_type": {"f1_weighted": 1.0, "loss": 0.2},
+        "material": {"f1_weighted": 1 / 3, "loss": 1.4},
+        "overall": {"f1_weighted": 2 / 3, "loss": 0.8},
+    }
+    kept, dropped = drop_untrained_tasks(nested, ["material", "host"])
+    assert dropped == ["material"]
+    assert kept == {
+        "sample_type": {"f1_weighted": 1.0, "loss": 0.2},
+        "overall": {"f1_weighted": 1.0, "loss": 0.2},
+    }
+    assert drop_untrained_tasks(nested, []) == (nested, [])
