@@ -14,6 +14,14 @@ def check_utf8(path: Path, key: str | None = None) -> None:
     without a word. ``key``: the config key that points at the file, named in the fix.
     """
     data = path.read_bytes()
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # Excel's "Unicode Text" export: the cp1252 advice below would turn it into NUL bytes
+        point = f" and point {key} at it" if key else ""
+        raise DataError(
+            f"{path} is UTF-16 text (it starts with a UTF-16 byte order mark, as Excel's "
+            "'Unicode Text' export writes), not UTF-8. Convert it: `iconv -f utf-16 -t utf-8 "
+            f"{path} > {path.stem}.utf8{path.suffix}`{point}."
+        )
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as err:

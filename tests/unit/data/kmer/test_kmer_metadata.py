@@ -154,3 +154,11 @@ def test_ids_that_differ_only_in_case_or_suffix_are_named_never_matched(
     with pytest.raises(DataError, match="only in case or by a read-file suffix") as err:
         align_metadata(fof_ids, frame)
     assert hint in str(err.value)
+
+
+def test_a_utf16_metadata_file_is_named_as_such(tmp_path) -> None:
+    # Excel's "Unicode Text" export; before: "byte 0xff ... iconv -f cp1252", which gives NULs
+    path = tmp_path / "meta.tsv"
+    path.write_bytes("Run_accession\tsample_type\nS0\tgut\n".encode("utf-16"))
+    with pytest.raises(DataError, match=r"is UTF-16 text .* `iconv -f utf-16 -t utf-8"):
+        read_metadata(path, task_columns=["sample_type"])
