@@ -9,6 +9,7 @@ import pytest
 import trainlab
 from trainlab.cli.main import main
 from trainlab.models.classification import MultiHeadClassifier
+from trainlab.pipelines.kmer_cv.rules import CV_RULES
 
 SMALL = [
     "experiment=kmer/diana",
@@ -193,13 +194,16 @@ def test_results_of_other_rules_are_refused_or_redone(env: Path, capsys) -> None
     run = env / "logs" / "cv" / "runs" / "rules"
     out = run / "cv_results"
     settings = json.loads((out / "cv_settings.json").read_text())
-    assert (settings["rules_version"], settings["trainlab_version"]) == (2, trainlab.__version__)
+    assert (settings["rules_version"], settings["trainlab_version"]) == (
+        CV_RULES,
+        trainlab.__version__,
+    )
     # a folder written before the rules were recorded (or under other rules): the versions
     # are gone from its records, as in folders of earlier trainlab versions
     for path in [*out.glob("fold_*/multitask_fold_*.json"), out / "cv_settings.json",
                  run / "final_model" / "final_training_config.json"]:  # fmt: skip
         record = json.loads(path.read_text())
-        assert record.pop("rules_version") == 2, path
+        assert record.pop("rules_version") == CV_RULES, path
         del record["trainlab_version"]
         path.write_text(json.dumps(record))
     journal = (out / "fold_1" / "optuna.journal").read_bytes()
@@ -211,7 +215,7 @@ def test_results_of_other_rules_are_refused_or_redone(env: Path, capsys) -> None
             cv("run_name=rules", f"mode={mode}")
         err = capsys.readouterr().err.replace("\n", " ")
         assert f"{run} holds results computed under other k-mer CV rules than this" in err
-        assert f"trainlab {trainlab.__version__} applies (rules 2" in err, mode
+        assert f"trainlab {trainlab.__version__} applies (rules {CV_RULES}" in err, mode
         if mode != "train":
             assert "fold 1: no rules version (written before trainlab recorded one)" in err
         assert "Fix: use a new run folder (run_name=...), or redo them" in err
@@ -219,7 +223,7 @@ def test_results_of_other_rules_are_refused_or_redone(env: Path, capsys) -> None
     cv("run_name=rules", "mode=full", "cv.redo_other_rules=true")
     for k in range(2):
         (newest,) = (out / f"fold_{k}").glob("multitask_fold_*.json")
-        assert json.loads(newest.read_text())["rules_version"] == 2
+        assert json.loads(newest.read_text())["rules_version"] == CV_RULES
         # the earlier result, model and search are kept, and the search ran again
         (aside,) = (out / f"fold_{k}" / "set_aside").glob("*/multitask_fold_*.json")
         assert (aside.parent / "checkpoints" / "best.ckpt").is_file()
@@ -227,9 +231,9 @@ def test_results_of_other_rules_are_refused_or_redone(env: Path, capsys) -> None
     assert next((out / "fold_1" / "set_aside").glob("*/optuna.journal")).read_bytes() == journal
     assert len(list((run / "final_model_set_aside").glob("*/checkpoints/best.ckpt"))) == 1
     final = json.loads((run / "final_model" / "final_training_config.json").read_text())
-    assert final["rules_version"] == 2
+    assert final["rules_version"] == CV_RULES
     settings = json.loads((out / "cv_settings.json").read_text())
-    assert settings["rules_version"] == 2
+    assert settings["rules_version"] == CV_RULES
     assert settings["changes"][-1]["by"] == "cv.redo_other_rules=true"
     assert len(settings["changes"][-1]["redone"]) == 3  # two folds and the final model
 

@@ -19,12 +19,18 @@ from trainlab.errors import ConfigError
 
 #: Raise when a change makes a fold, the aggregation or the final model come out otherwise for
 #: the same settings, and say what changed in RULES_HISTORY.
-CV_RULES = 2
+CV_RULES = 3
 RULES_HISTORY = {
     1: "before rules were recorded",
     2: (
         "a group-disjoint validation split takes the group fold closest to the fraction, not "
         "the first; a layer width is aggregated over the folds whose network has that layer"
+    ),
+    3: (
+        "val/test loss is the mean over tasks of the plain cross-entropy, not the weighted "
+        "training objective; a task without a labelled row where a fold's model was fitted is "
+        "left out of that fold's test metrics; a tie of a choice parameter is broken by the "
+        "folds' inner scores, not their test scores"
     ),
 }
 REDO_KEY = "cv.redo_other_rules"
