@@ -91,3 +91,27 @@ def test_a_decompression_bomb_is_refused_with_the_file(
         scan_class_folders(raw)  # what `trainlab split` runs
     with pytest.raises(DataError, match=r"bomb\.png declares more pixels .* downscale it"):
         _dataset(raw, [*entries, ("light/bomb.png", "light")])  # split made before it came
+
+
+def test_a_png_whose_text_chunk_inflates_past_pils_limit_is_refused_with_the_file(
+    tmp_path: Path,
+) -> None:
+    # a 2 kB zTXt chunk that inflates to 2 MB: PIL stops at 1 MB with a bare ValueError, which
+    # ended `trainlab split`, the training start and predict in a traceback without the file
+    from PIL import PngImagePlugin
+
+    from trainlab.data.images.statistics import inspect_images
+
+    raw = tmp_path / "raw"
+    entries = [_write(raw, "dark/ok.png", np.zeros((8, 8), dtype=np.uint8))]
+    (raw / "light").mkdir()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("comment", "A" * (2 << 20), zip=True)
+    Image.new("L", (8, 8)).save(raw / "light" / "inflates.png", pnginfo=text)
+    assert (raw / "light" / "inflates.png").stat().st_size < 10_000
+    with pytest.raises(DataError, match=r"light/inflates\.png is not a readable image"):
+        scan_class_folders(raw)
+    with pytest.raises(DataError, match=r"light/inflates\.png: Decompressed data too large"):
+        inspect_images(raw, ["dark/ok.png", "light/inflates.png"])
+    with pytest.raises(DataError, match=r"light/inflates\.png: Decompressed data too large"):
+        _dataset(raw, [*entries, ("light/inflates.png", "light")])

@@ -89,7 +89,7 @@ class ImageListDataset(Dataset):
                 array = np.asarray(image, dtype=np.uint8)
         except Image.DecompressionBombError as err:
             raise too_many_pixels(path, err) from None
-        except OSError as err:
+        except (OSError, SyntaxError, ValueError) as err:  # ValueError: PNG chunk over 1 MB
             raise DataError(f"cannot read image {path}: {err}") from err
         if few_bits is not None and not self._warned_few_bits:
             self._warned_few_bits = True

@@ -218,7 +218,8 @@ def verify_image(path: Path) -> None:
             image.verify()
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as err:
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        # ValueError: a PNG text or ICC chunk that inflates past PIL's 1 MB limit
         raise DataError(
             f"{path} is not a readable image ({err}); remove or replace the file"
         ) from err

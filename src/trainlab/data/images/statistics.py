@@ -40,7 +40,7 @@ def inspect_images(data_dir: Path, paths: list[str]) -> tuple[int, int]:
                 colour = colour or (image.mode not in GREY_MODES)
         except Image.DecompressionBombError as err:
             raise too_many_pixels(path, err) from None
-        except OSError as err:
+        except (OSError, SyntaxError, ValueError) as err:  # ValueError: PNG chunk over 1 MB
             raise DataError(f"cannot read image {path}: {err}; remove or replace it") from err
     if not sides:
         raise DataError(f"the training split of {data_dir} lists no images: re-run trainlab split")
