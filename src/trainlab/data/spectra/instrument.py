@@ -130,12 +130,42 @@ class Standardizer:
         try:
             data = json.loads(path.read_text())
             names, mean, std = data["settings"], data["mean"], data["std"]
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
+            # TypeError: JSON that is not an object; RecursionError: arrays nested ~1000 deep
             raise DataError(
-                f"{path}: cannot read instrument standardisation ({err}); delete it to refit"
-            ) from err
-        if tuple(names) != NUMERIC_SETTINGS or len(mean) != N_NUMERIC or len(std) != N_NUMERIC:
+                f"{path}: cannot read instrument standardisation ({type(err).__name__}: "
+                f"{str(err)[:200]}); delete it to refit"
+            ) from None
+        if not isinstance(names, list) or tuple(names) != NUMERIC_SETTINGS:
             raise DataError(
                 f"{path}: settings {names} do not match this version's {list(NUMERIC_SETTINGS)}"
             )
-        return cls(np.asarray(mean), np.asarray(std))
+        return cls(_statistic(path, "mean", mean), _statistic(path, "std", std))
+
+
+def _statistic(path: Path, key: str, values: object) -> np.ndarray:
+    """The ``mean`` or ``std`` list of a statistics file: N_NUMERIC finite numbers, std > 0.
+
+    ``transform`` turns a non-finite z-score into 0 (an unknown value): a NaN mean or a zero
+    std in the file made every row's setting 0, and a negative std flipped its sign, with no
+    word (the file is part of a root that may come from elsewhere).
+    """
+    numbers = isinstance(values, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+    array = np.asarray(values, dtype=np.float64) if numbers else None
+    if array is None or array.shape != (N_NUMERIC,):
+        raise DataError(
+            f"{path}: {key!r} must be a list of {N_NUMERIC} numbers, one per setting; got "
+            f"{str(values)[:120]}. Delete the file to refit, or restore the original"
+        )
+    bad = ~np.isfinite(array) | (array <= 0 if key == "std" else False)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        need = "a finite number > 0" if key == "std" else "a finite number"
+        raise DataError(
+            f"{path}: {key} of {NUMERIC_SETTINGS[i]!r} is {float(array[i])}, not {need} "
+            f"({int(bad.sum())} such value(s)): the setting would read as 0 in every row, or "
+            "with its sign flipped. Delete the file to refit, or restore the original"
+        )
+    return array
