@@ -141,19 +141,14 @@ def load_or_create_splits(
     ids = set(post_ids)
     ratios = tuple(float(r) for r in ratios)
     if path.is_file():
-        try:
-            stored = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise DataError(
-                f"{path}: not valid JSON ({err}). Delete it to make a new split."
-            ) from err
+        stored = _read_stored(path)
         if stored.get("seed") != seed or tuple(stored.get("ratios", ())) != ratios:
             raise ConfigError(
                 f"{path} was made with seed={stored.get('seed')} ratios={stored.get('ratios')}, "
                 f"but the config asks for seed={seed} ratios={list(ratios)}. Delete the file to "
                 "re-split, or set data.split_seed/data.split_ratios to the stored values."
             )
-        splits = {name: list(stored[name]) for name in SPLIT_NAMES}
+        splits = {name: stored[name] for name in SPLIT_NAMES}
         check_no_leakage(splits)
         covered = set().union(*map(set, splits.values()))
         if covered != ids:
@@ -172,3 +167,32 @@ def load_or_create_splits(
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
     return splits
+
+
+def _read_stored(path: Path) -> dict:
+    """The stored splits file: an object with a list of post ids (strings) per split.
+
+    A file of another shape (a JSON list, a split given as one string, arrays nested 100,000
+    deep) ended in an AttributeError or RecursionError traceback, or read a string as its
+    letters.
+    """
+    try:
+        stored = json.loads(path.read_text())
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise DataError(
+            f"{path}: not valid JSON ({type(err).__name__}: {str(err)[:200]}). Delete it to "
+            "make a new split."
+        ) from None
+    if not isinstance(stored, dict):
+        raise DataError(
+            f"{path}: holds a JSON {type(stored).__name__}, not the object trainlab writes "
+            f"(seed, ratios, {', '.join(SPLIT_NAMES)}). Delete it to make a new split."
+        )
+    for name in SPLIT_NAMES:
+        ids = stored.get(name)
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise DataError(
+                f"{path}: {name!r} must be a list of post ids (strings), got "
+                f"{str(ids)[:80]}. Delete the file to make a new split."
+            )
+    return stored

@@ -88,3 +88,23 @@ def test_a_repost_that_an_export_changed_invisibly_shares_its_split():
     splits = split_post_ids([*ids, "copy"], seed=3, texts=texts)
     where = {pid: name for name, part in splits.items() for pid in part}
     assert where["copy"] == where["p007"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "holds a JSON list, not the object trainlab writes"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON \\(RecursionError"),
+        ('{"seed": 1, "ratios": [0.7, 0.15, 0.15], "train": "p001", "val": [], "test": []}',
+         "'train' must be a list of post ids \\(strings\\), got p001"),
+        ('{"seed": 1, "ratios": [0.7, 0.15, 0.15], "train": [["p001"]], "val": [], "test": []}',
+         "'train' must be a list of post ids"),
+        ('{"seed": 1, "ratios": [0.7, 0.15, 0.15], "train": []}', "'val' must be a list"),
+    ],
+    ids=["list", "deep", "string_split", "nested_ids", "no_val"],
+)  # fmt: skip
+def test_a_splits_file_of_another_shape_is_refused_with_its_path(tmp_path, content, message):
+    (tmp_path / "splits.json").write_text(content)
+    with pytest.raises(DataError, match=message) as caught:
+        load_or_create_splits(tmp_path, IDS, seed=1)
+    assert "splits.json" in str(caught.value)
