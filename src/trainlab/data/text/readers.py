@@ -116,11 +116,16 @@ def _refuse_utf16(path: Path) -> None:
     one without a BOM was "missing columns" with a NUL byte after every letter of the header.
     """
     with path.open("rb") as handle:
-        head = handle.read(512)
+        head = handle.read(16)
+    # ASCII letters of UTF-16 without a mark (the header's): NUL after (LE) or before each
+    # one. A lone NUL in a UTF-8 file is not that: it was called UTF-16, with a fix that garbles
+    odd, even = head[1::2], head[0::2]
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"  # the byte-order mark tells iconv the order
-    elif b"\x00" in head:  # ASCII letters of UTF-16 without a mark: NUL after (LE) or before
-        encoding = "utf-16le" if head.find(b"\x00") % 2 else "utf-16be"
+    elif len(head) >= 4 and not odd.strip(b"\x00") and even.strip(b"\x00"):
+        encoding = "utf-16le"
+    elif len(head) >= 4 and not even.strip(b"\x00") and odd.strip(b"\x00"):
+        encoding = "utf-16be"
     else:
         return
     raise DataError(
@@ -131,6 +136,25 @@ def _refuse_utf16(path: Path) -> None:
     )
 
 
+def _refuse_nul(path: Path) -> None:
+    """Refuse a NUL byte, naming its line: text holds none, and a block of them is what an
+    interrupted copy or write leaves. pandas kept it inside the field (``'p\\x001'`` is not
+    the post ``p1``), or, near the start, the file was called UTF-16."""
+    offset, lines = 0, 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            found = chunk.find(b"\x00")
+            if found >= 0:
+                line = lines + chunk.count(b"\n", 0, found) + 1
+                raise DataError(
+                    f"{path}, line {line}: a NUL byte (byte offset {offset + found}), which no "
+                    "text holds; blocks of them are left by an interrupted copy or write. Get a "
+                    f"complete copy of the file, or remove them: `tr -d '\\000' < {path} > "
+                    f"{path.stem}.clean{path.suffix}`."
+                )
+            offset, lines = offset + len(chunk), lines + chunk.count(b"\n")
+
+
 def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
     import pandas as pd
 
@@ -138,6 +162,7 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...] =
     if not path.is_file():
         raise DataError(f"{path}: file not found. Point the data config at an existing CSV file.")
     _refuse_utf16(path)
+    _refuse_nul(path)
     try:
         frame = _parse_rows(path)
     except UnicodeDecodeError as err:

@@ -191,3 +191,18 @@ def test_a_column_named_twice_stops_with_the_names(tmp_path):
     path.write_text("post_id,text,Text\np1,a,b\n")  # before: ValueError from zip()
     with pytest.raises(DataError, match=r"the header names \['text'\] more than once"):
         read_posts(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("post_id,text\np1,hel\x00lo\np2,world\n", 2),  # before: "is UTF-16 text", iconv fix
+        ("post_id,text\n" + "q,padding\n" * 60 + "p\x001,hello\n", 62),  # before: id 'p\x001'
+    ],
+    ids=["near_the_start", "further_on"],
+)
+def test_a_nul_byte_in_a_utf8_csv_is_refused_with_its_line(tmp_path, text, line):
+    path = write(tmp_path / "posts.csv", text)
+    with pytest.raises(DataError, match=rf"posts.csv, line {line}: a NUL byte") as caught:
+        read_posts(path)
+    assert "UTF-16" not in str(caught.value)
