@@ -27,6 +27,9 @@ _MAX_LISTED_PROBLEMS = 20
 _CHECK_BATCH_ROWS = 16_384
 # sqrt(I / base peak) is at most 1 (the base peak itself); float32 rounding stays far below this
 _MAX_INTENSITY = 1.0 + 1e-4
+# no mass analyser reads m/z this high (MALDI-TOF of large proteins reaches a few 1e5): a
+# table's m/z of 1e30 was trained on, its sinusoid encodings noise (inf, and NaN, from ~1e34)
+MAX_MZ = 1e6
 WRITE_MODES = ("create", "append", "overwrite")
 
 
@@ -291,8 +294,12 @@ def find_problems(table: pa.Table) -> list[RowProblem]:
     for i in np.flatnonzero(~np.isin(labels, (0.0, 1.0))):
         problems.append(RowProblem(int(i), "label", f"is {labels[i]}, expected 0 or 1"))
     precursor = table.column("precursor_mz").to_numpy()
-    for i in np.flatnonzero(~(np.isfinite(precursor) & (precursor > 0))):
-        problems.append(RowProblem(int(i), "precursor_mz", f"is {precursor[i]}, expected > 0"))
+    for i in np.flatnonzero(~(np.isfinite(precursor) & (precursor > 0) & (precursor <= MAX_MZ))):
+        problems.append(
+            RowProblem(
+                int(i), "precursor_mz", f"is {precursor[i]:g}, expected > 0 and <= {MAX_MZ:g}"
+            )
+        )
     if not any(p.column == "instrument_settings" for p in problems):
         settings = flat_settings(table.column("instrument_settings"), n)
         for i in np.flatnonzero(~np.isfinite(settings).all(axis=1)):
@@ -319,7 +326,7 @@ def _check_peaks(table: pa.Table, mz_len: np.ndarray) -> list[RowProblem]:
             continue
         # two reductions (NaN propagates) decide whether any peak needs a closer look
         low, high = values.min(), values.max()
-        limit = _MAX_INTENSITY if column == "intensity_array" else np.inf
+        limit = _MAX_INTENSITY if column == "intensity_array" else MAX_MZ
         if low >= 0 and high < np.inf and high <= limit:
             continue
         # a row index per bad peak only: a per-peak row index (np.repeat) took a third of the
@@ -336,6 +343,13 @@ def _check_peaks(table: pa.Table, mz_len: np.ndarray) -> list[RowProblem]:
                     RowProblem(
                         int(i), column, f"goes up to {top:g}; expected sqrt(I / base peak) <= 1"
                     )
+                )
+        else:
+            above = np.flatnonzero((values > MAX_MZ) & (values != np.inf))
+            for i in np.unique(np.searchsorted(starts, above, side="right") - 1):
+                top = float(values[starts[i] : starts[i + 1]].max())
+                problems.append(
+                    RowProblem(int(i), column, f"goes up to {top:g}; expected m/z <= {MAX_MZ:g}")
                 )
     return problems
 

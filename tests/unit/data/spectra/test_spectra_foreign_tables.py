@@ -62,6 +62,8 @@ def bad_tables(table: pa.Table) -> dict[str, tuple[pa.Table, str]]:
     raw = [[v * 1e6 for v in x] if i == 5 else x for i, x in enumerate(intensity)]
     many = [list(np.linspace(100, 1000, 401)) if i == 6 else m for i, m in enumerate(mz)]
     many_i = [[0.5] * 401 if i == 6 else x for i, x in enumerate(intensity)]
+    huge = [[*m[:-1], 1e30] if i == 4 else m for i, m in enumerate(mz)]
+    precursors = table.column("precursor_mz").to_pylist()
     return {
         # 20 + 24 values: 44 = 2 x 22, so the flat reshape misread every later row silently
         "settings_mixed": (
@@ -99,6 +101,17 @@ def bad_tables(table: pa.Table) -> dict[str, tuple[pa.Table, str]]:
             ),
             "row 6, column 'mz_array': has 401 peaks, at most 400",
         ),
+        # before: trained on, its sinusoid m/z encodings noise
+        "mz_1e30": (
+            with_column(table, "mz_array", huge, floats),
+            r"row 4, column 'mz_array': goes up to 1e\+30; expected m/z <= 1e\+06",
+        ),
+        "precursor_1e30": (
+            with_column(
+                table, "precursor_mz", [*precursors[:3], 1e30, *precursors[4:]], pa.float32()
+            ),
+            r"row 3, column 'precursor_mz': is 1e\+30, expected > 0 and <= 1e\+06",
+        ),
     }
 
 
@@ -113,6 +126,8 @@ def bad_tables(table: pa.Table) -> dict[str, tuple[pa.Table, str]]:
         "peak_lengths",
         "raw_intensities",
         "over_400_peaks",
+        "mz_1e30",
+        "precursor_1e30",
     ],
 )
 def test_rows_that_break_the_schema_are_refused_with_row_column_and_fix(source, tmp_path, case):
