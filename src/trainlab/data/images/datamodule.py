@@ -455,10 +455,10 @@ class ImageFolderDataModule(L.LightningDataModule):
                 for rel, name in read_split(path, self.data_dir)
             ]
         elif path.is_dir():
+            from trainlab.data.folders import files_under
             from trainlab.data.images.folder import image_files
 
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            files = image_files(found, path)
+            files = image_files(files_under(path), path)
             if not files:
                 raise DataError(f"predict input {path} holds no image files")
             entries = [(str(p.resolve()), self.classes[0]) for p in files]

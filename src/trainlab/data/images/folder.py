@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from trainlab.data.folders import files_under
 from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,12 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             raw_dir,
             loose[0].name,
         )
-    found = {d: class_files(d) for d in class_dirs}
+    # files in folders under a class folder (``cat/2023/img.jpg``) belong to its class
+    found: dict[Path, list[Path]] = {d: [] for d in class_dirs}
+    for path in files_under(raw_dir):
+        rel = path.relative_to(raw_dir)
+        if len(rel.parts) > 1:  # loose files in raw/ are named above
+            found[raw_dir / rel.parts[0]].append(path)
     image_files([f for files in found.values() for f in files], raw_dir)  # warns, or refuses
     classes: dict[str, list[str]] = {}
     for class_dir in class_dirs:
@@ -185,28 +191,6 @@ def check_class_names(names: list[str], raw_dir: Path) -> None:
                 raw_dir,
                 len(same),
             )
-
-
-def class_files(class_dir: Path) -> list[Path]:
-    """The files of a class folder and of the folders under it, sorted; hidden ones left out.
-
-    Photos are often sorted further by date or source (``cat/2023/img.jpg``): they belong to the
-    class of the top folder. Only the class folder's own files were read before, and a class
-    whose images all sat one level down was refused as empty, or, with some images beside the
-    sub-folder, trained on the rest without a word.
-    """
-    files = []
-    for path in sorted(class_dir.rglob("*")):
-        if any(part.startswith(".") for part in path.relative_to(class_dir).parts):
-            continue  # .DS_Store, ._img.jpg, .ipynb_checkpoints/
-        if path.is_symlink() and not path.exists():
-            raise DataError(
-                f"{path} is a symbolic link to {path.readlink()}, which does not exist: "
-                "restore the target or remove the link"
-            )
-        if path.is_file():
-            files.append(path)
-    return files
 
 
 def verify_image(path: Path) -> None:

@@ -551,9 +551,12 @@ def _peak_warnings(path: Path, pairs: list) -> list[str]:
 
 
 def iter_supported(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand folders into their ``.mgf``/``.mzML`` files (sorted); keep files as given."""
+    """Expand folders into their ``.mgf``/``.mzML`` files (sorted, through symbolic links,
+    hidden ones left out: see ``trainlab.data.folders``); keep files as given."""
+    from trainlab.data.folders import files_under
+
     for path in map(Path, paths):
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in READERS)
+            yield from (p for p in files_under(path) if p.suffix.lower() in READERS)
         else:
             yield path
