@@ -5,6 +5,8 @@ Every reader returns samples x features float32. The MUSET text matrix has its o
 """
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +49,12 @@ def load_matrix(
         raise DataError(f"Matrix file {path} does not exist. Set data.matrix_path to its path.")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        values = np.load(path, mmap_mode="r")
+        with _readable_array(path):
+            values = np.load(path, mmap_mode="r")
         return _with_ids(path, _check_2d(path, values), None, None, fof_path)
     if suffix == ".npz":
-        return _load_npz(path, fof_path)
+        with _readable_array(path):
+            return _load_npz(path, fof_path)
     if suffix in (".parquet", ".pq"):
         return _load_parquet(path, fof_path)
     check_plain_text(path)
@@ -136,6 +140,44 @@ def _check_feature_ids(path: Path, values: np.ndarray, feature_ids: list[str]) -
                 "alike). Use the matrix of one run over all the samples."
             )
         seen[feature] = column
+
+
+@contextmanager
+def _readable_array(path: Path) -> Iterator[None]:
+    """Turn numpy's errors on a damaged ``.npy``/``.npz`` into a DataError naming the file.
+
+    A header declaring more data than the file holds ("mmap length is greater than file size",
+    or for an .npz "Unable to allocate 37.3 GiB" / an EOF), a negative dimension, a header that
+    is not a dict, a pickled array or a file that is not a zip archive ended in a bare numpy
+    traceback, mostly without the file name.
+    """
+    import tokenize
+    import zipfile
+
+    magic = b"\x93NUMPY" if path.suffix.lower() == ".npy" else b"PK"
+    with path.open("rb") as handle:
+        head = handle.read(len(magic))
+    if head != magic:  # numpy would try it as a pickle, and suggest allow_pickle=True
+        raise DataError(
+            f"{path} is not a numpy {path.suffix} file (it starts with {head!r}, not {magic!r}); "
+            "write it with np.save/np.savez, or give a MUSET text matrix a text suffix"
+        )
+    try:
+        yield
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        MemoryError,
+        SyntaxError,
+        tokenize.TokenError,
+        zipfile.BadZipFile,
+    ) as err:
+        raise DataError(
+            f"{path} cannot be read as a numpy array ({type(err).__name__}: {str(err)[:200]}): "
+            "it is cut short, damaged, declares more data than it holds, or was not written by "
+            "np.save/np.savez; write it again, e.g. np.save(path, values.astype(np.float32))"
+        ) from None
 
 
 def _load_npz(path: Path, fof_path: str | Path | None) -> KmerMatrix:

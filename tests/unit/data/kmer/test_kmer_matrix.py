@@ -333,3 +333,51 @@ def test_rows_of_another_tool_with_word_ids_stay_data(tmp_path: Path) -> None:
     # ids that are no MUSET unitig ids on every row: line 1 is a row like the others
     matrix = matrix_files(tmp_path, b"utg_0 1 2 3\nutg_1 4 5 6\n", "unitigs.abundance.mat")
     assert load_matrix(matrix, cache_dir=tmp_path / "cache").feature_ids == ["utg_0", "utg_1"]
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    import io
+
+    from numpy.lib import format as npy_format
+
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        buffer, {"descr": "<f4", "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("short.npy", _npy_header((100_000, 100_000)) + bytes(16), "mmap length is greater"),
+        ("negative.npy", _npy_header((-5, 3)) + bytes(16), "negative dimensions"),
+    ],
+    ids=["declares_more_than_it_holds", "negative_shape"],
+)
+def test_a_damaged_binary_matrix_is_refused_with_the_file(tmp_path, name, content, said):
+    # before: bare ValueError / BadZipFile tracebacks, most without the file name
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=rf"{name} cannot be read as a numpy array .*{said}"):
+        load_matrix(path)
+
+
+def test_a_file_that_is_not_numpy_is_not_unpickled_and_is_named(tmp_path: Path) -> None:
+    # before: numpy's "contains pickled (object) data ... load it unsafely using allow_pickle"
+    path = tmp_path / "text.npz"
+    path.write_bytes(b"values,1,2\n")
+    with pytest.raises(DataError, match=r"text\.npz is not a numpy \.npz file") as caught:
+        load_matrix(path)
+    assert "allow_pickle" not in str(caught.value)
+
+
+def test_an_npz_declaring_a_huge_array_is_refused_with_the_file(tmp_path: Path) -> None:
+    # 150 bytes declaring 10^18 float32 values: before, numpy's MemoryError traceback
+    import zipfile
+
+    path = tmp_path / "huge.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("values.npy", _npy_header((10**9, 10**9)) + bytes(16))
+    with pytest.raises(DataError, match=r"huge\.npz cannot be read as a numpy array"):
+        load_matrix(path)
