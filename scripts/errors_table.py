@@ -82,6 +82,7 @@ KMER_FILES = {
     "kmer:meta_no_labels.tsv": "metadata TSV whose sample_type is NA on every row",
     "kmer:npz_object_ids": "matrix.npz whose sample_ids were saved as an object array",
     "kmer:npz_duplicated_ids": "matrix.npz whose sample_ids hold S01 twice",
+    "kmer:npz_cut_short": "an .npz whose values header declares 12 x 10^6 floats over 16 bytes",
 }
 CONVERT_FILES = {
     "empty.mgf": "an empty MGF",
@@ -93,6 +94,7 @@ CONVERT_FILES = {
 SPECTRA_ROOTS = {
     "leaky": "a root whose validation_data repeats train_data's run",
     "foreign:settings_24": "a train_data another pipeline wrote with 24 instrument settings a row",
+    "foreign:mz_1e30": "a train_data another pipeline wrote with a peak at m/z 1e30 in row 4",
     "foreign:all_unlabeled": "a train_data another pipeline wrote with every label 0",
     "foreign:named_test1": "a root whose test table is named test1",
     "foreign:no_test": "a root with train_data and validation_data only",

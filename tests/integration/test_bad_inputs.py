@@ -7,15 +7,18 @@ docs/errors.md lists these cases with their messages; rewrite it from this table
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.lib import format as npy_format
 from tests.conftest import FAST, subprocess_env, train_args
 
 QUIET = "extras.print_config=false"
@@ -219,6 +222,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["npz_duplicated_ids.npz: sample ids are duplicated: ['S01']"],
     ),
     (
+        "kmer_npz_declares_more",
+        ["{kmer:npz_cut_short}"],
+        ["npz_cut_short.npz cannot be read as a numpy array", "declares more data than it holds"],
+    ),
+    (
         "kmer_npz_duplicated_feature_ids",
         ["{kmer:npz_joined_features}"],
         ["npz_joined_features.npz: 5 feature ids are on more than one column", "'u0' on columns"],
@@ -265,6 +273,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["train_data: ", "row 0, column 'instrument_settings': has 24 values, expected 22"],
     ),
     (
+        "foreign_table_mz_1e30",
+        ["{foreign:mz_1e30}"],
+        ["train_data: ", "row 4, column 'mz_array': goes up to 1e+30; expected m/z <= 1e+06"],
+    ),
+    (
         "foreign_table_all_unlabeled",
         ["{foreign:all_unlabeled}"],
         ["positive-mode rows are unlabeled (label 0)", "Check the label column"],
@@ -291,6 +304,14 @@ CASES: list[tuple[str, list[str], list[str]]] = [
             "no_direction.idXML, line 10: PeptideIdentification #1 (score_type='OMSSA')",
             "has no higher_score_better",
             'higher_score_better="true" or "false"',
+        ],
+    ),
+    (
+        "convert_standardization_zero_std",
+        ["{convert:run.mzML}", "standardization={files}/zero_std.json"],
+        [
+            "zero_std.json: std of 'ms1_retention_time_min' is 0.0, not a finite number > 0",
+            "Delete the file to refit",
         ],
     ),
     (
@@ -359,6 +380,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     scan = "BEGIN IONS\nTITLE=s{n}\nMSLEVEL=1\nPEPMASS=500.0\nSCANS={n}\n100.0 10.0\nEND IONS\n"
     (folder / "ms1.mgf").write_text(scan.format(n=1) + scan.format(n=2))
     (folder / "nothing_here").mkdir()
+    with zipfile.ZipFile(folder / "npz_cut_short.npz", "w") as archive:  # 12 x 10^6 declared
+        header = io.BytesIO()
+        npy_format.write_array_header_1_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (12, 10**6)}
+        )
+        archive.writestr("values.npy", header.getvalue() + bytes(16))
     _spectra_files(folder)
     return folder
 
@@ -370,6 +397,7 @@ def _spectra_files(folder: Path) -> None:
     from tests.unit.data.spectra.spectra_files import dda_run, write_mzml
 
     from trainlab.data.spectra.convert import convert_files
+    from trainlab.data.spectra.instrument import NUMERIC_SETTINGS
     from trainlab.data.spectra.store import read_spectra, write_spectra
 
     scans = dda_run(4, per_cycle=3, seed=1)
@@ -383,6 +411,9 @@ def _spectra_files(folder: Path) -> None:
     text = ids.read_text().replace(' higher_score_better="false"', "")
     ids.write_text(text.replace('score_type="q-value"', 'score_type="OMSSA"'))
     convert_files([run], folder / "shared_root")
+    names = list(NUMERIC_SETTINGS)
+    zero_std = {"settings": names, "mean": [1.0] * len(names), "std": [0.0] * len(names)}
+    (folder / "zero_std.json").write_text(json.dumps(zero_std))
     rows = read_spectra(folder / "shared_root", "train_data")
     for table in ("train_data", "validation_data"):
         write_spectra(rows, folder / "leaky", table, mode="create")
@@ -402,8 +433,12 @@ def _foreign_roots(folder: Path) -> None:
     settings = [[*row, 0.0, 0.0] for row in train.column("instrument_settings").to_pylist()]
     index = train.schema.get_field_index("instrument_settings")
     labels = pa.array([0.0] * train.num_rows, pa.float32())
+    mz = train.column("mz_array").to_pylist()
+    huge = [[*m[:-1], 1e30] if i == 4 else m for i, m in enumerate(mz)]
+    mz_index = train.schema.get_field_index("mz_array")
     variants = {
         "settings_24": train.set_column(index, "instrument_settings", pa.array(settings)),
+        "mz_1e30": train.set_column(mz_index, "mz_array", pa.array(huge, pa.list_(pa.float32()))),
         "all_unlabeled": train.set_column(train.schema.get_field_index("label"), "label", labels),
         "named_test1": train,
         "no_test": train,
