@@ -1,4 +1,5 @@
-"""One check for text files that must be UTF-8: where the first other byte is, and the fix."""
+"""One check for text files that must be UTF-8 (and hold no NUL byte): where the first other
+byte is, and the fix."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from trainlab.errors import DataError
 
 
 def check_utf8(path: Path, key: str | None = None) -> None:
-    """Raise DataError naming the byte offset and line of the first byte that is not UTF-8.
+    """Raise DataError naming the byte offset and line of the first byte that is not UTF-8,
+    or of the first NUL byte.
 
     Never a guessed encoding: a wrong guess (Latin-1 for cp1252, say) changes characters
     without a word. ``key``: the config key that points at the file, named in the fix.
@@ -33,3 +35,16 @@ def check_utf8(path: Path, key: str | None = None) -> None:
             f"`iconv -f cp1252 -t utf-8 {path} > {path.stem}.utf8{path.suffix}` for a file "
             f"from Windows (or `-f` the encoding it was written in){point}."
         ) from None
+    nul = data.find(b"\x00")
+    if nul >= 0:  # valid UTF-8, but no text: 'so\x00il' was a class of its own
+        raise nul_error(path, nul, data.count(b"\n", 0, nul) + 1)
+
+
+def nul_error(path: Path, offset: int, line: int) -> DataError:
+    """The error for a NUL byte in a text file: no text holds one, and blocks of them are
+    what an interrupted copy or write leaves."""
+    return DataError(
+        f"{path}, line {line}: a NUL byte (byte offset {offset}), which no text holds; blocks "
+        "of them are left by an interrupted copy or write. Get a complete copy of the file, or "
+        f"remove them: `tr -d '\\000' < {path} > {path.stem}.clean{path.suffix}`."
+    )

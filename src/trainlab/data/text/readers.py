@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainlab.data.text.normalise import canonical_criterion, visible
-from trainlab.data.utf8 import check_utf8
+from trainlab.data.utf8 import check_utf8, nul_error
 from trainlab.errors import DataError
 
 POST_COLUMNS = ("post_id", "text")
@@ -137,21 +137,15 @@ def _refuse_utf16(path: Path) -> None:
 
 
 def _refuse_nul(path: Path) -> None:
-    """Refuse a NUL byte, naming its line: text holds none, and a block of them is what an
-    interrupted copy or write leaves. pandas kept it inside the field (``'p\\x001'`` is not
-    the post ``p1``), or, near the start, the file was called UTF-16."""
+    """Refuse a NUL byte, naming its line (read in chunks: posts files can be large). pandas
+    kept it inside the field (``'p\\x001'`` is not the post ``p1``), or, near the start, the
+    file was called UTF-16."""
     offset, lines = 0, 0
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             found = chunk.find(b"\x00")
             if found >= 0:
-                line = lines + chunk.count(b"\n", 0, found) + 1
-                raise DataError(
-                    f"{path}, line {line}: a NUL byte (byte offset {offset + found}), which no "
-                    "text holds; blocks of them are left by an interrupted copy or write. Get a "
-                    f"complete copy of the file, or remove them: `tr -d '\\000' < {path} > "
-                    f"{path.stem}.clean{path.suffix}`."
-                )
+                raise nul_error(path, offset + found, lines + chunk.count(b"\n", 0, found) + 1)
             offset, lines = offset + len(chunk), lines + chunk.count(b"\n")
 
 

@@ -162,3 +162,11 @@ def test_a_utf16_metadata_file_is_named_as_such(tmp_path) -> None:
     path.write_bytes("Run_accession\tsample_type\nS0\tgut\n".encode("utf-16"))
     with pytest.raises(DataError, match=r"is UTF-16 text .* `iconv -f utf-16 -t utf-8"):
         read_metadata(path, task_columns=["sample_type"])
+
+
+def test_a_nul_byte_in_the_metadata_is_refused_with_its_line(tmp_path: Path) -> None:
+    # before: read, and 'so\x00il' became a class of its own beside 'soil'
+    path = tmp_path / "meta.tsv"
+    path.write_bytes(b"Run_accession\tsample_type\nS1\tsoil\nS2\tso\x00il\nS3\tgut\n")
+    with pytest.raises(DataError, match=r"meta\.tsv, line 3: a NUL byte \(byte offset 39\)"):
+        read_metadata(path, task_columns=["sample_type"])
