@@ -213,7 +213,13 @@ def _load_parquet(path: Path, fof_path: str | Path | None) -> KmerMatrix:
     """Parquet: one row per sample; ids in a `sample_id` column or a string index."""
     import pandas as pd
 
-    frame = pd.read_parquet(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (ValueError, OSError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(
+            f"{path} cannot be read as Parquet ({type(err).__name__}: {str(err)[:200]}): it is "
+            "cut short, damaged or another format; write it again with DataFrame.to_parquet"
+        ) from None
     sample_ids = None
     if "sample_id" in frame.columns:
         sample_ids = frame.pop("sample_id").astype(str).tolist()

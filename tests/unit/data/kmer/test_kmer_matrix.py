@@ -381,3 +381,15 @@ def test_an_npz_declaring_a_huge_array_is_refused_with_the_file(tmp_path: Path) 
         archive.writestr("values.npy", _npy_header((10**9, 10**9)) + bytes(16))
     with pytest.raises(DataError, match=r"huge\.npz cannot be read as a numpy array"):
         load_matrix(path)
+
+
+def test_a_cut_short_parquet_matrix_is_refused_with_the_file(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"sample_id": ["S1", "S2"], "u0": [0.1, 0.2], "u1": [0.3, 0.4]})
+    frame.to_parquet(tmp_path / "whole.parquet")
+    data = (tmp_path / "whole.parquet").read_bytes()
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(data[: len(data) // 2])  # before: pyarrow's ArrowInvalid traceback
+    with pytest.raises(DataError, match=r"cut\.parquet cannot be read as Parquet .*to_parquet"):
+        load_matrix(path)
