@@ -122,3 +122,54 @@ def test_mzml_scan_start_time_in_another_unit_is_refused(tmp_path):
     )
     with pytest.raises(ValueError, match="'millisecond', not seconds, minutes or hours"):
         list(read_mzml(path))
+
+
+def test_a_zlib_array_that_inflates_past_the_limit_is_refused(tmp_path):
+    # a 0.6 MB array of zeros that inflates to 2**24 + 1 doubles (128 MiB): before, decoded
+    # whole (a 0.5 MB file held 400 MB); a file of a few MB could take all memory
+    import base64
+    import re
+    import zlib
+
+    from spectra_files import acquisition, write_mzml
+
+    deflater = zlib.compressobj(1)
+    chunk = bytes(1 << 20)
+    data = b"".join(deflater.compress(chunk) for _ in range(128))  # scans.MAX_ARRAY_BYTES
+    data += deflater.compress(bytes(8)) + deflater.flush()
+    encoded = base64.b64encode(data).decode()
+    text = write_mzml(tmp_path / "run.mzML", acquisition(1, 1)).read_text()
+    text = re.sub(
+        r'name="no compression" value=""/>(<cvParam[^>]*/>)<binary>[^<]*</binary>',
+        rf'name="zlib compression" value=""/>\1<binary>{encoded}</binary>',
+        text.replace('accession="MS:1000576"', 'accession="MS:1000574"', 1),
+        count=1,
+    )
+    (tmp_path / "run.mzML").write_text(text)
+    with pytest.raises(ValueError, match="inflates to more than 16 M values"):
+        list(read_mzml(tmp_path / "run.mzML"))
+
+
+def test_zlib_arrays_below_the_limit_read_as_before(tmp_path):
+    import base64
+    import re
+    import zlib
+
+    from spectra_files import acquisition, write_mzml
+
+    path = write_mzml(tmp_path / "run.mzML", acquisition(1, 1))
+    plain = list(read_mzml(path))
+
+    def deflate(found: re.Match) -> str:
+        packed = base64.b64encode(zlib.compress(base64.b64decode(found.group(2)))).decode()
+        return f'name="zlib compression" value=""/>{found.group(1)}<binary>{packed}</binary>'
+
+    text = path.read_text().replace('accession="MS:1000576"', 'accession="MS:1000574"')
+    text = re.sub(
+        r'name="no compression" value=""/>(<cvParam[^>]*/>)<binary>([^<]*)</binary>', deflate, text
+    )
+    path.write_text(text)
+    assert "zlib compression" in text and "no compression" not in text
+    read = list(read_mzml(path))
+    assert [list(s.mz) for s in read] == [list(s.mz) for s in plain]
+    assert [list(s.intensity) for s in read] == [list(s.intensity) for s in plain]
