@@ -115,3 +115,19 @@ def test_a_png_whose_text_chunk_inflates_past_pils_limit_is_refused_with_the_fil
         inspect_images(raw, ["dark/ok.png", "light/inflates.png"])
     with pytest.raises(DataError, match=r"light/inflates\.png: Decompressed data too large"):
         _dataset(raw, [*entries, ("light/inflates.png", "light")])
+
+
+def test_images_of_several_frames_are_named_in_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # an animated GIF and a 3-page TIFF: training reads their first frame, which was silent
+    raw = tmp_path / "raw"
+    _write(raw, "dark/still.png", np.zeros((8, 8), dtype=np.uint8))
+    frames = [Image.new("L", (8, 8), v) for v in (0, 128, 255)]
+    (raw / "light").mkdir()
+    frames[0].save(raw / "light" / "moving.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(raw / "light" / "stack.tif", save_all=True, append_images=frames[1:])
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.images.folder"):
+        scan_class_folders(raw)
+    warned = [r.getMessage() for r in caplog.records if "several frames" in r.getMessage()]
+    assert len(warned) == 1 and "2 image(s)" in warned[0] and "moving.gif" in warned[0], warned

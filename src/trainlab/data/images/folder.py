@@ -92,6 +92,7 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             found[raw_dir / rel.parts[0]].append(path)
     image_files([f for files in found.values() for f in files], raw_dir)  # warns, or refuses
     classes: dict[str, list[str]] = {}
+    frames: list[Path] = []  # images of several frames
     for class_dir in class_dirs:
         files = [p for p in found[class_dir] if p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
@@ -100,8 +101,7 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
                 "the folder"
             )
         if verify:
-            for path in files:
-                verify_image(path)
+            frames += [path for path in files if verify_image(path)]
         classes[class_dir.name] = [
             f"{raw_dir.name}/{p.relative_to(raw_dir).as_posix()}" for p in files
         ]
@@ -112,6 +112,15 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
             f"least two: add a folder per class"
         )
     check_class_names(list(classes), raw_dir)
+    if frames:
+        log.warning(
+            "%d image(s) under %s hold several frames (animated GIF/PNG/WebP, multi-page TIFF), "
+            "e.g. %s: only the first frame is read; if each frame is an image (a z-stack, the "
+            "channels of a microscope), save them as one file per frame",
+            len(frames),
+            raw_dir,
+            frames[0],
+        )
     return classes
 
 
@@ -193,13 +202,16 @@ def check_class_names(names: list[str], raw_dir: Path) -> None:
             )
 
 
-def verify_image(path: Path) -> None:
-    """Raise DataError when ``path`` cannot be decoded as an image."""
+def verify_image(path: Path) -> bool:
+    """Raise DataError when ``path`` cannot be decoded as an image; True when it holds several
+    frames, of which training reads the first only (it was silent)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
+            several = bool(getattr(image, "is_animated", False))  # reads one frame header more
             image.verify()
+            return several
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
