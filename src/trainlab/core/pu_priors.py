@@ -43,7 +43,7 @@ def pu_prior_problems(cfg: DictConfig) -> list[str]:
     missing = [name for name in present if name not in priors]
     if not missing:
         return []
-    if synthetic_priors is not None:
+    if synthetic_priors is not None and all(n in synthetic_priors for n in missing):
         with open_dict(model):
             model.priors = {**dict(explicit), **{n: synthetic_priors[n] for n in missing}}
         log.info("nnPU on the synthetic data: its true priors %s", dict(model.priors))

@@ -113,9 +113,45 @@ def generate_spectra(root: str | Path, spec: SyntheticSpec | None = None) -> dic
 
 
 def read_truth(root: str | Path) -> dict | None:
-    """The truth of a synthetic root (``synthetic.json``), or None for measured data."""
+    """The truth of a synthetic root (``synthetic.json``), or None for measured data.
+
+    nnPU training takes its ``true_priors`` as the priors when none are given, after the config
+    checks of ``model.priors``: a file holding 5.0 was refused only by the model, as
+    "model.priors.positive is 5.0", a key the user never set (a root copied from elsewhere can
+    carry such a file); a JSON list ended in a TypeError traceback.
+    """
     path = Path(root) / TRUTH_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        truth = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as err:
+        raise DataError(
+            f"{path}: cannot be read ({type(err).__name__}: {str(err)[:200]}). {_TRUTH_FIX}"
+        ) from None
+    priors = truth.get("true_priors") if isinstance(truth, dict) else None
+    if (
+        not isinstance(priors, dict)
+        or not priors
+        or not all(
+            name in ("positive", "negative")
+            and isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and 0 < value <= 1
+            for name, value in priors.items()
+        )
+    ):
+        raise DataError(
+            f"{path}: 'true_priors' must map positive/negative to a class prior in (0, 1]; got "
+            f"{str(priors)[:120]}. {_TRUTH_FIX}"
+        )
+    return truth
+
+
+_TRUTH_FIX = (
+    "The generator writes this file to mark a synthetic root and its true priors: generate "
+    "the root again, or delete the file if the root holds measured spectra"
+)
 
 
 def _make_table(

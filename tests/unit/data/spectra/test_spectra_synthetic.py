@@ -68,3 +68,22 @@ def test_same_seed_same_data_and_no_overwrite(tmp_path, synthetic_root):
         generate_spectra(synthetic_root, SMALL)
     with pytest.raises(DataError, match=r"priors\.positive"):
         generate_spectra(tmp_path / "c", SyntheticSpec(priors={"positive": 1.5, "negative": 0.2}))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"true_priors": {"positive": 5.0}}', r"must map .* got \{'positive': 5.0\}"),
+        ('{"true_priors": {"positive": NaN}}', "'true_priors' must map positive/negative"),
+        ('{"true_priors": {"positive": "0.3"}}', "'true_priors' must map positive/negative"),
+        ("[1, 2]", "'true_priors' must map positive/negative"),
+        ("[" * 100_000 + "]" * 100_000, r"cannot be read \(RecursionError"),
+    ],
+    ids=["prior_5", "prior_nan", "prior_text", "list", "deep"],
+)
+def test_a_damaged_truth_file_is_refused_not_used_as_priors(tmp_path, content, message):
+    # nnPU takes true_priors as its priors after the config checks: 5.0 or NaN reached the loss
+    (tmp_path / "synthetic.json").write_text(content)
+    with pytest.raises(DataError, match=message) as caught:
+        read_truth(tmp_path)
+    assert "synthetic.json" in str(caught.value) and "delete the file" in str(caught.value)
