@@ -371,6 +371,11 @@ def read_mgf(path: str | Path, label_column: str | None = None) -> Iterator[Scan
     key = None if label_column is None else label_column.lower()
     with _Reader(str(path), read_charges=True, convert_arrays=1) as reader:
         for position, entry in enumerate(reader):
+            if entry is None:  # pyteomics' answer for a last entry without END IONS
+                raise ValueError(
+                    "the file ends inside an entry (BEGIN IONS without END IONS): it is cut "
+                    "short, e.g. by an interrupted download or copy; get a complete copy"
+                )
             params = {k.lower(): v for k, v in entry.get("params", {}).items()}
             yield _mgf_scan(entry, params, position, key)
 

@@ -173,3 +173,12 @@ def test_zlib_arrays_below_the_limit_read_as_before(tmp_path):
     read = list(read_mzml(path))
     assert [list(s.mz) for s in read] == [list(s.mz) for s in plain]
     assert [list(s.intensity) for s in read] == [list(s.intensity) for s in plain]
+
+
+def test_an_mgf_cut_short_inside_an_entry_is_named_as_such(tmp_path):
+    # before: AttributeError "'NoneType' object has no attribute 'get'" (pyteomics yields None)
+    entry = "BEGIN IONS\nTITLE=s{n}\nMSLEVEL=1\nPEPMASS=500.0\nSCANS={n}\n100.0 10.0\n"
+    path = tmp_path / "cut.mgf"
+    path.write_text(entry.format(n=1) + "END IONS\n" + entry.format(n=2))
+    with pytest.raises(ValueError, match=r"ends inside an entry \(BEGIN IONS without END IONS"):
+        list(read_mgf(path))
