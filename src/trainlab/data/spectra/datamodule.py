@@ -122,6 +122,9 @@ class SpectraDataModule(L.LightningDataModule):
             positives, at this quantile of their probabilities (e.g. 0.05), per polarity.
         test_after_fit: the run tests after fitting (the top-level ``test``): a missing test
             table is then refused before fitting, not after it.
+        allow_identical_spectra: proceed, with a warning giving the count, when two tables
+            hold identical spectra (e.g. technical replicates kept on purpose); refused by
+            default.
         loader: the shared ``data.loader`` node (``LoaderSettings``); None values are chosen
             from the hardware by the core, and a None ``multiprocessing_context`` picks
             forkserver (or spawn), because Lance is not fork-safe once a table has been opened.
@@ -141,6 +144,7 @@ class SpectraDataModule(L.LightningDataModule):
         loader: LoaderSettings | dict[str, Any] | None = None,
         seed: int = 42,
         test_after_fit: bool = False,
+        allow_identical_spectra: bool = False,
     ) -> None:
         super().__init__()
         if polarity not in (None, 0, 1):
@@ -164,6 +168,7 @@ class SpectraDataModule(L.LightningDataModule):
         self.threshold_quantile = threshold_quantile
         self.loader_settings = LoaderSettings.coerce(loader)
         self.test_after_fit = bool(test_after_fit)
+        self.allow_identical_spectra = bool(allow_identical_spectra)
         self.datasets: dict[str, SpectraBatches] = {}
         self.label_counts: dict[str, dict[str, list[int]]] = {}
         self._predict: SpectraBatches | None = None
@@ -318,15 +323,28 @@ class SpectraDataModule(L.LightningDataModule):
         found = identical_spectra.across(
             self._rows_and_prints(first), self._rows_and_prints(second)
         )
-        if found.rows:
-            raise DataError(
-                f"{self.root}/{first} and {self.root}/{second} hold {found.rows} identical "
-                f"spectra (same precursor m/z and MS1 peaks, {second} rows found in {first}), "
-                f"e.g. {found.describe(first, second)}. "
-                "The model would be selected or tested on spectra it trained on. Remove the rows "
-                "from one of the tables (keep each run in one table: docs/spectra.md, One run, "
-                "one table)"
+        if not found.rows:
+            return
+        where = (
+            f"{self.root}/{first} and {self.root}/{second} hold {found.rows} identical spectra "
+            f"(same precursor m/z and MS1 peaks, {second} rows found in {first}), "
+            f"e.g. {found.describe(first, second)}"
+        )
+        if self.allow_identical_spectra:
+            log.warning(
+                "%s. Kept because data.allow_identical_spectra=true: the %s figures are "
+                "measured partly on spectra %s holds",
+                where,
+                second,
+                first,
             )
+            return
+        raise DataError(
+            f"{where}. The model would be selected or tested on spectra it trained on. Remove "
+            "the rows from one of the tables (keep each run in one table: docs/spectra.md, One "
+            "run, one table), or, if they are legitimate (technical replicates kept on purpose), "
+            "proceed with a warning: data.allow_identical_spectra=true"
+        )
 
     def use_trained_spec(self, spec: dict[str, Any]) -> None:
         """Remember the checkpoint's training runs (eval and predict check their tables)."""

@@ -51,8 +51,8 @@ def root_with(source, tmp_path, **tables: pa.Table):
     return root
 
 
-def setup_fit(root) -> SpectraDataModule:
-    dm = SpectraDataModule(str(root), batch_size=8, loader={"num_workers": 0})
+def setup_fit(root, **settings) -> SpectraDataModule:
+    dm = SpectraDataModule(str(root), batch_size=8, loader={"num_workers": 0}, **settings)
     dm.setup("fit")
     return dm
 
@@ -69,6 +69,21 @@ def test_spectra_copied_into_the_test_table_under_other_names_are_refused(source
     first = test.num_rows - 3
     assert "train_data row 5 (" in message and f"= test_1 row {first} (other.mzML, MS2" in message
     assert "Remove the rows from one of the tables" in message
+    assert "data.allow_identical_spectra=true" in message  # the way out, named
+
+
+def test_identical_spectra_kept_on_purpose_proceed_with_a_warning_giving_the_count(
+    source, tmp_path, caplog
+):
+    train = table(source, "train_data")
+    test = pa.concat_tables([table(source, "test_1"), renamed(train.take([5, 17]), "rep.mzML", 9)])
+    root = root_with(source, tmp_path, test_1=test)
+    with caplog.at_level(logging.WARNING, logger="trainlab.data.spectra.datamodule"):
+        dm = setup_fit(root, allow_identical_spectra=True)
+        dm.setup("test")
+    assert "test_1 hold 2 identical spectra" in caplog.text
+    assert "data.allow_identical_spectra=true" in caplog.text
+    assert len(dm.datasets["test"]) == test.num_rows  # kept, nothing dropped
 
 
 def test_spectra_shared_by_validation_and_training_are_refused(source, tmp_path):
