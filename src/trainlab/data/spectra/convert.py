@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trainlab.data.spectra.convert_checks import check_rows, constant_settings
+from trainlab.data.spectra.convert_identical import IdenticalSpectraCheck
 from trainlab.data.spectra.identifications import IdentificationLinker
 from trainlab.data.spectra.instrument import STANDARDIZATION_FILE, Standardizer
 from trainlab.data.spectra.pairing import compact, pair_scans
@@ -275,7 +276,9 @@ def convert_files(
     everything = np.concatenate([r.raw_settings for r in good])
     report.constant_settings = constant_settings(everything)
     report.standardization, standardizer = _standardizer(root, given, everything)
+    identical = IdenticalSpectraCheck(root, table)
     for result in good:
+        identical.check(result.table, result.checks, result.path.name)
         settings = standardizer.transform(result.raw_settings)
         rows = result.table.set_column(
             SPECTRA_SCHEMA.get_field_index("instrument_settings"),

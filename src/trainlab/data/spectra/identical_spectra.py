@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from trainlab.data.spectra.store import as_schema_types
@@ -44,21 +45,79 @@ def _contents(uri: str, rows: np.ndarray) -> tuple[list[bytes], list[str]]:
     for start in range(0, len(rows), _TAKE_ROWS):
         part = rows[start : start + _TAKE_ROWS]
         table = as_schema_types(dataset.take(part, columns=CONTENT_COLUMNS), uri)
-        precursor = table.column("precursor_mz").to_numpy()
-        starts = np.concatenate(
-            [[0], np.cumsum(pc.list_value_length(table.column("mz_array")).to_numpy())]
-        )
-        mz = pc.list_flatten(table.column("mz_array")).to_numpy()
-        intensity = pc.list_flatten(table.column("intensity_array")).to_numpy()
-        files = table.column("source_file").to_pylist()
-        scans = table.column("ms2_scan_number").to_pylist()
-        for i, row in enumerate(part):
-            a, b = starts[i], starts[i + 1]
-            keys.append(
-                precursor[i].tobytes() + mz[a:b].tobytes() + b"|" + intensity[a:b].tobytes()
-            )
-            names.append(f"row {row} ({files[i] or 'no source_file'}, MS2 scan {scans[i]})")
+        found, named = table_contents(table)
+        keys += found
+        names += [f"row {row} ({name})" for row, name in zip(part, named, strict=True)]
     return keys, names
+
+
+def table_contents(table: pa.Table) -> tuple[list[bytes], list[str]]:
+    """(the spectrum bytes, ``file, MS2 scan n``) of each row of a table of ``CONTENT_COLUMNS``
+    in the schema's types."""
+    precursor = table.column("precursor_mz").to_numpy()
+    starts = np.concatenate(
+        [[0], np.cumsum(pc.list_value_length(table.column("mz_array")).to_numpy())]
+    )
+    mz = pc.list_flatten(table.column("mz_array")).to_numpy()
+    intensity = pc.list_flatten(table.column("intensity_array")).to_numpy()
+    files = table.column("source_file").to_pylist()
+    scans = table.column("ms2_scan_number").to_pylist()
+    keys, names = [], []
+    for i in range(table.num_rows):
+        a, b = starts[i], starts[i + 1]
+        keys.append(precursor[i].tobytes() + mz[a:b].tobytes() + b"|" + intensity[a:b].tobytes())
+        names.append(f"{files[i] or 'no source_file'}, MS2 scan {scans[i]}")
+    return keys, names
+
+
+def rows_in_table(uri: str, prints: np.ndarray, new: pa.Table, new_prints: np.ndarray) -> Identical:
+    """Rows of ``new`` (rows not written yet, ``CONTENT_COLUMNS`` in the schema's types)
+    identical to a row of the table at ``uri`` (``prints``: one fingerprint per table row)."""
+    candidates = np.intersect1d(prints, new_prints)
+    if not len(candidates):
+        return Identical()
+    keys, names = _contents(uri, np.flatnonzero(np.isin(prints, candidates)))
+    return _matches(dict(zip(keys, names, strict=True)), new, new_prints, candidates)
+
+
+def rows_in_rows(
+    first: pa.Table, first_prints: np.ndarray, new: pa.Table, new_prints: np.ndarray
+) -> Identical:
+    """Rows of ``new`` identical to a row of ``first`` (both as in ``rows_in_table``)."""
+    candidates = np.intersect1d(first_prints, new_prints)
+    if not len(candidates):
+        return Identical()
+    keys, names = table_contents(first.take(np.flatnonzero(np.isin(first_prints, candidates))))
+    return _matches(dict(zip(keys, names, strict=True)), new, new_prints, candidates)
+
+
+def _matches(
+    seen: dict[bytes, str], new: pa.Table, new_prints: np.ndarray, candidates: np.ndarray
+) -> Identical:
+    found = Identical()
+    picked = np.flatnonzero(np.isin(new_prints, candidates))
+    for key, name in zip(*table_contents(new.take(picked)), strict=True):
+        if key in seen:
+            found.rows += 1
+            if len(found.examples) < EXAMPLES:
+                found.examples.append((seen[key], name))
+    return found
+
+
+def rows_repeated(new: pa.Table, new_prints: np.ndarray) -> Identical:
+    """Rows of ``new`` (as in ``rows_in_table``) identical to an earlier row of ``new``."""
+    values, counts = np.unique(new_prints, return_counts=True)
+    picked = np.flatnonzero(np.isin(new_prints, values[counts > 1]))
+    found = Identical()
+    seen: dict[bytes, str] = {}
+    for key, name in zip(*table_contents(new.take(picked)), strict=True):
+        if key in seen:
+            found.rows += 1
+            if len(found.examples) < EXAMPLES:
+                found.examples.append((seen[key], name))
+        else:
+            seen[key] = name
+    return found
 
 
 def across(

@@ -301,3 +301,33 @@ def test_an_ms2_spectrum_without_ms_level_is_not_read_as_ms1(tmp_path):
     assert "run.mzML: cannot read spectrum #1 (spectrum 'controllerType=0" in problem
     assert "scan=2' gives no 'ms level' (MS:1000511) but has a precursor" in problem
     assert not (tmp_path / "root" / "train_data").exists()
+
+
+def test_identical_spectra_are_reported_at_convert(tmp_path):
+    # one spectrum of run1 (same MS1 peaks and precursor) in another run, under other scan
+    # numbers: too few rows for the run check; training would refuse train_data with test_1
+    root = tmp_path / "root"
+    convert_files([write_mzml(tmp_path / "run1.mzML", run_scans())], root)
+    other = [
+        ms1(10, MS1_MZ, MS1_INTENSITY),
+        ms2(11, 200.0),  # = run1's scan 2
+        ms1(12, [120.0, 220.0], [3.0, 9.0], rt_min=1.1),
+        ms2(13, 220.0, rt_min=1.12),
+        ms2(14, 120.0, rt_min=1.13),
+        ms2(15, 125.0, rt_min=1.14),
+    ]
+    report = convert_files([write_mzml(tmp_path / "run2.mzML", other)], root, "test_1")
+    assert report.rows_written == 4, report.summary()
+    checks = report.files[0].checks
+    assert checks["identical_spectra"]["train_data"] == 1
+    warning = " ".join(checks["warnings"])
+    assert "1 spectra identical to rows of train_data" in warning
+    assert "train_data row 0 (run1.mzML, MS2 scan 2) = run2.mzML, MS2 scan 11" in warning
+    assert "data.allow_identical_spectra=true" in warning
+    # renamed copies of a run converted into its table: each counts twice in training
+    copies = [write_mzml(tmp_path / f"copy{i}.mzML", run_scans()) for i in (1, 2)]
+    report = convert_files(copies, root, "train_data")
+    first, second = (f.checks["identical_spectra"] for f in report.files)
+    assert first["train_data (rows already there)"] == 4 and first["test_1"] == 1
+    assert second["earlier files of this conversion"] == 4 and second["within the file"] == 0
+    assert "4 spectra identical to rows already in train_data" in report.summary()
