@@ -124,8 +124,9 @@ def test_labels_csv_scans_missing_from_the_file_are_warned(tmp_path):
     one, two = (f.warnings for f in report.files)
     assert len(one) == 1 and "2 scan(s) that ids.csv names for run1" in one[0]
     assert "[1, 99]" in one[0] and "not MS2 scans" in one[0]
-    assert len(two) == 1 and "ids.csv names no scan of run2.mzML" in two[0]
+    assert len(two) == 2 and "ids.csv names no scan of run2.mzML" in two[0]
     assert "run1, run3" in two[0] and "every row is unlabeled" in two[0]
+    assert "4 spectra identical to rows of earlier files of this conversion" in two[1]  # a copy
 
 
 def test_bad_file_is_reported_and_earlier_rows_stay(tmp_path):
