@@ -105,6 +105,9 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         weight_decay: AdamW weight decay of both groups.
         threshold: probability at which a spectrum counts as predicted positive in metrics.
         histogram_bins: bins of the per-epoch probability histograms.
+        train_metric_rows: training rows (evenly spaced, the same each epoch) scored in eval
+            mode at the end of each training epoch for the ``train/`` figures, comparable with
+            ``val/``; 0 logs no training figures beside ``train/loss``.
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         weight_decay: float = 1e-3,
         threshold: float = 0.5,
         histogram_bins: int = 20,
+        train_metric_rows: int = 1024,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -130,7 +134,10 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         unknown = set(priors or {}) - set(POLARITY_INDEX)
         if unknown:
             raise ConfigError(f"model.priors has keys {sorted(unknown)}: use positive/negative")
+        if train_metric_rows < 0:
+            raise ConfigError(f"model.train_metric_rows={train_metric_rows}: use 0 or more rows")
         self.net = net
+        self.train_metric_rows = train_metric_rows
         self.loss_name, self.surrogate = loss, surrogate
         self.beta, self.gamma = beta, gamma
         self.priors, self.priors_file = dict(priors or {}), priors_file
@@ -217,14 +224,43 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 surrogate=self.surrogate,
             )
             objective, reported, corrected = risk.objective, risk.loss, risk.corrected
-        probabilities = torch.sigmoid(logits.detach())
+        if stage != "train":  # training figures: ``_score_training_sample``
+            self._update_metrics(stage, torch.sigmoid(logits.detach()), batch)
+        self._accumulate(stage, reported.detach(), len(labels), corrected)
+        return objective
+
+    def _update_metrics(
+        self, stage: str, probabilities: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> None:
+        labels = batch["label"]
         self.metrics[f"{stage}_metrics"].update(probabilities, labels)
         self.auroc[f"{stage}_auroc"].update(probabilities, (labels == 1).long())
         self.average_precision[f"{stage}_ap"].update(probabilities, (labels == 1).long())
         if self.loss_name == "nnpu":
             self.scores[f"{stage}_scores"].update(probabilities, labels, batch["polarity"])
-        self._accumulate(stage, reported.detach(), len(labels), corrected)
-        return objective
+
+    def _score_training_sample(self) -> None:
+        """Score ``train_metric_rows`` training rows in eval mode, as validation is scored.
+
+        Scored during the steps, with dropout on and the weights changing over the epoch,
+        train/auroc read 0.530 and 0.593 beside val/auroc 0.911 and 0.922 (default nnPU, epochs
+        0-1), as if the model did worse on the data it learns from: not comparable with val/.
+        """
+        datamodule = getattr(self.trainer, "datamodule", None)
+        sample = getattr(datamodule, "train_sample_batches", None)
+        if sample is None or not self.train_metric_rows:
+            return
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                for batch in sample(
+                    self.train_metric_rows, self.trainer.global_rank, self.trainer.world_size
+                ):
+                    batch = {k: v.to(self.device) for k, v in batch.items()}
+                    self._update_metrics("train", torch.sigmoid(self(batch).float()), batch)
+        finally:
+            self.train(was_training)
 
     def _row_priors(self, polarity: torch.Tensor, stage: str) -> torch.Tensor:
         # A row of unknown polarity (-1) took the negative-mode prior (index clamped to 0), and
@@ -309,6 +345,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         }
 
     def on_train_epoch_end(self) -> None:
+        self._score_training_sample()
         self._log_stage("train")
 
     def on_validation_epoch_end(self) -> None:

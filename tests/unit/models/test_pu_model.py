@@ -199,3 +199,59 @@ def test_nnpu_step_weights_labelled_rows_by_the_tables_labelled_share(root, tmp_
             shares_seen.add((group, round(share, 6)))
     wanted = {(code, round(v, 6)) for (_, code), v in expected.items()}
     assert shares_seen == wanted
+
+
+def test_training_figures_are_scored_in_eval_mode_as_validation_is(root, tmp_path):
+    # validation_data = train_data's spectra (other file names and scans): scored alike (eval
+    # mode, the epoch's final weights), train/ and val/ figures are equal; scored during the
+    # steps (dropout on, weights changing) train/auroc read 0.537 beside val/auroc 0.822 here
+    import shutil
+
+    import lance
+    import pyarrow as pa
+
+    same = tmp_path / "same"
+    same.mkdir()
+    for name in ("train_data", "test_1"):
+        shutil.copytree(root / name, same / name)
+    rows = lance.dataset(str(root / "train_data")).to_table()
+    n = rows.num_rows
+    for column, values in (
+        ("source_file", pa.array(["copy.mzML"] * n)),
+        ("mzml_filepath", pa.array(["/elsewhere/copy.mzML"] * n)),
+        ("ms2_scan_number", pa.array(range(90_000, 90_000 + n), pa.int32())),
+    ):
+        rows = rows.set_column(rows.column_names.index(column), column, values)
+    lance.write_dataset(rows, str(same / "validation_data"))
+    torch.manual_seed(0)
+    net = SpectrumTransformer(d_model=8, nhead=2, dim_feedforward=16, n_layers=1, dropout=0.5)
+    model = BinaryPUClassifier(
+        net,
+        loss="nnpu",
+        priors={"positive": 0.4, "negative": 0.25},
+        encoder_lr=1e-2,
+        linear_lr=1e-2,
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    dm = SpectraDataModule(
+        str(same), batch_size=64, loader={"num_workers": 0}, allow_identical_spectra=True
+    )
+    trainer.fit(model, dm)
+    logged = trainer.callback_metrics
+    for name in ("auroc", "average_precision", "recall", "recall_at_prior"):
+        assert float(logged[f"train/{name}"]) == pytest.approx(float(logged[f"val/{name}"]))
+    assert model.training  # back in training mode after the scoring
+
+
+def test_no_training_figures_with_train_metric_rows_0(root, tmp_path):
+    model = tiny_model(loss="bce", train_metric_rows=0)
+    logged = set(fit(model, root, tmp_path, epochs=1).callback_metrics)
+    assert "train/loss" in logged and "val/auroc" in logged
+    assert not {"train/auroc", "train/recall"} & logged

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -375,6 +375,21 @@ class SpectraDataModule(L.LightningDataModule):
         from trainlab.data.spectra.tabular import spectra_baseline_features
 
         return spectra_baseline_features(self.datasets[split])
+
+    def train_sample_batches(
+        self, max_rows: int, rank: int = 0, world_size: int = 1
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Batches of at most ``max_rows`` training rows, evenly spaced over the table and the
+        same every epoch (this rank's share under DDP), for training figures in eval mode.
+        Read here, without a DataLoader: no worker starts and no random number is drawn, so
+        the training run itself is unchanged."""
+        data = self.datasets.get("train")
+        if data is None or max_rows <= 0 or not len(data):
+            return
+        positions = np.unique(np.linspace(0, len(data) - 1, min(max_rows, len(data))).round())
+        positions = positions.astype(np.int64)[rank::world_size]
+        for start in range(0, len(positions), self.batch_size):
+            yield data[positions[start : start + self.batch_size]]
 
     def report_dataloaders(self) -> dict[str, DataLoader]:
         """Unshuffled batches of every split set up, for reports."""
