@@ -360,6 +360,9 @@ def run_baselines(cfg: Any, run_dir: Path, model: Any, datamodule: Any) -> dict[
         threshold=model_threshold(model),
         max_span_len=model_max_span_len(model),
     )
+    note = getattr(model, "threshold_note", None)
+    if block is not None and callable(note) and note():
+        block["notes"].append(note())  # e.g. nnPU: 0.5 is not its decision rule
     write_baselines(run_dir, block)
     return block
 

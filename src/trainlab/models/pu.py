@@ -380,16 +380,40 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                 values["train/corrected_share"] = sums["fix"] / sums["steps"].clamp(min=1)
         metric = self.metrics[f"{stage}_metrics"]
         if int(metric.rows) > 0 or self.trainer.world_size > 1:
-            for name, value in metric.compute().items():
-                values[f"{stage}/{name}"] = value
+            # the threshold-free and at-prior figures first: the finished run's console lines
+            # and metrics.json list them in this order, and the figures at model.threshold
+            # (0.5) mean little for nnPU (recall 0.0 there after 3 default epochs)
             values[f"{stage}/auroc"] = self.auroc[f"{stage}_auroc"].compute()
             values[f"{stage}/average_precision"] = self.average_precision[f"{stage}_ap"].compute()
             values.update(self._prior_threshold_values(stage))
+            for name, value in metric.compute().items():
+                values[f"{stage}/{name}"] = value
+            if stage == "test" and self.loss_name == "nnpu" and not self.trainer.sanity_checking:
+                log.info("%s", self.threshold_note(values))
         metric.reset()
         self.scores[f"{stage}_scores"].reset()
         self.auroc[f"{stage}_auroc"].reset()
         self.average_precision[f"{stage}_ap"].reset()
         self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def threshold_note(self, values: dict[str, Any] | None = None) -> str | None:
+        """For nnPU, why the figures at ``model.threshold`` are not its decision rule (with
+        the at-prior figures of ``values`` when given); None for BCE."""
+        if self.loss_name != "nnpu":
+            return None
+        threshold = self.metrics["test_metrics"].threshold
+        at_prior = ", ".join(
+            f"{key} {float(value):.4f}"
+            for key, value in (values or {}).items()
+            if key.endswith(("/recall_at_prior", "/precision_at_prior"))
+        )
+        return (
+            f"nnPU: recall, predicted_positive_rate and lee_liu are at probability {threshold} "
+            "(model.threshold), which is not nnPU's decision rule: its sigmoid is no calibrated "
+            "posterior (recall 0.0 at 0.5 after 3 epochs of experiment=spectra/nnpu while AUROC "
+            "was 0.91). Its rule calls the top prior share of each polarity: recall_at_prior, "
+            "precision_at_prior" + (f" ({at_prior})" if at_prior else "")
+        )
 
     def _prior_threshold_values(self, stage: str) -> dict[str, torch.Tensor]:
         # Recall and precision where each polarity calls its top prior share: nnPU's sigmoid

@@ -1,6 +1,7 @@
 """BinaryPUClassifier: BCE/nnPU training steps, priors by polarity, metrics and the plot."""
 
 import json
+import logging
 
 import lightning as L
 import pytest
@@ -255,3 +256,33 @@ def test_no_training_figures_with_train_metric_rows_0(root, tmp_path):
     logged = set(fit(model, root, tmp_path, epochs=1).callback_metrics)
     assert "train/loss" in logged and "val/auroc" in logged
     assert not {"train/auroc", "train/recall"} & logged
+
+
+def test_nnpu_results_lead_with_the_figures_of_its_decision_rule(root, tmp_path, caplog):
+    # recall at 0.5 is 0.0 after 3 epochs of the default nnPU (its sigmoid is no calibrated
+    # posterior): the printed figures led with it, and the baselines' line with their recall
+    from omegaconf import OmegaConf
+
+    from trainlab.core.baselines import format_baselines, run_baselines
+
+    model = tiny_model(loss="nnpu", priors={"positive": 0.4, "negative": 0.25})
+    trainer = fit(model, root, tmp_path, epochs=1)
+    with caplog.at_level(logging.INFO):
+        trainer.test(model, datamodule=trainer.datamodule, verbose=False)
+        block = run_baselines(
+            OmegaConf.create({"baselines": {}}), tmp_path, model, trainer.datamodule
+        )
+    tested = [k for k in trainer.callback_metrics if k.startswith("test/")]
+    assert tested[:5] == [
+        "test/loss",
+        "test/auroc",
+        "test/average_precision",
+        "test/recall_at_prior",
+        "test/precision_at_prior",
+    ]
+    assert "which is not nnPU's decision rule" in caplog.text
+    assert "test/recall_at_prior 0." in caplog.text
+    assert "majority test/auroc 0.5000" in caplog.text  # the baselines' line
+    table = format_baselines(block, {k: float(v) for k, v in trainer.callback_metrics.items()})
+    assert table[2].split()[0] == "test/auroc"
+    assert any("not nnPU's decision rule" in line for line in table)
