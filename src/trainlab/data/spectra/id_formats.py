@@ -168,11 +168,7 @@ def _idxml_psm(ident: dict, files: list[str], path: str | Path, number: int) -> 
         scores[score_type] = float(hit["score"])
     qvalue = scores.get(score_type) if is_qvalue_name(score_type) else _first_qvalue(scores)
     target_decoy = str(hit.get("target_decoy", "")).lower()
-    merge = ident.get("id_merge_index")
-    run = None
-    if files:
-        index = int(merge) if merge is not None and int(merge) < len(files) else 0
-        run = file_name(files[index]) if merge is not None or len(files) == 1 else None
+    run = file_name(files[_merge_index(ident, files, path, number)]) if files else None
     return Psm(
         peptide=str(hit.get("sequence", "")),
         decoy=None if not target_decoy else target_decoy == "decoy",
@@ -187,6 +183,35 @@ def _idxml_psm(ident: dict, files: list[str], path: str | Path, number: int) -> 
         main_score=score_type if "score" in hit else None,
         higher_better=higher,
     )
+
+
+def _merge_index(ident: dict, files: list[str], path: str | Path, number: int) -> int:
+    """The position in its run's ``spectra_data`` of the file a PeptideIdentification's
+    spectrum is from: its ``id_merge_index``, or 0 when the run lists one file.
+
+    Without it in a run of several files, the PSMs of every file were taken for the file the
+    idXML is named after: run2's 10 PSMs labelled 10 scans of run1 (spectrum references) with
+    run2's peptides, and run2 got no label. An index outside the list was taken as 0."""
+    merge = ident.get("id_merge_index")
+    where = f"{path}, line {{}}: PeptideIdentification #{number + 1}"
+    if merge is None:
+        if len(files) == 1:
+            return 0
+        raise DataError(
+            where.format(_idxml_line(path, number)) + f" has no id_merge_index, but its "
+            f"IdentificationRun's spectra_data lists {len(files)} spectra files "
+            f"({', '.join(file_name(f) for f in files)}), so which one its spectrum is from is "
+            "unknown. Split the idXML into one file per spectra file (OpenMS IDRipper), or give "
+            "identifications that say each PSM's spectra file (id_merge_index)"
+        )
+    index = _int(merge)
+    if index is None or not 0 <= index < len(files):
+        raise DataError(
+            where.format(_idxml_line(path, number)) + f" has id_merge_index={merge!r}, but its "
+            f"IdentificationRun's spectra_data lists {len(files)} file(s) (index 0 to "
+            f"{len(files) - 1}); fix or re-export the idXML"
+        )
+    return index
 
 
 def _idxml_line(path: str | Path, number: int) -> int | str:

@@ -245,3 +245,37 @@ def test_mzid_retention_time_terms_and_units(tmp_path, param, seconds):
         assert counts["matched"] == 0
         (reason,) = [r for r in counts["unmatched_reasons"] if "has no unit" in r]
         assert "'retention time' has no unit" in reason and "give the time's unit" in reason
+
+
+def test_idxml_of_several_spectra_files_needs_each_psms_id_merge_index(tmp_path):
+    # two spectra files in one run's spectra_data: without id_merge_index, run2's PSMs were
+    # taken for run1 (the idXML's name) and labelled run1's scans with run2's peptides
+    import re
+
+    from id_files import write_idxml
+
+    psms = [psm("PEPTIDEA", 2, 60.0, 500.0), psm("PEPTIDEB", 3, 61.0, 600.0)]
+    ids = write_idxml(tmp_path / "run1.idXML", psms, "/d/run1.mzML, file:///d/run2.mzML", True)
+    with pytest.raises(DataError) as error:
+        read_psms(ids)
+    message = str(error.value)
+    assert (
+        "run1.idXML, line " in message
+        and "PeptideIdentification #1 has no id_merge_index" in message
+    )
+    assert "lists 2 spectra files (run1.mzML, run2.mzML)" in message and "IDRipper" in message
+    merged = iter(["0", "1"])  # OpenMS writes it as a UserParam of the PeptideIdentification
+
+    def annotated(match):
+        index = next(merged)
+        return match.group(0) + f'<UserParam type="int" name="id_merge_index" value="{index}"/>'
+
+    ids.write_text(re.sub(r"<PeptideIdentification [^>]*>", annotated, ids.read_text()))
+    _, read = read_psms(ids)
+    assert [(p.peptide, p.run) for p in read] == [
+        ("PEPTIDEA", "run1.mzML"),
+        ("PEPTIDEB", "run2.mzML"),
+    ]
+    ids.write_text(ids.read_text().replace('value="1"/>', 'value="2"/>'))
+    with pytest.raises(DataError, match=r"#2 has id_merge_index=2, but .* lists 2 file"):
+        read_psms(ids)
