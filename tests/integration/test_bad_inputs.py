@@ -315,6 +315,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ],
     ),
     (
+        "convert_idxml_several_files_no_merge_index",
+        ["{convert:run.mzML}", "identifications=[{files}/merged.idXML]"],
+        ["merged.idXML, line ", "has no id_merge_index", "lists 2 spectra files", "IDRipper"],
+    ),
+    (
         "convert_profile_ms1",
         ["{convert:profile.mzML}"],
         ["profile.mzML: 4 of the 4 MS1 spectra", "peakPicking vendor", "on_profile=keep"],
@@ -391,8 +396,9 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _spectra_files(folder: Path) -> None:
-    """A small mzML run, its profile-mode twin, an idXML without score direction, a root whose
-    train_data holds the run, and a root whose validation table repeats its training rows."""
+    """A small mzML run, its profile-mode twin, an idXML without score direction, one of two
+    spectra files without id_merge_index, a root whose train_data holds the run, and a root
+    whose validation table repeats its training rows."""
     from tests.unit.data.spectra.id_files import psms_of, write_idxml
     from tests.unit.data.spectra.spectra_files import dda_run, write_mzml
 
@@ -410,6 +416,7 @@ def _spectra_files(folder: Path) -> None:
     ids = write_idxml(folder / "no_direction.idXML", psms_of(scans), None, refs=False)
     text = ids.read_text().replace(' higher_score_better="false"', "")
     ids.write_text(text.replace('score_type="q-value"', 'score_type="OMSSA"'))
+    write_idxml(folder / "merged.idXML", psms_of(scans), f"{run}, file://{folder}/b.mzML", True)
     convert_files([run], folder / "shared_root")
     names = list(NUMERIC_SETTINGS)
     zero_std = {"settings": names, "mean": [1.0] * len(names), "std": [0.0] * len(names)}
