@@ -301,6 +301,8 @@ class _Labels:
     csv_name: str | None = None
     # labels CSV entries of this file that match no MS2 scan, or none for this file at all
     warnings: list[str] = field(default_factory=list)
+    # labels CSV entries that cannot label this file right (the file is rejected)
+    problems: list[str] = field(default_factory=list)
 
     def identified(self, path: Path, scans: list[Scan]) -> dict[int, str] | None:
         """File position of each identified MS2 scan -> compound name; None: label column."""
@@ -319,6 +321,7 @@ class _Labels:
             if (stem, s.scan_number) in self.csv
         }
         wanted = {scan for name, scan in self.csv if name == stem}
+        self._refuse_shared_numbers(path, ms2, wanted)
         missing = sorted(wanted - {s.scan_number for s in ms2})
         if not wanted:
             names = sorted({name for name, _ in self.csv})
@@ -335,6 +338,30 @@ class _Labels:
                 "of this file"
             )
         return found
+
+    def _refuse_shared_numbers(self, path: Path, ms2: list[Scan], wanted: set[int]) -> None:
+        """A scan number the CSV names that several MS2 spectra of the file carry cannot say
+        which one was identified: Bruker TDF nativeIDs (``frame=F scan=S``) number a spectrum
+        by its frame, which holds several PASEF precursors. Before, every MS2 spectrum of the
+        frame was labelled identified (2 labels for one identified precursor)."""
+        by_number: dict[int, list[Scan]] = {}
+        for scan in ms2:
+            if scan.scan_number in wanted:
+                by_number.setdefault(scan.scan_number, []).append(scan)
+        shared = sorted(n for n, found in by_number.items() if len(found) > 1)
+        if shared:
+            example = by_number[shared[0]]
+            spectra = ", ".join(
+                f"{s.native_id or s.position} (m/z {s.precursor_mz})" for s in example[:3]
+            )
+            self.problems.append(
+                f"{path}: {len(shared)} MS2 scan number(s) that {self.csv_name} names belong to "
+                f"several MS2 spectra of the file, so the CSV does not say which was identified "
+                f"(e.g. {shared[0]}: {len(example)} spectra, {spectra}); Bruker TDF nativeIDs "
+                "number spectra by frame, and a frame holds several precursors. Give the labels "
+                "as identifications=[...] files, whose spectrum references (nativeIDs) name one "
+                "spectrum each"
+            )
 
 
 def _other_tables(root: Path, table: str) -> dict[str, dict[str, RunPrint]]:
@@ -449,9 +476,12 @@ def _read_file(
         return
     if profile:
         peak_warnings.insert(0, profile)
-    builder = RowBuilder(
-        path, dataset_id or path.resolve().parent.name, labels.identified(path, scans)
-    )
+    identified = labels.identified(path, scans)
+    if labels.problems:
+        result.status = "rejected"
+        result.problems.extend(labels.problems)
+        return
+    builder = RowBuilder(path, dataset_id or path.resolve().parent.name, identified)
     for pair in pairs:
         builder.add(pair)
     rows, raw, positions, problems = builder.finish()

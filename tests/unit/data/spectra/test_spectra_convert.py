@@ -332,3 +332,27 @@ def test_identical_spectra_are_reported_at_convert(tmp_path):
     assert first["train_data (rows already there)"] == 4 and first["test_1"] == 1
     assert second["earlier files of this conversion"] == 4 and second["within the file"] == 0
     assert "4 spectra identical to rows already in train_data" in report.summary()
+
+
+def test_labels_csv_scan_numbers_shared_by_several_ms2_spectra_are_refused(tmp_path):
+    # Bruker TDF nativeIDs (frame=F scan=S) number spectra by frame; a PASEF frame holds
+    # several precursors: the CSV's frame 2 labelled both of its MS2 spectra before
+    scans = [
+        ms1(1, [200.0, 400.0, 600.0], [100.0, 50.0, 20.0]),
+        ms2(2, 200.0),
+        ms2(2, 400.0),
+        ms1(3, [210.0, 410.0], [80.0, 40.0], rt_min=1.02),
+        ms2(4, 210.0, rt_min=1.03),
+    ]
+    path = write_mzml(tmp_path / "run.mzML", scans, id_format="frame={scan} scan={index}")
+    csv = tmp_path / "ids.csv"
+    csv.write_text("file,scan\nrun.mzML,2\n")
+    report = convert_files([path], tmp_path / "root", labels_csv=csv)
+    assert [f.status for f in report.files] == ["rejected"]
+    message = report.files[0].problems[0]
+    assert "1 MS2 scan number(s) that ids.csv names belong to several MS2 spectra" in message
+    assert "e.g. 2: 2 spectra, frame=2 scan=1 (m/z 200.0), frame=2 scan=2 (m/z 400.0)" in message
+    assert "identifications=[...]" in message
+    csv.write_text("file,scan\nrun.mzML,4\n")  # a frame of one precursor labels it
+    report = convert_files([path], tmp_path / "root", labels_csv=csv)
+    assert report.rows_written == 3 and report.files[0].labelled == 1
