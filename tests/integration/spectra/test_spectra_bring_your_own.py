@@ -16,6 +16,7 @@ TINY = [
     "model.net.nhead=2",
     "model.net.dim_feedforward=32",
     "model.net.n_layers=1",
+    "model.train_metric_rows=128",
 ]
 
 
