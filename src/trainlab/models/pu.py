@@ -250,7 +250,7 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
         sample = getattr(datamodule, "train_sample_batches", None)
         if sample is None or not self.train_metric_rows:
             return
-        was_training = self.training
+        modes = [(module, module.training) for module in self.modules()]  # frozen parts too
         self.eval()
         try:
             with torch.no_grad():
@@ -260,7 +260,8 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
                     batch = {k: v.to(self.device) for k, v in batch.items()}
                     self._update_metrics("train", torch.sigmoid(self(batch).float()), batch)
         finally:
-            self.train(was_training)
+            for module, training in modes:
+                module.training = training
 
     def _row_priors(self, polarity: torch.Tensor, stage: str) -> torch.Tensor:
         # A row of unknown polarity (-1) took the negative-mode prior (index clamped to 0), and

@@ -244,11 +244,14 @@ def test_training_figures_are_scored_in_eval_mode_as_validation_is(root, tmp_pat
     dm = SpectraDataModule(
         str(same), batch_size=64, loader={"num_workers": 0}, allow_identical_spectra=True
     )
+    frozen = next(model.net.children())
+    frozen.eval()  # a part kept in eval mode by the user stays so
     trainer.fit(model, dm)
     logged = trainer.callback_metrics
     for name in ("auroc", "average_precision", "recall", "recall_at_prior"):
         assert float(logged[f"train/{name}"]) == pytest.approx(float(logged[f"val/{name}"]))
-    assert model.training  # back in training mode after the scoring
+    assert model.training and model.net.training  # back in training mode after the scoring
+    assert not frozen.training
 
 
 def test_no_training_figures_with_train_metric_rows_0(root, tmp_path):
