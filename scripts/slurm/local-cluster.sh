@@ -153,9 +153,16 @@ Name=gpu File=$dir/gpu[0-$((FAKE_GPUS - 1))]
 EOF
 }
 
+# The node's CPUs: GNU nproc lowers its answer to OMP_NUM_THREADS (and OMP_THREAD_LIMIT) when
+# they are set, so a shell with OMP_NUM_THREADS=1 (common on clusters; the test workers set it)
+# gave a 1-CPU node, and every job asking for 2 CPUs stayed pending (PartitionConfig) forever.
+machine_cpus() {
+  env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc
+}
+
 write_configs() {
   local cpus mem_mb def_mem
-  cpus="$(nproc)"
+  cpus="$(machine_cpus)"
   mem_mb="$(awk '/MemTotal/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)"
   def_mem=$((mem_mb / cpus / 2))
   [[ "$FAKE_GPUS" =~ ^[0-9]+$ ]] ||
@@ -325,7 +332,7 @@ cmd_start() {
     sleep 0.5
   done
   node_ready || die "node $NODE is not idle: $(sinfo -h -n "$NODE" -o '%T %E'); see $STATE_DIR/log"
-  log "cluster '$CLUSTER' ready: partition $PARTITION, node $NODE ($(nproc) CPUs)"
+  log "cluster '$CLUSTER' ready: partition $PARTITION, node $NODE ($(machine_cpus) CPUs)"
 }
 
 stop_daemon() {
