@@ -235,6 +235,14 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("cv_mode_unknown", ["{cv}", "mode=bogus"], ["`mode='bogus'` is not one of", "optimize"]),
     ("cv_mode_typo", ["{cv}", "mode=optimise"], ["did you mean `mode=optimize`"]),
     ("cv_n_trials_0", ["{cv}", "cv.n_trials=0"], ["`cv.n_trials=0` must be >= 1"]),
+    (
+        "cv_monitor_mode_reversed",
+        ["{cv}", "monitor=val/loss"],
+        [
+            "`monitor=val/loss` improves as it falls, but `cv.monitor_mode`",
+            "cv.monitor_mode to min",
+        ],
+    ),
     ("cv_n_folds_1", ["{cv}", "cv.n_folds=1"], ["`cv.n_folds=1` must be >= 2"]),
     ("cv_max_epochs_0", ["{cv}", "cv.max_epochs=0"], ["`cv.max_epochs=0` must be >= 1"]),
     ("cv_validation_split", ["{cv}", "cv.validation_split=0"], ["cv.validation_split=0"]),

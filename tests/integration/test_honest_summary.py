@@ -15,8 +15,14 @@ from tests.conftest import only_run, train_args
 def test_metrics_are_those_of_the_tested_checkpoint(
     run_cli, digits_dir: Path, log_dir: Path
 ) -> None:
-    # mode=min on accuracy makes the best checkpoint an early, worse epoch than the last one
-    args = train_args(digits_dir, "mode=min", "trainer.max_epochs=3", "~callbacks.early_stopping")
+    # the checkpoint callback alone keeping the lowest accuracy makes the tested checkpoint an
+    # early, worse epoch than the last one (`mode=min` itself is refused for val/acc)
+    args = train_args(
+        digits_dir,
+        "callbacks.model_checkpoint.mode=min",
+        "trainer.max_epochs=3",
+        "~callbacks.early_stopping",
+    )
     assert run_cli(*args) == 0
     run = only_run(log_dir)
     metrics = json.loads((run / "metrics.json").read_text())
@@ -48,7 +54,12 @@ def test_ddp_spawn_reports_the_tested_checkpoint_too(
     run_cli, digits_dir: Path, log_dir: Path
 ) -> None:
     # ddp_spawn fits in child processes: the record comes back through the best checkpoint
-    args = train_args(digits_dir, "trainer=ddp_sim", "mode=min", "~callbacks.early_stopping")
+    args = train_args(
+        digits_dir,
+        "trainer=ddp_sim",
+        "callbacks.model_checkpoint.mode=min",
+        "~callbacks.early_stopping",
+    )
     assert run_cli(*args) == 0
     run = only_run(log_dir)
     metrics = json.loads((run / "metrics.json").read_text())

@@ -219,12 +219,15 @@ def _mode_problems(cfg: DictConfig) -> Iterable[str]:
         hint = f" (did you mean `mode={close[0]}`?)" if close else ""
         yield f"`mode={mode!r}` is not one of {list(modes)}{hint}: set mode={modes[-1]}"
         return
-    if modes is MONITOR_MODES:
-        from trainlab.core.metric_sense import mode_problem
+    from trainlab.core.metric_sense import mode_problem
 
+    if modes is MONITOR_MODES:
         problem = mode_problem(_get(cfg, "monitor"), mode, "monitor", "mode")
-        if problem:
-            yield problem
+    else:  # `trainlab cv`: the k-mer search and its epochs follow cv.monitor_mode
+        cv_mode = _get(cfg.cv, "monitor_mode") if isinstance(cfg.cv, DictConfig) else None
+        problem = mode_problem(_get(cfg, "monitor"), cv_mode, "monitor", "cv.monitor_mode")
+    if problem:
+        yield problem
 
 
 def _fold_problems(cfg: DictConfig) -> Iterable[str]:

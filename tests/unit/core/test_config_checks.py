@@ -31,6 +31,10 @@ def test_cv_modes_match_the_pipeline() -> None:
         ({"monitor": "val/loss", "mode": "max"}, "`monitor=val/loss` improves as it falls"),
         ({"monitor": "val/acc", "mode": "min"}, "improves as it rises, but `mode` asks for its"),
         ({"monitor": "val/material/f1_macro", "mode": "min"}, "Set mode to max"),
+        (
+            {"cv": {"monitor_mode": "max"}, "monitor": "val/loss", "mode": "full"},
+            "`monitor=val/loss` improves as it falls, but `cv.monitor_mode` asks",
+        ),
         ({"model": {"priors": {"positive": 0.0}}}, "must lie in (0, 1]"),
         ({"data": {"polarity": 2}}, "must be one of 0 or 1"),
         ({"model": {"beta": -0.5}}, "`model.beta=-0.5` must lie in [0, inf)"),
@@ -55,6 +59,7 @@ def test_bad_values_are_named(node: dict, expected: str) -> None:
         {"monitor": "val/auroc", "mode": "max"},
         {"monitor": "val/my_score", "mode": "min"},  # a name of its own: not judged
         {"cv": {"n_trials": 2}, "monitor": "val/f1_weighted", "mode": "full"},
+        {"cv": {"monitor_mode": "min"}, "monitor": "val/loss", "mode": "optimize"},
         {"model": {"beta": 0.0, "gamma": 1.0}},
         {"cv": {"n_trials": 1, "n_folds": 2}, "mode": "aggregate"},
         {"data": {"window_overlap": None, "max_length": 256}},
