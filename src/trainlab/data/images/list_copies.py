@@ -19,7 +19,6 @@ import logging
 from pathlib import Path
 
 from trainlab.data.images.near_copies import MAX_RMS, near_copy_pairs
-from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
 RECORD = "split_record.json"
@@ -65,6 +64,7 @@ def check_copies_across_lists(
         train_name: the training list's file name, for the messages.
     """
     from trainlab.data.images.folder import pixel_fingerprint
+    from trainlab.data.images.split import refuse_two_labels
 
     warnings: list[str] = []
     rows = [(train_name, rel, cls) for rel, cls in train]
@@ -76,13 +76,7 @@ def check_copies_across_lists(
     n_train = len(train)
     exact = [(i, first[d]) for i, (d, _) in enumerate(prints) if first[d] != i]
     conflicts = [(rows[j][1], rows[i][1]) for i, j in exact if rows[i][2] != rows[j][2]]
-    if conflicts:
-        shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
-        raise DataError(
-            f"{len(conflicts)} image(s) of the split lists in {Path(data_dir) / 'splits'} are "
-            f"copies (the same pixels) of an image listed under another class ({shown}): one "
-            "image cannot carry two labels; delete the copy in the wrong class folder"
-        )
+    refuse_two_labels(conflicts, f"of the split lists in {Path(data_dir) / 'splits'}", "listed")
     # near copies among distinct pictures: a training one against one of another list
     thumbs = [t if first[d] == i else None for i, (d, t) in enumerate(prints)]
     near = [(i, j, rms) for i, j, rms in near_copy_pairs(thumbs) if i < n_train <= j]

@@ -189,13 +189,7 @@ def split_keeping_copies_together(
     """
     exact, near = copy_groups(data_dir, items)
     conflicts = [(items[g], items[i]) for i, g in enumerate(exact) if labels[g] != labels[i]]
-    if conflicts:
-        shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
-        raise DataError(
-            f"{len(conflicts)} image(s) in {data_dir / 'raw'} are copies (the same pixels) of an "
-            f"image filed under another class ({shown}): one image cannot carry two labels; "
-            "delete the copy in the wrong class folder"
-        )
+    refuse_two_labels(conflicts, f"in {data_dir / 'raw'}", "filed")
     copies = sum(1 for i, g in enumerate(exact) if g != i)
     if copies:
         counts = np.bincount(
@@ -219,6 +213,17 @@ def split_keeping_copies_together(
         return np.sort(np.array([m for u in index for m in members[distinct[u]]], dtype=np.int64))
 
     return expand(test), [(expand(train), expand(val)) for train, val in fold_parts]
+
+
+def refuse_two_labels(conflicts: list[tuple[str, str]], where: str, how: str) -> None:
+    """Raise naming pictures (the same pixels) found under two classes, if any."""
+    if conflicts:
+        shown = "; ".join(f"{a} = {b}" for a, b in conflicts[:5])
+        raise DataError(
+            f"{len(conflicts)} image(s) {where} are copies (the same pixels) of an image {how} "
+            f"under another class ({shown}): one image cannot carry two labels; delete the copy "
+            "in the wrong class folder"
+        )
 
 
 def check_no_leak(

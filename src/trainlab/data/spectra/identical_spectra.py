@@ -9,6 +9,7 @@ in full, so a reported row is identical, not a hash collision.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,16 +109,7 @@ def rows_repeated(new: pa.Table, new_prints: np.ndarray) -> Identical:
     """Rows of ``new`` (as in ``rows_in_table``) identical to an earlier row of ``new``."""
     values, counts = np.unique(new_prints, return_counts=True)
     picked = np.flatnonzero(np.isin(new_prints, values[counts > 1]))
-    found = Identical()
-    seen: dict[bytes, str] = {}
-    for key, name in zip(*table_contents(new.take(picked)), strict=True):
-        if key in seen:
-            found.rows += 1
-            if len(found.examples) < EXAMPLES:
-                found.examples.append((seen[key], name))
-        else:
-            seen[key] = name
-    return found
+    return _repeats(zip(*table_contents(new.take(picked)), strict=True))
 
 
 def across(
@@ -149,9 +141,14 @@ def within(uri: str, rows: np.ndarray, prints: np.ndarray) -> Identical:
     if not len(repeated):
         return Identical()
     picked = rows[np.isin(prints, repeated)]
+    return _repeats(zip(*_contents(uri, picked), strict=True))
+
+
+def _repeats(rows: Iterable[tuple[bytes, str]]) -> Identical:
+    """The rows (full contents, name) whose contents an earlier row has, with examples."""
     seen: dict[bytes, str] = {}
     found = Identical()
-    for key, name in zip(*_contents(uri, picked), strict=True):
+    for key, name in rows:
         if key in seen:
             found.rows += 1
             if len(found.examples) < EXAMPLES:
