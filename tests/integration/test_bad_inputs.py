@@ -99,6 +99,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["monitor=val/loss", "mode=max"],
         ["`monitor=val/loss` improves as it falls", "Set mode to min"],
     ),
+    (
+        "callback_mode_reversed",
+        ["callbacks.early_stopping.monitor=val/loss"],
+        ["`callbacks.early_stopping.monitor=val/loss` improves", "early_stopping.mode to min"],
+    ),
     ("top_key_typo", ["mointor=val/acc"], ["unknown key `mointor`", "`monitor`", "+mointor="]),
     ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "remove it"]),
     ("trainer_key_typo", ["+trainer.max_epoch=3"], ["trainer.max_epoch", "`max_epochs`"]),

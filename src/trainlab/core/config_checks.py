@@ -180,6 +180,7 @@ def value_problems(cfg: DictConfig) -> list[str]:
         if isinstance(node, DictConfig):
             problems.extend(_leaf_problems(node, group))
     problems.extend(_mode_problems(cfg))
+    problems.extend(_callback_mode_problems(cfg))
     problems.extend(_fold_problems(cfg))
     problems.extend(_file_problems(cfg))
     if not problems:
@@ -228,6 +229,32 @@ def _mode_problems(cfg: DictConfig) -> Iterable[str]:
         problem = mode_problem(_get(cfg, "monitor"), cv_mode, "monitor", "cv.monitor_mode")
     if problem:
         yield problem
+
+
+def _callback_mode_problems(cfg: DictConfig) -> Iterable[str]:
+    """A callback's own ``monitor``/``mode`` pair, where it is not the top-level one.
+
+    ``callbacks.early_stopping.monitor=val/loss`` beside the default ``mode=max`` (of
+    ``monitor=val/acc``) stopped a run once its loss began to fall; a checkpoint callback given
+    its own ``mode`` kept the worst epoch. Pairs that are the top-level ``monitor``/``mode``
+    are named once, by ``_mode_problems``.
+    """
+    from trainlab.core.metric_sense import mode_problem
+
+    callbacks = _get(cfg, "callbacks")
+    if not isinstance(callbacks, DictConfig):
+        return
+    top = (_get(cfg, "monitor"), _get(cfg, "mode"))
+    for name in callbacks:
+        node = _get(callbacks, name)
+        if not isinstance(node, DictConfig) or "monitor" not in node or "mode" not in node:
+            continue
+        pair = (_get(node, "monitor"), _get(node, "mode"))
+        if pair == top:
+            continue
+        problem = mode_problem(*pair, f"callbacks.{name}.monitor", f"callbacks.{name}.mode")
+        if problem:
+            yield problem
 
 
 def _fold_problems(cfg: DictConfig) -> Iterable[str]:

@@ -32,6 +32,19 @@ def test_cv_modes_match_the_pipeline() -> None:
         ({"monitor": "val/acc", "mode": "min"}, "improves as it rises, but `mode` asks for its"),
         ({"monitor": "val/material/f1_macro", "mode": "min"}, "Set mode to max"),
         (
+            {
+                "monitor": "val/acc",
+                "mode": "max",
+                "callbacks": {"early_stopping": {"monitor": "val/loss", "mode": "max"}},
+            },
+            "`callbacks.early_stopping.monitor=val/loss` improves as it falls, but "
+            "`callbacks.early_stopping.mode` asks for its largest value",
+        ),
+        (
+            {"callbacks": {"model_checkpoint": {"monitor": "val/auroc", "mode": "min"}}},
+            "Set callbacks.model_checkpoint.mode to max",
+        ),
+        (
             {"cv": {"monitor_mode": "max"}, "monitor": "val/loss", "mode": "full"},
             "`monitor=val/loss` improves as it falls, but `cv.monitor_mode` asks",
         ),
@@ -60,6 +73,15 @@ def test_bad_values_are_named(node: dict, expected: str) -> None:
         {"monitor": "val/my_score", "mode": "min"},  # a name of its own: not judged
         {"cv": {"n_trials": 2}, "monitor": "val/f1_weighted", "mode": "full"},
         {"cv": {"monitor_mode": "min"}, "monitor": "val/loss", "mode": "optimize"},
+        {
+            "monitor": "val/acc",
+            "mode": "max",
+            "callbacks": {
+                "early_stopping": {"monitor": "val/loss", "mode": "min"},
+                "model_checkpoint": {"monitor": "val/acc", "mode": "max"},
+                "last_checkpoint": {"monitor": None},
+            },
+        },
         {"model": {"beta": 0.0, "gamma": 1.0}},
         {"cv": {"n_trials": 1, "n_folds": 2}, "mode": "aggregate"},
         {"data": {"window_overlap": None, "max_length": 256}},
@@ -101,3 +123,18 @@ def test_moved_loader_keys_name_their_new_place() -> None:
         "`data.pin_memory` is now `data.loader.pin_memory`: write `data.loader.pin_memory=true`",
     ]
     assert unknown_override_keys(config_dir(), "train", ["data.loader.num_workers=2"]) == []
+
+
+def test_a_reversed_top_level_pair_is_named_once_not_again_per_callback() -> None:
+    cfg = OmegaConf.create(
+        {
+            "monitor": "val/loss",
+            "mode": "max",
+            "callbacks": {
+                "model_checkpoint": {"monitor": "${monitor}", "mode": "${mode}"},
+                "early_stopping": {"monitor": "${monitor}", "mode": "${mode}"},
+            },
+        }
+    )
+    problems = value_problems(cfg)
+    assert len(problems) == 1 and problems[0].startswith("`monitor=val/loss` improves")
