@@ -312,3 +312,20 @@ def test_single_training_run_of_the_experiment(env: Path) -> None:
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["test/material/f1_weighted"] <= 1.0
     assert (run / "reports" / "test_material_classification_report.txt").is_file()
+
+
+def test_eval_refuses_test_samples_the_single_run_trained_on(env: Path, run_cli, capsys) -> None:
+    """Another `data.split_seed` (1, not 42) at eval draws a test set of half training
+    samples; eval scored them as unseen before the k-mer DataModule named its rows."""
+    args = [
+        "experiment=kmer/diana",
+        "data.synthetic={n_samples:120,n_unitigs:120,n_projects:8,seed:1}",
+        "trainer.accelerator=cpu",
+        "extras.print_config=false",
+    ]
+    assert run_cli("train", *args, "trainer.max_epochs=1", "run_name=seen", "logger=[csv]") == 0
+    ckpt = env / "logs" / "train" / "runs" / "seen" / "checkpoints" / "best.ckpt"
+    evaluate = ["eval", f"ckpt_path={ckpt}", "extras.print_config=false"]
+    assert run_cli(*evaluate, "+data.split_seed=1") == 2
+    assert f"test rows were training rows of {ckpt}" in capsys.readouterr().err
+    assert run_cli(*evaluate) == 0  # the split it was trained with still evaluates

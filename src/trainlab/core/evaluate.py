@@ -98,8 +98,9 @@ def _check_unseen(datamodule: Any, restored: Any, path: Any) -> None:
         example = repr(test[found[0]][:80])
         raise DataError(
             f"{len(found)} of the {len(test)} test rows were {what} of {path} (e.g. "
-            f"{example}): its test scores would count them as unseen. The split files changed "
-            "since training (a new `trainlab split ... overwrite=true`?), or the test data "
+            f"{example}): its test scores would count them as unseen. The split changed since "
+            "training (a new `trainlab split ... overwrite=true`, another data.split_seed?), or "
+            "the test data "
             "holds copies of training data: evaluate on the split the model was trained with, "
             "or on data it has not seen"
         )

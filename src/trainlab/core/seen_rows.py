@@ -8,8 +8,9 @@ word: on the embedded digits (5 folds, seed 42, then seed 1), 233 of the 270 new
 had been fold 0's training (182) or validation (51) images.
 
 A row is named by a key its DataModule gives (image files: the path under the data folder; text:
-the post's text). Spectra need none of this: their checkpoints keep a sketch of the mass-spec
-runs they were trained on (``data.spectra.shared_runs``), which eval already checks.
+the post's text; k-mer matrices: the sample id). Spectra need none of this: their checkpoints
+keep a sketch of the mass-spec runs they were trained on (``data.spectra.shared_runs``), which
+eval already checks.
 Each key is kept as 8 bytes of its BLAKE2b digest in a sorted int64 tensor: 8 bytes a row in
 the checkpoint (12 KB for the digits' 1,527 training and validation images), loadable with
 ``weights_only=True``; two different keys share a digest with odds ~n^2 / 2^65.

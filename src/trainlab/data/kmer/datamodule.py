@@ -177,6 +177,17 @@ class KmerMatrixDataModule(L.LightningDataModule):
         # matched by id at prediction (trainlab.data.kmer.features)
         return {**spec, SPEC_KEY: self._packed_ids or None}
 
+    def row_keys(self, split: str) -> list[str]:
+        """The sample ids of a split's rows (core.seen_rows); none for a split not made.
+
+        Ids, not the rows' values: hashing every value of 3,070 x 107,000 counts at each start
+        and eval would read the whole matrix, and a sample keeps its id across MUSET runs."""
+        rows = self.rows.get(split)
+        if rows is None:
+            return []
+        ids = self.load().sample_ids
+        return [str(ids[i]) for i in rows]
+
     def class_counts(self) -> dict[str, list[int]]:
         """Labelled training rows per class and task (for inverse-frequency weights)."""
         return self.load().class_counts(self.rows.get("train"))
