@@ -162,6 +162,30 @@ def test_nested_params_of_a_search_file_are_dropped_and_replaced_from_the_comman
     assert space.fixed == ["data.batch_size=64"]
 
 
+def test_dropping_the_only_entry_of_a_group_leaves_no_override_of_the_group(parser):
+    # `data: {}` was left, a fixed override `data={}` that every trial got: `best_config`
+    # then took `data` as set on the command line and skipped its data.batch_size
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from trainlab.cli.app import register_resolvers
+    from trainlab.core.best_config import override_keys
+
+    register_resolvers()
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["hparams_search=images_optuna", "~hydra.sweeper.params.data.batch_size"],
+            return_hydra_config=True,
+        )
+    space = parse_search_space(cfg.hydra.sweeper.params, [], parser)
+    assert "data.batch_size" not in space.distributions
+    assert space.fixed == []
+    assert "data" not in override_keys(space.overrides(space.first_point()))
+
+
 @pytest.mark.parametrize(
     ("search", "dropped"),
     [
@@ -193,3 +217,4 @@ def test_every_text_search_stage_can_drop_an_entry_from_the_command_line(
     full, less = (parse_search_space(c.hydra.sweeper.params, [], parser) for c in composed)
     assert dropped in full.distributions
     assert sorted(less.distributions) == sorted(set(full.distributions) - {dropped})
+    assert less.fixed == full.fixed  # no `trainer={}` left where the group's one entry was

@@ -200,6 +200,12 @@ def flatten_params(params: Mapping[str, Any] | None, key: str = "search space") 
                     "interval(0.5, 2.0))."
                 )
             flat.update({f"{name}.{k}": v for k, v in flatten_params(value, key).items()})
+        elif isinstance(value, Mapping):
+            # What `~...params.data.batch_size` leaves of a group whose only entry it was. As a
+            # fixed override `data={}`, the key counted as set on the command line, so a
+            # `best_config` value under it was skipped: trials trained data.batch_size=64 while
+            # the file the stage started from said 32 (probe: hparams_search=images_optuna).
+            continue
         else:
             flat[name] = value
     return flat
