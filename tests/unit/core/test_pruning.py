@@ -164,3 +164,26 @@ def test_pruning_from_another_process(tmp_path):
     trial = study.trials[ref["number"]]
     assert trial.intermediate_values == {0: 3.0}
     assert trial.user_attrs[PRUNED_ATTR] == 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reported"),
+    [
+        ([], "val/acc"),
+        # checkpoints on val/loss, the study maximises val/acc: the pruner must see val/acc
+        (["monitor=val/loss", "mode=min", "optimized_metric=val/acc"], "val/acc"),
+        (["monitor=val/loss", "mode=min"], "val/loss"),
+    ],
+)
+def test_the_pruning_callback_reports_the_studys_objective(overrides, reported):
+    # Before, it reported `monitor`: a maximised val/acc study got val/loss as intermediate
+    # values (2.28, 2.04, ...), and its median pruner stopped the trials of lowest loss.
+    from hydra import compose, initialize_config_dir
+
+    from trainlab.cli.app import register_resolvers
+
+    register_resolvers()
+    configs = Path(__file__).resolve().parents[3] / "configs"
+    with initialize_config_dir(config_dir=str(configs), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    assert cfg.callbacks.optuna_pruning.monitor == reported
