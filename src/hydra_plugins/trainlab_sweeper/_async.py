@@ -165,14 +165,7 @@ class AsyncSweep:
                 f"Fix: follow it with `trainlab sweep wait {self.sweep_dir}`, or `scancel` "
                 "those jobs and re-run to resume the study."
             )
-        live = live_workers(self.sweep_dir, self.heartbeat_s)
-        if live:
-            who = ", ".join(f"{w.get('index')}@{w.get('host')}:{w.get('pid')}" for w in live)
-            raise ConfigError(
-                f"the sweep in {self.sweep_dir} still has {len(live)} live worker(s) ({who}). "
-                f"Fix: follow it with `trainlab sweep wait {self.sweep_dir}`, or stop those "
-                "workers (kill <pid> / scancel <job>) and re-run to resume the study."
-            )
+        refuse_live_workers(self.sweep_dir, self.heartbeat_s)
 
     def _slots(self) -> list:
         from trainlab.core.search.slots import (
@@ -309,6 +302,18 @@ class AsyncSweep:
                 except subprocess.TimeoutExpired:
                     os.killpg(handle.pid, signal.SIGKILL)
                     handle.wait()
+
+
+def refuse_live_workers(sweep_dir: Path, heartbeat_s: float) -> None:
+    """Stops a sweeper whose folder has live async workers (a detached sweep still runs)."""
+    live = live_workers(sweep_dir, heartbeat_s)
+    if live:
+        who = ", ".join(f"{w.get('index')}@{w.get('host')}:{w.get('pid')}" for w in live)
+        raise ConfigError(
+            f"the sweep in {sweep_dir} still has {len(live)} live worker(s) ({who}). "
+            f"Fix: follow it with `trainlab sweep wait {sweep_dir}`, or stop those "
+            "workers (kill <pid> / scancel <job>) and re-run to resume the study."
+        )
 
 
 def check_slurm_shares(settings: dict[str, Any], launcher: dict[str, Any]) -> None:

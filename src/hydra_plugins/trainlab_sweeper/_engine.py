@@ -125,11 +125,26 @@ class OptunaSearch:
 
     def run(self, arguments: list[str]) -> list[Sequence[JobReturn]]:
         """Runs trials until the study holds `n_trials` finished ones (or too many failed)."""
-        space, settings = self.prepare(arguments)
-        if self.mode == "async":
-            from ._async import AsyncSweep
+        from trainlab.core.search.sweep_lock import claim_sweep, release_sweep
 
-            return AsyncSweep(self, arguments).run(space, settings)
+        space, settings = self.prepare(arguments)
+        claim_sweep(self.sweep_dir)  # one sweeper per folder (core/search/sweep_lock.py)
+        try:
+            if self.mode == "async":
+                from ._async import AsyncSweep
+
+                return AsyncSweep(self, arguments).run(space, settings)
+            return self._run_batch_mode(space, settings)
+        finally:
+            release_sweep(self.sweep_dir)
+
+    def _run_batch_mode(
+        self, space: SearchSpace, settings: dict[str, str]
+    ) -> list[Sequence[JobReturn]]:
+        from ._async import heartbeat_interval, refuse_live_workers
+
+        # a detached async sweep's workers on this folder: their RUNNING trials are not lost
+        refuse_live_workers(self.sweep_dir, heartbeat_interval(self.settings))
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         save_multirun_config(self.config, self.sweep_dir)
         study = self._open_study(space, settings)

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from trainlab.core.search.settings import CHANGES_ATTR, SETTINGS_ATTR
 from trainlab.core.search.trials import DUPLICATE_ATTR, INTERRUPTED_ATTR, params_key
-from trainlab.errors import ConfigError
+from trainlab.errors import ConfigError, RunFolderError
 
 # 4 x 2 = 8 parameter sets; 6 random draws from them repeat one almost surely (p = 0.98)
 DISCRETE = (
@@ -70,6 +70,35 @@ def test_sweep_killed_with_sigkill_resumes_without_repeating_finished_sets(toy_a
             assert trial.number not in ran
             first = study.trials[trial.user_attrs[DUPLICATE_ATTR]]
             assert first.params == trial.params
+
+
+@pytest.mark.slow  # 6.7 s: a sweep process starts and trains before the second one
+def test_a_second_sweeper_on_a_running_sweep_is_refused(toy_app):
+    # Before, the second sweeper marked the live sweep's trial 0 as interrupted, ran its
+    # parameters again as trial 1, and the first sweeper died telling trial 0
+    # (UpdateFinishedTrialError); the study held more trials than n_trials.
+    command = [sys.executable, str(toy_app.root / "app.py"), *toy_app.argv(DISCRETE)]
+    first = subprocess.Popen(
+        [*command, "sleep_on_trial=0"],
+        cwd=toy_app.root,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        marker = toy_app.calls_file.with_suffix(".slept")
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert time.monotonic() < deadline, "the first sweep's trial never started"
+            time.sleep(0.1)
+        with pytest.raises(RunFolderError, match=f"PID {first.pid} .*sweep wait"):
+            toy_app.run(*DISCRETE, "sleep_on_trial=0")  # the same command
+        study = toy_app.study()
+        assert [t.state for t in study.trials] == [TrialState.RUNNING]
+        assert [c["pid"] for c in toy_app.calls()] == [first.pid]
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
 
 
 def test_exhausted_discrete_space_stops_the_sweep(toy_app):
