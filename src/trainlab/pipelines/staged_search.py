@@ -32,6 +32,7 @@ def best_config_from_results(
     previous: dict[str, Any] | None,
     group_names: set[str],
     meta: dict[str, Any],
+    trained: Any = None,
 ) -> dict[str, Any]:
     """The content of best_config.yaml: previous best values, then this stage's best params.
 
@@ -40,6 +41,9 @@ def best_config_from_results(
         previous: the best config this stage started from (or None).
         group_names: config groups (a best param with such a name is a group choice).
         meta: facts about the stage, stored under `_search`.
+        trained: the best trial's resolved run config (its `config.yaml`), or None. A value
+            carried from `previous` that the trial trained with another value of (a fixed
+            override of this stage wins over `best_config`) is written as trained.
     """
     params = results.get("best_params")
     if params is None:
@@ -48,6 +52,8 @@ def best_config_from_results(
             "no best_config.yaml. Look at trials.csv in the sweep folder."
         )
     values = flatten(previous or {})
+    if trained is not None:
+        values = _as_trained(values, trained)
     choices = dict((previous or {}).get("_choices") or {})
     for key, value in params.items():
         if key in group_names:
@@ -66,6 +72,44 @@ def best_config_from_results(
     if choices:
         best["_choices"] = choices
     return best
+
+
+def _as_trained(values: dict[str, Any], trained: Any) -> dict[str, Any]:
+    """`values` with each key set to what the trial's run config holds, where it differs.
+
+    A stage's fixed override of a key of the best config it started from wins over that file
+    in every trial (`model.optimizer.weight_decay=0.0` on the command line); carried forward
+    unchanged, best_config.yaml named the previous stage's 0.00635 for a trial that trained
+    with 0.0, and a refit from it trained a configuration no trial had evaluated.
+    """
+    missing = object()
+    out = dict(values)
+    for key, value in values.items():
+        used = OmegaConf.select(trained, key, default=missing)
+        if used is missing:
+            continue
+        if OmegaConf.is_config(used):
+            used = OmegaConf.to_container(used, resolve=True)
+        if used != value:
+            log.warning(
+                "best_config: %s=%r comes from the best config this stage started from, but "
+                "the best trial trained with %r (a fixed setting of this stage); written as %r",
+                key,
+                value,
+                used,
+                used,
+            )
+            out[key] = used
+    return out
+
+
+def _trained_config(results: dict[str, Any]) -> Any:
+    """The best trial's resolved run config (`<best_job_dir>/config.yaml`), or None."""
+    job_dir = results.get("best_job_dir")
+    path = Path(str(job_dir)) / "config.yaml" if job_dir else None
+    if path is None or not path.is_file():
+        return None
+    return OmegaConf.load(path)
 
 
 class WriteBestConfig(Callback):
@@ -95,7 +139,9 @@ class WriteBestConfig(Callback):
             "sweep_dir": str(sweep_dir),
             "started_from": str(started_from) if started_from else None,
         }
-        best = best_config_from_results(results, previous, set(choices), meta)
+        best = best_config_from_results(
+            results, previous, set(choices), meta, _trained_config(results)
+        )
         header = (
             f"# Best values of the {meta['stage']} search ({meta['metric']} = "
             f"{results.get('best_value')}, trial {results.get('best_trial')}).\n"
