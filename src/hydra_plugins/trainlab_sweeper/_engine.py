@@ -187,6 +187,7 @@ class OptunaSearch:
                 study_name=study.study_name,
                 storage=redact_text(self.storage_spec),
                 n_trials=self.n_trials,
+                n_jobs=self.n_jobs,  # trials per batch: the ETA of `trainlab sweep status`
                 metrics=metric_names(self.config, self.directions),
                 directions=list(self.directions),
                 started=time.time(),

@@ -43,3 +43,42 @@ def test_a_starting_worker_is_alive_before_its_first_beat(tmp_path: Path) -> Non
         for process in (worker, other):
             process.kill()
             process.wait()
+
+
+def test_the_eta_of_a_batch_sweep_counts_batches_of_n_jobs(tmp_path: Path) -> None:
+    # 2 of 6 trials done in one batch of n_jobs=2, 26 s: two batches (52 s) remain, not four
+    # trials one after another (before: 104 s; 51.9 s measured where two 13 s batches were left)
+    import datetime
+
+    import optuna
+    from optuna.distributions import FloatDistribution
+
+    from trainlab.core.optuna_study import default_storage_spec, open_storage
+    from trainlab.core.search.sweep_state import summarize, write_state
+
+    spec = default_storage_spec(tmp_path, "sqlite")
+    study = optuna.create_study(study_name="toy", storage=open_storage(spec))
+    start = datetime.datetime(2026, 12, 1, 12, 0, 0)
+    for value in (1.0, 2.0):
+        trial = optuna.trial.create_trial(
+            params={"x": value}, distributions={"x": FloatDistribution(0, 5)}, value=value
+        )
+        trial.datetime_start = start
+        trial.datetime_complete = start + datetime.timedelta(seconds=26)
+        study.add_trial(trial)
+    write_state(
+        tmp_path,
+        mode="batch",
+        status="running",
+        study_name="toy",
+        storage=spec,
+        n_trials=6,
+        n_jobs=2,
+        metrics=["objective"],
+        directions=["minimize"],
+    )
+    summary = summarize(tmp_path)
+    assert summary["done"] == 2 and summary["best"]["trial"] == 0
+    assert summary["eta_s"] == 52.0
+    write_state(tmp_path, n_trials=5)  # 3 left: still two batches
+    assert summarize(tmp_path)["eta_s"] == 52.0
