@@ -50,6 +50,20 @@ def test_grammar_maps_to_distributions(parser):
     assert space.key_elements["extra@pkg"] == "+extra@pkg"
 
 
+def test_a_float_range_excludes_its_stop(parser):
+    # Hydra's float range gives [0.1, 0.4, 0.7, 1.0] for range(0.1, 1.0, 0.3): its rounding
+    # keeps 0.1 + 3 x 0.3 = 0.9999999999999999 and makes it 1.0, the stop. Trials ran with
+    # x=0.9999999999999999.
+    space = parse_search_space(
+        {"a": "range(0.1, 1.0, 0.3)", "b": "shuffle(range(0.1, 1.0, 0.3))"}, [], parser
+    )
+    assert space.distributions["a"].high == pytest.approx(0.7)
+    assert space.grid()["a"] == pytest.approx([0.1, 0.4, 0.7])
+    assert space.distributions["b"].choices == pytest.approx((0.1, 0.4, 0.7))
+    # a stop that the steps do not reach stays out as before
+    assert parse_search_space({"c": "range(0, 1, 0.1)"}, [], parser).size() == 10
+
+
 def test_command_line_replaces_config_params(parser):
     space = parse_search_space({"lr": "interval(0, 1)"}, ["lr=0.5"], parser)
     assert space.distributions == {} and space.fixed == ["lr=0.5"]

@@ -261,6 +261,19 @@ def _config_value_as_override(value: Any) -> str:
     return Override._get_value_element_as_str(value)
 
 
+def _range_values(value: RangeSweep) -> list[Any]:
+    """The values of `range(start, stop, step)`, stop excluded, also for floats.
+
+    Hydra's float range rounds its values, so `range(0.1, 1.0, 0.3)` ends in 1.0, its stop:
+    the distribution reached 1.0 and trials ran with x=0.9999999999999999.
+    """
+    values = list(value.range())
+    if values and isinstance(values[-1], float):
+        gap = abs(float(value.step or 1)) * 1e-9
+        values = [v for v in values if abs(v - float(value.stop)) > gap]
+    return values
+
+
 def _distribution(name: str, override: Override, space: SearchSpace) -> BaseDistribution:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
@@ -270,7 +283,7 @@ def _distribution(name: str, override: Override, space: SearchSpace) -> BaseDist
     if override.is_choice_sweep() or (override.is_range_sweep() and value.shuffle):
         choices: list[Any] = []
         # shuffle() only orders a grid search; Optuna's categorical has no order.
-        items = list(value.range()) if override.is_range_sweep() else override.sweep_iterator()
+        items = _range_values(value) if override.is_range_sweep() else override.sweep_iterator()
         for item in items:
             if isinstance(item, _PRIMITIVES) or item is None:
                 choices.append(item)
@@ -286,7 +299,7 @@ def _distribution(name: str, override: Override, space: SearchSpace) -> BaseDist
         return CategoricalDistribution(choices)
     if override.is_range_sweep():
         assert isinstance(value, RangeSweep)
-        steps = list(value.range())
+        steps = _range_values(value)
         if not steps:
             raise ConfigError(f"'{override.input_line}' is an empty range. Fix: start < stop.")
         if all(isinstance(x, int) for x in (value.start, value.stop, value.step)):
