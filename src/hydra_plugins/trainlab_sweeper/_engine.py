@@ -24,7 +24,11 @@ from trainlab.core.optuna_study import (
 )
 from trainlab.core.redaction import redact, redact_text
 from trainlab.core.search.samplers import build_sampler
-from trainlab.core.search.settings import check_study_settings, override_settings
+from trainlab.core.search.settings import (
+    check_study_settings,
+    override_settings,
+    space_settings,
+)
 from trainlab.core.search.space import SearchSpace, parse_search_space
 from trainlab.core.search.trials import (
     SearchSpaceExhausted,
@@ -211,6 +215,7 @@ class OptunaSearch:
                 "command line. Fix: e.g. hydra.sweeper.params.lr='interval(1e-4, 1e-1)'."
             )
         settings = self._fixed_settings(arguments, parser, space)
+        settings.update(space_settings(space.distributions))  # a resume keeps the space too
         if check:
             self._check_consumed(space)
         return space, settings

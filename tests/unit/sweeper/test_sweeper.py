@@ -234,7 +234,8 @@ def test_pruner_with_several_objectives_is_refused(toy_app):
 
 def test_changed_search_space_of_a_study_is_a_config_error(toy_app):
     toy_app.run("hydra.sweeper.n_trials=1")
-    with pytest.raises(ConfigError, match="another search space"):
+    # refused with the recorded space, before a trial is asked (tests/.../test_sweeper_trust.py)
+    with pytest.raises(ConfigError, match=r"hydra\.sweeper\.params\.y: CategoricalDistribution"):
         toy_app.run("hydra.sweeper.n_trials=2", "hydra.sweeper.params.y='choice(c, d)'")
-    assert toy_app.study().trials[1].state == TrialState.FAIL
+    assert len(toy_app.study().trials) == 1
     assert len(toy_app.calls()) == 1  # no job ran with the unfit parameters

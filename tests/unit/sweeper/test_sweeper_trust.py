@@ -128,6 +128,30 @@ def test_resume_with_a_changed_fixed_setting_is_refused_before_any_job(toy_app):
     assert change["allowed_by"] == "hydra.sweeper.allow_changed_settings=true"
 
 
+def test_resume_over_another_search_space_is_refused(toy_app):
+    # Before, the resumed study reported trial 1 (x=2.23) as the best of a search that now
+    # asked for x in interval(3, 4)
+    toy_app.run("hydra.sweeper.n_trials=2")
+    narrower = "hydra.sweeper.params.x='interval(3, 4)'"
+    with pytest.raises(ConfigError) as refused:
+        toy_app.run("hydra.sweeper.n_trials=3", narrower)
+    assert "hydra.sweeper.params.x: FloatDistribution(" in str(refused.value)
+    assert len(toy_app.calls()) == 2 and len(toy_app.study().trials) == 2
+    toy_app.run("hydra.sweeper.n_trials=3")  # the same space resumes
+    toy_app.run("hydra.sweeper.n_trials=4", narrower, "hydra.sweeper.allow_changed_settings=true")
+    (change,) = toy_app.study().user_attrs[CHANGES_ATTR]
+    assert list(change["changes"]) == ["hydra.sweeper.params.x"]
+
+
+def test_a_study_recorded_before_its_space_was_resumes(toy_app):
+    toy_app.run("hydra.sweeper.n_trials=1")
+    study = toy_app.study()
+    old = {k: v for k, v in study.user_attrs[SETTINGS_ATTR].items() if "params" not in k}
+    study.set_user_attr(SETTINGS_ATTR, old)  # as trainlab wrote it before
+    toy_app.run("hydra.sweeper.n_trials=2")
+    assert "hydra.sweeper.params.y" in toy_app.study().user_attrs[SETTINGS_ATTR]
+
+
 def test_trials_do_not_evaluate_the_test_split(toy_app):
     toy_app.run("hydra.sweeper.n_trials=2")
     assert [c["test"] for c in toy_app.calls()] == [False, False]

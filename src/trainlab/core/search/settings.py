@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from hydra.core.override_parser.types import Override
 
 SETTINGS_ATTR = "trainlab_fixed_settings"
+#: Prefix of the searched parameters' entries in the recorded settings (their distributions).
+SPACE_PREFIX = "hydra.sweeper.params."
 CHANGES_ATTR = "trainlab_settings_changes"
 NOT_SET = "(not set)"
 DELETED = "(deleted)"
@@ -48,6 +50,15 @@ def override_settings(overrides: Iterable[Override], searched: Iterable[str]) ->
         else:
             settings[key] = override.get_value_element_as_str()
     return settings
+
+
+def space_settings(distributions: Mapping[str, Any]) -> dict[str, str]:
+    """`hydra.sweeper.params.<name>` -> the distribution searched, for the settings record.
+
+    A resume over another space reported a best trial outside it: x searched in (-5, 5), then
+    resumed with interval(3, 4), named trial 1 (x=2.23) the best of the search asked for.
+    """
+    return {f"{SPACE_PREFIX}{name}": repr(dist) for name, dist in distributions.items()}
 
 
 def flatten_settings(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,9 +122,11 @@ def check_study_settings(
 ) -> dict[str, list[Any]]:
     """`check_settings` against the study's record; records new settings and allowed changes."""
     attrs = study.user_attrs
-    changes = check_settings(
-        attrs.get(SETTINGS_ATTR), current, allow, f"study {study.study_name!r}", allow_key
-    )
+    stored = attrs.get(SETTINGS_ATTR)
+    if stored is not None and not any(k.startswith(SPACE_PREFIX) for k in stored):
+        # recorded before the search space was: compare what it holds, record the space now
+        stored = {**stored, **{k: v for k, v in current.items() if k.startswith(SPACE_PREFIX)}}
+    changes = check_settings(stored, current, allow, f"study {study.study_name!r}", allow_key)
     if changes:
         history = list(attrs.get(CHANGES_ATTR) or [])
         history.append(
