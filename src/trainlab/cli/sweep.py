@@ -39,7 +39,10 @@ def status_line(summary: dict[str, Any]) -> str:
         parts.append(f"{len(summary['live_workers'])}/{known or '?'} workers alive")
     if summary["eta_s"] is not None:
         parts.append(f"ETA {format_duration(summary['eta_s'])}")
-    parts.append(str(state.get("status", "?")))
+    if summary.get("sweeper_gone"):
+        parts.append("stopped: its sweeper is gone (killed?); re-run its command to resume")
+    else:
+        parts.append(str(state.get("status", "?")))
     return " | ".join(parts)
 
 
@@ -94,6 +97,14 @@ def wait(folder: str, interval: float, timeout: float | None) -> int:
             last = line
         if state.get("status") in FINAL:
             break
+        if summary.get("sweeper_gone"):
+            print(
+                f"error: the sweeper of {summary['folder']} is gone without finishing "
+                f"({summary['done']}/{summary['n_trials']} trials; it held sweep.lock and died). "
+                "Fix: re-run the sweep's command to resume the study.",
+                file=sys.stderr,
+            )
+            return 1
         # Workers that all stopped beating, or stopped with no one to finish: gone.
         workers = worker_files(summary["folder"]) if state.get("mode") == "async" else []
         if workers and not summary["live_workers"] and not summary["counts"]["running"]:

@@ -70,3 +70,28 @@ def release_sweep(folder: Path) -> None:
     with contextlib.suppress(OSError):
         os.ftruncate(fd, 0)
     os.close(fd)
+
+
+def sweeper_gone(folder: Path) -> bool:
+    """Whether the sweeper that last held `<folder>/sweep.lock` died holding it.
+
+    A sweeper that ends empties the file; one killed (SIGKILL, a lost node) leaves its host and
+    PID there and the kernel frees the lock. False where nothing says so: no file, an empty one
+    (ended, or a sweep from before the lock), or a lock still held.
+    """
+    path = Path(folder) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        holder = os.pread(fd, 4096, 0).decode("utf-8", errors="replace")
+        if not holder.strip():
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return False  # held: the sweeper runs
+    finally:
+        os.close(fd)
+    return True

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trainlab.core.search.lease import MISSED_BEATS, WORKERS_DIR
+from trainlab.core.search.sweep_lock import sweeper_gone
 from trainlab.errors import TrainlabError
 from trainlab.io import atomic_write_json
 
@@ -149,8 +150,12 @@ def summarize(folder: str | Path) -> dict[str, Any]:
         pick = max if directions[0] == "maximize" else min
         top = pick(complete, key=lambda t: t.value)
         best = {"trial": top.number, "value": top.value, "params": dict(top.params)}
+    # a batch sweeper killed (SIGKILL, a lost login node) left status "running" and a RUNNING
+    # trial: status showed "1 running | ETA 1.2 s | running" and `wait` waited for ever
+    gone = state.get("mode") != "async" and state.get("status") not in FINAL
+    gone = gone and sweeper_gone(folder)
     eta = None
-    if durations and state.get("status") not in FINAL and done < n_trials:
+    if durations and state.get("status") not in FINAL and done < n_trials and not gone:
         mean = sum(durations) / len(durations)
         if state.get("mode") == "async":
             # remaining trials x mean duration, spread over the workers alive now (at least one)
@@ -173,4 +178,5 @@ def summarize(folder: str | Path) -> dict[str, Any]:
         "known_workers": len(worker_files(folder)) if state.get("mode") == "async" else 0,
         "mean_trial_s": sum(durations) / len(durations) if durations else None,
         "eta_s": eta,
+        "sweeper_gone": gone,
     }
