@@ -104,6 +104,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["callbacks.early_stopping.monitor=val/loss"],
         ["`callbacks.early_stopping.monitor=val/loss` improves", "early_stopping.mode to min"],
     ),
+    (
+        "monitor_not_logged",
+        ["monitor=val/auroc"],
+        ["monitor `val/auroc` is never logged by MultiHeadClassifier", "val/acc, val/balanced"],
+    ),
     ("top_key_typo", ["mointor=val/acc"], ["unknown key `mointor`", "`monitor`", "+mointor="]),
     ("top_key_unknown", ["+learning_rate=0.1"], ["unknown key `learning_rate`", "remove it"]),
     ("trainer_key_typo", ["+trainer.max_epoch=3"], ["trainer.max_epoch", "`max_epochs`"]),
@@ -636,6 +641,7 @@ def test_bad_input_stops_early_with_a_clear_message(
         "kmer_metadata_",
         "kmer_npz_",
         "foreign",
+        "not_logged",  # known after the sanity check's validation, before any training step
     )
     if not any(k in name for k in read_errors):
         started = [p for p in log_dir.glob("*/runs/*/config.yaml") if p.parent != kept]

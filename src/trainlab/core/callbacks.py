@@ -78,6 +78,7 @@ class MonitorHistory(Callback):
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.sanity_checking:
+            refuse_unlogged_monitors(trainer, pl_module, self.monitor)
             return
         value = trainer.callback_metrics.get(self.monitor)
         if value is not None:
@@ -97,6 +98,41 @@ class MonitorHistory(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = [tuple(item) for item in state_dict.get("history", [])]
         self.train_seconds = float(state_dict.get("train_seconds", 0.0))
+
+
+def refuse_unlogged_monitors(
+    trainer: L.Trainer, pl_module: L.LightningModule, monitor: str | None
+) -> None:
+    """After the sanity check: refuse a validation monitor of a kind the model never logs.
+
+    Lightning names such a monitor only after the first whole training and validation epoch
+    (`experiment=spectra/small_data` alone keeps train.yaml's `monitor=val/acc`, which the PU
+    model does not log: a RuntimeError from EarlyStopping after epoch 0). A monitor is judged by
+    its last part against the names the sanity check logged, so a per-task name whose task
+    happened to have no label in the sanity batches is not refused; nor is anything when the
+    model logged only its loss there.
+    """
+    from trainlab.errors import ConfigError
+
+    logged = sorted(name for name in trainer.callback_metrics if name.startswith("val/"))
+    leaves = {name.rsplit("/", 1)[-1] for name in logged}
+    if leaves <= {"loss"}:
+        return
+    wanted = {("monitor", monitor)} if monitor else set()
+    for callback in trainer.callbacks:
+        theirs = getattr(callback, "monitor", None)
+        if isinstance(theirs, str) and theirs != monitor:
+            wanted.add((f"the monitor of {type(callback).__name__}", theirs))
+    for key, name in sorted(wanted, key=lambda item: item[0] != "monitor"):
+        if not name.startswith("val/") or name in trainer.callback_metrics:
+            continue
+        if name.rsplit("/", 1)[-1] not in leaves:
+            shown = ", ".join(logged[:12]) + (", ..." if len(logged) > 12 else "")
+            raise ConfigError(
+                f"{key} `{name}` is never logged by {type(pl_module).__name__}: its validation "
+                f"logs {shown}. Set monitor (and mode, min for a loss, max for a score) to one "
+                "of those"
+            )
 
 
 class ThrottledRichProgressBar(RichProgressBar):
