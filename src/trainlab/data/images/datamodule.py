@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
+from trainlab.data.eval_shares import eval_sampler
 from trainlab.data.images.folder import too_many_pixels
 from trainlab.data.images.list_copies import warn_copies_across_lists, written_by_split
 from trainlab.data.images.split import check_no_leak, read_split
@@ -382,10 +383,14 @@ class ImageFolderDataModule(L.LightningDataModule):
         counts = torch.bincount(self.datasets["train"].targets, minlength=len(self.classes))
         return {"label": counts.tolist()}
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: Dataset, shuffle: bool, shared: str | None = None) -> DataLoader:
+        """``shared``: the name of a val/test split whose rows DDP processes share out."""
         generator = torch.Generator().manual_seed(self.seed)
         options = self.loader_settings.dataloader_kwargs()
-        if options.get("num_workers"):
+        sampler = eval_sampler(len(dataset), shared) if shared else None  # type: ignore[arg-type]
+        if sampler is not None:
+            batching = {"batch_size": self.batch_size, "sampler": sampler}
+        elif options.get("num_workers"):
             # workers hide the sampling cost; index tensors would travel by shared memory
             batching = {"batch_size": self.batch_size, "shuffle": shuffle}
         else:
@@ -401,10 +406,10 @@ class ImageFolderDataModule(L.LightningDataModule):
         return self._loader(self.datasets["train"], shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["val"], shuffle=False)
+        return self._loader(self.datasets["val"], shuffle=False, shared="val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["test"], shuffle=False)
+        return self._loader(self.datasets["test"], shuffle=False, shared="test")
 
     def report_dataloaders(self) -> dict[str, DataLoader]:
         """Unshuffled, unaugmented loaders of every split, for classification reports."""

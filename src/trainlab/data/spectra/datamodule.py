@@ -393,12 +393,24 @@ class SpectraDataModule(L.LightningDataModule):
 
     def report_dataloaders(self) -> dict[str, DataLoader]:
         """Unshuffled batches of every split set up, for reports."""
-        return {name: self._loader(data, False, False) for name, data in self.datasets.items()}
+        # every batch: rank 0 reads these alone, after a DDP fit too
+        return {
+            name: self._loader(data, False, False, role="report")
+            for name, data in self.datasets.items()
+        }
 
-    def _loader(self, dataset: SpectraBatches, shuffle: bool, drop_last: bool) -> DataLoader:
+    def _loader(
+        self, dataset: SpectraBatches, shuffle: bool, drop_last: bool, role: str = "train"
+    ) -> DataLoader:
+        """``role``: train (batches padded to a multiple of the DDP processes), eval (shared
+        out, none repeated) or report (every batch, in this process)."""
         # Lance's runtime is not fork-safe once the parent has opened a table (setup does)
         options = self.loader_settings.dataloader_kwargs(default_context=safe_start_method())
-        sampler = BatchSampler(len(dataset), self.batch_size, shuffle, self.seed, drop_last)
+        alone = {"num_replicas": 1, "rank": 0} if role == "report" else {}
+        sampler = BatchSampler(
+            len(dataset), self.batch_size, shuffle, self.seed, drop_last, pad=role == "train",
+            **alone,
+        )  # fmt: skip
         return DataLoader(
             dataset, batch_size=None, sampler=sampler, collate_fn=_collate_batch, **options
         )
@@ -407,12 +419,12 @@ class SpectraDataModule(L.LightningDataModule):
         return self._loader(self.datasets["train"], self.shuffle, self.drop_last)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["val"], False, False)
+        return self._loader(self.datasets["val"], False, False, role="eval")
 
     def test_dataloader(self) -> DataLoader:
         if "test" not in self.datasets:
             self.setup("test")
-        return self._loader(self.datasets["test"], False, False)
+        return self._loader(self.datasets["test"], False, False, role="eval")
 
     def setup_predict(self, input_path: str, spec: dict[str, Any]) -> None:
         """Predict on a Lance spectra table folder (e.g. ``<root>/test_1``)."""

@@ -20,6 +20,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from trainlab.data.spectra.schema import N_INSTRUMENT_SETTINGS, NEGATIVE_INDEX, POSITIVE_INDEX
 from trainlab.data.spectra.store import as_schema_types
+from trainlab.errors import DataError
 
 BATCH_COLUMNS = ["mz_array", "intensity_array", "precursor_mz", "instrument_settings", "label"]
 
@@ -100,6 +101,11 @@ class BatchSampler(DistributedSampler):
     batches, padded by repeating the first batches so every replica gets the same number, and
     batch ``k`` goes to replica ``k % num_replicas``. Being a DistributedSampler, Lightning
     keeps it as it is under DDP and calls :meth:`set_epoch` each epoch.
+
+    ``pad=False`` (validation and test) repeats nothing: a repeated batch was scored twice by
+    the metrics summed across replicas (``trainlab.data.eval_shares``); the replicas then get
+    different numbers of batches, which evaluation allows and a training step's gradient sync
+    does not. ``num_replicas=1, rank=0`` gives every batch (reports read on rank 0 alone).
     """
 
     def __init__(
@@ -111,6 +117,7 @@ class BatchSampler(DistributedSampler):
         drop_last: bool = False,
         num_replicas: int | None = None,
         rank: int | None = None,
+        pad: bool = True,
     ) -> None:
         # DistributedSampler.__init__ wants a dataset and a process group; we need neither.
         distributed = dist.is_available() and dist.is_initialized()
@@ -121,14 +128,26 @@ class BatchSampler(DistributedSampler):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.n, self.batch_size, self.shuffle = n, batch_size, shuffle
-        self.seed, self.drop_last, self.epoch = seed, drop_last, 0
+        self.seed, self.drop_last, self.epoch, self.pad = seed, drop_last, 0, pad
+        if not pad and 0 < self._batches() < self.num_replicas:
+            # a replica without a batch skips the epoch-end sync the others wait in (a hang)
+            raise DataError(
+                f"{self._batches()} batch(es) of {batch_size} for {self.num_replicas} DDP "
+                "processes: each process needs one. Fix: a smaller data.batch_size, or "
+                "trainer.devices=1"
+            )
+
+    def _batches(self) -> int:
+        return self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
 
     def _n_batches(self) -> int:
-        full = self.n // self.batch_size if self.drop_last else math.ceil(self.n / self.batch_size)
+        full = self._batches()
+        if not self.pad:
+            return full
         return math.ceil(full / self.num_replicas) * self.num_replicas
 
     def __len__(self) -> int:
-        return self._n_batches() // self.num_replicas
+        return len(range(self.rank, self._n_batches(), self.num_replicas))
 
     def __iter__(self) -> Iterator[list[int]]:
         if self.shuffle:

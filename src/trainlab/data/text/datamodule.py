@@ -16,6 +16,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from trainlab.data.eval_shares import eval_sampler
 from trainlab.data.loader_settings import LoaderSettings
 from trainlab.data.text.encoding import get_tokenizer, vocabulary_digest
 from trainlab.data.text.evidence import SpanReport
@@ -327,11 +328,15 @@ class TextDataModule(L.LightningDataModule, ABC):
         return {TASK: torch.bincount(labels, minlength=len(CLASSES)).tolist()}
 
     # ---- loaders ----------------------------------------------------------------------------
-    def _loader(self, dataset: Dataset, shuffle: bool, batch_size: int) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset, shuffle: bool, batch_size: int, shared: str | None = None
+    ) -> DataLoader:
+        """``shared``: the name of a val/test split whose rows DDP processes share out."""
         return DataLoader(
             dataset,
             batch_size=batch_size,
             shuffle=shuffle,
+            sampler=eval_sampler(len(dataset), shared) if shared else None,  # type: ignore[arg-type]
             collate_fn=_keep,
             generator=torch.Generator().manual_seed(self.seed),
             **self.loader_settings.dataloader_kwargs(),
@@ -341,10 +346,10 @@ class TextDataModule(L.LightningDataModule, ABC):
         return self._loader(self.datasets["train"], True, self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["val"], False, self.eval_batch_size)
+        return self._loader(self.datasets["val"], False, self.eval_batch_size, "val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self.datasets["test"], False, self.eval_batch_size)
+        return self._loader(self.datasets["test"], False, self.eval_batch_size, "test")
 
     def report_dataloaders(self) -> dict[str, DataLoader]:
         """Unshuffled loaders of every split, for classification reports."""

@@ -116,6 +116,24 @@ def test_ddp_shards_are_disjoint_equal_and_cover_the_epoch(n, batch, replicas, d
     assert len(seen) - full < replicas * batch  # padding is at most one batch per rank
 
 
+@pytest.mark.parametrize("n,batch,replicas", [(25, 10, 2), (95, 10, 3), (100, 10, 2)])
+def test_evaluation_shares_score_every_row_once(n, batch, replicas):
+    # val/test batches padded to a multiple of the ranks were scored twice by the metrics
+    # summed across ranks (25 rows, 2 ranks: rows 0-9 counted twice)
+    shares = [
+        list(BatchSampler(n, batch, False, num_replicas=replicas, rank=r, pad=False))
+        for r in range(replicas)
+    ]
+    seen = sorted(i for share in shares for b in share for i in b)
+    assert seen == list(range(n))
+    assert [len(s) for s in shares] == [
+        len(BatchSampler(n, batch, False, num_replicas=replicas, rank=r, pad=False))
+        for r in range(replicas)
+    ]
+    with pytest.raises(DataError, match=r"1 batch.* for 2 DDP processes"):
+        BatchSampler(5, 10, False, num_replicas=2, rank=0, pad=False)
+
+
 def test_dataset_pickles_without_its_open_handle(root):
     dataset = SpectraBatches(str(root / "train_data"), np.arange(10))
     _ = dataset[[0, 1]]
