@@ -24,7 +24,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
-from trainlab.core.privacy_config import PrivacySettings, trainer_conflicts
+from trainlab.core.privacy_config import PrivacySettings, accounting_warnings, trainer_conflicts
 from trainlab.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -206,6 +206,8 @@ class DifferentialPrivacy(Callback):
             self.engine.accountant.load_state_dict(self._restored)
         self._hooks = hooks
         trainer.strategy.optimizers = [optimizer]
+        for text in accounting_warnings(self.settings, len(loader.dataset)):
+            log.warning("%s", text)
         log.info(
             "DP-SGD: noise multiplier %.4f, clipping norm %g, sample rate %.5f (%d batches/epoch), "
             "%s accountant, delta %g",

@@ -6,6 +6,7 @@ is imported. The Opacus side lives in ``trainlab.core.privacy``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,44 @@ def trainer_conflicts(
             "epochs, so set trainer.max_epochs to a positive number"
         )
     return problems
+
+
+def accounting_warnings(settings: PrivacySettings, rows: int) -> list[str]:
+    """Settings under which the epsilon printed is computed right but guarantees little.
+
+    Args:
+        settings: The run's DP settings.
+        rows: Training rows (N), over which the batches are sampled.
+
+    Returns:
+        One message per problem, each with its fix; empty when none.
+    """
+    found = []
+    delta = settings.target_delta
+    if delta is not None and rows > 0 and delta >= 1 / rows:
+        # publishing one row in the clear is (0, delta)-DP for any delta >= 1/N: a run on 150
+        # rows at privacy.target_delta=0.05 (1/N = 0.0067) logged epsilon 1.17 without a word
+        found.append(
+            f"privacy.target_delta={delta:g} is not below 1/N = {1 / rows:.3g} (N = {rows} "
+            "training rows): at such a delta even publishing a training row in the clear "
+            "meets the guarantee, so train/epsilon says little. Fix: privacy.target_delta "
+            f"well below 1/{rows}, e.g. {_delta_below(rows):g}"
+        )
+    if not settings.poisson_sampling:
+        # the accountants analyse batches drawn by Poisson sampling; shuffled fixed-size batches
+        # can leak more than that analysis says, so the figure is not this run's guarantee
+        found.append(
+            "privacy.poisson_sampling=false: the batches are shuffled, fixed-size ones, but "
+            f"train/epsilon is computed by the {settings.accountant} accountant as if each row "
+            "were drawn by Poisson sampling; it is not a guarantee of this run. Fix: "
+            "privacy.poisson_sampling=true"
+        )
+    return found
+
+
+def _delta_below(rows: int) -> float:
+    """A power of ten at most 1/(10 N)."""
+    return 10.0 ** math.floor(math.log10(1 / (10 * rows)))
 
 
 def _device_count(devices: Any) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import lightning as L
 import pytest
@@ -127,3 +128,49 @@ class ScaleWithRunningMean(nn.Module):
 def test_unsupported_layer_is_refused():
     with pytest.raises(ConfigError, match=r"cannot train privately.*ScaleWithRunningMean"):
         make_dp_compatible(nn.Sequential(nn.Linear(4, 3), ScaleWithRunningMean()))
+
+
+def test_logged_epsilon_is_the_accountants_for_the_sampled_rate_and_steps():
+    # an independent accountant over what happened: Poisson rate 1/len(loader), one entry per
+    # optimizer step; the batches really are Poisson-sampled (their sizes vary)
+    from opacus.accountants import RDPAccountant
+
+    sizes = []
+
+    class Sizes(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            sizes.append(len(batch[0]))
+
+    torch.manual_seed(0)
+    callback = DifferentialPrivacy(noise_multiplier=1.0, target_delta=1e-5, accountant="rdp")
+    trainer = _trainer(
+        callback, max_epochs=1, limit_train_batches=4, limit_val_batches=0, num_sanity_val_steps=0
+    )
+    trainer.callbacks.append(Sizes())
+    trainer.fit(_model(), datamodule=TinyDigits())
+    assert len(sizes) == 4 and len(set(sizes)) > 1  # Poisson batches, 16 rows expected
+    independent = RDPAccountant()
+    independent.history = [(1.0, 1 / 10, 4)]  # 160 rows / 16 a batch: rate 1/10
+    logged = float(trainer.callback_metrics["train/epsilon"])
+    assert logged == pytest.approx(independent.get_epsilon(1e-5), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        # 160 training rows: 1/N = 0.00625
+        ({"target_delta": 0.01}, r"privacy.target_delta=0.01 is not below 1/N = 0.00625"),
+        (
+            {"target_delta": 1e-5, "poisson_sampling": False},
+            r"privacy.poisson_sampling=false: .* not a guarantee of this run",
+        ),
+    ],
+)
+def test_epsilon_that_guarantees_little_is_warned_about(caplog, kwargs, message):
+    callback = DifferentialPrivacy(noise_multiplier=1.0, accountant="rdp", **kwargs)
+    trainer = _trainer(
+        callback, max_epochs=1, limit_train_batches=1, limit_val_batches=0, num_sanity_val_steps=0
+    )
+    with caplog.at_level("WARNING", logger="trainlab.core.privacy"):
+        trainer.fit(_model(), datamodule=TinyDigits())
+    assert any(re.search(message, r.getMessage()) for r in caplog.records), caplog.text
