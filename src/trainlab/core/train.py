@@ -20,7 +20,7 @@ from trainlab.core.callbacks import CheckpointMetadata, DivergenceGuard, Monitor
 from trainlab.core.checkpoint import check_embedded_config
 from trainlab.core.checkpoint_io import preload
 from trainlab.core.console import finished_text, route_lightning_logs, stdout_is_terminal
-from trainlab.core.exact_resume import ExactResume, epochs_trained
+from trainlab.core.exact_resume import ExactResume
 from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import (
     format_report,
@@ -47,6 +47,7 @@ from trainlab.core.resume import (
 from trainlab.core.run_dir import refuse_links
 from trainlab.core.run_outcome import record_status, sigterm_as_exit
 from trainlab.core.seeding import seed_everything
+from trainlab.core.spawn_results import epochs_and_history
 from trainlab.core.tracker_hooks import SendHyperparameters
 from trainlab.core.trainer_factory import build_trainer
 from trainlab.core.validation_record import ValidationRecord, tested_and_last
@@ -282,8 +283,9 @@ def _finish(
     started: float,
     baselines: dict[str, Any] | None = None,
 ) -> None:
+    epochs = epochs_and_history(trainer, history)  # a ddp_spawn fit's, from last.ckpt
     best_epoch, best_score = history.best()
-    later = epochs_trained(trainer) - 1
+    later = epochs - 1
     if best_epoch == 0 and later >= 2:
         # ties keep the first epoch, and on a few hundred images val/acc moves in coarse steps:
         # 300 digits (images/folder) tied at chance, 0.3333, in epochs 0 and 1
@@ -306,7 +308,7 @@ def _finish(
             "started": record.get("started"),
             "finished": record.get("finished"),
             "duration_s": time.time() - started,
-            "epochs": epochs_trained(trainer),
+            "epochs": epochs,
             "monitor": cfg.monitor,
             "mode": cfg.mode,
             "best_score": best_score,
