@@ -420,7 +420,8 @@ def ddp(check: Check) -> Section:
         base += ["trainer.max_epochs=3"]
         settings = [
             ("1 GPU, 3 epochs", ["trainer=gpu"]),
-            ("DDP, 2 GPUs, 3 epochs", ["trainer=ddp"]),
+            # ddp re-runs the command line for rank 1, which trainlab refuses outside SLURM
+            ("DDP, 2 GPUs, 3 epochs", ["trainer=ddp", "trainer.strategy=ddp_spawn"]),
         ]
     else:
         section.notes.append(f"skipped: {torch.cuda.device_count()} GPU (DDP needs 2)")

@@ -88,6 +88,11 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ),
     ("accumulate_0", ["trainer.accumulate_grad_batches=0"], ["accumulate_grad_batches=0"]),
     ("devices_0", ["trainer.devices=0"], ["`trainer.devices=0` must be >= 1 or -1"]),
+    (
+        "ddp_rerun",
+        ["trainer=ddp_sim", "trainer.strategy=ddp"],
+        ["trainer.strategy='ddp' with trainer.devices=2", "re-running", "ddp_spawn"],
+    ),
     ("gradient_clip_negative", ["trainer.gradient_clip_val=-1"], ["gradient_clip_val=-1"]),
     ("patience_negative", ["callbacks.early_stopping.patience=-1"], ["patience=-1", ">= 0"]),
     ("max_epochs_float", ["trainer.max_epochs=1.5"], ["trainer.max_epochs=1.5", "expected int"]),

@@ -29,10 +29,11 @@ TRAIN_SCHEMA = Schema(
 
 def run(cfg: DictConfig) -> Any:
     """Train, then return the value of ``optimized_metric`` for sweepers."""
-    from trainlab.core.launch_guard import check_ddp_in_multirun
+    from trainlab.core.launch_guard import check_ddp_in_multirun, check_ddp_relaunch
     from trainlab.core.train import train
 
     check_ddp_in_multirun(cfg.trainer, is_multirun())
+    check_ddp_relaunch(cfg.trainer)
 
     metrics = train(cfg, task_overrides())
     name = cfg.get("optimized_metric")

@@ -45,6 +45,42 @@ def _starts_in_process(strategy: Any) -> bool:
     return str(strategy or "auto").lower().startswith(IN_PROCESS_STARTS)
 
 
+def _started_outside(world: int, environ: Mapping[str, str]) -> bool:
+    """True when SLURM (one task per rank) or torchrun started this process as a rank."""
+    if "TORCHELASTIC_RUN_ID" in environ:
+        return True
+    tasks = environ.get("SLURM_NTASKS")
+    interactive = environ.get("SLURM_JOB_NAME") in ("bash", "interactive")
+    return tasks is not None and not interactive and int(tasks) == world
+
+
+def check_ddp_relaunch(
+    trainer_cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> None:
+    """Raise ConfigError when Lightning would start the extra ranks by re-running the command.
+
+    It re-runs ``sys.argv`` as a script (or ``python -m`` module) with Hydra overrides added;
+    trainlab's entry points rewrite ``sys.argv`` for Hydra, so the re-run is not a trainlab
+    command: ``trainlab train ... trainer=ddp_sim trainer.strategy=ddp`` (2 gloo processes)
+    ended with rank 1's "can't open file '.../trainlab train'" and rc 137 after start-up, the
+    same through ``python train.py`` and ``python -m trainlab.cli.main train`` (rank 1 there
+    printed the list of subcommands).
+    """
+    environ = os.environ if environ is None else environ
+    per_node = processes_per_node(trainer_cfg)
+    world = per_node * int(trainer_cfg.get("num_nodes", 1) or 1)
+    strategy = trainer_cfg.get("strategy", "auto")
+    if per_node <= 1 or _starts_in_process(strategy) or _started_outside(world, environ):
+        return
+    raise ConfigError(
+        f"trainer.strategy={strategy!r} with trainer.devices={trainer_cfg.get('devices')}: "
+        "Lightning would start the other processes by re-running this command line, which "
+        "trainlab's entry points cannot be re-run as. Fix: trainer.strategy=ddp_spawn "
+        "(trainer=ddp_sim on CPU), or let SLURM start one task per device (launcher=slurm "
+        f"with hydra.launcher.tasks_per_node={per_node}), or torchrun."
+    )
+
+
 def check_ddp_in_multirun(
     trainer_cfg: Mapping[str, Any], multirun: bool, environ: Mapping[str, str] | None = None
 ) -> None:

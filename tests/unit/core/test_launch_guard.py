@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from trainlab.core.launch_guard import check_ddp_in_multirun, processes_per_node
+from trainlab.core.launch_guard import (
+    check_ddp_in_multirun,
+    check_ddp_relaunch,
+    processes_per_node,
+)
 from trainlab.errors import ConfigError
 
 
@@ -62,3 +66,30 @@ def test_single_run_and_slurm_tasks_pass():
         check_ddp_in_multirun(
             trainer, multirun=True, environ={"SLURM_NTASKS": "4", "SLURM_JOB_NAME": "bash"}
         )
+
+
+@pytest.mark.parametrize(
+    "trainer",
+    [
+        {"strategy": "ddp", "devices": 2, "accelerator": "cpu"},
+        # Lightning picks `ddp` (a re-run of the command) for several devices
+        {"strategy": "auto", "devices": 2, "accelerator": "cpu"},
+    ],
+)
+def test_ddp_started_by_rerunning_the_command_is_refused(trainer):
+    # rank 1 re-ran `trainlab train` as a script: "can't open file '.../trainlab train'"
+    with pytest.raises(ConfigError, match=r"re-running this command line.*ddp_spawn"):
+        check_ddp_relaunch(trainer, environ={})
+
+
+@pytest.mark.parametrize(
+    ("trainer", "environ"),
+    [
+        ({"strategy": "ddp_spawn", "devices": 2}, {}),
+        ({"strategy": "ddp", "devices": 1}, {}),
+        ({"strategy": "ddp", "devices": 2}, {"SLURM_NTASKS": "2"}),
+        ({"strategy": "ddp", "devices": 2}, {"TORCHELASTIC_RUN_ID": "x"}),
+    ],
+)
+def test_ranks_started_in_process_or_from_outside_pass(trainer, environ):
+    check_ddp_relaunch(trainer, environ=environ)
