@@ -130,6 +130,7 @@ def test_unsupported_layer_is_refused():
         make_dp_compatible(nn.Sequential(nn.Linear(4, 3), ScaleWithRunningMean()))
 
 
+@pytest.mark.slow  # 4.8-7.0 s on the shared 2-core machine (Opacus' per-sample steps)
 def test_logged_epsilon_is_the_accountants_for_the_sampled_rate_and_steps():
     # an independent accountant over what happened: Poisson rate 1/len(loader), one entry per
     # optimizer step; the batches really are Poisson-sampled (their sizes vary)
