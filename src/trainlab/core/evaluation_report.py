@@ -127,9 +127,9 @@ def write_evaluation_report(
     else:
         outputs = predict_outputs(model, datamodule, loader)
     groups = getattr(datamodule, "report_groups", None)
-    report = build_evaluation_report(
-        outputs, getattr(model, "tasks", None), groups(split) if callable(groups) else None
-    )
+    # a head that never saw a label (no labelled training row) has no figures to report
+    tasks = getattr(model, "scored_tasks", getattr(model, "tasks", None))
+    report = build_evaluation_report(outputs, tasks, groups(split) if callable(groups) else None)
     if not report:
         return None
     whole = (extra or {}).get("evidence_baselines")

@@ -32,15 +32,35 @@ def predict(cfg: DictConfig) -> list[Path]:
         raise ConfigError(
             f"{type(datamodule).__name__} has no {missing}: this data set cannot predict"
         )
-    datamodule.setup_predict(str(cfg.input), restored.spec)
+    spec = _trained_tasks_only(restored.model, restored.spec)
+    datamodule.setup_predict(str(cfg.input), spec)
     out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else Path(cfg.paths.output_dir)
     trainer = inference_trainer(cfg.trainer, out_dir, devices=1)
     # Through the DataModule, so its batch hooks (normalisation) run as in training.
     outputs = trainer.predict(restored.model, datamodule=datamodule)
-    written = _write_without_overwriting(datamodule, outputs, out_dir, restored.spec)
+    written = _write_without_overwriting(datamodule, outputs, out_dir, spec)
     for path in written:
         log.info("wrote %s", path)
     return written
+
+
+def _trained_tasks_only(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec without the tasks whose heads never saw a label, with a warning naming them.
+
+    A head of a task with no labelled training row is as initialised: its "predicted class"
+    and "confidence" would be noise written beside the real tasks' predictions.
+    """
+    untrained = [t for t in getattr(model, "untrained_tasks", []) if t in spec.get("tasks", {})]
+    if not untrained:
+        return spec
+    log.warning(
+        "the model had no labelled training row for task(s) %s, so their heads never saw a "
+        "label: their predictions are left out of the files (retrain with labels of them in "
+        "the train split to predict them)",
+        ", ".join(untrained),
+    )
+    tasks = {t: c for t, c in spec["tasks"].items() if t not in untrained}
+    return {**spec, "tasks": tasks}
 
 
 def _write_without_overwriting(

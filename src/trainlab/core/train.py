@@ -255,6 +255,11 @@ def _write_reports(
                 batch = datamodule.on_after_batch_transfer(batch, 0)
                 outputs.append(model.predict_step(batch, index))
         predictions = collect_predictions(outputs)
+        for task in getattr(model, "untrained_tasks", []):
+            if predictions.pop(task, None) is not None and split != "train":
+                log.info(
+                    "%s: %s had no labelled training row, no classification report", split, task
+                )
         write_classification_reports(run_dir / "reports", split, model.tasks, predictions, tb, step)
 
 

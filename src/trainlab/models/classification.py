@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -102,6 +102,14 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         # val/test: per task, the summed plain cross-entropy and the labelled rows it covers
         self._eval_loss: dict[str, dict[str, list[torch.Tensor]]] = {}
         self._warned_unlabelled: set[tuple[str, str]] = set()
+        #: tasks without a labelled training row (set at fit from the DataModule's class
+        #: counts, kept in checkpoints): their heads never saw a label
+        self.untrained_tasks: list[str] = []
+
+    @property
+    def scored_tasks(self) -> dict[str, list[str]]:
+        """The tasks whose figures mean something: all but those without training labels."""
+        return {name: c for name, c in self.tasks.items() if name not in self.untrained_tasks}
 
     def _metric_names(self, stage: str) -> tuple[str, ...]:
         """The metrics a stage computes: all, unless `logged_metrics` names some of it."""
@@ -128,11 +136,25 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
         return {next(iter(self.tasks)): out}
 
     def setup(self, stage: str) -> None:
-        """Compute inverse-frequency class weights from the training rows when asked."""
-        if self.class_weights_mode != "inverse_frequency" or stage != "fit":
+        """Note the tasks without training labels; compute inverse-frequency class weights
+        from the training rows when asked."""
+        if stage != "fit":
             return
+        wanted = self.class_weights_mode == "inverse_frequency" or not self.single_task
         datamodule = getattr(self.trainer, "datamodule", None)
-        counts = datamodule.class_counts() if hasattr(datamodule, "class_counts") else None
+        counts = None
+        if wanted and hasattr(datamodule, "class_counts"):
+            counts = datamodule.class_counts()
+        if counts is not None and not self.single_task:
+            # A task labelled only in val/test rows (a task labelled in one project, with
+            # data.group_column=project): its head stays as initialised, and its figures went
+            # into val/f1_weighted (the monitor) and the test means, while the baselines
+            # beside them leave it out (probe: test/f1_weighted 0.5256 = mean of sample_type
+            # 0.6011 and the untrained material head's 0.4500, against baselines over
+            # sample_type alone)
+            self.untrained_tasks = [n for n in self.tasks if not sum(counts.get(n, ()))]
+        if self.class_weights_mode != "inverse_frequency":
+            return
         if counts is None:
             raise ValueError(
                 "model.class_weights=inverse_frequency needs a DataModule with class_counts(); "
@@ -229,7 +251,7 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
             if self.trainer.world_size > 1:
                 total = self.all_gather(total).sum()
                 count = self.all_gather(count).sum()
-            if int(count) == 0:  # no labelled row: left out, as its metrics are
+            if int(count) == 0 or name in self.untrained_tasks:  # left out, as its metrics are
                 continue
             loss = (total / count).float()
             per_task.append(loss)
@@ -294,7 +316,7 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
             self._log(values)
             return
         per_metric: dict[str, list[torch.Tensor]] = {name: [] for name in self._metric_names(stage)}
-        unlabelled = []
+        unlabelled, untrained = [], []
         for name, metric in self.metrics[f"{stage}_metrics"].items():
             result = metric.compute()
             metric.reset()
@@ -303,36 +325,62 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
                 # data, and zeros would pull the mean over tasks (the monitor) down
                 unlabelled.append(name)
                 continue
+            if stage != "train" and name in self.untrained_tasks:
+                untrained.append(name)  # figures of a head that never saw a label
+                continue
             for metric_name, value in result.items():
                 per_metric[metric_name].append(value)
                 if not self.single_task:
                     values[f"{stage}/{name}/{metric_name}"] = value
-        if unlabelled:
-            self._no_labels(stage, unlabelled)
+        if unlabelled or untrained:
+            self._no_labels(stage, unlabelled, untrained)
         for metric_name, items in per_metric.items():
             if items:
                 values[f"{stage}/{metric_name}"] = torch.stack(items).mean()
         self._log(values)
 
-    def _no_labels(self, stage: str, tasks: list[str]) -> None:
-        """Leave out tasks without a labelled row in this split; refuse when none has one."""
+    def _no_labels(self, stage: str, tasks: list[str], untrained: Sequence[str] = ()) -> None:
+        """Leave out tasks without a labelled row in this split, or without one in training;
+        refuse when no task is left."""
         import logging
 
         trainer = getattr(self, "_trainer", None)
-        if len(tasks) == len(self.tasks) and not (trainer is not None and trainer.sanity_checking):
+        left_out = len(tasks) + len(untrained)
+        if left_out == len(self.tasks) and not (trainer is not None and trainer.sanity_checking):
             from trainlab.errors import DataError
 
+            why = f"no labelled row for any task ({', '.join(tasks)})"
+            if untrained:
+                why = (
+                    f"no task with a labelled row both there and in the train split "
+                    f"({', '.join(untrained)} had none in training"
+                    + (f"; {', '.join(tasks)} none in {stage}" if tasks else "")
+                    + ")"
+                )
             raise DataError(
-                f"the {stage} split has no labelled row for any task ({', '.join(tasks)}): its "
-                f"{stage} metrics would describe no data. Fix: a split that holds labelled "
-                "samples (check the split sizes, data.tasks and the label columns)."
+                f"the {stage} split has {why}: its {stage} metrics would describe no data or "
+                "only heads that never saw a label. Fix: a split that holds labelled samples "
+                "of each task on every side (check the split sizes, data.group_column, "
+                "data.tasks and the label columns)."
             )
+        logger = logging.getLogger(__name__)
         new = [t for t in tasks if (stage, t) not in self._warned_unlabelled]
         if new:
             self._warned_unlabelled.update((stage, t) for t in new)
-            logging.getLogger(__name__).warning(
+            logger.warning(
                 "%s split: no labelled row for task(s) %s; their %s metrics are left out and "
                 "the means over tasks cover the other tasks",
+                stage,
+                ", ".join(new),
+                stage,
+            )
+        new = [t for t in untrained if (stage, t) not in self._warned_unlabelled]
+        if new:
+            self._warned_unlabelled.update((stage, t) for t in new)
+            logger.warning(
+                "%s split: task(s) %s had no labelled row in the train split, so their heads "
+                "never saw a label: their %s metrics are left out and the means over tasks "
+                "cover the other tasks, as the baselines' do",
                 stage,
                 ", ".join(new),
                 stage,
@@ -343,6 +391,16 @@ class MultiHeadClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Light
             values = {k: v for k, v in values.items() if k in self.logged_metrics}
         if values:
             self.log_dict(values, prog_bar=False, sync_dist=False)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["untrained_tasks"] = list(self.untrained_tasks)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # eval and predict rebuild the model without a fit: the checkpoint says which heads
+        # never saw a label (a checkpoint from before this was recorded: none known)
+        found = checkpoint.get("untrained_tasks")
+        if isinstance(found, list):
+            self.untrained_tasks = [str(t) for t in found if t in self.tasks]
 
     def configure_optimizers(self) -> Any:
         """The optimizer from config, with its scheduler when one is set."""

@@ -143,3 +143,48 @@ def test_a_split_without_any_labelled_row_is_refused(tmp_path) -> None:
 
     with pytest.raises(DataError, match="the val split has no labelled row for any task"):
         _fit(tmp_path, UnlabelledInValidation(missing=(0, 1)))
+
+
+class UntrainedTask(CountsData):
+    """Task b is labelled in validation and test rows only (a task labelled in one project
+    that the group-disjoint split put outside training)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_y = self.y.clone()
+        self.train_y[:, 1] = -1
+
+    def class_counts(self) -> dict[str, list[int]]:
+        return {"a": torch.bincount(self.train_y[:, 0], minlength=2).tolist(), "b": [0, 0, 0]}
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.train_y), batch_size=10)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=10)
+
+    test_dataloader = val_dataloader
+
+
+def test_a_task_without_training_labels_is_left_out_of_val_and_test(tmp_path, caplog) -> None:
+    """Its head never saw a label: before, its figures went into val/f1_weighted (the monitor)
+    and the test means, while the baselines beside them left it out."""
+    data = UntrainedTask()
+    model = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    with caplog.at_level("WARNING"):
+        trainer = _fit(tmp_path, data, model)
+        validated = dict(trainer.callback_metrics)
+        tested = trainer.test(model, datamodule=data, verbose=False)[0]
+    for metrics, stage in ((validated, "val"), (tested, "test")):
+        assert not any(k.startswith(f"{stage}/b/") for k in metrics), stage
+        for name in ("acc", "f1_macro", "f1_weighted", "loss"):
+            assert float(metrics[f"{stage}/{name}"]) == float(metrics[f"{stage}/a/{name}"])
+    assert model.untrained_tasks == ["b"]
+    assert list(model.scored_tasks) == ["a"]
+    assert "task(s) b had no labelled row in the train split" in caplog.text
+    # eval and predict rebuild the model from the checkpoint: it says which heads are untrained
+    checkpoint: dict = {}
+    model.on_save_checkpoint(checkpoint)
+    rebuilt = MultiHeadClassifier(TwoHeads(), {"a": ["x", "y"], "b": ["p", "q", "r"]})
+    rebuilt.on_load_checkpoint(checkpoint)
+    assert rebuilt.untrained_tasks == ["b"]

@@ -212,6 +212,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
     fold_cfg = apply_params(cfg, best_params)
     fit, val = validation_split(train, strata, cfg.cv.validation_split, seed, groups)
     log.info("fold %d: retraining on %d rows, epoch chosen on %d", fold, len(fit), len(val))
+    untrained = _untrained_tasks(fold, data, fit, test)
     result = fit_rows(
         fold_cfg,
         datamodule,
@@ -223,7 +224,7 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
         checkpoint_dir=folder / "checkpoints",
         seed=fit_seed(seed),
     )
-    test_metrics, untrained = _trained_tasks_only(fold, data, fit, result.test_metrics)
+    test_metrics, _ = drop_untrained_tasks(nest_metrics(result.test_metrics, "test"), untrained)
     stamp = time.strftime("%Y%m%d_%H%M%S")
     record = {
         "fold_id": fold,
@@ -252,31 +253,34 @@ def run_fold(cfg: DictConfig, fold: int, out_dir: Path, datamodule: Any = None) 
     return record
 
 
-def _trained_tasks_only(
-    fold: int, data: Any, fit: np.ndarray, flat: dict[str, float]
-) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """The fold's nested test metrics, less the tasks without a labelled row in `fit`."""
-    labelled = (np.asarray(data.y)[fit] >= 0).any(axis=0)
-    untrained = [task for j, task in enumerate(data.tasks) if not labelled[j]]
-    nested, dropped = drop_untrained_tasks(nest_metrics(flat, "test"), untrained)
-    if dropped:
-        if not [t for t in nested if t != "overall"]:
-            raise DataError(
-                f"fold {fold}: no task has labelled rows both where its model was fitted and "
-                f"in its test part ({', '.join(dropped)} only in the test part): the fold has "
-                "no test figure of a trained head. Fix: fewer outer folds (cv.n_folds), or "
-                "another data.group_column, so that each task's labels reach every side."
-            )
+def _untrained_tasks(fold: int, data: Any, fit: np.ndarray, test: np.ndarray) -> list[str]:
+    """Tasks labelled in the test part but not among the rows the fold's model is fitted on.
+
+    Their heads never see a label: the model leaves them out of its test metrics (as it does
+    in a single run) and the baselines cannot be fitted on them. A fold with no task left is
+    refused here, before its fit.
+    """
+    y = np.asarray(data.y)
+    labelled, tested = (y[fit] >= 0).any(axis=0), (y[test] >= 0).any(axis=0)
+    untrained = [task for j, task in enumerate(data.tasks) if tested[j] and not labelled[j]]
+    if untrained and not (labelled & tested).any():
+        raise DataError(
+            f"fold {fold}: no task has labelled rows both where its model was fitted and "
+            f"in its test part ({', '.join(untrained)} only in the test part): the fold has "
+            "no test figure of a trained head. Fix: fewer outer folds (cv.n_folds), or "
+            "another data.group_column, so that each task's labels reach every side."
+        )
+    if untrained:
         log.warning(
-            "fold %d: task(s) %s have no labelled row among the %d rows the model was fitted "
-            "on, so their heads never saw a label: their test metrics are left out of the "
+            "fold %d: task(s) %s have no labelled row among the %d rows the model is fitted "
+            "on, so their heads never see a label: their test metrics are left out of the "
             "fold's results (its means over tasks cover the other tasks, as the baselines' "
             "do; `untrained_tasks` in the fold record).",
             fold,
-            ", ".join(dropped),
+            ", ".join(untrained),
             len(fit),
         )
-    return nested, dropped
+    return untrained
 
 
 def optimize_fold(

@@ -19,7 +19,7 @@ from trainlab.errors import ConfigError
 
 #: Raise when a change makes a fold, the aggregation or the final model come out otherwise for
 #: the same settings, and say what changed in RULES_HISTORY.
-CV_RULES = 3
+CV_RULES = 4
 RULES_HISTORY = {
     1: "before rules were recorded",
     2: (
@@ -31,6 +31,11 @@ RULES_HISTORY = {
         "training objective; a task without a labelled row where a fold's model was fitted is "
         "left out of that fold's test metrics; a tie of a choice parameter is broken by the "
         "folds' inner scores, not their test scores"
+    ),
+    4: (
+        "a task without a labelled row where a model is fitted is left out of its validation "
+        "figures too (the monitor of the search and of the epoch choice), not only its test "
+        "figures"
     ),
 }
 REDO_KEY = "cv.redo_other_rules"
