@@ -22,6 +22,7 @@ from trainlab.metrics.baselines import (
     LINEAR,
     MAJORITY,
     LinearSettings,
+    PriorRule,
     classification_baselines,
     pu_baselines,
 )
@@ -85,6 +86,23 @@ def model_threshold(model: Any) -> float:
         return 0.5
 
 
+def model_prior_rule(model: Any, split: str = "test") -> tuple[np.ndarray, np.ndarray] | None:
+    """(class prior, labelled share) by polarity code behind an nnPU model's at-prior figures
+    of ``split``; None for other models."""
+    rule = getattr(model, "prior_rule", None)
+    return rule(split) if callable(rule) else None
+
+
+def _prior_rule(
+    datamodule: Any, split: str, found: tuple[np.ndarray, np.ndarray] | None
+) -> PriorRule | None:
+    """The model's at-prior rule on the rows of ``split``, for the baselines (None: none)."""
+    polarities = getattr(datamodule, "baseline_polarities", None)
+    if found is None or not callable(polarities):
+        return None
+    return PriorRule(np.asarray(polarities(split)), *found)
+
+
 def model_max_span_len(model: Any) -> int | None:
     """The longest span a span model decodes (its ``max_span_len``), None for any length."""
     value = getattr(model, "max_span_len", None)
@@ -112,8 +130,12 @@ def compute_baselines(
     prefix: str = "test",
     threshold: float = 0.5,
     max_span_len: int | None = None,
+    prior_rule: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any] | None:
     """Fit the baselines on the ``train`` rows, score them on ``test_split``; None when off.
+
+    ``prior_rule`` (an nnPU model's priors and labelled shares by polarity, see
+    ``model_prior_rule``) scores PU baselines at the prior too, the figures nnPU leads with.
 
     Returns ``{"scores": {baseline: {metric: value}}, "seconds", "n_train", "n_test",
     "features", "notes"}``; ``scores`` keys are the model's metric keys (``test/acc``).
@@ -148,8 +170,9 @@ def compute_baselines(
     what = f"logistic regression skipped: {x_train.shape[0]} x {x_train.shape[1]} training cells"
     linear, notes, linear_settings = _linear_plan(settings, cells, what)
     if kind == "pu":
+        rule = _prior_rule(datamodule, test_split, prior_rule)
         result = pu_baselines(
-            x_train, y_train, x_test, y_test, linear_settings, threshold, prefix, linear
+            x_train, y_train, x_test, y_test, linear_settings, threshold, prefix, linear, rule
         )
     else:
         tasks = datamodule.spec()["tasks"]
@@ -359,6 +382,7 @@ def run_baselines(cfg: Any, run_dir: Path, model: Any, datamodule: Any) -> dict[
         datamodule,
         threshold=model_threshold(model),
         max_span_len=model_max_span_len(model),
+        prior_rule=model_prior_rule(model),
     )
     note = getattr(model, "threshold_note", None)
     if block is not None and callable(note) and note():

@@ -9,7 +9,9 @@ trained and tested on. Two kinds of problem:
   ``f1_weighted`` per task, and their mean over tasks as the model reports them.
 * ``pu`` (one binary label, 1 = labelled positive, 0 = unlabeled): the training prior as a
   constant probability, and a logistic regression of labelled vs unlabeled. Scores are the PU
-  model's: ``recall`` and ``predicted_positive_rate`` at ``threshold``, ``lee_liu``, ``auroc``.
+  model's: ``auroc``, ``average_precision``, for nnPU ``recall_at_prior`` and
+  ``precision_at_prior`` (its decision rule, ``PriorRule``), ``recall`` and
+  ``predicted_positive_rate`` at ``threshold``, ``lee_liu``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,22 @@ class LinearSettings:
     C: float = 1.0
     max_iter: int = 1000
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class PriorRule:
+    """nnPU's decision rule, as the model's at-prior figures apply it to the same test rows:
+    each polarity calls its top ``prior`` share (``trainlab.metrics.pu.prior_threshold_scores``).
+
+    Args:
+        polarities: the polarity code of each test row (0 negative, 1 positive).
+        priors: the class prior by polarity code (NaN: none), the model's own.
+        shares: the labelled share by polarity code of the test table, as the model used it.
+    """
+
+    polarities: np.ndarray
+    priors: np.ndarray
+    shares: np.ndarray
 
 
 @dataclass
@@ -120,8 +138,14 @@ def classification_baselines(
     return result
 
 
-def pu_scores(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
-    """The PU model's test numbers for given probabilities (labels: 1 labelled, 0 unlabeled)."""
+def pu_scores(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    threshold: float,
+    rule: PriorRule | None = None,
+) -> dict[str, float]:
+    """The PU model's test numbers for given probabilities (labels: 1 labelled, 0 unlabeled);
+    with ``rule``, also its figures at the prior (``recall_at_prior``, ``precision_at_prior``)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     labelled = labels == 1
@@ -131,15 +155,39 @@ def pu_scores(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -
     both = 0 < labelled.sum() < len(labelled)
     # threshold-free figures first: the baselines' log line and table lead with them (a
     # constant prior and an nnPU model both score recall 0.0 at 0.5, which says little)
-    return {
+    scores = {
         "auroc": float(roc_auc_score(labelled, probabilities)) if both else float("nan"),
         "average_precision": (
             float(average_precision_score(labelled, probabilities)) if both else float("nan")
         ),
+    }
+    if rule is not None:  # in the model's order: after the rank figures, before those at 0.5
+        scores.update(at_prior_scores(probabilities, labels, rule))
+    return {
+        **scores,
         "recall": recall,
         "predicted_positive_rate": rate,
         "lee_liu": recall**2 / rate if rate > 0 else 0.0,
     }
+
+
+def at_prior_scores(
+    probabilities: np.ndarray, labels: np.ndarray, rule: PriorRule
+) -> dict[str, float]:
+    """``recall_at_prior`` and ``precision_at_prior`` by the model's own function; empty where
+    the model has none either (a polarity without a prior or labelled share)."""
+    import torch
+
+    from trainlab.metrics.pu import prior_threshold_scores
+
+    found = prior_threshold_scores(
+        torch.as_tensor(np.asarray(probabilities, dtype=np.float32)),
+        torch.as_tensor(np.asarray(labels, dtype=np.int64)),
+        torch.as_tensor(np.asarray(rule.polarities, dtype=np.int64)),
+        torch.as_tensor(np.asarray(rule.priors, dtype=np.float32)),
+        torch.as_tensor(np.asarray(rule.shares, dtype=np.float32)),
+    )
+    return {name: float(value) for name, value in found.items()}
 
 
 def pu_baselines(
@@ -151,8 +199,10 @@ def pu_baselines(
     threshold: float = 0.5,
     prefix: str = "test",
     linear: bool = True,
+    rule: PriorRule | None = None,
 ) -> BaselineResult:
-    """The training prior as a constant, and logistic regression of labelled vs unlabeled."""
+    """The training prior as a constant, and logistic regression of labelled vs unlabeled;
+    with ``rule`` (nnPU), scored at the prior too, as the model is."""
     result = BaselineResult()
     ytr = (np.asarray(y_train) == 1).astype(np.int64)
     yte = (np.asarray(y_test) == 1).astype(np.int64)
@@ -165,6 +215,6 @@ def pu_baselines(
         else:
             probabilities[LINEAR] = fit_predict_linear(x_train, ytr, x_test, settings)[:, 1]
     for name, probs in probabilities.items():
-        values = pu_scores(probs, yte, threshold)
+        values = pu_scores(probs, yte, threshold, rule)
         result.scores[name] = {f"{prefix}/{k}": v for k, v in values.items()}
     return result

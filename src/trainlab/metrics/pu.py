@@ -144,11 +144,16 @@ def prior_threshold_scores(
         scores, known = probabilities[rows], labels[rows] == 1
         k = max(1, round(prior * int(rows.sum())))
         cut = torch.topk(scores, k).values[-1]
-        call = scores >= cut
-        hits += int((call & known).sum())
-        called += int(call.sum())
+        above, tied = scores > cut, scores == cut
+        # Rows tied at the cut fill the places left, each with the same chance (the expected
+        # figures of a random tie break): `scores >= cut` called every tied row, so a constant
+        # score (the prior baseline) or a saturated sigmoid called all rows, recall 1.0
+        chance = (k - int(above.sum())) / int(tied.sum())
+        found = int((above & known).sum()) + chance * int((tied & known).sum())
+        hits += found
+        called += k
         labelled += int(known.sum())
-        true_called += int((call & known).sum()) * prior / share
+        true_called += found * prior / share
     if called == 0 or labelled == 0:
         return {}
     return {

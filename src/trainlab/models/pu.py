@@ -416,6 +416,15 @@ class BinaryPUClassifier(LoadsTrainlabCheckpoints, FastHookBookkeeping, L.Lightn
             "precision_at_prior" + (f" ({at_prior})" if at_prior else "")
         )
 
+    def prior_rule(self, stage: str = "test") -> tuple[Any, Any] | None:
+        """(class prior, labelled share) by polarity code, as numpy arrays, that the at-prior
+        figures of ``stage`` used; None for BCE or before the stage ran. The baselines beside
+        the model are scored with them (``trainlab.core.baselines``)."""
+        shares = self._shares.get(stage)
+        if self.loss_name != "nnpu" or shares is None:
+            return None
+        return self.priors_by_polarity.detach().cpu().numpy().copy(), shares.cpu().numpy().copy()
+
     def _prior_threshold_values(self, stage: str) -> dict[str, torch.Tensor]:
         # Recall and precision where each polarity calls its top prior share: nnPU's sigmoid
         # is no calibrated posterior, and 3 epochs left every probability below 0.5 (recall 0

@@ -1,5 +1,6 @@
 """Recall and precision of PU scores at the threshold that calls each polarity's top prior share."""
 
+import pytest
 import torch
 
 from trainlab.metrics.pu import prior_threshold_scores
@@ -51,3 +52,20 @@ def test_prior_threshold_is_refused_without_a_prior_or_labelled_share():
         )
         == {}
     )
+
+
+def test_rows_tied_at_the_cut_share_the_places_left():
+    # a constant score (the prior baseline) or a saturated sigmoid ties every row: `>= cut`
+    # called them all, recall_at_prior 1.0 for a score that ranks nothing
+    labels = torch.tensor([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
+    polarities = torch.zeros(10, dtype=torch.long)
+    priors, shares = torch.tensor([0.3, torch.nan]), torch.tensor([0.2, torch.nan])
+    found = prior_threshold_scores(torch.full((10,), 0.1), labels, polarities, priors, shares)
+    # 3 places among 10 tied rows: each row called with chance 0.3
+    assert found["recall_at_prior"].item() == pytest.approx(0.3)
+    assert found["precision_at_prior"].item() == pytest.approx(0.3 * 2 * 0.3 / 0.2 / 3)
+    # one row above the cut, 4 tied for the 2 places left
+    scores = torch.tensor([0.9, 0.5, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1])
+    labels = torch.tensor([1, 1, 0, 0, 0, 0, 0, 0, 0, 1])
+    found = prior_threshold_scores(scores, labels, polarities, priors, shares)
+    assert found["recall_at_prior"].item() == pytest.approx((1 + 0.5) / 3)

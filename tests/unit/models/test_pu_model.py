@@ -289,3 +289,58 @@ def test_nnpu_results_lead_with_the_figures_of_its_decision_rule(root, tmp_path,
     table = format_baselines(block, {k: float(v) for k, v in trainer.callback_metrics.items()})
     assert table[2].split()[0] == "test/auroc"
     assert any("not nnPU's decision rule" in line for line in table)
+    # the model's headline figures have the baselines' beside them (model, majority, logreg)
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:] if line.startswith("  test/")}
+    for name in ("test/recall_at_prior", "test/precision_at_prior"):
+        assert len(rows[name]) == 3 and "-" not in rows[name], rows
+    _baselines_scored_at_the_prior(block, model, trainer.datamodule)
+
+
+def _top_prior_share(probabilities, labels, polarities, priors) -> tuple[float, float]:
+    """Recall and estimated precision when each polarity calls its top prior share, by hand
+    (continuous probabilities: no ties)."""
+    import numpy as np
+
+    hits = labelled = called = true_called = 0.0
+    for code, prior in enumerate(priors):
+        rows = polarities == code
+        if not rows.any():
+            continue
+        known = labels[rows] == 1
+        k = max(1, round(prior * int(rows.sum())))
+        top = np.argsort(-probabilities[rows], kind="stable")[:k]
+        hits += known[top].sum()
+        labelled += known.sum()
+        called += k
+        true_called += known[top].sum() * prior / known.mean()
+    return hits / labelled, min(true_called / called, 1.0)
+
+
+def _baselines_scored_at_the_prior(block, model, dm) -> None:
+    # the model led with recall/precision_at_prior while the baselines beside it had only
+    # figures at 0.5: nothing to compare its headline figures with
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, x_train, y_train, _ = dm.baseline_features("train")
+    _, x_test, y_test, _ = dm.baseline_features("test")
+    polarities = dm.baseline_polarities("test")
+    assert set(polarities.tolist()) == {0, 1}
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0))
+    probabilities = linear.fit(x_train, y_train).predict_proba(x_test)[:, 1]
+    recall, precision = _top_prior_share(probabilities, y_test, polarities, (0.25, 0.4))
+    scores = block["scores"]["logistic_regression"]
+    assert scores["test/recall_at_prior"] == pytest.approx(recall, abs=1e-6)
+    assert scores["test/precision_at_prior"] == pytest.approx(precision, abs=1e-6)
+    # a constant probability ranks nothing: it calls a random prior share k/n of each
+    # polarity, whose expected recall is that share of its labelled rows (it was 1.0: every
+    # tied row called)
+    found = 0.0
+    for code, prior in enumerate((0.25, 0.4)):
+        rows = polarities == code
+        found += max(1, round(prior * int(rows.sum()))) / rows.sum() * (y_test[rows] == 1).sum()
+    majority = block["scores"]["majority"]
+    assert majority["test/recall_at_prior"] == pytest.approx(found / (y_test == 1).sum(), abs=1e-6)
+    assert np.isfinite(majority["test/precision_at_prior"])

@@ -376,6 +376,13 @@ class SpectraDataModule(L.LightningDataModule):
 
         return spectra_baseline_features(self.datasets[split])
 
+    def baseline_polarities(self, split: str) -> np.ndarray:
+        """The polarity code of each row of ``baseline_features(split)``, in its order: nnPU's
+        at-prior figures call each polarity's top prior share (the baselines' too)."""
+        from trainlab.data.spectra.tabular import spectra_polarities
+
+        return spectra_polarities(self.datasets[split].uri, self.datasets[split].rows)
+
     def train_sample_batches(
         self, max_rows: int, rank: int = 0, world_size: int = 1
     ) -> Iterator[dict[str, torch.Tensor]]:

@@ -33,6 +33,18 @@ def spectra_feature_matrix(uri: str, rows: np.ndarray) -> tuple[np.ndarray, np.n
     return np.nan_to_num(features, nan=0.0), labels
 
 
+def spectra_polarities(uri: str, rows: np.ndarray) -> np.ndarray:
+    """The polarity code (1 positive, 0 negative, -1 unknown) of the given rows of a table."""
+    import lance
+
+    from trainlab.data.spectra.schema import polarity_of
+
+    rows = np.asarray(rows, dtype=np.int64)
+    table = lance.dataset(str(uri)).take(rows, columns=["instrument_settings"])
+    table = as_schema_types(table, str(uri))
+    return polarity_of(flat_settings(table.column("instrument_settings"), table.num_rows))
+
+
 def spectra_baseline_features(batches: Any) -> tuple[str, np.ndarray, np.ndarray, str]:
     """``("pu", features, labels, description)`` of a split's ``SpectraBatches``."""
     features, labels = spectra_feature_matrix(batches.uri, batches.rows)
