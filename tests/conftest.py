@@ -35,11 +35,28 @@ SHARED_COMPONENTS = {
 
 def pytest_configure(config: pytest.Config) -> None:
     """On an xdist worker, torch (and the trainlab processes a test starts) gets the worker's
-    share of the cores, not all of them, so that workers do not oversubscribe the cores."""
+    share of the cores, not all of them, so that workers do not oversubscribe the cores.
+
+    trainlab's own cache (the spectra row checks) goes to a folder of this session, not to the
+    user's ~/.cache/trainlab, and the trainlab processes a test starts inherit it."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers and "OMP_NUM_THREADS" not in os.environ:
         share = max(1, (os.cpu_count() or 1) // int(workers))
         os.environ["OMP_NUM_THREADS"] = str(share)
+    if "TRAINLAB_CACHE_DIR" not in os.environ:
+        import tempfile
+
+        config._trainlab_cache = tempfile.mkdtemp(prefix="trainlab-test-cache-")
+        os.environ["TRAINLAB_CACHE_DIR"] = config._trainlab_cache
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = getattr(config, "_trainlab_cache", None)
+    if folder:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("TRAINLAB_CACHE_DIR", None)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

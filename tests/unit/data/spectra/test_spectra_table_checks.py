@@ -11,7 +11,7 @@ import pytest
 
 from trainlab.data.spectra.datamodule import SpectraDataModule
 from trainlab.data.spectra.synthetic import SyntheticSpec, generate_spectra
-from trainlab.data.spectra.table_checks import CHECKED_FOLDER, checked_fingerprints
+from trainlab.data.spectra.table_checks import checked_fingerprints, checked_folder, content_key
 from trainlab.errors import DataError
 
 SPEC = {"n_train": 60, "n_validation": 30, "n_test": 30, "min_peaks": 3, "max_peaks": 8}
@@ -113,11 +113,18 @@ def test_the_synthetic_tables_have_no_identical_spectra(source, caplog):
     assert "same spectrum" not in caplog.text
 
 
-def test_the_row_check_is_remembered_per_table_version(source, tmp_path):
+@pytest.fixture()
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRAINLAB_CACHE_DIR", str(tmp_path / "cache"))
+    return checked_folder()
+
+
+def test_the_row_check_is_remembered_per_table_version(source, tmp_path, cache):
     root = root_with(source, tmp_path)
     uri = str(root / "train_data")
     first = checked_fingerprints(lance.dataset(uri), uri)
-    entries = sorted((root / CHECKED_FOLDER).glob("train_data-*.npy"))
+    assert not list(root.glob(".trainlab_*"))  # nothing kept in the data folder
+    entries = sorted(cache.glob("train_data-*.npy"))
     assert len(entries) == 1
     assert np.array_equal(np.load(entries[0]), first)
     assert np.array_equal(checked_fingerprints(lance.dataset(uri), uri), first)
@@ -133,3 +140,49 @@ def test_the_row_check_is_remembered_per_table_version(source, tmp_path):
     assert lance.dataset(uri).version == 1
     with pytest.raises(DataError, match=r"row 0, column 'label': is 2.0"):
         checked_fingerprints(lance.dataset(uri), uri)
+
+
+def with_bad_row(source, tmp_path):
+    """A root whose train_data ends in a row labelled 2.0 (the check refuses it)."""
+    root = root_with(source, tmp_path)
+    uri = str(root / "train_data")
+    bad = table(source, "train_data").slice(0, 1)
+    bad = bad.set_column(bad.column_names.index("label"), "label", pa.array([2.0], pa.float32()))
+    lance.write_dataset(bad, uri, mode="append")
+    return root, uri
+
+
+def test_an_entry_shipped_in_the_data_folder_is_not_taken_as_a_check(source, tmp_path, cache):
+    # a copied or shared root carried `.trainlab_checked/<table>-<key>.npy`, whose name follows
+    # from the table's metadata: a planted one let the row labelled 2.0 into training
+    root, uri = with_bad_row(source, tmp_path)
+    dataset = lance.dataset(uri)
+    for folder in (root / ".trainlab_checked", root / "spectra_checked"):
+        folder.mkdir()
+        prints = np.arange(dataset.count_rows(), dtype=np.uint64)
+        np.save(folder / f"train_data-{content_key(dataset)}.npy", prints)
+    with pytest.raises(DataError, match=r"row 60, column 'label': is 2.0"):
+        checked_fingerprints(dataset, uri)
+
+
+def test_a_copy_or_a_rewritten_file_is_checked_again(source, tmp_path, cache):
+    root = root_with(source, tmp_path)
+    uri = str(root / "train_data")
+    key = content_key(lance.dataset(uri))
+    checked_fingerprints(lance.dataset(uri), uri)
+    # a copy keeping every time stamp (cp -a): other files, so its own entry
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, copy_function=shutil.copy2)
+    assert content_key(lance.dataset(str(copy / "train_data"))) != key
+    checked_fingerprints(lance.dataset(str(copy / "train_data")), str(copy / "train_data"))
+    assert len(list(cache.glob("train_data-*.npy"))) == 2
+    # a data file rewritten in place, same size, its modification time put back: the change
+    # time moved, so the key did too
+    data = next((root / "train_data" / "data").iterdir())
+    stat, content = data.stat(), data.read_bytes()
+    data.write_bytes(content)
+    import os
+
+    os.utime(data, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert data.stat().st_mtime_ns == stat.st_mtime_ns
+    assert content_key(lance.dataset(uri)) != key
