@@ -7,6 +7,13 @@ code of `READER_MODULES`, and an entry written by other reader code (an older tr
 checks may have let through values the current one refuses) is parsed again, with a log line
 saying why. No version number has to be remembered; `tests/unit/data/kmer/test_kmer_cache.py`
 checks that the code a cache hit skips lives in those modules.
+
+An entry is bound to the very files it was made from and of: meta.json records the stat
+(device, inode, size, modification and change time) of the source matrix and of values.npy,
+and an entry whose files do not match is parsed again. The cache lives beside the matrix by
+default, so it travelled with a copied or shared folder: a values.npy put there (its meta.json
+only needs the matrix's SHA-256, which anyone can compute) replaced every value of the matrix
+without a word. A copy has new inodes and change times, which no user can set.
 """
 
 import functools
@@ -21,8 +28,8 @@ import numpy as np
 from trainlab.data.code_digest import code_digest
 from trainlab.io import atomic_write_text, commit_temporary, temporary_path
 
-# the layout of an entry (values.npy + the fields of meta.json); 1 had no reader key
-CACHE_VERSION = 2
+# the layout of an entry (values.npy + the fields of meta.json); 1 had no reader key, 2 no stats
+CACHE_VERSION = 3
 # the code that decides what a parse accepts and what it stores
 READER_MODULES = ("trainlab.data.kmer.text_matrix", "trainlab.data.kmer.cache")
 _BLOCK = 1 << 24
@@ -82,8 +89,14 @@ def cache_entry(cache_dir: str | Path, source: str | Path, fp: Fingerprint) -> P
     return Path(cache_dir) / f"{Path(source).name}-{fp.key}"
 
 
+def file_stat(path: str | Path) -> list[int]:
+    """What ties an entry to one file: device, inode, size, mtime and ctime (ns)."""
+    found = Path(path).stat()
+    return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
 def load_cached(
-    entry: Path, fp: Fingerprint, header_lines: int
+    entry: Path, fp: Fingerprint, header_lines: int, source: str | Path
 ) -> tuple[tuple[np.ndarray, list[str]] | None, str | None]:
     """Memory-map a complete cache entry: `((values, feature_ids), None)`.
 
@@ -115,6 +128,17 @@ def load_cached(
             f"now read as {'a header' if header_lines else 'data'} (the fof's ids changed)"
         )
     try:
+        made_here = meta.get("source_stat") == file_stat(source)
+        made_here = made_here and meta.get("values_stat") == file_stat(entry / "values.npy")
+    except OSError:
+        made_here = False
+    if not made_here:
+        return None, (
+            "it was not written here for this very file, or was changed since (the stat of the "
+            "matrix or of values.npy differs: a cache that came with a copied folder is not "
+            "trusted)"
+        )
+    try:
         values = np.load(entry / "values.npy", mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError):
         return None, "its values.npy is damaged (truncated or overwritten)"
@@ -137,10 +161,13 @@ def commit_cache(
     shape: tuple[int, int],
     feature_ids: list[str],
     header_lines: int,
+    source: str | Path,
 ) -> None:
     """Move the values into place and write the sidecar last, so only complete entries load."""
     commit_temporary(tmp_values, entry / "values.npy")
     meta = {
+        "source_stat": file_stat(source),
+        "values_stat": file_stat(entry / "values.npy"),  # after the rename, which sets ctime
         "version": CACHE_VERSION,
         "reader": reader_key(),
         "header_lines": header_lines,

@@ -69,7 +69,7 @@ def load_unitig_matrix(
     header_lines = _header_lines(path, sep, sample_ids)
     fp = cache.fingerprint(path)
     entry = cache.cache_entry(cache_dir, path, fp)
-    cached, stale = cache.load_cached(entry, fp, header_lines)
+    cached, stale = cache.load_cached(entry, fp, header_lines, path)
     if cached is not None:
         values, feature_ids = cached
         if values.shape[0] != n_samples:
@@ -100,7 +100,7 @@ def load_unitig_matrix(
         feature_ids = _parse_into(path, values, fp, sep, header_lines)
         values.flush()
         del values
-        cache.commit_cache(entry, tmp, fp, shape, feature_ids, header_lines)
+        cache.commit_cache(entry, tmp, fp, shape, feature_ids, header_lines, path)
     finally:
         if tmp.exists():
             os.unlink(tmp)

@@ -58,7 +58,8 @@ def test_an_entry_an_older_trainlab_wrote_is_parsed_again_by_the_current_checks(
     with pytest.raises(DataError, match=r"unitigs\.frac\.mat:2: -0\.3 in sample column 1"):
         load_matrix(matrix, cache_dir=tmp_path / "cache")
     (why,) = _why_lines(caplog)
-    assert "older trainlab (cache format 1, now 2)" in why and str(matrix) in why
+    assert f"older trainlab (cache format 1, now {cache.CACHE_VERSION})" in why
+    assert str(matrix) in why
 
 
 def test_an_entry_of_other_reader_code_is_not_reused(tmp_path: Path, caplog) -> None:
@@ -148,3 +149,45 @@ def test_the_reader_key_of_an_install_without_source_files(monkeypatch) -> None:
     finally:
         cache.reader_key.cache_clear()
     assert len(frozen) == 16 and frozen != from_files
+
+
+def _stat(path: Path) -> list[int]:
+    found = path.stat()
+    return [found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns]
+
+
+def test_a_cache_that_came_with_a_copied_folder_is_parsed_again(tmp_path: Path, caplog) -> None:
+    # the cache sits beside the matrix by default and travels with the folder; its meta.json
+    # needs only the matrix's SHA-256, so a values.npy shipped there replaced every value
+    import shutil
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "kmtricks.fof").write_text("A : a\nB : b\n")
+    matrix = shared / "unitigs.frac.mat"
+    matrix.write_text("0 0.1 0.2\n1 0.3 0.4\n")
+    load_matrix(matrix)
+    (entry,) = (shared / ".trainlab_cache").iterdir()
+    np.save(entry / "values.npy", np.full((2, 2), 0.999, dtype=np.float32))
+    meta = json.loads((entry / "meta.json").read_text())
+    (entry / "meta.json").write_text(
+        json.dumps({**meta, "values_stat": _stat(entry / "values.npy")})
+    )
+    mine = tmp_path / "mine"
+    shutil.copytree(shared, mine, copy_function=shutil.copy2)  # cp -a: time stamps kept
+    caplog.set_level(logging.INFO, logger="trainlab.data.kmer")
+    copied = load_matrix(mine / "unitigs.frac.mat")
+    np.testing.assert_allclose(np.asarray(copied.values), [[0.1, 0.3], [0.2, 0.4]])
+    (why,) = _why_lines(caplog)
+    assert "a cache that came with a copied folder is not trusted" in why
+
+
+def test_a_values_file_replaced_after_the_parse_is_parsed_again(tmp_path: Path) -> None:
+    (tmp_path / "kmtricks.fof").write_text("A : a\nB : b\n")
+    matrix = tmp_path / "unitigs.frac.mat"
+    matrix.write_text("0 0.1 0.2\n1 0.3 0.4\n")
+    load_matrix(matrix, cache_dir=tmp_path / "cache")
+    (entry,) = (tmp_path / "cache").iterdir()
+    np.save(entry / "values.npy", np.full((2, 2), 0.999, dtype=np.float32))  # same shape
+    again = load_matrix(matrix, cache_dir=tmp_path / "cache")
+    np.testing.assert_allclose(np.asarray(again.values), [[0.1, 0.3], [0.2, 0.4]])
