@@ -13,6 +13,7 @@ TRAIN_SCHEMA = Schema(
     keys={
         **RUN_KEYS,
         "resume_finished": "bool",
+        "resume_data_moved": "bool",
         "train": "bool",
         "test": "bool",
         "monitor": "str",

@@ -27,6 +27,7 @@ class CheckpointMetadata(Callback):
         spec: dict[str, Any],
         monitor: str | None = None,
         seen_rows: dict[str, Any] | None = None,
+        data_digest: str | None = None,
     ) -> None:
         from trainlab.core.checkpoint import plain_data
         from trainlab.core.redaction import redact
@@ -35,6 +36,7 @@ class CheckpointMetadata(Callback):
         self.spec = redact(plain_data(spec))
         self.monitor = monitor if monitor is not None else self.config.get("monitor")
         self.seen_rows = seen_rows  # core.seen_rows: what eval must not score as test rows
+        self.data_digest = data_digest  # core.data_digest: what a moved-data resume must find
 
     def on_save_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
@@ -50,6 +52,8 @@ class CheckpointMetadata(Callback):
         }
         if self.seen_rows is not None:
             checkpoint["trainlab"]["seen_rows"] = self.seen_rows
+        if self.data_digest is not None:
+            checkpoint["trainlab"]["data_digest"] = self.data_digest
 
 
 class MonitorHistory(Callback):

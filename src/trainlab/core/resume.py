@@ -30,6 +30,7 @@ RUN_MARKERS = ("status.json", "config.yaml", ".hydra")
 RESUME_MAY_CHANGE = (
     "resume",
     "resume_finished",
+    "resume_data_moved",
     "run_name",
     "train",
     "test",
@@ -330,9 +331,16 @@ def relocate_checkpoint_paths(checkpoint: dict[str, Any] | None, run_dir: Path) 
 
 
 def refuse_changed_settings(
-    checkpoint: dict[str, Any] | None, current: dict[str, Any], path: str
-) -> None:
+    checkpoint: dict[str, Any] | None,
+    current: dict[str, Any],
+    path: str,
+    data_moved: bool = False,
+) -> list[str]:
     """Raise when this run's settings differ from those ``path`` was trained with.
+
+    With ``data_moved`` (``resume_data_moved=true``), changed data locations alone are let
+    through and returned: the caller checks the data there against the run's recorded digest
+    (``core.data_digest.check_moved_data``) before training.
 
     Before: ``resume=auto model.optimizer.lr=0.1 data.batch_size=16`` continued a digits run
     without a word; the batch size changed from the resumed epoch on, the learning rate did
@@ -342,13 +350,15 @@ def refuse_changed_settings(
     from trainlab.core.search.settings import describe_changes
 
     changes = changed_settings_on_resume(checkpoint, current)
+    places = [key for key in changes if _is_data_location(key)]
+    if data_moved and places and len(places) == len(changes):
+        return places
     if changes:
-        places = [key for key in changes if _is_data_location(key)]
         moved = (
             f"\nThe data moved ({', '.join(places)})? A resume reads the data it was trained "
-            "with, and trainlab keeps no digest of the data to tell that the new place holds "
-            "the same files: link the old place to the new one (ln -s NEW OLD) and resume "
-            "without the new location."
+            "with: if the new place holds the same data, pass resume_data_moved=true (checked "
+            "against the digest of the data the run recorded, k-mer data), or link the old "
+            "place to the new one (ln -s NEW OLD) and resume without the new location."
             if places
             else ""
         )
@@ -360,6 +370,7 @@ def refuse_changed_settings(
             "length (trainer.max_epochs, max_steps, max_time), folders, loggers, console "
             "output and data.loader" + moved
         )
+    return []
 
 
 def _is_data_location(key: str) -> bool:

@@ -20,6 +20,7 @@ from trainlab.core.callbacks import CheckpointMetadata, DivergenceGuard, Monitor
 from trainlab.core.checkpoint import check_embedded_config
 from trainlab.core.checkpoint_io import preload
 from trainlab.core.console import finished_text, route_lightning_logs, stdout_is_terminal
+from trainlab.core.data_digest import check_moved_data, data_digest
 from trainlab.core.exact_resume import ExactResume
 from trainlab.core.fault_injection import kill_callbacks
 from trainlab.core.hardware import (
@@ -63,18 +64,27 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     # a single run holds its folder since Hydra chose it; a sweep job claims its subfolder here
     refuse_links(run_dir)
     run_lock.claim(run_dir)
+    moved: list[str] = []
     resume_ckpt, loaded = resume_checkpoint(
         run_dir, cfg.get("resume"), bool(cfg.get("resume_finished"))
     )
     if resume_ckpt:
         check_embedded_config(loaded, resume_ckpt)  # allowed targets: before any work
-        refuse_changed_settings(loaded, as_plain(cfg), resume_ckpt)
+        moved = refuse_changed_settings(
+            loaded, as_plain(cfg), resume_ckpt, bool(cfg.get("resume_data_moved"))
+        )
         refuse_escaping_checkpoint_paths(loaded, resume_ckpt)
         relocate_checkpoint_paths(loaded, run_dir)
     route_lightning_logs()
     hardware = hardware_report()
     log.info("run folder: %s\n%s", run_dir, format_report(hardware))
     seed_everything(cfg.seed, cfg.deterministic, cfg.cudnn_benchmark)
+    checked = None
+    if resume_ckpt and moved:
+        # the data at its new place, checked before anything of the run folder is written
+        checked = build_datamodule(cfg.data, loader_defaults(hardware))
+        checked.prepare_data()
+        check_moved_data(loaded, data_digest(checked), moved, resume_ckpt)
     write_run_metadata(run_dir, cfg, overrides, hardware)
     started = time.time()
     set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
@@ -82,7 +92,7 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     outcome = "failed"
     try:
         with sigterm_as_exit():
-            parts = build_run(cfg, run_dir, hardware)
+            parts = build_run(cfg, run_dir, hardware, checked)
             preload(parts.trainer, resume_ckpt, loaded)  # read once: the check's copy
             loaded = None  # the Trainer's now; not kept for the whole run
             metrics = _fit_and_test(cfg, run_dir, resume_ckpt, parts, started)
@@ -114,23 +124,32 @@ class RunParts:
     trainer: Any
     loggers: list[Any]
     history: MonitorHistory
+    data_digest: str | None = None  # core.data_digest, recorded in the checkpoints
 
 
-def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunParts:
+def build_run(
+    cfg: DictConfig, run_dir: Path, hardware: dict[str, Any], datamodule: Any = None
+) -> RunParts:
     """Build the DataModule (set up for fit), model, callbacks, loggers and Trainer of a run.
 
     The one place that turns a composed train config into Lightning objects: training and the
-    overhead benchmark (benchmarks/overhead.py) both go through it.
+    overhead benchmark (benchmarks/overhead.py) both go through it. ``datamodule``: one
+    already built from ``cfg.data`` (a moved-data resume checks it first).
     """
-    datamodule = build_datamodule(cfg.data, loader_defaults(hardware))
+    if datamodule is None:
+        datamodule = build_datamodule(cfg.data, loader_defaults(hardware))
     datamodule.prepare_data()
     datamodule.setup("fit")
     spec = datamodule.spec()
     model = build_model(cfg, spec)
     history = MonitorHistory(cfg.monitor, cfg.mode)
+    digest = data_digest(datamodule)
+    metadata = CheckpointMetadata(
+        as_plain(cfg), spec, seen_rows=seen_rows.record(datamodule), data_digest=digest
+    )
     callbacks = [
         *build_named(cfg.get("callbacks")),
-        CheckpointMetadata(as_plain(cfg), spec, seen_rows=seen_rows.record(datamodule)),
+        metadata,
         history,
         DivergenceGuard(),
         ValidationRecord(),
@@ -154,7 +173,7 @@ def build_run(cfg: DictConfig, run_dir: Path, hardware: dict[str, Any]) -> RunPa
         precision=precision,
         default_root_dir=str(run_dir),
     )
-    return RunParts(datamodule, model, trainer, loggers, history)
+    return RunParts(datamodule, model, trainer, loggers, history, digest)
 
 
 def _without_logging_callbacks(callbacks: list[Any]) -> list[Any]:

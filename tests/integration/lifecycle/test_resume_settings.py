@@ -102,3 +102,59 @@ def test_a_moved_run_folder_resumes_with_its_best_checkpoint(
     best = torch.load(moved / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
     assert best["trainlab"]["epoch"] == best_epoch, history
     assert json.loads((moved / "status.json").read_text())["status"] == "finished"
+
+
+# 45 s on the loaded 2-core machine: a k-mer run, two refused resumes and one that goes on
+@pytest.mark.slow
+def test_moved_kmer_data_resumes_with_resume_data_moved_when_its_digest_matches(
+    tmp_path: Path, capsys
+) -> None:
+    import shutil
+
+    from tests.integration.test_kmer_untrained_task_run import _files
+
+    from trainlab.cli.main import main
+
+    old, new, other = tmp_path / "old", tmp_path / "new", tmp_path / "other"
+    old.mkdir()
+    _files(old)
+    run = tmp_path / "run"
+
+    def train(data: Path, *extra: str) -> int:
+        args = [
+            "train",
+            "experiment=kmer/diana",
+            "data.synthetic=null",
+            f"data.matrix_path={data / 'unitigs.frac.mat'}",
+            f"data.metadata_path={data / 'meta.tsv'}",
+            "data.tasks=[sample_type,material]",
+            "trainer.accelerator=cpu",
+            "extras.print_config=false",
+            "logger=[]",
+            f"paths.output_dir={run}",
+            *extra,
+        ]
+        try:
+            main(args)
+        except SystemExit as exit_:
+            return int(exit_.code or 0)
+        return 0
+
+    assert train(old, "trainer.max_epochs=1") == 0
+    shutil.move(old, new)
+    shutil.copytree(new, other)
+    (other / "meta.tsv").write_text(
+        (other / "meta.tsv").read_text().replace("\tgut\t", "\tsoil\t", 1)
+    )
+    go_on = ["trainer.max_epochs=2", f"resume={run}", "resume_finished=true"]
+    before = {name: (run / name).read_bytes() for name in ("config.yaml", "status.json")}
+    # before: refused whatever the data, with `ln -s NEW OLD` as the only way on
+    assert train(other, *go_on, "resume_data_moved=true") == 2
+    assert "is not the data" in capsys.readouterr().err
+    assert {name: (run / name).read_bytes() for name in before} == before  # nothing written
+    assert train(new, *go_on) == 2
+    assert "pass resume_data_moved=true" in capsys.readouterr().err
+    assert train(new, *go_on, "resume_data_moved=true") == 0
+    assert _step(run) > 0 and json.loads((run / "status.json").read_text())["status"] == "finished"
+    # the resumed attempt's config beside the first one, naming the new place
+    assert f"matrix_path: {new / 'unitigs.frac.mat'}" in (run / "config.1.yaml").read_text()

@@ -310,3 +310,28 @@ def test_a_resume_with_moved_data_names_the_way_to_continue(tmp_path: Path) -> N
     with pytest.raises(RunFolderError) as refused:
         rs.refuse_changed_settings(checkpoint, current, "last.ckpt")
     assert "data moved" not in str(refused.value)
+
+
+def test_resume_data_moved_lets_only_moved_data_through_to_its_digest_check(tmp_path) -> None:
+    from trainlab.core.data_digest import check_moved_data
+
+    checkpoint = _moved_checkpoint(tmp_path / "run")
+    current = _moved_checkpoint(tmp_path / "run")["trainlab"]["config"]
+    current["data"]["data_dir"] = "/disk2/digits"
+    message = "pass resume_data_moved=true"
+    with pytest.raises(RunFolderError, match=message):
+        rs.refuse_changed_settings(checkpoint, current, "last.ckpt")
+    moved = rs.refuse_changed_settings(checkpoint, current, "last.ckpt", data_moved=True)
+    assert moved == ["data.data_dir"]
+    current["data"]["batch_size"] = 32  # another change is refused, opt-in or not
+    with pytest.raises(RunFolderError, match=r"data\.batch_size"):
+        rs.refuse_changed_settings(checkpoint, current, "last.ckpt", data_moved=True)
+    # the check itself: no digest recorded (or none given by the data set) is refused too
+    with pytest.raises(RunFolderError, match="there is no digest of the data it was trained"):
+        check_moved_data(checkpoint, "ab" * 32, moved, "last.ckpt")
+    checkpoint["trainlab"]["data_digest"] = "ab" * 32
+    with pytest.raises(RunFolderError, match=r"is not the data .* \(digest cdcd"):
+        check_moved_data(checkpoint, "cd" * 32, moved, "last.ckpt")
+    with pytest.raises(RunFolderError, match="this data set gives none"):
+        check_moved_data(checkpoint, None, moved, "last.ckpt")
+    check_moved_data(checkpoint, "ab" * 32, moved, "last.ckpt")  # the same data: goes on

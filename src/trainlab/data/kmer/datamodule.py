@@ -180,13 +180,17 @@ class KmerMatrixDataModule(L.LightningDataModule):
     def row_keys(self, split: str) -> list[str]:
         """The sample ids of a split's rows (core.seen_rows); none for a split not made.
 
-        Ids, not the rows' values: hashing every value of 3,070 x 107,000 counts at each start
-        and eval would read the whole matrix, and a sample keeps its id across MUSET runs."""
+        Ids, not the rows' values: a sample keeps its id in a MUSET run over other samples,
+        where its unitigs, and so its values, are other ones."""
         rows = self.rows.get(split)
         if rows is None:
             return []
         ids = self.load().sample_ids
         return [str(ids[i]) for i in rows]
+
+    def content_digest(self) -> str:
+        """A digest of the data as loaded, recorded in checkpoints (``core.data_digest``)."""
+        return self.load().content_digest()
 
     def class_counts(self) -> dict[str, list[int]]:
         """Labelled training rows per class and task (for inverse-frequency weights)."""
