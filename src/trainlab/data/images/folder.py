@@ -229,11 +229,14 @@ def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
     a photo cut off half-way passed ``trainlab split`` and stopped the first training run.
     Equal digests mark copies that differ in bytes only: the same picture saved as PNG and BMP,
     or a JPEG whose EXIF block was stripped by the site it was scraped from. The thumbnail comes
-    from the same decode, so finding re-saved and resized copies costs no second read.
+    from the same decode, so finding re-saved and resized copies costs no second read. It is
+    taken upright (EXIF orientation applied, as training decodes): a phone photo stored sideways
+    with tag 6 and the same picture re-saved upright by an editor differed by 95 levels (RMS, of
+    255) and were split as two pictures, one in training and one in test.
     """
     import hashlib
 
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     from trainlab.data.images.near_copies import thumbnail
 
@@ -246,7 +249,7 @@ def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
             image.load()
             digest = hashlib.blake2b(f"{image.mode} {image.size}".encode(), digest_size=16)
             digest.update(image.tobytes())
-            return digest.digest(), thumbnail(image)
+            return digest.digest(), thumbnail(ImageOps.exif_transpose(image))
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
     except (OSError, SyntaxError, ValueError) as err:
