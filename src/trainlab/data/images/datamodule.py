@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.eval_shares import eval_sampler
-from trainlab.data.images.folder import too_many_pixels
+from trainlab.data.images.folder import refuse_missing_png_rows, too_many_pixels
 from trainlab.data.images.list_copies import warn_copies_across_lists, written_by_split
 from trainlab.data.images.split import check_no_leak, read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
@@ -42,6 +42,7 @@ class ImageListDataset(Dataset):
         as_displayed: bool = True,
         jpeg_draft: bool = True,
         to_srgb: bool = True,
+        check_png: bool = False,
     ) -> None:
         from trainlab.data.images.colour import SrgbConverter
 
@@ -60,6 +61,9 @@ class ImageListDataset(Dataset):
         self.as_displayed = as_displayed
         self.jpeg_draft = jpeg_draft
         self.to_srgb = SrgbConverter() if to_srgb else None
+        # PNGs with fewer rows of data than declared (folder.refuse_missing_png_rows): split
+        # checks the files it lists; predict reads files that no split has seen
+        self.check_png = check_png
         self._warned_few_bits = False
         self.images = self._decode_all() if cache else None
 
@@ -72,6 +76,8 @@ class ImageListDataset(Dataset):
         path = self.data_dir / rel
         try:
             with Image.open(path) as image:
+                if self.check_png and image.format == "PNG":
+                    refuse_missing_png_rows(path, image.size)
                 if self.jpeg_draft:
                     # a JPEG decodes at 1/2..1/8 scale, still at least image_size on each side:
                     # a 12 MP photo resized to 32 px took 0.29 s, now 0.02 s; photo folders
@@ -483,6 +489,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             as_displayed=self.as_displayed,
             jpeg_draft=self.jpeg_draft,
             to_srgb=self.to_srgb,
+            check_png=True,
         )
         self._predict_has_labels = path.suffix == ".txt"
 

@@ -247,6 +247,8 @@ def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
             # 0.31 s for a 12 MP photo; two photos alike at that scale are copies anyway
             image.draft(image.mode, (256, 256))
             image.load()
+            if image.format == "PNG":
+                refuse_missing_png_rows(path, image.size)
             digest = hashlib.blake2b(f"{image.mode} {image.size}".encode(), digest_size=16)
             digest.update(image.tobytes())
             return digest.digest(), thumbnail(ImageOps.exif_transpose(image))
@@ -257,6 +259,21 @@ def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
             f"{path} cannot be decoded ({err}): the file is cut short or damaged; replace it "
             "with a complete copy or remove it"
         ) from err
+
+
+def refuse_missing_png_rows(path: Path, size: tuple[int, int]) -> None:
+    """Raise DataError when the PNG at ``path`` holds less pixel data than its header declares
+    (``png_rows``: PIL decodes the rest as black, without an error). Costs a second inflate of
+    the file: 0.09 s for a 3 MP photo-like PNG that PIL decodes in 0.2 s."""
+    from trainlab.data.images.png_rows import missing_png_rows
+
+    share = missing_png_rows(path)
+    if share is not None:
+        raise DataError(
+            f"{path} is a PNG whose pixel data stops at {share:.0%} of the {size[0]}x{size[1]} "
+            "image its header declares: PIL decodes the rest as black rows without an error. "
+            "Replace it with a complete copy or remove it"
+        )
 
 
 def too_many_pixels(path: Path, err: Exception) -> DataError:
