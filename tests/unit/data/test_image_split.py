@@ -320,3 +320,16 @@ def test_a_missing_raw_folder_names_what_the_data_folder_holds_and_the_fix(
     with pytest.raises(DataError, match=r"no raw/ folder \(it holds readme.txt\): put one folder"):
         split_folder(tmp_path / "notes", folds=2, test_ratio=0.2, seed=0)
     split_folder(root, folds=2, test_ratio=0.2, seed=0)  # the fix works
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    """A Latin-1 name from an old Windows zip: before, split decoded every image and stopped in
+    a traceback (UnicodeEncodeError: surrogates not allowed) writing the lists."""
+    import os
+
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    name = os.fsencode(root / "raw" / "dog") + b"/caf\xe9.png"
+    Image.new("L", (4, 4), 99).save(os.fsdecode(name))
+    with pytest.raises(DataError, match=r"caf\\udce9\.png.* is not named in UTF-8 .*caf\xe9\.png"):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)
+    assert not (root / "splits").exists()

@@ -49,6 +49,7 @@ def image_files(files: list[Path], where: Path) -> list[Path]:
             f"({len(undecoded)} such file(s) under {where}): convert them to JPEG or PNG"
         )
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+    refuse_undecodable_names(images, where)
     others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
     if others:
         by_suffix = Counter(p.suffix.lower() or p.name for p in others)
@@ -61,6 +62,29 @@ def image_files(files: list[Path], where: Path) -> list[Path]:
             ", ".join(sorted(IMAGE_SUFFIXES)),
         )
     return images
+
+
+def refuse_undecodable_names(paths: list[Path], where: Path) -> None:
+    """Raise DataError for a path whose name is not UTF-8 (Python holds its bytes as surrogate
+    escapes).
+
+    A zip or disk written on an old Windows or macOS machine names ``café.jpg`` in Latin-1 or
+    CP-1252: the split lists and predictions are UTF-8 text, and ``trainlab split`` stopped in a
+    traceback (UnicodeEncodeError: surrogates not allowed) after decoding every image.
+    """
+    bad = []
+    for path in paths:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(path)
+    if bad:
+        raw = bytes(bad[0]).decode("latin-1")  # the bytes shown as Latin-1 would read them
+        raise DataError(
+            f"{str(bad[0])!a} ({len(bad)} such path(s) under {where}) is not named in UTF-8 "
+            f"(read as Latin-1: {raw!r}): rename it, e.g. "
+            f"`convmv -f latin1 -t utf-8 -r --notest {where}`"
+        )
 
 
 def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str]]:
