@@ -20,6 +20,7 @@ SPLIT_SCHEMA = Schema(
         "test_ratio": "float",
         "seed": "int",
         "overwrite": "bool",
+        "max_pixels": "int",
         "embedded": "str | None",
         "paths": "dict",
         "skip_existing": "bool",
@@ -43,7 +44,9 @@ def run(cfg: DictConfig) -> None:
     if cfg.skip_existing and (data_dir / "splits" / "test.txt").is_file():
         log.info("%s/splits exists; keeping it (skip_existing=true)", data_dir)
         return
-    result = split_folder(data_dir, cfg.folds, cfg.test_ratio, cfg.seed, cfg.overwrite)
+    result = split_folder(
+        data_dir, cfg.folds, cfg.test_ratio, cfg.seed, cfg.overwrite, cfg.max_pixels
+    )
     log.info(
         "%d classes: test set %d images, %d folds over the other %d -> %s",
         len(result.classes),

@@ -13,7 +13,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.eval_shares import eval_sampler
-from trainlab.data.images.folder import refuse_missing_png_rows, too_many_pixels
+from trainlab.data.images.folder import (
+    MAX_PIXELS,
+    open_image,
+    refuse_missing_png_rows,
+    too_many_pixels,
+)
 from trainlab.data.images.list_copies import warn_copies_across_lists, written_by_split
 from trainlab.data.images.split import check_no_leak, read_split
 from trainlab.data.images.transforms import AugmentConfig, BatchTransform
@@ -43,6 +48,7 @@ class ImageListDataset(Dataset):
         jpeg_draft: bool = True,
         to_srgb: bool = True,
         check_png: bool = False,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         from trainlab.data.images.colour import SrgbConverter
 
@@ -64,6 +70,7 @@ class ImageListDataset(Dataset):
         # PNGs with fewer rows of data than declared (folder.refuse_missing_png_rows): split
         # checks the files it lists; predict reads files that no split has seen
         self.check_png = check_png
+        self.max_pixels = max_pixels
         self._warned_few_bits = False
         self.images = self._decode_all() if cache else None
 
@@ -75,7 +82,7 @@ class ImageListDataset(Dataset):
 
         path = self.data_dir / rel
         try:
-            with Image.open(path) as image:
+            with open_image(path, self.max_pixels) as image:
                 if self.check_png and image.format == "PNG":
                     refuse_missing_png_rows(path, image.size)
                 if self.jpeg_draft:
@@ -236,11 +243,13 @@ class ImageFolderDataModule(L.LightningDataModule):
         as_displayed: bool = True,
         jpeg_draft: bool = True,
         to_srgb: bool = True,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         super().__init__()
         if channels not in (None, 1, 3):
             raise DataError(f"data.channels={channels}: use 1 (grayscale), 3 (RGB) or null")
-        for key, value in (("image_size", image_size), ("max_image_size", max_image_size)):
+        sizes = (("image_size", image_size), ("max_image_size", max_image_size))
+        for key, value in (*sizes, ("max_pixels", max_pixels)):
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise DataError(f"data.{key}={value!r}: use a positive number of pixels")
         if (mean is None) != (std is None):
@@ -251,6 +260,9 @@ class ImageFolderDataModule(L.LightningDataModule):
         self.image_size = image_size
         self.channels = channels
         self.max_image_size = max_image_size
+        # images declaring more pixels are refused (folder.open_image); a safety limit of this
+        # machine, not a decoding choice: not in the spec, eval and predict take it from data
+        self.max_pixels = max_pixels
         self.mean = list(mean) if mean is not None else None
         self.std = list(std) if std is not None else None
         self.augment = AugmentConfig(**(augment or {}))
@@ -315,11 +327,14 @@ class ImageFolderDataModule(L.LightningDataModule):
             byte_copies=by_split,
         )
         if not by_split:
-            warn_copies_across_lists(self.data_dir, lists, train, {"val": val, "test": test})
+            others = {"val": val, "test": test}
+            warn_copies_across_lists(self.data_dir, lists, train, others, self.max_pixels)
         if self.image_size is None or self.channels is None:
             from trainlab.data.images.statistics import inspect_images
 
-            side, channels = inspect_images(self.data_dir, [rel for rel, _ in train])
+            side, channels = inspect_images(
+                self.data_dir, [rel for rel, _ in train], self.max_pixels
+            )
             self.image_size = self.image_size or min(side, self.max_image_size)
             self.channels = self.channels or channels
         for name, entries in (("val", val), ("test", test)):
@@ -336,7 +351,12 @@ class ImageFolderDataModule(L.LightningDataModule):
         options = (self.image_size, self.channels, self.cache, self.as_displayed, self.jpeg_draft)
         for name, entries in (("train", train), ("val", val), ("test", test)):
             self.datasets[name] = ImageListDataset(
-                self.data_dir, entries, self.classes, *options, to_srgb=self.to_srgb
+                self.data_dir,
+                entries,
+                self.classes,
+                *options,
+                to_srgb=self.to_srgb,
+                max_pixels=self.max_pixels,
             )
         if self.mean is None:
             from trainlab.data.images.statistics import STATS_SAMPLE, channel_statistics
@@ -490,6 +510,7 @@ class ImageFolderDataModule(L.LightningDataModule):
             jpeg_draft=self.jpeg_draft,
             to_srgb=self.to_srgb,
             check_png=True,
+            max_pixels=self.max_pixels,
         )
         self._predict_has_labels = path.suffix == ".txt"
 

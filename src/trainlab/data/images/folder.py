@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,9 @@ from trainlab.data.folders import files_under
 from trainlab.errors import DataError
 
 log = logging.getLogger(__name__)
+
+# PIL's own limit (Image.MAX_IMAGE_PIXELS, 89.5 M pixels), above which it only warns
+MAX_PIXELS = 89_478_485
 
 IMAGE_SUFFIXES = {
     ".png",
@@ -87,11 +92,14 @@ def refuse_undecodable_names(paths: list[Path], where: Path) -> None:
         )
 
 
-def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str]]:
+def scan_class_folders(
+    raw_dir: Path, verify: bool = True, max_pixels: int = MAX_PIXELS
+) -> dict[str, list[str]]:
     """Return class name -> sorted relative paths (``raw/<class>/<file>``) of its images.
 
     Raises DataError for a missing folder, an empty class folder, fewer than two classes, and a
-    file that is not a readable image (named, with the fix).
+    file that is not a readable image or has more than ``max_pixels`` pixels (named, with the
+    fix).
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -125,7 +133,7 @@ def scan_class_folders(raw_dir: Path, verify: bool = True) -> dict[str, list[str
                 "the folder"
             )
         if verify:
-            frames += [path for path in files if verify_image(path)]
+            frames += [path for path in files if verify_image(path, max_pixels)]
         classes[class_dir.name] = [
             f"{raw_dir.name}/{p.relative_to(raw_dir).as_posix()}" for p in files
         ]
@@ -226,13 +234,14 @@ def check_class_names(names: list[str], raw_dir: Path) -> None:
             )
 
 
-def verify_image(path: Path) -> bool:
-    """Raise DataError when ``path`` cannot be decoded as an image; True when it holds several
-    frames, of which training reads the first only (it was silent)."""
+def verify_image(path: Path, max_pixels: int = MAX_PIXELS) -> bool:
+    """Raise DataError when ``path`` cannot be decoded as an image or holds more than
+    ``max_pixels`` pixels; True when it holds several frames, of which training reads the first
+    only (it was silent)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with open_image(path, max_pixels) as image:
             several = bool(getattr(image, "is_animated", False))  # reads one frame header more
             image.verify()
             return several
@@ -245,7 +254,7 @@ def verify_image(path: Path) -> bool:
         ) from err
 
 
-def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
+def pixel_fingerprint(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, Any]:
     """A digest of the decoded pixels of ``path`` (its mode, size and first frame), and its
     near-copy thumbnail (``near_copies.thumbnail``: None for a tiny or flat image).
 
@@ -265,7 +274,7 @@ def pixel_fingerprint(path: Path) -> tuple[bytes, Any]:
     from trainlab.data.images.near_copies import thumbnail
 
     try:
-        with Image.open(path) as image:
+        with open_image(path, max_pixels) as image:
             # a JPEG decodes at 1/2 to 1/8 scale, down to 256 pixels on the shorter side: the
             # whole stream is still read (a cut-off file still fails), at 0.014 s instead of
             # 0.31 s for a 12 MP photo; two photos alike at that scale are copies anyway
@@ -298,6 +307,41 @@ def refuse_missing_png_rows(path: Path, size: tuple[int, int]) -> None:
             "image its header declares: PIL decodes the rest as black rows without an error. "
             "Replace it with a complete copy or remove it"
         )
+
+
+@contextmanager
+def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Iterator[Any]:
+    """``PIL.Image.open(path)``, refused with DataError when the image declares more than
+    ``max_pixels`` pixels (read from the header, before any pixel is decoded).
+
+    PIL only warns (DecompressionBombWarning) between its limit (89.5 M pixels) and twice
+    that, then decodes: a 262 kB PNG declaring 10000 x 9000 RGB pixels took 6.5 s and 1 GB of
+    memory in ``trainlab split``, with one Python warning that a run's log does not show. Real
+    photos above the limit exist (a 100 MP medium-format camera): the limit is
+    ``max_pixels`` (``trainlab split``) and ``data.max_pixels`` (train, eval, predict).
+    """
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below instead
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as err:
+            raise too_many_pixels(path, err) from None
+    with image:
+        pixels = image.width * image.height
+        if pixels > max_pixels:
+            raise DataError(
+                f"{path} is {image.width}x{image.height} = {pixels / 1e6:.1f} M pixels, more than "
+                f"the limit of {max_pixels / 1e6:.1f} M (a tiny corrupt or hostile file can "
+                f"declare that many; decoding takes {pixels * len(image.getbands()) / 1e9:.1f} "
+                "GB): downscale it (e.g. to 4096 pixels on its longer side) or remove it; if it "
+                f"is a real photo, raise the limit: max_pixels={pixels} for trainlab split, "
+                f"data.max_pixels={pixels} for train, eval and predict"
+            )
+        yield image
 
 
 def too_many_pixels(path: Path, err: Exception) -> DataError:

@@ -18,6 +18,7 @@ import json
 import logging
 from pathlib import Path
 
+from trainlab.data.images.folder import MAX_PIXELS
 from trainlab.data.images.near_copies import MAX_RMS, near_copy_pairs
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def check_copies_across_lists(
     train: list[tuple[str, str]],
     others: dict[str, list[tuple[str, str]]],
     train_name: str,
+    max_pixels: int = MAX_PIXELS,
 ) -> list[str]:
     """Refuse a picture (same pixels) listed under two classes across the lists; return the
     warnings about copies and near copies of training images in the other lists.
@@ -62,6 +64,7 @@ def check_copies_across_lists(
         train: (path, class) of the training list.
         others: {list name: (path, class)} of the lists scored (val, test).
         train_name: the training list's file name, for the messages.
+        max_pixels: images declaring more pixels are refused (``folder.open_image``).
     """
     from trainlab.data.images.folder import pixel_fingerprint
     from trainlab.data.images.split import refuse_two_labels
@@ -69,7 +72,7 @@ def check_copies_across_lists(
     warnings: list[str] = []
     rows = [(train_name, rel, cls) for rel, cls in train]
     rows += [(name, rel, cls) for name, entries in others.items() for rel, cls in entries]
-    prints = [pixel_fingerprint(Path(data_dir) / rel) for _, rel, _ in rows]
+    prints = [pixel_fingerprint(Path(data_dir) / rel, max_pixels) for _, rel, _ in rows]
     first: dict[bytes, int] = {}
     for i, (digest, _) in enumerate(prints):
         first.setdefault(digest, i)
@@ -111,6 +114,7 @@ def warn_copies_across_lists(
     names: list[str],
     train: list[tuple[str, str]],
     others: dict[str, list[tuple[str, str]]],
+    max_pixels: int = MAX_PIXELS,
 ) -> None:
     """``check_copies_across_lists`` once per version of the lists and of their files: later
     starts repeat its warnings from ``splits/.checked_lists`` without decoding every image
@@ -133,7 +137,7 @@ def warn_copies_across_lists(
     try:
         warnings = json.loads(entry.read_text(encoding="utf-8"))["warnings"]
     except (OSError, ValueError, KeyError, TypeError):
-        warnings = check_copies_across_lists(data_dir, train, others, names[0])
+        warnings = check_copies_across_lists(data_dir, train, others, names[0], max_pixels)
         _remember(entry, warnings)
     for text in warnings:
         log.warning("%s", text)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainlab.data.images.folder import pixel_fingerprint, scan_class_folders
+from trainlab.data.images.folder import MAX_PIXELS, pixel_fingerprint, scan_class_folders
 from trainlab.data.images.list_copies import write_split_record
 from trainlab.data.images.near_copies import MAX_RMS, NearPair, near_copy_pairs
 from trainlab.errors import DataError, RunFolderError
@@ -68,8 +68,12 @@ def split_folder(
     test_ratio: float = 0.15,
     seed: int = 42,
     overwrite: bool = False,
+    max_pixels: int = MAX_PIXELS,
 ) -> SplitResult:
-    """Scan ``data_dir/raw``; write ``splits/test.txt`` and ``splits/fold_<k>_{train,val}.txt``."""
+    """Scan ``data_dir/raw``; write ``splits/test.txt`` and ``splits/fold_<k>_{train,val}.txt``.
+
+    Images of more than ``max_pixels`` pixels are refused (``folder.open_image``).
+    """
     data_dir = Path(data_dir)
     split_dir = data_dir / "splits"
     existing = sorted(split_dir.glob("*.txt")) if split_dir.is_dir() else []
@@ -79,12 +83,12 @@ def split_folder(
             f"Pass overwrite=true to replace them (runs trained on the old splits then no longer "
             f"match)"
         )
-    classes = scan_class_folders(data_dir / "raw")
+    classes = scan_class_folders(data_dir / "raw", max_pixels=max_pixels)
     names = sorted(classes)
     items = [item for name in names for item in classes[name]]
     labels = [index for index, name in enumerate(names) for _ in classes[name]]
     test, fold_parts = split_keeping_copies_together(
-        data_dir, items, labels, names, folds, test_ratio, seed
+        data_dir, items, labels, names, folds, test_ratio, seed, max_pixels
     )
     if overwrite:
         for path in existing:
@@ -98,7 +102,9 @@ def split_folder(
     return SplitResult(split_dir, len(test), len(items) - len(test), folds, names)
 
 
-def copy_groups(data_dir: Path, items: list[str]) -> tuple[list[int], list[NearPair]]:
+def copy_groups(
+    data_dir: Path, items: list[str], max_pixels: int = MAX_PIXELS
+) -> tuple[list[int], list[NearPair]]:
     """For each item, the index of the first item with the same pixels (itself if none); and
     the near copies among the distinct images (``near_copies.near_copy_pairs``).
 
@@ -109,7 +115,7 @@ def copy_groups(data_dir: Path, items: list[str]) -> tuple[list[int], list[NearP
     first: dict[bytes, int] = {}
     group, thumbnails = [], []
     for i, rel in enumerate(items):
-        digest, thumbnail = pixel_fingerprint(data_dir / rel)
+        digest, thumbnail = pixel_fingerprint(data_dir / rel, max_pixels)
         group.append(first.setdefault(digest, i))
         thumbnails.append(thumbnail if group[i] == i else None)  # a copy is its first file
     return group, near_copy_pairs(thumbnails)
@@ -176,6 +182,7 @@ def split_keeping_copies_together(
     folds: int,
     test_ratio: float,
     seed: int,
+    max_pixels: int = MAX_PIXELS,
 ) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """``make_splits`` over distinct images; copies (same pixels) and near copies of the same
     class (``near_copies``: re-saved as JPEG, resized) follow their first file.
@@ -187,7 +194,7 @@ def split_keeping_copies_together(
     re-saved at quality 70 or a half-size copy of every sixth and ninth picture had 11 of those
     60 copies in test with their original in training (fold 0).
     """
-    exact, near = copy_groups(data_dir, items)
+    exact, near = copy_groups(data_dir, items, max_pixels)
     conflicts = [(items[g], items[i]) for i, g in enumerate(exact) if labels[g] != labels[i]]
     refuse_two_labels(conflicts, f"in {data_dir / 'raw'}", "filed")
     copies = sum(1 for i, g in enumerate(exact) if g != i)

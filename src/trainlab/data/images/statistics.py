@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainlab.data.images.folder import too_many_pixels
+from trainlab.data.images.folder import MAX_PIXELS, open_image, too_many_pixels
 from trainlab.errors import DataError
 
 # PIL modes without colour: one channel is enough for these
@@ -22,7 +22,9 @@ GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "P;L"}
 STATS_SAMPLE = 2000
 
 
-def inspect_images(data_dir: Path, paths: list[str]) -> tuple[int, int]:
+def inspect_images(
+    data_dir: Path, paths: list[str], max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
     """(median shorter side, channels) over the training images, reading headers only.
 
     Channels are 3 when any training image has colour (an RGB, palette or CMYK image whose
@@ -35,7 +37,7 @@ def inspect_images(data_dir: Path, paths: list[str]) -> tuple[int, int]:
     for rel in paths:
         path = Path(data_dir) / rel
         try:
-            with Image.open(path) as image:
+            with open_image(path, max_pixels) as image:
                 sides.append(min(image.size))
                 colour = colour or (image.mode not in GREY_MODES)
         except Image.DecompressionBombError as err:
