@@ -185,3 +185,25 @@ def test_a_photo_stored_sideways_with_an_exif_tag_is_a_near_copy_of_its_upright_
     for name in ("test.txt", "fold_0_train.txt", "fold_0_val.txt"):
         members = set((tmp_path / "splits" / name).read_text().split())
         assert ("raw/cat/upright.jpg" in members) == ("raw/cat/phone.jpg" in members)
+
+
+def test_an_icon_with_transparency_is_a_near_copy_of_it_flattened_on_white(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Training shows transparent areas white, whatever colour the file stores under them; the
+    thumbnails compared that stored colour: an icon with black under its transparent pixels and
+    the same icon as a JPEG on white were 220 levels apart, split as two pictures."""
+    rng = np.random.default_rng(4)
+    raw = tmp_path / "raw"
+    for cls, name in enumerate(("cat", "dog")):
+        (raw / name).mkdir(parents=True)
+        for i in range(8):
+            _photo(rng, cls).save(raw / name / f"{i}.png")
+    icon = np.zeros((64, 64, 4), np.uint8)  # transparent, stored black
+    icon[16:48, 16:48] = (200, 30, 30, 255)
+    Image.fromarray(icon, "RGBA").save(raw / "cat" / "icon.png")
+    flat = np.where(icon[..., 3:] == 0, 255, icon[..., :3]).astype(np.uint8)
+    Image.fromarray(flat).save(raw / "cat" / "icon_from_site.jpg", quality=90)
+    with caplog.at_level(logging.WARNING):
+        split_folder(tmp_path, folds=2, test_ratio=0.25, seed=0)
+    assert "raw/cat/icon_from_site.jpg ~ raw/cat/icon.png" in caplog.text

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from trainlab.data.batch_sampler import shuffled_batches
 from trainlab.data.eval_shares import eval_sampler
+from trainlab.data.images.display import on_white, upright
 from trainlab.data.images.folder import (
     MAX_PIXELS,
     open_image,
@@ -91,12 +92,12 @@ class ImageListDataset(Dataset):
                     # spent minutes decoding at the start of every run
                     image.draft(image.mode, (self.image_size, self.image_size))
                 if self.as_displayed:
-                    image = _upright(image)
+                    image = upright(image)
                 image, few_bits = _eight_bit(image, path)
                 if self.to_srgb is not None:
                     image = self.to_srgb(image, path)
                 if self.as_displayed:
-                    image = _on_white(image)
+                    image = on_white(image)
                 image = image.convert(self.mode)
                 if image.size != (self.image_size, self.image_size):
                     image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
@@ -143,36 +144,6 @@ class ImageListDataset(Dataset):
         if self.images is not None:
             return self.images[index]
         return torch.stack([self._decode(self.paths[i]) for i in index])
-
-
-def _upright(image: Any) -> Any:
-    """The image turned as its EXIF orientation says, as a viewer shows it.
-
-    Phones store the sensor's pixels and an EXIF tag saying how to turn them; viewers, browsers
-    and labelling tools apply it, PIL does not. A portrait photo (tag 6) reached the model lying
-    on its side, while photos whose app had turned the pixels themselves came upright: one scene,
-    two orientations, depending on the camera app.
-    """
-    from PIL import ImageOps
-
-    return ImageOps.exif_transpose(image)
-
-
-def _on_white(image: Any) -> Any:
-    """An 8-bit image with its transparent areas made white, the page colour viewers show.
-
-    PIL's ``convert`` drops the alpha channel and keeps the colour stored under transparent
-    pixels, which no viewer shows: two icons that look the same came out with a white or a
-    black background (whatever the exporting tool wrote), a difference a model can learn. Runs
-    after ``_eight_bit``: converting a 16-bit image with transparency to RGBA clips it at 255.
-    """
-    from PIL import Image
-
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        image = image.convert("RGB")
-    return image
 
 
 # PIL modes of more than 8 bits a pixel. ``Image.convert("L" or "RGB")`` clips them at 255:

@@ -269,8 +269,9 @@ def pixel_fingerprint(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, 
     """
     import hashlib
 
-    from PIL import Image, ImageOps
+    from PIL import Image
 
+    from trainlab.data.images.display import upright
     from trainlab.data.images.near_copies import thumbnail
 
     try:
@@ -284,7 +285,7 @@ def pixel_fingerprint(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, 
                 refuse_missing_png_rows(path, image.size)
             digest = hashlib.blake2b(f"{image.mode} {image.size}".encode(), digest_size=16)
             digest.update(image.tobytes())
-            return digest.digest(), thumbnail(ImageOps.exif_transpose(image))
+            return digest.digest(), thumbnail(upright(image))
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
     except (OSError, SyntaxError, ValueError) as err:

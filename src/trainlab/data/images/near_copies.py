@@ -34,6 +34,8 @@ def thumbnail(image: Any) -> np.ndarray | None:
     its shorter side is below ``MIN_SIDE``."""
     from PIL import Image
 
+    from trainlab.data.images.display import on_white
+
     if min(image.size) < MIN_SIDE:
         return None
     if image.mode in WIDE_MODES:
@@ -42,7 +44,11 @@ def thumbnail(image: Any) -> np.ndarray | None:
         top = 65535.0 if image.mode.startswith("I;16") else max(float(grey.max()), 255.0)
         values = np.repeat(grey[:, :, None] * (255.0 / top), 3, axis=2)
     else:
-        values = np.asarray(image.convert("RGB").resize((THUMB_SIDE, THUMB_SIDE), Image.BOX))
+        # transparent areas on white, as training decodes: an icon stored with black under its
+        # transparent pixels and the same icon flattened on white (a site's JPEG of it) were
+        # 220 levels apart and split as two pictures
+        rgb = on_white(image).convert("RGB")
+        values = np.asarray(rgb.resize((THUMB_SIDE, THUMB_SIDE), Image.BOX))
     return values.astype(np.float32).ravel()
 
 
