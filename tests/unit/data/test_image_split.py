@@ -333,3 +333,22 @@ def test_a_file_name_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> No
     with pytest.raises(DataError, match=r"caf\\udce9\.png.* is not named in UTF-8 .*caf\xe9\.png"):
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
     assert not (root / "splits").exists()
+
+
+def test_palette_images_of_other_colours_are_not_copies(tmp_path: Path) -> None:
+    """A palette image's bytes are indices: before, a red and a blue square saved as GIF had one
+    digest and split refused them as one image filed under two classes. The same palette
+    picture as PNG and BMP (palettes stored differently) is still one picture."""
+    for cls, colour in (("red", (255, 0, 0)), ("blue", (0, 0, 255))):
+        (tmp_path / "raw" / cls).mkdir(parents=True)
+        for i in range(5):
+            index = np.zeros((8, 8), np.uint8)
+            index[i : i + 3, 1:6] = 1
+            image = Image.fromarray(index, "P")
+            image.putpalette([255, 255, 255, *colour])
+            image.save(tmp_path / "raw" / cls / f"{i}.gif")
+    Image.open(tmp_path / "raw" / "red" / "0.gif").save(tmp_path / "raw" / "red" / "0.bmp")
+    split_folder(tmp_path, folds=2, test_ratio=0.2, seed=0)
+    for name in ("test.txt", "fold_0_train.txt", "fold_0_val.txt"):
+        members = set((tmp_path / "splits" / name).read_text().split())
+        assert ("raw/red/0.gif" in members) == ("raw/red/0.bmp" in members)

@@ -283,8 +283,15 @@ def pixel_fingerprint(path: Path, max_pixels: int = MAX_PIXELS) -> tuple[bytes, 
             image.load()
             if image.format == "PNG":
                 refuse_missing_png_rows(path, image.size)
-            digest = hashlib.blake2b(f"{image.mode} {image.size}".encode(), digest_size=16)
-            digest.update(image.tobytes())
+            # a palette image's bytes are indices into its palette: a red and a blue square
+            # saved as GIF (index 1 on index 0, two palettes) had one digest, and split refused
+            # them as one picture filed under two classes. Its colours are digested instead
+            # (the same whatever order or length of palette a format stores)
+            pixels = image.convert("RGBA") if image.mode in ("P", "PA") else image
+            transparent = None if pixels is not image else image.info.get("transparency")
+            head = f"{pixels.mode} {pixels.size} {transparent!r}"
+            digest = hashlib.blake2b(head.encode(), digest_size=16)
+            digest.update(pixels.tobytes())
             return digest.digest(), thumbnail(upright(image))
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
