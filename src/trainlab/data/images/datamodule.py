@@ -308,6 +308,9 @@ class ImageFolderDataModule(L.LightningDataModule):
             )
             self.image_size = self.image_size or min(side, self.max_image_size)
             self.channels = self.channels or channels
+        from trainlab.data.images.statistics import warn_misshapen_images
+
+        warn_misshapen_images(self.data_dir, train, self.image_size, self.max_pixels)
         for name, entries in (("val", val), ("test", test)):
             absent = sorted(set(self.classes) - {label for _, label in entries})
             if absent:  # indices still line up: they come from the training classes
