@@ -207,3 +207,33 @@ def test_an_icon_with_transparency_is_a_near_copy_of_it_flattened_on_white(
     with caplog.at_level(logging.WARNING):
         split_folder(tmp_path, folds=2, test_ratio=0.25, seed=0)
     assert "raw/cat/icon_from_site.jpg ~ raw/cat/icon.png" in caplog.text
+
+
+@pytest.mark.parametrize("suffix", ["png", "jpg"])
+def test_a_wide_gamut_photo_is_a_near_copy_of_its_srgb_copy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, suffix: str
+) -> None:
+    """Training converts both to sRGB (0.1 levels apart); the thumbnails compared the stored
+    numbers: a Display P3 photo and its sRGB copy (what a website serves) were 13 to 24 levels
+    apart and split as two pictures."""
+    import io
+
+    from icc_profiles import P3_PRIMARIES, _rgb_profile
+    from PIL import ImageCms
+
+    rng = np.random.default_rng(5)
+    raw = tmp_path / "raw"
+    for cls, name in enumerate(("cat", "dog")):
+        (raw / name).mkdir(parents=True)
+        for i in range(8):
+            _photo(rng, cls).save(raw / name / f"{i}.png")
+    photo = _photo(rng, 0, width=512, height=384)  # reduced before its colours are converted
+    photo.save(raw / "cat" / "from_site.jpg", quality=90)
+    profile = _rgb_profile("Display P3", P3_PRIMARIES, 2.2)
+    to_p3 = ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(profile)), "RGB", "RGB"
+    )
+    ImageCms.applyTransform(photo, to_p3).save(raw / "cat" / f"phone.{suffix}", icc_profile=profile)
+    with caplog.at_level(logging.WARNING):
+        split_folder(tmp_path, folds=2, test_ratio=0.25, seed=0)
+    assert f"raw/cat/phone.{suffix} ~ raw/cat/from_site.jpg" in caplog.text

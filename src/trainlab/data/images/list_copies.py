@@ -66,13 +66,15 @@ def check_copies_across_lists(
         train_name: the training list's file name, for the messages.
         max_pixels: images declaring more pixels are refused (``folder.open_image``).
     """
+    from trainlab.data.images.colour import SrgbConverter
     from trainlab.data.images.folder import pixel_fingerprint
     from trainlab.data.images.split import refuse_two_labels
 
     warnings: list[str] = []
     rows = [(train_name, rel, cls) for rel, cls in train]
     rows += [(name, rel, cls) for name, entries in others.items() for rel, cls in entries]
-    prints = [pixel_fingerprint(Path(data_dir) / rel, max_pixels) for _, rel, _ in rows]
+    to_srgb = SrgbConverter()
+    prints = [pixel_fingerprint(Path(data_dir) / rel, max_pixels, to_srgb) for _, rel, _ in rows]
     first: dict[bytes, int] = {}
     for i, (digest, _) in enumerate(prints):
         first.setdefault(digest, i)

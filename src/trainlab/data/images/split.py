@@ -112,10 +112,13 @@ def copy_groups(
     picture) and a JPEG with or without its EXIF block: with only the bytes compared, 6 of 11
     test images of a folder holding a PNG and a BMP of every picture had their copy in training.
     """
+    from trainlab.data.images.colour import SrgbConverter
+
     first: dict[bytes, int] = {}
     group, thumbnails = [], []
+    to_srgb = SrgbConverter()  # one transform per profile for the whole folder
     for i, rel in enumerate(items):
-        digest, thumbnail = pixel_fingerprint(data_dir / rel, max_pixels)
+        digest, thumbnail = pixel_fingerprint(data_dir / rel, max_pixels, to_srgb)
         group.append(first.setdefault(digest, i))
         thumbnails.append(thumbnail if group[i] == i else None)  # a copy is its first file
     return group, near_copy_pairs(thumbnails)
