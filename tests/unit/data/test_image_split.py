@@ -352,3 +352,22 @@ def test_palette_images_of_other_colours_are_not_copies(tmp_path: Path) -> None:
     for name in ("test.txt", "fold_0_train.txt", "fold_0_val.txt"):
         members = set((tmp_path / "splits" / name).read_text().split())
         assert ("raw/red/0.gif" in members) == ("raw/red/0.bmp" in members)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"it is empty \(0 bytes"),
+        (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(40), r"a HEIC/HEIF photo .* named \.jpg"),
+        (b"\n<!DOCTYPE html><html><body>Not found</body></html>", r"an HTML page .* again"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 9\n", r"git lfs pull"),
+    ],
+)
+def test_a_file_named_jpg_that_is_not_an_image_says_what_it_is(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """Before, each was 'cannot identify image file', whatever it held."""
+    root = _folder(tmp_path / "ds", {"cat": 6, "dog": 6})
+    (root / "raw" / "cat" / "photo.jpg").write_bytes(content)
+    with pytest.raises(DataError, match=r"photo\.jpg is not a readable image: .*" + message):
+        split_folder(root, folds=2, test_ratio=0.2, seed=0)

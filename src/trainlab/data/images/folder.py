@@ -247,11 +247,46 @@ def verify_image(path: Path, max_pixels: int = MAX_PIXELS) -> bool:
             return several
     except Image.DecompressionBombError as err:
         raise too_many_pixels(path, err) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+    except UnidentifiedImageError as err:
+        raise DataError(f"{path} is not a readable image: {what_it_holds(path)}") from err
+    except (OSError, SyntaxError, ValueError) as err:
         # ValueError: a PNG text or ICC chunk that inflates past PIL's 1 MB limit
         raise DataError(
             f"{path} is not a readable image ({err}); remove or replace the file"
         ) from err
+
+
+# (how a file starts, what it is and its fix) for files that carry an image suffix but are not
+# images: before, each was named only "cannot identify image file"
+NOT_IMAGES = (
+    (b"version https://git-lfs", "a Git LFS pointer, not the image", "run `git lfs pull`"),
+    (b"\x00\x05\x16\x07", "a macOS AppleDouble file (metadata of another file)", "delete it"),
+    (
+        b"<!doctype html",
+        "an HTML page (a download that got an error or login page)",
+        "download it again",
+    ),
+    (b"<html", "an HTML page (a download that got an error or login page)", "download it again"),
+)
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def what_it_holds(path: Path) -> str:
+    """What a file PIL cannot identify holds, from its first bytes, and the fix."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if not head:
+        return "it is empty (0 bytes: a copy or download that did not finish); replace or remove it"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return (
+            f"it is a HEIC/HEIF photo (as iPhones save them) named {path.suffix}: convert it to "
+            "JPEG or PNG"
+        )
+    start = head.lstrip().lower()
+    for magic, what, fix in NOT_IMAGES:
+        if start.startswith(magic):
+            return f"it is {what}: {fix}"
+    return "remove or replace the file"
 
 
 def pixel_fingerprint(
