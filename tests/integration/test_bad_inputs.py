@@ -63,6 +63,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
         ["data.loader.multiprocessing_context='forked'", "fork or spawn or forkserver"],
     ),
     ("channels_0", ["data.channels=0"], ["`data.channels=0` must be >= 1"]),
+    ("max_pixels_0", ["data.max_pixels=0"], ["`data.max_pixels=0` must be >= 1", "89478485"]),
     # optimizer settings
     ("lr_text", ["model.optimizer.lr=fast"], ["`model.optimizer.lr='fast'` must be a number"]),
     ("lr_negative", ["model.optimizer.lr=-0.01"], ["model.optimizer.lr=-0.01", "[0, inf)"]),

@@ -101,6 +101,7 @@ RULES: list[tuple[str, Callable[[Any], str | None], str]] = [
     ("data.eval_batch_size", POSITIVE, "e.g. data.eval_batch_size=1024"),
     ("data.image_size", POSITIVE, "the side in pixels images are resized to, e.g. 32"),
     ("data.channels", POSITIVE, "1 (grayscale) or 3 (RGB)"),
+    ("data.max_pixels", POSITIVE, "pixels an image may declare, default 89478485 (PIL's limit)"),
     ("data.max_length", POSITIVE, "tokens per example, e.g. 256"),
     ("data.window_overlap", NON_NEGATIVE, "tokens shared by consecutive windows, e.g. 64"),
     ("data.fold", NON_NEGATIVE, "a fold number from 0"),
