@@ -371,3 +371,24 @@ def test_a_file_named_jpg_that_is_not_an_image_says_what_it_is(
     (root / "raw" / "cat" / "photo.jpg").write_bytes(content)
     with pytest.raises(DataError, match=r"photo\.jpg is not a readable image: .*" + message):
         split_folder(root, folds=2, test_ratio=0.2, seed=0)
+
+
+def test_avif_and_jpeg_2000_images_are_read_not_left_out(tmp_path: Path) -> None:
+    """Before: left out as 'not images' with a warning, so a class of web downloads shrank to
+    its JPEGs (and one of AVIFs only was 'empty')."""
+    from PIL import features
+
+    if not (features.check("avif") and features.check("jpg_2000")):
+        pytest.skip("this Pillow decodes no AVIF or JPEG 2000")
+    root = _folder(tmp_path / "ds", {"cat": 3, "dog": 3})
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        pixels = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / "raw" / "cat" / f"web{i}.avif")
+        Image.fromarray(pixels[::-1]).save(root / "raw" / "dog" / f"scan{i}.jp2")
+    split_folder(root, folds=2, test_ratio=0.3, seed=0)
+    listed = " ".join(
+        (root / "splits" / name).read_text()
+        for name in ("test.txt", "fold_0_train.txt", "fold_0_val.txt")
+    )
+    assert all(f"web{i}.avif" in listed and f"scan{i}.jp2" in listed for i in range(3))

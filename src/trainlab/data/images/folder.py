@@ -28,6 +28,11 @@ IMAGE_SUFFIXES = {
     ".tif",
     ".tiff",
     ".webp",
+    # what Chrome and phones now save from the web, and JPEG 2000 (slide scanners, archives):
+    # PIL decodes both, but they were left out as "not images", shrinking their class
+    ".avif",
+    ".jp2",
+    ".j2k",
     ".ppm",
     ".pgm",
     ".pbm",
@@ -277,6 +282,11 @@ def what_it_holds(path: Path) -> str:
         head = handle.read(64)
     if not head:
         return "it is empty (0 bytes: a copy or download that did not finish); replace or remove it"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
+        return (
+            "it is an AVIF image, which this Pillow cannot decode (built without libavif): "
+            "convert it to PNG or JPEG, or install a Pillow wheel with AVIF support"
+        )
     if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
         return (
             f"it is a HEIC/HEIF photo (as iPhones save them) named {path.suffix}: convert it to "
