@@ -27,3 +27,30 @@ def test_ddp_figures_count_each_row_once_and_the_summary_knows_its_epochs(
     # ddp_spawn fits in child processes: the summary said `epochs: 0`, best `None`
     assert "epochs: 2\n" in summary
     assert f"best val/acc: {metrics['val/acc']:.4f} at epoch" in summary
+
+
+@pytest.mark.slow
+def test_ranks_started_by_torchrun_share_one_run_folder(digits_dir: Path, log_dir: Path) -> None:
+    """torchrun (as SLURM with one task per device) starts every rank as `trainlab train`:
+    rank 1 used to be refused by rank 0's lock on the run folder ("is in use by PID ...")."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    args = [a for a in train_args(digits_dir, "trainer=ddp_sim") if a != "train"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node=2", "-m", "trainlab.cli.main", "train", *args,
+               "trainer.strategy=ddp", "run_name=ranks"]  # fmt: skip
+    done = subprocess.run(
+        command, env=subprocess_env(log_dir), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    run = only_run(log_dir)
+    assert run.name == "ranks"
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    metrics = json.loads((run / "metrics.json").read_text())
+    report = json.loads((run / "reports" / "test_classification_report.json").read_text())
+    assert metrics["test/acc"] == pytest.approx(report["accuracy"], abs=1e-6)
+    # one summary, written by rank 0
+    assert (run / "summary.txt").read_text().count("status: finished") == 1

@@ -31,10 +31,12 @@ TRAIN_SCHEMA = Schema(
 def run(cfg: DictConfig) -> Any:
     """Train, then return the value of ``optimized_metric`` for sweepers."""
     from trainlab.core.launch_guard import check_ddp_in_multirun, check_ddp_relaunch
+    from trainlab.core.ranks import check_run_folder_shared, started_rank
     from trainlab.core.train import train
 
     check_ddp_in_multirun(cfg.trainer, is_multirun())
     check_ddp_relaunch(cfg.trainer)
+    check_run_folder_shared(started_rank(cfg.trainer), cfg.get("run_name"), is_multirun())
 
     metrics = train(cfg, task_overrides())
     name = cfg.get("optimized_metric")

@@ -45,7 +45,7 @@ def _starts_in_process(strategy: Any) -> bool:
     return str(strategy or "auto").lower().startswith(IN_PROCESS_STARTS)
 
 
-def _started_outside(world: int, environ: Mapping[str, str]) -> bool:
+def started_outside(world: int, environ: Mapping[str, str]) -> bool:
     """True when SLURM (one task per rank) or torchrun started this process as a rank."""
     if "TORCHELASTIC_RUN_ID" in environ:
         return True
@@ -70,7 +70,7 @@ def check_ddp_relaunch(
     per_node = processes_per_node(trainer_cfg)
     world = per_node * int(trainer_cfg.get("num_nodes", 1) or 1)
     strategy = trainer_cfg.get("strategy", "auto")
-    if per_node <= 1 or _starts_in_process(strategy) or _started_outside(world, environ):
+    if per_node <= 1 or _starts_in_process(strategy) or started_outside(world, environ):
         return
     raise ConfigError(
         f"trainer.strategy={strategy!r} with trainer.devices={trainer_cfg.get('devices')}: "

@@ -52,6 +52,7 @@ def choose_run_dir(
     The folder is locked for this process (:mod:`trainlab.core.run_lock`): a second live start
     on it is refused at once.
     """
+    from trainlab.core.ranks import started_as_follower
     from trainlab.core.resume import none_if_empty, refuse_finished, resume_folder
 
     key = "|".join((str(base), str(run_name), str(resume), str(experiment)))
@@ -64,7 +65,8 @@ def choose_run_dir(
             elif none_if_empty(resume) and not resume_finished:
                 refuse_finished(folder)
             refuse_links(folder)
-            run_lock.claim(folder)
+            if not started_as_follower():  # DDP ranks > 0 share rank 0's folder (core.ranks)
+                run_lock.claim(folder)
         except RunFolderError as err:
             # Raised while Hydra resolves hydra.run.dir, before it writes anything: leave at
             # once with the message (an exception here would reach the user as a traceback).

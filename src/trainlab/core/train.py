@@ -38,6 +38,7 @@ from trainlab.core.loggers import (
 )
 from trainlab.core.plots import write_learning_curves
 from trainlab.core.privacy_config import check_privacy_config
+from trainlab.core.ranks import data_ready, started_rank, wait_for_data
 from trainlab.core.reports import collect_predictions, write_classification_reports
 from trainlab.core.resume import (
     refuse_changed_settings,
@@ -61,9 +62,13 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     """Run one training and return its final metrics (also written to ``metrics.json``)."""
     check_privacy_config(cfg)
     run_dir = Path(cfg.paths.output_dir)
+    # DDP ranks started by SLURM or torchrun each run this; rank 0 owns the folder (core.ranks)
+    rank = started_rank(cfg.trainer)
+    follower = bool(rank)
     # a single run holds its folder since Hydra chose it; a sweep job claims its subfolder here
     refuse_links(run_dir)
-    run_lock.claim(run_dir)
+    if not follower:
+        run_lock.claim(run_dir)
     moved: list[str] = []
     resume_ckpt, loaded = resume_checkpoint(
         run_dir, cfg.get("resume"), bool(cfg.get("resume_finished"))
@@ -85,14 +90,19 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
         checked = build_datamodule(cfg.data, loader_defaults(hardware))
         checked.prepare_data()
         check_moved_data(loaded, data_digest(checked), moved, resume_ckpt)
-    write_run_metadata(run_dir, cfg, overrides, hardware)
     started = time.time()
-    set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
+    if follower:
+        wait_for_data(run_dir)
+    else:
+        write_run_metadata(run_dir, cfg, overrides, hardware)
+        set_status(run_dir, "running", experiment=cfg.get("experiment_name"))
     parts: RunParts | None = None
     outcome = "failed"
     try:
         with sigterm_as_exit():
             parts = build_run(cfg, run_dir, hardware, checked)
+            if rank == 0:
+                data_ready(run_dir)
             preload(parts.trainer, resume_ckpt, loaded)  # read once: the check's copy
             loaded = None  # the Trainer's now; not kept for the whole run
             metrics = _fit_and_test(cfg, run_dir, resume_ckpt, parts, started)
@@ -100,15 +110,18 @@ def train(cfg: DictConfig, overrides: list[str]) -> dict[str, float]:
     except (KeyboardInterrupt, SystemExit):
         # Lightning turns Ctrl+C into a graceful stop followed by SystemExit; SIGTERM too here.
         outcome = "interrupted"
-        record_status(run_dir, "interrupted")
+        if not follower:
+            record_status(run_dir, "interrupted")
         raise
     except BaseException as err:
-        record_status(run_dir, "failed", error=f"{type(err).__name__}: {err}")
+        if not follower:
+            record_status(run_dir, "failed", error=f"{type(err).__name__}: {err}")
         raise
     finally:
         if parts is not None:
             try:
-                remember_logger_runs(parts.loggers, cfg.get("logger"), run_dir)
+                if not follower:
+                    remember_logger_runs(parts.loggers, cfg.get("logger"), run_dir)
             except OSError as err:  # a full disk must not hide the run's own error
                 log.warning("could not save the logger run ids: %s", err)
             close_loggers(parts.loggers, outcome, run_dir)
@@ -199,7 +212,8 @@ def _fit_and_test(
     metrics: dict[str, float] = {}
     if cfg.get("train", True):
         trainer.fit(model, datamodule=datamodule, ckpt_path=resume_ckpt, weights_only=True)
-        remember_logger_runs(loggers, cfg.get("logger"), run_dir)
+        if trainer.is_global_zero:
+            remember_logger_runs(loggers, cfg.get("logger"), run_dir)
         metrics.update(_validation_metrics(trainer))
     best_path = _best_checkpoint(trainer)
     if cfg.get("test", True) and trainer.state.status.value != "interrupted":
@@ -209,7 +223,8 @@ def _fit_and_test(
         )
         metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
     if trainer.interrupted:
-        record_status(run_dir, "interrupted")
+        if trainer.is_global_zero:
+            record_status(run_dir, "interrupted")
         return metrics
     if trainer.is_global_zero:
         _write_reports(
