@@ -253,6 +253,15 @@ def _callback_mode_problems(cfg: DictConfig) -> Iterable[str]:
         pair = (_get(node, "monitor"), _get(node, "mode"))
         if pair == top:
             continue
+        if pair[0] == top[0] and pair[1] in ("min", "max") and top[1] in ("min", "max"):
+            # the summary, the sweep and the epoch lines follow `mode`: with the checkpoint's
+            # other mode they named one epoch best and best.ckpt (the tested one) held another
+            yield (
+                f"`callbacks.{name}.mode={pair[1]}` runs against `mode={top[1]}` for the same "
+                f"monitor ({top[0]}): the summary would name another epoch best than the one "
+                f"{name} keeps. Set mode and callbacks.{name}.mode alike (or drop the callback's)"
+            )
+            continue
         problem = mode_problem(*pair, f"callbacks.{name}.monitor", f"callbacks.{name}.mode")
         if problem:
             yield problem

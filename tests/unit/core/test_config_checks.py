@@ -45,6 +45,14 @@ def test_cv_modes_match_the_pipeline() -> None:
             "Set callbacks.model_checkpoint.mode to max",
         ),
         (
+            {
+                "monitor": "val/my_score",
+                "mode": "max",
+                "callbacks": {"model_checkpoint": {"monitor": "val/my_score", "mode": "min"}},
+            },
+            "`callbacks.model_checkpoint.mode=min` runs against `mode=max` for the same monitor",
+        ),
+        (
             {"cv": {"monitor_mode": "max"}, "monitor": "val/loss", "mode": "full"},
             "`monitor=val/loss` improves as it falls, but `cv.monitor_mode` asks",
         ),
