@@ -562,3 +562,35 @@ def test_a_killed_slot_worker_is_retried_and_counted_once(
     ), status.stdout
     task_log = "".join(p.read_text() for p in (sweep / ".submitit").rglob("*_log.*"))
     assert f"worker process {victim['pid']} of this task exited with -9" in task_log
+
+
+def test_ddp_over_two_slurm_tasks_trains_in_one_run_folder(
+    slurm_cluster, sweep_digits_dir, sweep_env
+):
+    """One SLURM task per device (docs/slurm.md's multi-GPU way), on CPU: each task runs the
+    whole `trainlab train`. Before, both claimed the run folder; the loser was refused and the
+    winner waited for it at the process-group start until the job's time limit."""
+    done = subprocess.run(
+        sweep_command(
+            "launcher=slurm",
+            "run_name=ranks",
+            "trainer=ddp_sim",
+            "trainer.strategy=ddp",
+            "hydra.launcher.tasks_per_node=2",
+            "hydra.launcher.cpus_per_task=1",
+            "hydra.launcher.timeout_min=4",
+            *digits_args(sweep_digits_dir, "test=true", "+trainer.limit_test_batches=2"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = sweep_env / "train" / "multiruns" / "ranks" / "0"
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
+    jobs = array_job_ids(sweep_env / "train" / "multiruns" / "ranks")
+    logs = sorted(
+        (sweep_env / "train" / "multiruns" / "ranks" / ".submitit" / jobs[0]).glob("*_log.out")
+    )
+    assert len(logs) == 2  # two tasks, one per rank
+    assert "test/acc" in json.loads((run / "metrics.json").read_text())
