@@ -26,7 +26,8 @@ install_docker() {
   ((EUID == 0)) || die "dockerd is not installed and installing it needs root: sudo apt-get install docker.io"
   command -v apt-get >/dev/null || die "dockerd is not installed and this is no apt system: install Docker Engine"
   echo "engine.sh: installing docker.io with apt-get" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >&2 \
+  # wait for dpkg's lock: the SLURM tests' cluster may be installing its packages meanwhile
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -q docker.io >&2 \
     || die "apt-get install docker.io failed (see above)"
 }
 

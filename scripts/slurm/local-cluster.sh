@@ -92,13 +92,18 @@ install_packages() {
     created_policy=1
   fi
   local rc=0
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-    >"$STATE_DIR/log/apt.log" 2>&1 || rc=$?
+  # Wait for dpkg's lock instead of failing at once: `make test` installs Docker on one xdist
+  # worker while this runs on the other, and in a fresh clone the loser's tests were skipped
+  # ("apt-get install failed"; 2 SLURM and 2 container tests, measured).
+  local wait=(-o DPkg::Lock::Timeout=900)
+  DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q --no-install-recommends \
+    "${missing[@]}" >"$STATE_DIR/log/apt.log" 2>&1 || rc=$?
   if ((rc != 0)); then
     log "apt-get install failed (rc=$rc); retrying after apt-get update"
-    apt-get update -q >>"$STATE_DIR/log/apt.log" 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
-      >>"$STATE_DIR/log/apt.log" 2>&1 || rc=$?
+    apt-get "${wait[@]}" update -q >>"$STATE_DIR/log/apt.log" 2>&1 || true
+    rc=0
+    DEBIAN_FRONTEND=noninteractive apt-get "${wait[@]}" install -y -q --no-install-recommends \
+      "${missing[@]}" >>"$STATE_DIR/log/apt.log" 2>&1 || rc=$?
   fi
   ((created_policy)) && rm -f "$policy"
   ((rc == 0)) || die "apt-get install failed; see $STATE_DIR/log/apt.log" 3
