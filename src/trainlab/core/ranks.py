@@ -24,7 +24,15 @@ log = logging.getLogger(__name__)
 READY_PREFIX = ".data_ready-"  # + the launch's id: rank 0 wrote it once the data was set up
 
 
-def started_rank(trainer_cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None):
+def _environment_rank(environ: Mapping[str, str]) -> int:
+    """The global rank torchrun (RANK) or SLURM (SLURM_PROCID) gave this process."""
+    key = "RANK" if "TORCHELASTIC_RUN_ID" in environ else "SLURM_PROCID"
+    return int(environ.get(key, "0") or 0)
+
+
+def started_rank(
+    trainer_cfg: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> int | None:
     """This process's global rank when SLURM or torchrun started the DDP ranks; else None."""
     from trainlab.core.launch_guard import processes_per_node, started_outside
 
@@ -32,19 +40,19 @@ def started_rank(trainer_cfg: Mapping[str, Any], environ: Mapping[str, str] | No
     world = processes_per_node(trainer_cfg) * int(trainer_cfg.get("num_nodes", 1) or 1)
     if world <= 1 or not started_outside(world, environ):
         return None
-    key = "RANK" if "TORCHELASTIC_RUN_ID" in environ else "SLURM_PROCID"
-    return int(environ.get(key, "0"))
+    return _environment_rank(environ)
 
 
 def started_as_follower(environ: Mapping[str, str] | None = None) -> bool:
     """From the environment alone (Hydra resolves the run folder before the config exists):
     whether SLURM or torchrun started this process as a DDP rank other than 0."""
     environ = os.environ if environ is None else environ
+    if _environment_rank(environ) == 0:
+        return False
     if "TORCHELASTIC_RUN_ID" in environ:
-        return int(environ.get("RANK", "0")) > 0
+        return True
     interactive = environ.get("SLURM_JOB_NAME") in ("bash", "interactive")
-    tasks = int(environ.get("SLURM_NTASKS", "1") or 1)
-    return not interactive and tasks > 1 and int(environ.get("SLURM_PROCID", "0") or 0) > 0
+    return not interactive and int(environ.get("SLURM_NTASKS", "1") or 1) > 1
 
 
 def launch_id(environ: Mapping[str, str] | None = None) -> str:
